@@ -1,0 +1,188 @@
+//! Command line: parses arguments, runs a library job, prints a summary, maps the result to an
+//! exit code (0 ok, 1 some sources failed or a runtime error, 2 usage or config error).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use feedfold::config::Config;
+use feedfold::run::{self, Outcome, SourceReport};
+use feedfold::source::http::Fetcher;
+use feedfold::store::Store;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// feedfold: fetch feeds, fold duplicate stories, republish merged feeds.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct ConfigArg {
+    /// The TOML config file.
+    #[arg(long, short, value_name = "FILE", env = "FEEDFOLD_CONFIG")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch every source once, store new items and write every output.
+    Fetch {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Folder for the outputs (default: `[publish] dir`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Validate the config and print every problem.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print every stored item as JSON Lines.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// Runs the command line.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    feedfold::install_tls_provider();
+    let config_path = match &cli.command {
+        Command::Fetch { config, .. } | Command::Check { config } | Command::Export { config } => {
+            &config.config
+        }
+    };
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}", run::error_chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Check { .. } => {
+            println!(
+                "{}: ok ({} sources, {} outputs)",
+                config.file.display(),
+                config.sources.len(),
+                config.outputs.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fetch { out, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out))),
+        Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.store.url).await?;
+    let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
+    let bar = ProgressBar::with_draw_target(Some(config.sources.len() as u64), ProgressDrawTarget::stderr());
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} sources {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let on_done = |r: &SourceReport| {
+        bar.set_message(r.name.clone());
+        bar.inc(1);
+    };
+    let now = chrono::Utc::now();
+    let reports = run::fetch_all(config, &store, &fetcher, now, &on_done).await;
+    bar.finish_and_clear();
+    print_summary(&reports);
+    let dir = out.unwrap_or_else(|| config.publish.dir.clone());
+    let written = run::publish(config, &store, &dir, now).await?;
+    eprintln!("wrote {} files to {}", written.len(), dir.display());
+    store.close().await;
+    let failed = reports.iter().filter(|r| r.failed()).count();
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(reports: &[SourceReport]) {
+    let width = reports.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
+    let (mut new, mut updated, mut failed) = (0, 0, 0);
+    for r in reports {
+        let line = match &r.outcome {
+            Outcome::Stored {
+                counts,
+                repaired,
+                moved_to,
+            } => {
+                new += counts.new;
+                updated += counts.updated;
+                let mut line = format!(
+                    "ok         {} new, {} updated, {} unchanged",
+                    counts.new, counts.updated, counts.unchanged
+                );
+                if *repaired {
+                    line.push_str(" (repaired malformed XML)");
+                }
+                if let Some(to) = moved_to {
+                    line.push_str(&format!(" (moved permanently to {to})"));
+                }
+                line
+            }
+            Outcome::NotModified => "unchanged  not modified (304)".to_string(),
+            Outcome::Failed { error } => {
+                failed += 1;
+                format!("FAILED     {error}")
+            }
+        };
+        eprintln!("  {:width$}  {line}", r.name);
+    }
+    eprintln!(
+        "{} sources: {} ok, {} failed; {new} new items, {updated} updated",
+        reports.len(),
+        reports.len() - failed,
+        failed
+    );
+}
+
+async fn export(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.store.url).await?;
+    let stdout = std::io::stdout();
+    let mut lock = std::io::BufWriter::new(stdout.lock());
+    match run::export(&store, &mut lock).await {
+        Ok(_) => {}
+        Err(run::RunError::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e.into()),
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,820 @@
+//! Configuration: a TOML file read into a validated [`Config`].
+//!
+//! In: the text of a config file and its path. Out: a [`Config`] whose paths are absolute, URLs
+//! parsed and durations and sizes converted, or a [`ConfigError`] that lists **every** problem
+//! found (file, line, key path, message) so an operator can fix them all in one pass. Unknown
+//! keys are errors. Nothing runs until the whole file is valid.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::FixedOffset;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use url::Url;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the configuration was read from.
+    pub file: PathBuf,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[fetch]`.
+    pub fetch: FetchConfig,
+    /// `[publish]`.
+    pub publish: PublishConfig,
+    /// `[[source]]`, in file order.
+    pub sources: Vec<SourceConfig>,
+    /// `[[output]]`, in file order.
+    pub outputs: Vec<OutputConfig>,
+}
+
+/// Where items are stored.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// A database URL for sqlx: `sqlite://…` (relative paths already resolved against the config
+    /// file's folder) or `postgres://…`.
+    pub url: String,
+}
+
+/// How sources are fetched.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Sources fetched at once.
+    pub concurrency: usize,
+    /// Total time allowed for one fetch (connect, headers and body).
+    pub timeout: Duration,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Largest body accepted, in bytes, after decompression.
+    pub max_body: u64,
+    /// Redirects followed before giving up.
+    pub max_redirects: usize,
+    /// `User-Agent` header sent with every request.
+    pub user_agent: String,
+    /// Offset assumed for dates written without a time zone (`2023-11-20 10:00:00`).
+    pub default_timezone: FixedOffset,
+}
+
+/// Where and how outputs are written.
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    /// Folder `fetch` writes outputs to (absolute).
+    pub dir: PathBuf,
+    /// Base URL the outputs are served under; feeds live at `{base_url}/feeds/NAME.EXT`.
+    pub base_url: Url,
+}
+
+/// Where a source's feed comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An `http://` or `https://` URL.
+    Http(Url),
+    /// A local file (from `file://` or a path relative to the config file).
+    File(PathBuf),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Http(url) => write!(f, "{url}"),
+            Location::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Unique name, used in summaries, exports and output filters.
+    pub name: String,
+    /// Where its feed is.
+    pub location: Location,
+    /// Offset for this source's zone-less dates, overriding `[fetch] default_timezone`.
+    pub timezone: Option<FixedOffset>,
+}
+
+/// How an output folds duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dedup {
+    /// One entry per story (the default).
+    Story,
+    /// One entry per exact duplicate group (same canonical URL or permalink GUID).
+    Exact,
+    /// Every stored item is its own entry.
+    Off,
+}
+
+/// One `[[output]]`: a merged feed written in every format.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    /// File stem and URL name: `[A-Za-z0-9][A-Za-z0-9._-]*`.
+    pub name: String,
+    /// Feed title.
+    pub title: String,
+    /// Feed description.
+    pub description: Option<String>,
+    /// Sources included (names); `None` means every source.
+    pub sources: Option<Vec<String>>,
+    /// Most entries written.
+    pub limit: usize,
+    /// How duplicates are folded.
+    pub dedup: Dedup,
+}
+
+/// One problem found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// Key path such as `source[2].url`; empty for the whole file.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config: cannot read {}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but has problems; all of them are listed.
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Every problem found, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(file: &Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "config: {} has {} problem{}",
+        file.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str("\n  ");
+        out.push_str(&file.display().to_string());
+        if let Some(line) = p.line {
+            out.push_str(&format!(":{line}"));
+        }
+        if !p.key.is_empty() {
+            out.push_str(&format!(": {}", p.key));
+        }
+        out.push_str(&format!(": {}", p.message));
+    }
+    out
+}
+
+/// Default `User-Agent`.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "feedfold/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/feedfold/feedfold)"
+);
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    concurrency: Option<i64>,
+    timeout: Option<RawDuration>,
+    connect_timeout: Option<RawDuration>,
+    max_body: Option<RawSize>,
+    max_redirects: Option<i64>,
+    user_agent: Option<String>,
+    default_timezone: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPublish {
+    dir: Option<String>,
+    base_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: String,
+    url: String,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    name: String,
+    title: String,
+    description: Option<String>,
+    sources: Option<Vec<String>>,
+    limit: Option<i64>,
+    dedup: Option<Dedup>,
+}
+
+/// A duration: seconds as an integer, or a string such as `"500ms"`, `"30s"`, `"15m"`, `"2h"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(i64),
+    Text(String),
+}
+
+/// A size: bytes as an integer, or a string such as `"512KiB"`, `"10MiB"`, `"1GB"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(i64),
+    Text(String),
+}
+
+/// Parses a duration written as `"30s"`, `"15m"`, `"500ms"`, `"2h"` or `"1d"`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let unit_ms: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(n.checked_mul(unit_ms)?))
+}
+
+/// Parses a size written as `"10MiB"`, `"512KiB"`, `"1GB"`, `"100kB"` or `"2048"` (bytes).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses a fixed UTC offset such as `"+08:00"`, `"-05:00"`, `"Z"` or `"UTC"`.
+pub fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let h: i32 = h.parse().ok()?;
+    let m: i32 = m.parse().ok()?;
+    if h > 14 || m > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// Collects problems while a file is checked, turning byte offsets into line numbers.
+struct Collector<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Collector<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn push(&mut self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) {
+        let line = span.map(|s| self.line(&s));
+        self.problems.push(Problem {
+            line,
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Deserialises one section, recording its error (with the innermost key it names) on failure.
+    fn section<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>, path: &str) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let span = e.span().unwrap_or_else(|| value.span());
+                let key = match value.get_ref().as_table() {
+                    Some(table) => {
+                        key_at(table, &span).map_or_else(|| path.to_string(), |k| format!("{path}.{k}"))
+                    }
+                    None => path.to_string(),
+                };
+                let message = e.message().trim().to_string();
+                self.push(Some(span), key, message);
+                None
+            }
+        }
+    }
+}
+
+/// The key of `table` whose key or value covers `span`.
+fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
+    table.iter().find_map(|(k, v)| {
+        let covers = |s: Range<usize>| s.start <= span.start && span.start < s.end.max(s.start + 1);
+        (covers(k.span()) || covers(v.span())).then(|| k.get_ref().to_string())
+    })
+}
+
+fn value_span(table: Option<&DeTable<'_>>, key: &str) -> Option<Range<usize>> {
+    table?
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v.span())
+}
+
+fn is_output_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config text as if read from `path` (relative paths resolve against its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut c = Collector {
+            text,
+            problems: Vec::new(),
+        };
+        let base_dir = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."));
+        let base_dir = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
+
+        let (doc, syntax) = DeTable::parse_recoverable(text);
+        for e in &syntax {
+            c.push(e.span(), "", e.message().trim().to_string());
+        }
+        if !syntax.is_empty() {
+            return Err(ConfigError::Invalid {
+                file: path.to_path_buf(),
+                problems: c.problems,
+            });
+        }
+
+        let mut store = RawStore::default();
+        let mut fetch = RawFetch::default();
+        let mut publish = RawPublish::default();
+        let mut raw_sources: Vec<(Option<RawSource>, Spanned<DeValue<'_>>, String)> = Vec::new();
+        let mut raw_outputs: Vec<(Option<RawOutput>, Spanned<DeValue<'_>>, String)> = Vec::new();
+        let mut tables: [Option<Spanned<DeValue<'_>>>; 3] = [None, None, None];
+
+        for (key, value) in doc.get_ref().iter() {
+            match key.get_ref().as_ref() {
+                "store" => {
+                    store = c.section(value, "store").unwrap_or_default();
+                    tables[0] = Some(value.clone());
+                }
+                "fetch" => {
+                    fetch = c.section(value, "fetch").unwrap_or_default();
+                    tables[1] = Some(value.clone());
+                }
+                "publish" => {
+                    publish = c.section(value, "publish").unwrap_or_default();
+                    tables[2] = Some(value.clone());
+                }
+                section @ ("source" | "output") => {
+                    let Some(array) = value.get_ref().as_array() else {
+                        c.push(
+                            Some(value.span()),
+                            section,
+                            format!("expected an array of tables ([[{section}]])"),
+                        );
+                        continue;
+                    };
+                    for (i, element) in array.iter().enumerate() {
+                        let path = format!("{section}[{i}]");
+                        if section == "source" {
+                            let parsed = c.section(element, &path);
+                            raw_sources.push((parsed, element.clone(), path));
+                        } else {
+                            let parsed = c.section(element, &path);
+                            raw_outputs.push((parsed, element.clone(), path));
+                        }
+                    }
+                }
+                other => c.push(
+                    Some(key.span()),
+                    other,
+                    "unknown key, expected one of `store`, `fetch`, `publish`, `source`, `output`",
+                ),
+            }
+        }
+
+        let table_of = |v: &Option<Spanned<DeValue<'_>>>, key: &str| {
+            v.as_ref().and_then(|v| value_span(v.get_ref().as_table(), key))
+        };
+
+        // [store]
+        let store_url = match store.url.as_deref() {
+            None => sqlite_url(&base_dir.join("feedfold.db")),
+            Some(u) => match resolve_store_url(u, &base_dir) {
+                Ok(u) => u,
+                Err(m) => {
+                    c.push(table_of(&tables[0], "url"), "store.url", m);
+                    String::new()
+                }
+            },
+        };
+
+        // [fetch]
+        let mut fetch_cfg = FetchConfig {
+            concurrency: 8,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body: 10 << 20,
+            max_redirects: 5,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            default_timezone: FixedOffset::east_opt(8 * 3600)
+                .unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
+        };
+        let fetch_span = |k: &str| table_of(&tables[1], k);
+        if let Some(n) = fetch.concurrency {
+            match usize::try_from(n) {
+                Ok(n) if (1..=1024).contains(&n) => fetch_cfg.concurrency = n,
+                _ => c.push(
+                    fetch_span("concurrency"),
+                    "fetch.concurrency",
+                    "must be between 1 and 1024",
+                ),
+            }
+        }
+        for (raw, key, slot) in [
+            (&fetch.timeout, "timeout", &mut fetch_cfg.timeout),
+            (
+                &fetch.connect_timeout,
+                "connect_timeout",
+                &mut fetch_cfg.connect_timeout,
+            ),
+        ] {
+            let Some(raw) = raw else { continue };
+            let parsed = match raw {
+                RawDuration::Seconds(s) => u64::try_from(*s).ok().map(Duration::from_secs),
+                RawDuration::Text(t) => parse_duration(t),
+            };
+            match parsed {
+                Some(d) if !d.is_zero() => *slot = d,
+                _ => c.push(
+                    fetch_span(key),
+                    format!("fetch.{key}"),
+                    "must be a positive duration: seconds, or a string like \"30s\", \"2m\"",
+                ),
+            }
+        }
+        if let Some(raw) = &fetch.max_body {
+            let parsed = match raw {
+                RawSize::Bytes(b) => u64::try_from(*b).ok(),
+                RawSize::Text(t) => parse_size(t),
+            };
+            match parsed {
+                Some(b) if b > 0 => fetch_cfg.max_body = b,
+                _ => c.push(
+                    fetch_span("max_body"),
+                    "fetch.max_body",
+                    "must be a positive size: bytes, or a string like \"10MiB\"",
+                ),
+            }
+        }
+        if let Some(n) = fetch.max_redirects {
+            match usize::try_from(n) {
+                Ok(n) if n <= 20 => fetch_cfg.max_redirects = n,
+                _ => c.push(
+                    fetch_span("max_redirects"),
+                    "fetch.max_redirects",
+                    "must be between 0 and 20",
+                ),
+            }
+        }
+        if let Some(ua) = fetch.user_agent {
+            if ua.trim().is_empty() || ua.contains(['\r', '\n']) {
+                c.push(
+                    fetch_span("user_agent"),
+                    "fetch.user_agent",
+                    "must be one non-empty line",
+                );
+            } else {
+                fetch_cfg.user_agent = ua;
+            }
+        }
+        if let Some(tz) = &fetch.default_timezone {
+            match parse_offset(tz) {
+                Some(o) => fetch_cfg.default_timezone = o,
+                None => c.push(
+                    fetch_span("default_timezone"),
+                    "fetch.default_timezone",
+                    "must be a UTC offset like \"+08:00\" or \"Z\"",
+                ),
+            }
+        }
+
+        // [publish]
+        let dir = base_dir.join(publish.dir.as_deref().unwrap_or("public"));
+        let base_url_text = publish.base_url.as_deref().unwrap_or("http://localhost:8080");
+        let base_url = match Url::parse(base_url_text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => {
+                c.push(
+                    table_of(&tables[2], "base_url"),
+                    "publish.base_url",
+                    format!("`{base_url_text}` is not an absolute http(s) URL"),
+                );
+                Url::parse("http://localhost:8080").expect("static URL")
+            }
+        };
+
+        // [[source]]
+        let mut sources = Vec::new();
+        let mut names = HashSet::new();
+        for (raw, element, path) in &raw_sources {
+            let Some(raw) = raw else { continue };
+            let table = element.get_ref().as_table();
+            let name = raw.name.trim().to_string();
+            if name.is_empty() {
+                c.push(
+                    value_span(table, "name"),
+                    format!("{path}.name"),
+                    "must not be empty",
+                );
+            } else if !names.insert(name.clone()) {
+                c.push(
+                    value_span(table, "name"),
+                    format!("{path}.name"),
+                    format!("duplicate source name `{name}`"),
+                );
+            }
+            let location = match resolve_location(&raw.url, &base_dir) {
+                Ok(l) => Some(l),
+                Err(m) => {
+                    c.push(value_span(table, "url"), format!("{path}.url"), m);
+                    None
+                }
+            };
+            let timezone = match raw.timezone.as_deref().map(|t| (t, parse_offset(t))) {
+                None => None,
+                Some((_, Some(o))) => Some(o),
+                Some((t, None)) => {
+                    c.push(
+                        value_span(table, "timezone"),
+                        format!("{path}.timezone"),
+                        format!("`{t}` is not a UTC offset like \"+08:00\""),
+                    );
+                    None
+                }
+            };
+            if let Some(location) = location {
+                sources.push(SourceConfig {
+                    name,
+                    location,
+                    timezone,
+                });
+            }
+        }
+
+        // [[output]]
+        let mut outputs = Vec::new();
+        let mut output_names = HashSet::new();
+        for (raw, element, path) in raw_outputs {
+            let Some(raw) = raw else { continue };
+            let table = element.get_ref().as_table();
+            if !is_output_name(&raw.name) {
+                c.push(
+                    value_span(table, "name"),
+                    format!("{path}.name"),
+                    format!(
+                        "`{}` is not a valid output name: use letters, digits, `.`, `_`, `-`",
+                        raw.name
+                    ),
+                );
+            } else if !output_names.insert(raw.name.clone()) {
+                c.push(
+                    value_span(table, "name"),
+                    format!("{path}.name"),
+                    format!("duplicate output name `{}`", raw.name),
+                );
+            }
+            if let Some(list) = &raw.sources {
+                let spans = table
+                    .and_then(|t| t.iter().find(|(k, _)| k.get_ref() == "sources"))
+                    .and_then(|(_, v)| {
+                        v.get_ref()
+                            .as_array()
+                            .map(|a| a.iter().map(|e| e.span()).collect::<Vec<_>>())
+                    })
+                    .unwrap_or_default();
+                for (i, s) in list.iter().enumerate() {
+                    if !names.contains(s.trim()) {
+                        c.push(
+                            spans.get(i).cloned(),
+                            format!("{path}.sources[{i}]"),
+                            format!("no source is named `{s}`"),
+                        );
+                    }
+                }
+            }
+            let limit = match raw.limit {
+                None => 100,
+                Some(n) => match usize::try_from(n) {
+                    Ok(n) if (1..=100_000).contains(&n) => n,
+                    _ => {
+                        c.push(
+                            value_span(table, "limit"),
+                            format!("{path}.limit"),
+                            "must be between 1 and 100000",
+                        );
+                        100
+                    }
+                },
+            };
+            outputs.push(OutputConfig {
+                name: raw.name,
+                title: raw.title,
+                description: raw.description,
+                sources: raw
+                    .sources
+                    .map(|s| s.into_iter().map(|n| n.trim().to_string()).collect()),
+                limit,
+                dedup: raw.dedup.unwrap_or(Dedup::Story),
+            });
+        }
+
+        if !c.problems.is_empty() {
+            c.problems.sort_by_key(|p| p.line.unwrap_or(0));
+            return Err(ConfigError::Invalid {
+                file: path.to_path_buf(),
+                problems: c.problems,
+            });
+        }
+        Ok(Config {
+            file: path.to_path_buf(),
+            store: StoreConfig { url: store_url },
+            fetch: fetch_cfg,
+            publish: PublishConfig { dir, base_url },
+            sources,
+            outputs,
+        })
+    }
+
+    /// The sources an output draws from.
+    pub fn output_sources<'a>(&'a self, output: &'a OutputConfig) -> Vec<&'a str> {
+        match &output.sources {
+            Some(list) => list.iter().map(String::as_str).collect(),
+            None => self.sources.iter().map(|s| s.name.as_str()).collect(),
+        }
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Resolves `[store] url`: SQLite paths relative to the config folder; PostgreSQL URLs as given.
+fn resolve_store_url(url: &str, base_dir: &Path) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(url.to_string());
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(format!("`{url}` is not a sqlite:// or postgres:// URL"));
+    };
+    if rest == ":memory:" || rest.starts_with(":memory:") {
+        return Ok(url.to_string());
+    }
+    let rest = rest.trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err("sqlite URL has no file path".to_string());
+    }
+    let full = base_dir.join(path);
+    if query.is_empty() {
+        Ok(sqlite_url(&full))
+    } else {
+        Ok(format!("sqlite://{}?{query}", full.display()))
+    }
+}
+
+/// Resolves a source `url`: http(s) URLs, `file://` URLs, or paths relative to the config file.
+fn resolve_location(url: &str, base_dir: &Path) -> Result<Location, String> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    if url.contains("://") {
+        let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+        return match parsed.scheme() {
+            "http" | "https" => Ok(Location::Http(parsed)),
+            "file" => parsed
+                .to_file_path()
+                .map(Location::File)
+                .map_err(|()| format!("`{url}` is not an absolute file URL")),
+            other => Err(format!(
+                "unsupported scheme `{other}`: use http, https, file or a path"
+            )),
+        };
+    }
+    Ok(Location::File(base_dir.join(url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/feedfold/test.toml"))
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let cfg = parse("[[source]]\nname = \"a\"\nurl = \"feeds/a.xml\"\n").expect("valid");
+        assert_eq!(cfg.store.url, "sqlite:///etc/feedfold/feedfold.db?mode=rwc");
+        assert_eq!(cfg.publish.dir, Path::new("/etc/feedfold/public"));
+        assert_eq!(cfg.fetch.max_redirects, 5);
+        assert_eq!(cfg.fetch.max_body, 10 << 20);
+        assert_eq!(
+            cfg.sources[0].location,
+            Location::File("/etc/feedfold/feeds/a.xml".into())
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_line_and_key() {
+        let text = "[fetch]\ntimeout = \"soon\"\nbogus = 1\n\n[[source]]\nname = \"a\"\nurl = \"ftp://x/y\"\n\n[[source]]\nname = \"a\"\nurl = \"b.xml\"\ncolour = \"red\"\n\n[[output]]\nname = \"all\"\ntitle = \"All\"\nsources = [\"a\", \"nope\"]\ndedup = \"maybe\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert!(keys.contains(&(Some(3), "fetch.bogus")), "{problems:?}");
+        assert!(keys.contains(&(Some(7), "source[0].url")), "{problems:?}");
+        assert!(keys.contains(&(Some(12), "source[1].colour")), "{problems:?}");
+        assert!(keys.contains(&(Some(18), "output[0].dedup")), "{problems:?}");
+    }
+
+    #[test]
+    fn durations_sizes_offsets_parse() {
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_size("10MiB"), Some(10 << 20));
+        assert_eq!(parse_size("100kB"), Some(100_000));
+        assert_eq!(parse_offset("+08:00"), FixedOffset::east_opt(8 * 3600));
+        assert_eq!(parse_offset("-05:30"), FixedOffset::east_opt(-(5 * 3600 + 1800)));
+        assert_eq!(parse_offset("8"), None);
+    }
+}

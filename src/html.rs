@@ -1,0 +1,290 @@
+//! HTML helpers: turning markup into plain text, and sanitising what is republished.
+//!
+//! In: HTML fragments from feeds (titles, summaries, content). Out: plain text
+//! ([`to_text`]) or sanitised HTML ([`sanitize`]). Both are pure functions; the sanitiser's
+//! policy is explicit here so it can be reviewed in one place.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use ammonia::{Builder, UrlRelative};
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::{
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+use url::Url;
+
+/// Tags whose start or end separates blocks of text.
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "br",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "aside",
+    "hr",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
+    "dl",
+    "title",
+];
+
+/// Tags whose text is never shown.
+const HIDDEN_TAGS: &[&str] = &["script", "style", "template", "noscript", "head"];
+
+struct TextSink {
+    out: RefCell<String>,
+    hidden: RefCell<u32>,
+}
+
+impl TextSink {
+    fn newline(&self) {
+        let mut out = self.out.borrow_mut();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+
+    fn tag(&self, tag: &Tag) {
+        let name: &str = &tag.name;
+        if HIDDEN_TAGS.contains(&name) {
+            let mut hidden = self.hidden.borrow_mut();
+            match tag.kind {
+                TagKind::StartTag if !tag.self_closing => *hidden += 1,
+                TagKind::EndTag => *hidden = hidden.saturating_sub(1),
+                TagKind::StartTag => {}
+            }
+        } else if BLOCK_TAGS.contains(&name) {
+            self.newline();
+        }
+    }
+}
+
+impl TokenSink for TextSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        match token {
+            Token::CharacterTokens(text) => {
+                if *self.hidden.borrow() == 0 {
+                    self.out.borrow_mut().push_str(&text);
+                }
+            }
+            Token::TagToken(tag) => self.tag(&tag),
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+/// Converts an HTML fragment to plain text: tags removed, entities decoded, script and style
+/// dropped, block elements on their own lines, runs of spaces folded, lines trimmed.
+///
+/// Text without markup passes through with its entities decoded (`A &amp; B` → `A & B`).
+pub fn to_text(html: &str) -> String {
+    if !html.contains(['<', '&']) {
+        return fold_whitespace(html);
+    }
+    let sink = TextSink {
+        out: RefCell::new(String::with_capacity(html.len())),
+        hidden: RefCell::new(0),
+    };
+    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    let queue = BufferQueue::default();
+    queue.push_back(StrTendril::from_slice(html));
+    let _ = tokenizer.feed(&queue);
+    tokenizer.end();
+    let text = tokenizer.sink.out.take();
+    fold_whitespace(&text)
+}
+
+/// Folds runs of whitespace inside lines to one space, trims lines and drops empty ones.
+fn fold_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut first = true;
+        for word in line.split_whitespace() {
+            if first {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                first = false;
+            } else {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// Collapses plain text to a single line (for titles and author names).
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Tags allowed in republished HTML. Everything else is removed (its text kept), and
+/// `script`, `style` and similar lose their content too.
+const ALLOWED_TAGS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "b",
+    "bdi",
+    "bdo",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "rp",
+    "rt",
+    "ruby",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "wbr",
+    "audio",
+    "video",
+    "source",
+    "picture",
+];
+
+/// URL schemes allowed in links and media.
+const URL_SCHEMES: &[&str] = &["http", "https", "mailto"];
+
+/// Sanitises HTML that will be republished to feed readers.
+///
+/// Policy: an allow-list of presentational tags ([`ALLOWED_TAGS`]), a small set of attributes
+/// per tag (no event handlers, no `style`), URL schemes `http`, `https` and `mailto` only,
+/// relative URLs resolved against `base` (or dropped when there is none), comments stripped,
+/// and `rel="noopener noreferrer"` on every link.
+pub fn sanitize(html: &str, base: Option<&Url>) -> String {
+    let tags: HashSet<&str> = ALLOWED_TAGS.iter().copied().collect();
+    let mut builder = Builder::empty();
+    builder
+        .tags(tags)
+        .url_schemes(URL_SCHEMES.iter().copied().collect())
+        .link_rel(Some("noopener noreferrer"))
+        .strip_comments(true)
+        .generic_attributes(["lang", "dir", "title"].into_iter().collect())
+        .add_tag_attributes("a", ["href", "hreflang"])
+        .add_tag_attributes("img", ["src", "alt", "width", "height"])
+        .add_tag_attributes("audio", ["src", "controls"])
+        .add_tag_attributes("video", ["src", "controls", "poster", "width", "height"])
+        .add_tag_attributes("source", ["src", "type"])
+        .add_tag_attributes("td", ["colspan", "rowspan"])
+        .add_tag_attributes("th", ["colspan", "rowspan", "scope"])
+        .add_tag_attributes("ol", ["start"])
+        .add_tag_attributes("time", ["datetime"])
+        .add_tag_attributes("blockquote", ["cite"])
+        .add_tag_attributes("q", ["cite"])
+        .add_tag_attributes("del", ["cite", "datetime"])
+        .add_tag_attributes("ins", ["cite", "datetime"])
+        .add_tag_attributes("abbr", ["title"]);
+    match base {
+        Some(base) => builder.url_relative(UrlRelative::RewriteWithBase(base.clone())),
+        None => builder.url_relative(UrlRelative::Deny),
+    };
+    builder.clean(html).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_text_decodes_entities_and_drops_tags() {
+        assert_eq!(to_text("A &amp; B <b>bold</b>"), "A & B bold");
+        assert_eq!(to_text("<p>one</p><p>two<script>x()</script></p>"), "one\ntwo");
+        assert_eq!(to_text("&ldquo;引号&rdquo;&nbsp;x"), "\u{201c}引号\u{201d} x");
+        assert_eq!(to_text("plain   text\n\n  here "), "plain text\nhere");
+    }
+
+    #[test]
+    fn sanitize_removes_script_and_handlers_and_resolves_links() {
+        let base = Url::parse("https://example.org/news/1.html").ok();
+        let out = sanitize(
+            r#"<p onclick="x()">hi<script>alert(1)</script><a href="2.html">next</a><img src="javascript:alert(1)"></p>"#,
+            base.as_ref(),
+        );
+        assert!(!out.contains("script"), "{out}");
+        assert!(!out.contains("onclick"), "{out}");
+        assert!(!out.contains("javascript"), "{out}");
+        assert!(out.contains(r#"href="https://example.org/news/2.html""#), "{out}");
+        assert!(out.contains(r#"rel="noopener noreferrer""#), "{out}");
+    }
+
+    #[test]
+    fn sanitize_without_base_drops_relative_urls() {
+        let out = sanitize(r#"<a href="/x">x</a>"#, None);
+        assert!(!out.contains("href"), "{out}");
+    }
+}

@@ -1,0 +1,339 @@
+//! The jobs the binary runs, as library functions: one fetch cycle over every source, writing
+//! every output, and exporting the store.
+//!
+//! In: a validated [`Config`], an open [`Store`], a [`Fetcher`] and the current time. Out:
+//! a [`SourceReport`] per source (new / updated / unchanged / not modified / failed and why),
+//! output files, JSON Lines. One failing source never stops the others: its error is recorded
+//! in its report and in the store, and the cycle goes on.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde::Serialize;
+use url::Url;
+
+use crate::config::{Config, Location, SourceConfig};
+use crate::html;
+use crate::model::Item;
+use crate::output::{self, FeedMeta, Format, OutputError};
+use crate::source::decode::decode;
+use crate::source::http::{Fetched, Fetcher};
+use crate::source::parse::parse_feed;
+use crate::store::{FetchRecord, IngestCounts, Rendered, Store, StoreError};
+
+/// A failure of a whole job (not of one source: those are reported per source).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An output could not be rendered.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// An output file could not be written.
+    #[error("publish: cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What happened to one source in a fetch cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The feed was fetched, parsed and stored.
+    Stored {
+        /// How its items were stored.
+        counts: IngestCounts,
+        /// Whether the XML had to be repaired first.
+        repaired: bool,
+        /// New address after a permanent redirect.
+        moved_to: Option<String>,
+    },
+    /// The source answered 304 (or the file is unchanged): nothing was parsed.
+    NotModified,
+    /// The fetch, parse or store step failed.
+    Failed {
+        /// The error with its causes.
+        error: String,
+    },
+}
+
+/// The report for one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    /// Source name.
+    pub name: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl SourceReport {
+    /// Whether the source failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed { .. })
+    }
+}
+
+/// An error and its causes on one line: `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// Fetches every source once, at most `[fetch] concurrency` at a time, and stores what is new.
+/// `on_done` is called as each source finishes (for progress display). Reports are returned in
+/// config order.
+pub async fn fetch_all(
+    cfg: &Config,
+    store: &Store,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+    on_done: &(dyn Fn(&SourceReport) + Sync),
+) -> Vec<SourceReport> {
+    let mut reports: Vec<(usize, SourceReport)> = futures_util::stream::iter(cfg.sources.iter().enumerate())
+        .map(|(i, source)| async move {
+            let report = fetch_source(cfg, source, store, fetcher, now).await;
+            on_done(&report);
+            (i, report)
+        })
+        .buffer_unordered(cfg.fetch.concurrency)
+        .collect()
+        .await;
+    reports.sort_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Fetches, decodes, parses and stores one source, recording the result in the store.
+#[tracing::instrument(skip_all, fields(source = %source.name))]
+pub async fn fetch_source(
+    cfg: &Config,
+    source: &SourceConfig,
+    store: &Store,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+) -> SourceReport {
+    let started = Instant::now();
+    let configured = source.location.to_string();
+    let outcome = match run_source(cfg, source, store, fetcher, now, &configured).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::warn!(%error, "source failed");
+            let record = FetchRecord {
+                status: "failed",
+                error: Some(&error),
+                validators: None,
+                moved_to: None,
+                title: None,
+                link: None,
+            };
+            if let Err(e) = store.record_fetch(&source.name, &configured, &record, now).await {
+                tracing::error!(error = %error_chain(&e), "cannot record failure");
+            }
+            Outcome::Failed { error }
+        }
+    };
+    SourceReport {
+        name: source.name.clone(),
+        outcome,
+        elapsed: started.elapsed(),
+    }
+}
+
+async fn run_source(
+    cfg: &Config,
+    source: &SourceConfig,
+    store: &Store,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+    configured: &str,
+) -> Result<Outcome, String> {
+    let state = store
+        .source_state(&source.name, configured)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let location = match state.fetch_url.as_deref().map(Url::parse) {
+        Some(Ok(url)) if matches!(source.location, Location::Http(_)) => Location::Http(url),
+        _ => source.location.clone(),
+    };
+    let fetched = fetcher
+        .fetch(&location, &state.validators)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let (bytes, charset, final_url, moved_to, validators) = match fetched {
+        Fetched::NotModified => {
+            let record = FetchRecord {
+                status: "not_modified",
+                error: None,
+                validators: None,
+                moved_to: None,
+                title: None,
+                link: None,
+            };
+            store
+                .record_fetch(&source.name, configured, &record, now)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            return Ok(Outcome::NotModified);
+        }
+        Fetched::Body {
+            bytes,
+            charset,
+            final_url,
+            moved_to,
+            validators,
+        } => (bytes, charset, final_url, moved_to, validators),
+    };
+    let decoded = decode(&bytes, charset.as_deref());
+    let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
+    let feed = parse_feed(&decoded.text, final_url.as_ref(), tz)
+        .map_err(|e| format!("source {}: {}", source.name, error_chain(&e)))?;
+    let http_base = final_url.filter(|u| matches!(u.scheme(), "http" | "https"));
+    let render = |item: &Item| render_item(item, http_base.as_ref());
+    let counts = store
+        .ingest(&source.name, &feed.items, now, &render)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let moved = moved_to.map(String::from);
+    let record = FetchRecord {
+        status: "ok",
+        error: None,
+        validators: Some(&validators),
+        moved_to: moved.as_deref(),
+        title: feed.title.as_deref(),
+        link: feed.link.as_deref(),
+    };
+    store
+        .record_fetch(&source.name, configured, &record, now)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    Ok(Outcome::Stored {
+        counts,
+        repaired: feed.repaired,
+        moved_to: moved,
+    })
+}
+
+/// Sanitises an item's HTML against its own link, else the feed's URL.
+pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
+    let own = item
+        .link
+        .as_deref()
+        .and_then(|l| Url::parse(l).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let base = own.as_ref().or(feed_base);
+    Rendered {
+        summary_html: item.summary.as_deref().map(|h| html::sanitize(h, base)),
+        content_html: item.content.as_deref().map(|h| html::sanitize(h, base)),
+    }
+}
+
+/// Renders every output in every format into `dir` as `NAME.rss`, `NAME.atom`, `NAME.json`.
+/// Files are replaced atomically (written beside, then renamed).
+pub async fn publish(
+    cfg: &Config,
+    store: &Store,
+    dir: &Path,
+    now: DateTime<Utc>,
+) -> Result<Vec<PathBuf>, RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for out in &cfg.outputs {
+        let sources = cfg.output_sources(out);
+        let items = store.items_of(&sources).await?;
+        let entries = output::select(items, out.dedup, out.limit);
+        let meta = FeedMeta {
+            name: out.name.clone(),
+            title: out.title.clone(),
+            description: out.description.clone(),
+            home: cfg.publish.base_url.clone(),
+        };
+        for format in Format::ALL {
+            let bytes = output::render(format, &meta, &entries, now)?;
+            let path = dir.join(format!("{}.{}", out.name, format.extension()));
+            write_atomically(&path, &bytes)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|source| RunError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// One line of `export`.
+#[derive(Debug, Serialize)]
+pub struct ExportLine<'a> {
+    /// GUID / Atom id / JSON Feed id as written, or null.
+    pub id: Option<&'a str>,
+    /// Item link as written.
+    pub url: Option<&'a str>,
+    /// Source name.
+    pub source: &'a str,
+    /// Plain-text title.
+    pub title: Option<&'a str>,
+    /// Publication time (RFC 3339).
+    pub published: String,
+    /// Story id: equal for items folded together.
+    pub cluster: &'a str,
+    /// Regions, primary first.
+    pub regions: &'a serde_json::Value,
+}
+
+/// Writes every stored item as JSON Lines.
+pub async fn export(store: &Store, out: &mut dyn Write) -> Result<usize, RunError> {
+    let items = store.all_items().await?;
+    let io = |source| RunError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
+    for item in &items {
+        let line = ExportLine {
+            id: item.guid.as_deref(),
+            url: item.url.as_deref(),
+            source: &item.source,
+            title: item.title.as_deref(),
+            published: item.date().to_rfc3339(),
+            cluster: &item.story_id,
+            regions: &item.regions,
+        };
+        serde_json::to_writer(&mut *out, &line).map_err(|e| io(e.into()))?;
+        out.write_all(b"\n").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    Ok(items.len())
+}

@@ -1,0 +1,13 @@
+//! Sources: getting a feed's bytes and turning them into [`Item`](crate::model::Item)s.
+//!
+//! In: a [`SourceConfig`](crate::config::SourceConfig) and the validators stored from the last
+//! fetch. Out: new items, or "not modified", or an error naming the source's URL.
+//!
+//! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, a body cap and a redirect
+//!   cap, or reading a local file;
+//! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
+//! - [`parse`]: text to items through feed-rs, with repair-and-retry and lenient dates.
+
+pub mod decode;
+pub mod http;
+pub mod parse;

@@ -1,0 +1,429 @@
+//! Parsing: decoded feed text to [`Item`]s.
+//!
+//! In: UTF-8 text (from [`decode`](super::decode)), the URL the feed was fetched from and the
+//! offset to assume for dates without a zone. Out: a [`ParsedFeed`] whose items carry our own
+//! keys (never feed-rs's generated ids), absolute links and plain-text titles. HTML is kept as
+//! the publisher wrote it; it is sanitised when stored.
+//!
+//! feed-rs is strict XML; on an XML error the text is repaired (invalid characters dropped, bare
+//! `&` escaped, a truncated tail cut after the last complete item and closed) and parsed again.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use feed_rs::model::{Entry, Feed, FeedType, Text};
+use feed_rs::parser::{Builder, ParseFeedError};
+use url::Url;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::html;
+use crate::model::{Enclosure, Item};
+use crate::transform::canonical_url;
+
+/// A parsed feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFeed {
+    /// Feed title, plain text.
+    pub title: Option<String>,
+    /// The feed's home page, absolute.
+    pub link: Option<String>,
+    /// Entries in feed order.
+    pub items: Vec<Item>,
+    /// Whether the text had to be repaired before it parsed.
+    pub repaired: bool,
+}
+
+/// Why a feed could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Not a feed feedfold can read, even after repair.
+    #[error("parse: not a readable RSS, Atom or JSON feed")]
+    Feed(#[source] ParseFeedError),
+}
+
+/// Parses feed text into items. `base` is the URL the feed was fetched from (relative links are
+/// resolved against the entry's xml:base, then the feed's link, then `base`); `tz` is the offset
+/// assumed for dates written without one.
+pub fn parse_feed(text: &str, base: Option<&Url>, tz: FixedOffset) -> Result<ParsedFeed, ParseError> {
+    let parser = Builder::new()
+        .id_generator(|_, _, _| String::new())
+        .timestamp_parser(move |s| parse_date(s, tz))
+        .build();
+    let first = match parser.parse(text.as_bytes()) {
+        Ok(feed) => return Ok(map_feed(feed, base, false)),
+        Err(e) => e,
+    };
+    if text.trim_start().starts_with('{') {
+        return Err(ParseError::Feed(first));
+    }
+    let mut repaired = String::new();
+    for stage in [drop_invalid_chars, escape_bare_ampersands, close_truncated] {
+        let input = if repaired.is_empty() {
+            text
+        } else {
+            repaired.as_str()
+        };
+        let Some(next) = stage(input) else { continue };
+        repaired = next;
+        if let Ok(feed) = parser.parse(repaired.as_bytes()) {
+            return Ok(map_feed(feed, base, true));
+        }
+    }
+    Err(ParseError::Feed(first))
+}
+
+fn map_feed(feed: Feed, base: Option<&Url>, repaired: bool) -> ParsedFeed {
+    let feed_link = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .and_then(|l| resolve(&l.href, base));
+    let feed_base = feed_link.as_ref().or(base).cloned();
+    let is_json = feed.feed_type == FeedType::JSON;
+    let language = feed.language.clone();
+    let items = feed
+        .entries
+        .into_iter()
+        .map(|e| map_entry(e, feed_base.as_ref(), base, is_json, language.as_deref()))
+        .collect();
+    ParsedFeed {
+        title: feed.title.map(|t| text_of(&t)),
+        link: feed_link.map(String::from),
+        items,
+        repaired,
+    }
+}
+
+fn resolve(href: &str, base: Option<&Url>) -> Option<Url> {
+    let href = href.trim();
+    if href.is_empty() {
+        return None;
+    }
+    match Url::parse(href) {
+        Ok(u) => Some(u),
+        Err(url::ParseError::RelativeUrlWithoutBase) => base?.join(href).ok(),
+        Err(_) => None,
+    }
+}
+
+/// Plain text of a feed-rs text construct: markup removed, entities decoded, one line.
+fn text_of(t: &Text) -> String {
+    html::one_line(&html::to_text(&t.content))
+}
+
+/// HTML of a feed-rs text construct: plain text is escaped so it stays text.
+fn html_of(t: &Text) -> String {
+    if t.content_type.subty() == "plain" {
+        escape_text(&t.content)
+    } else {
+        t.content.clone()
+    }
+}
+
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.trim().is_empty()).then_some(s)
+}
+
+fn map_entry(
+    e: Entry,
+    feed_base: Option<&Url>,
+    fetch_base: Option<&Url>,
+    is_json: bool,
+    language: Option<&str>,
+) -> Item {
+    let entry_base = e
+        .base
+        .as_deref()
+        .and_then(|b| resolve(b, feed_base.or(fetch_base)));
+    let base = entry_base.as_ref().or(feed_base).or(fetch_base);
+    let mut url = None;
+    let mut enclosures = Vec::new();
+    for link in &e.links {
+        let rel = link.rel.as_deref();
+        if rel == Some("enclosure") || (is_json && link.media_type.is_some()) {
+            if let Some(u) = resolve(&link.href, base) {
+                enclosures.push(Enclosure {
+                    url: u.into(),
+                    mime: link.media_type.clone(),
+                    length: link.length,
+                });
+            }
+        } else if url.is_none() && rel.is_none_or(|r| r == "alternate") && !link.href.trim().is_empty() {
+            url = Some(link.href.trim().to_string());
+        }
+    }
+    for media in &e.media {
+        for content in &media.content {
+            if let Some(u) = &content.url {
+                if !enclosures.iter().any(|x| x.url == u.as_str()) {
+                    enclosures.push(Enclosure {
+                        url: u.to_string(),
+                        mime: content.content_type.as_ref().map(|m| m.to_string()),
+                        length: content.size,
+                    });
+                }
+            }
+        }
+    }
+    let link = url.as_deref().and_then(|u| resolve(u, base)).map(String::from);
+    let guid = non_empty(e.id.trim().to_string());
+    let title = e.title.as_ref().map(text_of).and_then(non_empty);
+    let summary = e.summary.as_ref().map(html_of).and_then(non_empty);
+    let content = e.content.as_ref().and_then(|c| {
+        let body = c.body.clone()?;
+        let html = if c.content_type.subty() == "plain" {
+            escape_text(&body)
+        } else {
+            body
+        };
+        non_empty(html)
+    });
+    let authors = e
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref())
+        .map(|n| html::one_line(&html::to_text(n)))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let categories = e
+        .categories
+        .iter()
+        .map(|c| html::one_line(c.label.as_deref().unwrap_or(&c.term)))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut item = Item {
+        key: String::new(),
+        guid,
+        url,
+        link,
+        title,
+        summary,
+        content,
+        authors,
+        categories,
+        published: e.published,
+        updated: e.updated,
+        enclosures,
+        language: e.language.or_else(|| language.map(str::to_string)),
+    };
+    item.key = item_key(&item);
+    item
+}
+
+/// Our key for an item: the GUID, else the canonical link, else a hash of title, date and text.
+pub fn item_key(item: &Item) -> String {
+    if let Some(guid) = &item.guid {
+        return format!("g:{guid}");
+    }
+    if let Some(canon) = item.link.as_deref().and_then(canonical_url) {
+        return format!("u:{canon}");
+    }
+    let mut h = String::new();
+    for part in [
+        item.title.as_deref(),
+        item.content.as_deref().or(item.summary.as_deref()),
+    ] {
+        h.push_str(part.unwrap_or(""));
+        h.push('\u{0}');
+    }
+    if let Some(d) = item.published.or(item.updated) {
+        h.push_str(&d.timestamp().to_string());
+    }
+    format!("h:{:016x}", xxh3_64(h.as_bytes()))
+}
+
+/// Parses a feed date: RFC 3339, RFC 2822 (with common deviations), then zone-less and Chinese
+/// forms (`2023-11-20 10:00:00`, `2023/11/20 10:00`, `2023年11月20日 10:00`, `2023-11-20`),
+/// which are read in `tz`.
+pub fn parse_date(text: &str, tz: FixedOffset) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = DateTime::parse_from_rfc2822(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    // RFC 2822 with a zone name chrono does not know, or no zone at all.
+    for fmt in [
+        "%a, %d %b %Y %H:%M:%S %z",
+        "%d %b %Y %H:%M:%S %z",
+        "%a, %d %b %Y %H:%M %z",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(t, fmt) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    let t = t
+        .replace(['年', '月', '/'], "-")
+        .replace('日', " ")
+        .replace('T', " ");
+    let t = t.trim();
+    // With an explicit offset but a space instead of `T`: `2023-11-20 10:00:00+08:00`.
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M%:z",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(t, fmt) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    let naive = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .or_else(|| {
+            ["%a, %d %b %Y %H:%M:%S", "%d %b %Y %H:%M:%S"]
+                .iter()
+                .find_map(|f| {
+                    NaiveDateTime::parse_from_str(
+                        text.trim()
+                            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                            .trim(),
+                        f,
+                    )
+                    .ok()
+                })
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    tz.from_local_datetime(&naive)
+        .single()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Removes characters XML 1.0 forbids (control characters, NUL, U+FFFE/FFFF).
+fn drop_invalid_chars(text: &str) -> Option<String> {
+    text.contains(|c| !is_xml_char(c))
+        .then(|| text.chars().filter(|&c| is_xml_char(c)).collect())
+}
+
+/// Escapes `&` that does not start a character or entity reference.
+fn escape_bare_ampersands(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let reference = after
+            .find(';')
+            .filter(|&end| end > 0 && end <= 32)
+            .map(|end| &after[..end])
+            .is_some_and(|name| {
+                if let Some(num) = name.strip_prefix('#') {
+                    num.strip_prefix(['x', 'X']).map_or_else(
+                        || !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()),
+                        |hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+                    )
+                } else {
+                    name.bytes().all(|b| b.is_ascii_alphanumeric())
+                }
+            });
+        if reference {
+            out.push('&');
+        } else {
+            out.push_str("&amp;");
+            changed = true;
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Cuts a truncated document after its last complete item or entry and closes the root.
+fn close_truncated(text: &str) -> Option<String> {
+    let (cut, closing) = if let Some(at) = text.rfind("</item>") {
+        let closing = if text.contains("<rdf:RDF") {
+            "</rdf:RDF>"
+        } else if text.contains("<channel") && !text[at..].contains("</channel>") {
+            "</channel></rss>"
+        } else {
+            return None;
+        };
+        (at + "</item>".len(), closing)
+    } else if let Some(at) = text.rfind("</entry>") {
+        (at + "</entry>".len(), "</feed>")
+    } else {
+        return None;
+    };
+    let mut out = text[..cut].to_string();
+    out.push_str(closing);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cst() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).expect("offset")
+    }
+
+    #[test]
+    fn dates_in_common_forms() {
+        let want = Utc.with_ymd_and_hms(2023, 11, 20, 2, 0, 0).single();
+        for s in [
+            "2023-11-20T10:00:00+08:00",
+            "Mon, 20 Nov 2023 02:00:00 GMT",
+            "Mon, 20 Nov 2023 10:00:00 +0800",
+            "2023-11-20 10:00:00",
+            "2023-11-20 10:00",
+            "2023/11/20 10:00:00",
+            "2023年11月20日 10:00",
+            "2023-11-20 10:00:00+08:00",
+            "2023-11-20T10:00:00",
+        ] {
+            assert_eq!(parse_date(s, cst()), want, "{s}");
+        }
+        assert_eq!(
+            parse_date("2023年11月20日", cst()),
+            Utc.with_ymd_and_hms(2023, 11, 19, 16, 0, 0).single()
+        );
+        assert_eq!(parse_date("yesterday", cst()), None);
+    }
+
+    #[test]
+    fn bare_ampersands_are_escaped_but_references_kept() {
+        assert_eq!(
+            escape_bare_ampersands("a & b &amp; &#20013; &#x4e2d; &nbsp;").as_deref(),
+            Some("a &amp; b &amp; &#20013; &#x4e2d; &nbsp;")
+        );
+        assert_eq!(escape_bare_ampersands("a &amp; b"), None);
+    }
+
+    #[test]
+    fn truncated_rss_is_closed_after_last_item() {
+        let t = "<rss><channel><title>t</title><item><title>a</title></item><item><title>b";
+        assert_eq!(
+            close_truncated(t).as_deref(),
+            Some("<rss><channel><title>t</title><item><title>a</title></item></channel></rss>")
+        );
+    }
+
+    #[test]
+    fn item_without_guid_or_link_gets_a_stable_hash_key() {
+        let item = Item {
+            title: Some("t".into()),
+            ..Item::default()
+        };
+        let k = item_key(&item);
+        assert!(k.starts_with("h:"));
+        assert_eq!(k, item_key(&item.clone()));
+    }
+}

@@ -1,0 +1,503 @@
+//! The store: sources, items and the exact-duplicate index, in SQLite or PostgreSQL.
+//!
+//! In: items from a fetch (with a function that renders their sanitised HTML), fetch results.
+//! Out: stored items with their story ids, per-source fetch state.
+//!
+//! One sqlx code path serves both databases (`AnyPool`, `$n` placeholders, one migrations
+//! folder, portable SQL). Each source's items are written in one transaction, so a crash leaves
+//! either the whole fetch or none of it. Fetching the same feed again never duplicates an item:
+//! items are keyed by `(source, item key)`; a changed item is updated in place and keeps its story.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::Mutex;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::model::{Item, StoredItem};
+use crate::source::http::Validators;
+use crate::transform::exact_keys;
+
+/// Migrations, embedded so the binary needs no files beside it.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+/// A store failure, naming what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened.
+    #[error("store: cannot open {url}")]
+    Open {
+        /// The URL (without credentials).
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Migrations failed.
+    #[error("store: migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("store: {what} failed")]
+    Query {
+        /// What was being done.
+        what: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+fn query_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { what, source }
+}
+
+/// What a store keeps of a source between fetches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceState {
+    /// Where to fetch from now, if a permanent redirect moved the source.
+    pub fetch_url: Option<String>,
+    /// Validators for a conditional GET.
+    pub validators: Validators,
+}
+
+/// How one fetch's items were stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Items not seen before.
+    pub new: usize,
+    /// Items seen before whose content changed (updated in place).
+    pub updated: usize,
+    /// Items seen before, unchanged.
+    pub unchanged: usize,
+}
+
+/// The result of one fetch, as recorded for a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRecord<'a> {
+    /// `ok`, `not_modified` or `failed`.
+    pub status: &'a str,
+    /// The error, when failed.
+    pub error: Option<&'a str>,
+    /// New validators (kept when None).
+    pub validators: Option<&'a Validators>,
+    /// The source's new address after a permanent redirect.
+    pub moved_to: Option<&'a str>,
+    /// Feed title and link, when parsed.
+    pub title: Option<&'a str>,
+    /// Feed home page.
+    pub link: Option<&'a str>,
+}
+
+/// Sanitised HTML for an item, computed only for new or changed items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// Sanitised summary.
+    pub summary_html: Option<String>,
+    /// Sanitised content.
+    pub content_html: Option<String>,
+}
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    pool: AnyPool,
+    /// SQLite allows one writer; taking this lock around write transactions avoids
+    /// "database is locked" when several sources finish at once. PostgreSQL does not need it.
+    write_lock: Option<Mutex<()>>,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(t: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(t, 0).single().unwrap_or_default()
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A hash of everything the feed says about an item: a changed hash means "updated".
+fn item_hash(item: &Item) -> i64 {
+    let mut h = Xxh3::new();
+    let mut field = |s: Option<&str>| {
+        h.update(s.unwrap_or("").as_bytes());
+        h.update(&[0xff]);
+    };
+    field(item.guid.as_deref());
+    field(item.url.as_deref());
+    field(item.title.as_deref());
+    field(item.summary.as_deref());
+    field(item.content.as_deref());
+    field(item.language.as_deref());
+    for a in &item.authors {
+        field(Some(a));
+    }
+    for c in &item.categories {
+        field(Some(c));
+    }
+    for e in &item.enclosures {
+        field(Some(&e.url));
+    }
+    field(item.published.map(|d| d.timestamp().to_string()).as_deref());
+    field(item.updated.map(|d| d.timestamp().to_string()).as_deref());
+    h.digest() as i64
+}
+
+/// A new group id derived from the first item that started it: stable and the same on every
+/// daemon that computes it.
+fn new_group_id(source: &str, key: &str) -> String {
+    let mut h = Xxh3::new();
+    h.update(source.as_bytes());
+    h.update(&[0]);
+    h.update(key.as_bytes());
+    format!("st-{:016x}", h.digest())
+}
+
+const ITEM_COLUMNS: &str = "source, item_key, guid, url, link, title, summary_html, content_html, authors, categories, \
+     enclosures, language, published, updated, first_seen, exact_id, story_id, regions";
+
+fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn stored_item(row: &AnyRow) -> Result<StoredItem, sqlx::Error> {
+    Ok(StoredItem {
+        source: row.try_get("source")?,
+        key: row.try_get("item_key")?,
+        guid: row.try_get("guid")?,
+        url: row.try_get("url")?,
+        link: row.try_get("link")?,
+        title: row.try_get("title")?,
+        summary_html: row.try_get("summary_html")?,
+        content_html: row.try_get("content_html")?,
+        authors: json_list(row.try_get("authors")?),
+        categories: json_list(row.try_get("categories")?),
+        enclosures: json_list(row.try_get("enclosures")?),
+        language: row.try_get("language")?,
+        published: row.try_get::<Option<i64>, _>("published")?.map(from_ts),
+        updated: row.try_get::<Option<i64>, _>("updated")?.map(from_ts),
+        first_seen: from_ts(row.try_get("first_seen")?),
+        exact_id: row.try_get("exact_id")?,
+        story_id: row.try_get("story_id")?,
+        regions: serde_json::from_str(&row.try_get::<String, _>("regions")?).unwrap_or_default(),
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `url` (`sqlite://…` or `postgres://…`).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Open { url: redact(url), source })?;
+        let migrator = Migrator {
+            migrations: Cow::Owned(
+                MIGRATIONS
+                    .iter()
+                    .map(|(version, description, sql)| {
+                        Migration::new(
+                            *version,
+                            Cow::Borrowed(*description),
+                            MigrationType::Simple,
+                            sqlx::SqlStr::from_static(sql),
+                            false,
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&pool).await.map_err(StoreError::Migrate)?;
+        Ok(Store {
+            pool,
+            write_lock: sqlite.then(|| Mutex::new(())),
+        })
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
+    /// What the store remembers of a source. If the configured URL changed since, the old
+    /// redirect target and validators are forgotten.
+    pub async fn source_state(&self, name: &str, configured_url: &str) -> Result<SourceState, StoreError> {
+        let row = sqlx::query("SELECT url, fetch_url, etag, last_modified FROM sources WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("reading source state"))?;
+        let Some(row) = row else {
+            return Ok(SourceState::default());
+        };
+        let url: String = row.try_get("url").map_err(query_error("reading source state"))?;
+        if url != configured_url {
+            return Ok(SourceState::default());
+        }
+        let get = |c: &str| {
+            row.try_get::<Option<String>, _>(c)
+                .map_err(query_error("reading source state"))
+        };
+        Ok(SourceState {
+            fetch_url: get("fetch_url")?,
+            validators: Validators {
+                etag: get("etag")?,
+                last_modified: get("last_modified")?,
+            },
+        })
+    }
+
+    /// Records the outcome of a fetch for a source.
+    pub async fn record_fetch(
+        &self,
+        name: &str,
+        configured_url: &str,
+        record: &FetchRecord<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("recording a fetch"))?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT url FROM sources WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_error("recording a fetch"))?;
+        match existing {
+            None => {
+                sqlx::query("INSERT INTO sources (name, url) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(configured_url)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("recording a fetch"))?;
+            }
+            Some(url) if url != configured_url => {
+                sqlx::query(
+                    "UPDATE sources SET url = $2, fetch_url = NULL, etag = NULL, last_modified = NULL WHERE name = $1",
+                )
+                .bind(name)
+                .bind(configured_url)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error("recording a fetch"))?;
+            }
+            Some(_) => {}
+        }
+        let ok = record.status != "failed";
+        sqlx::query(
+            "UPDATE sources SET last_fetch = $2, last_status = $3, last_error = $4, \
+             last_success = CASE WHEN $5 THEN $2 ELSE last_success END, \
+             fetch_url = COALESCE($6, fetch_url), title = COALESCE($7, title), link = COALESCE($8, link) \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .bind(ts(now))
+        .bind(record.status)
+        .bind(record.error)
+        .bind(ok)
+        .bind(record.moved_to)
+        .bind(record.title)
+        .bind(record.link)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_error("recording a fetch"))?;
+        if let Some(v) = record.validators {
+            sqlx::query("UPDATE sources SET etag = $2, last_modified = $3 WHERE name = $1")
+                .bind(name)
+                .bind(v.etag.as_deref())
+                .bind(v.last_modified.as_deref())
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error("recording a fetch"))?;
+        }
+        tx.commit().await.map_err(query_error("recording a fetch"))
+    }
+
+    /// Stores one fetch's items for `source` in one transaction: new items are inserted (joining
+    /// the exact group of any stored item with the same canonical URL or permalink GUID),
+    /// changed ones updated in place, unchanged ones left alone. `render` is called only for new
+    /// and changed items.
+    pub async fn ingest(
+        &self,
+        source: &str,
+        items: &[Item],
+        now: DateTime<Utc>,
+        render: &(dyn Fn(&Item) -> Rendered + Sync),
+    ) -> Result<IngestCounts, StoreError> {
+        let _guard = self.write_guard().await;
+        let err = query_error("storing items");
+        let mut tx = self.pool.begin().await.map_err(query_error("storing items"))?;
+        let mut counts = IngestCounts::default();
+        for item in items {
+            let hash = item_hash(item);
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT content_hash FROM items WHERE source = $1 AND item_key = $2")
+                    .bind(source)
+                    .bind(&item.key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error("storing items"))?;
+            match existing {
+                Some(h) if h == hash => counts.unchanged += 1,
+                Some(_) => {
+                    let r = render(item);
+                    sqlx::query(
+                        "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, summary_html = $7, content_html = $8, \
+                         authors = $9, categories = $10, enclosures = $11, language = $12, published = $13, updated = $14, \
+                         last_seen = $15, content_hash = $16 WHERE source = $1 AND item_key = $2",
+                    )
+                    .bind(source)
+                    .bind(&item.key)
+                    .bind(item.guid.as_deref())
+                    .bind(item.url.as_deref())
+                    .bind(item.link.as_deref())
+                    .bind(item.title.as_deref())
+                    .bind(r.summary_html)
+                    .bind(r.content_html)
+                    .bind(to_json(&item.authors))
+                    .bind(to_json(&item.categories))
+                    .bind(to_json(&item.enclosures))
+                    .bind(item.language.as_deref())
+                    .bind(item.published.map(ts))
+                    .bind(item.updated.map(ts))
+                    .bind(ts(now))
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("storing items"))?;
+                    counts.updated += 1;
+                }
+                None => {
+                    let keys = exact_keys(item);
+                    let mut group = None;
+                    for key in &keys {
+                        group =
+                            sqlx::query_scalar::<_, String>("SELECT exact_id FROM exact_keys WHERE key = $1")
+                                .bind(key)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(query_error("storing items"))?;
+                        if group.is_some() {
+                            break;
+                        }
+                    }
+                    let group = group.unwrap_or_else(|| new_group_id(source, &item.key));
+                    for key in &keys {
+                        sqlx::query("INSERT INTO exact_keys (key, exact_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                            .bind(key)
+                            .bind(&group)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("storing items"))?;
+                    }
+                    let r = render(item);
+                    sqlx::query(
+                        "INSERT INTO items (source, item_key, guid, url, link, title, summary_html, content_html, authors, \
+                         categories, enclosures, language, published, updated, first_seen, last_seen, content_hash, \
+                         exact_id, story_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $17)",
+                    )
+                    .bind(source)
+                    .bind(&item.key)
+                    .bind(item.guid.as_deref())
+                    .bind(item.url.as_deref())
+                    .bind(item.link.as_deref())
+                    .bind(item.title.as_deref())
+                    .bind(r.summary_html)
+                    .bind(r.content_html)
+                    .bind(to_json(&item.authors))
+                    .bind(to_json(&item.categories))
+                    .bind(to_json(&item.enclosures))
+                    .bind(item.language.as_deref())
+                    .bind(item.published.map(ts))
+                    .bind(item.updated.map(ts))
+                    .bind(ts(now))
+                    .bind(hash)
+                    .bind(&group)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("storing items"))?;
+                    counts.new += 1;
+                }
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(counts)
+    }
+
+    /// Every stored item, oldest first (the order of `export`).
+    pub async fn all_items(&self) -> Result<Vec<StoredItem>, StoreError> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY first_seen, source, item_key");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("reading items"))?;
+        rows.iter()
+            .map(stored_item)
+            .collect::<Result<_, _>>()
+            .map_err(query_error("reading items"))
+    }
+
+    /// The stored items of the named sources.
+    pub async fn items_of(&self, sources: &[&str]) -> Result<Vec<StoredItem>, StoreError> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=sources.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE source IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in sources {
+            query = query.bind(*s);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("reading items"))?;
+        rows.iter()
+            .map(stored_item)
+            .collect::<Result<_, _>>()
+            .map_err(query_error("reading items"))
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_string())
+}
