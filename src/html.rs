@@ -85,10 +85,8 @@ impl TokenSink for TextSink {
 
     fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
         match token {
-            Token::CharacterTokens(text) => {
-                if *self.hidden.borrow() == 0 {
-                    self.out.borrow_mut().push_str(&text);
-                }
+            Token::CharacterTokens(text) if *self.hidden.borrow() == 0 => {
+                self.out.borrow_mut().push_str(&text);
             }
             Token::TagToken(tag) => self.tag(&tag),
             _ => {}

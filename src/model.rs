@@ -31,6 +31,9 @@ pub struct Item {
     pub url: Option<String>,
     /// The item link resolved to an absolute URL (xml:base, feed link, fetch URL).
     pub link: Option<String>,
+    /// The `xml:base` in effect for the entry (its own, else the feed's), absolute: what
+    /// relative URLs in its HTML are relative to.
+    pub base: Option<String>,
     /// Title as plain text (entities decoded, tags removed).
     pub title: Option<String>,
     /// Summary / description as (unsanitised) HTML.

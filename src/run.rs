@@ -231,13 +231,15 @@ async fn run_source(
     })
 }
 
-/// Sanitises an item's HTML against its own link, else the feed's URL.
+/// Sanitises an item's HTML. Relative URLs resolve against the `xml:base` in effect, else the
+/// item's own link (the page the HTML was taken from), else the feed's URL.
 pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
-    let own = item
-        .link
-        .as_deref()
-        .and_then(|l| Url::parse(l).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let http = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|l| Url::parse(l).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+    };
+    let own = http(&item.base).or_else(|| http(&item.link));
     let base = own.as_ref().or(feed_base);
     Rendered {
         summary_html: item.summary.as_deref().map(|h| html::sanitize(h, base)),

@@ -82,11 +82,9 @@ pub fn prolog_encoding(bytes: &[u8]) -> Option<String> {
 fn strip_declaration(mut text: String) -> String {
     let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     let skip = text.len() - trimmed.len();
-    if trimmed.starts_with("<?xml") {
-        if let Some(end) = trimmed.find("?>") {
-            text.replace_range(..skip + end + 2, "");
-            return text;
-        }
+    if let Some(end) = trimmed.strip_prefix("<?xml").and_then(|_| trimmed.find("?>")) {
+        text.replace_range(..skip + end + 2, "");
+        return text;
     }
     text.replace_range(..skip, "");
     text
@@ -106,7 +104,8 @@ mod tests {
 
     #[test]
     fn gbk_with_prolog() {
-        let (bytes, _, _) = encoding_rs::GBK.encode(&xml("GBK"));
+        let text = xml("GBK");
+        let (bytes, _, _) = encoding_rs::GBK.encode(&text);
         let d = decode(&bytes, None);
         assert_eq!(d.encoding, encoding_rs::GBK);
         assert!(d.text.starts_with("<rss>"));
@@ -139,7 +138,8 @@ mod tests {
 
     #[test]
     fn gbk_bytes_beat_a_utf8_prolog() {
-        let (bytes, _, _) = encoding_rs::GBK.encode(&xml("utf-8"));
+        let text = xml("utf-8");
+        let (bytes, _, _) = encoding_rs::GBK.encode(&text);
         let d = decode(&bytes, None);
         assert!(d.text.contains("陕西省西安市"), "{}", d.text);
     }

@@ -37,22 +37,21 @@ pub enum ParseError {
     /// Not a feed feedfold can read, even after repair.
     #[error("parse: not a readable RSS, Atom or JSON feed")]
     Feed(#[source] ParseFeedError),
+    /// The parser panicked on this input (a bug in the parser, contained here).
+    #[error("parse: the feed parser failed on this input")]
+    Panicked,
 }
 
 /// Parses feed text into items. `base` is the URL the feed was fetched from (relative links are
 /// resolved against the entry's xml:base, then the feed's link, then `base`); `tz` is the offset
 /// assumed for dates written without one.
 pub fn parse_feed(text: &str, base: Option<&Url>, tz: FixedOffset) -> Result<ParsedFeed, ParseError> {
-    let parser = Builder::new()
-        .id_generator(|_, _, _| String::new())
-        .timestamp_parser(move |s| parse_date(s, tz))
-        .build();
-    let first = match parser.parse(text.as_bytes()) {
-        Ok(feed) => return Ok(map_feed(feed, base, false)),
+    let first = match parse_once(text, tz) {
+        Ok(feed) => return Ok(map_feed(feed, text, base, false)),
         Err(e) => e,
     };
     if text.trim_start().starts_with('{') {
-        return Err(ParseError::Feed(first));
+        return Err(first);
     }
     let mut repaired = String::new();
     for stage in [drop_invalid_chars, escape_bare_ampersands, close_truncated] {
@@ -63,26 +62,62 @@ pub fn parse_feed(text: &str, base: Option<&Url>, tz: FixedOffset) -> Result<Par
         };
         let Some(next) = stage(input) else { continue };
         repaired = next;
-        if let Ok(feed) = parser.parse(repaired.as_bytes()) {
-            return Ok(map_feed(feed, base, true));
+        if let Ok(feed) = parse_once(&repaired, tz) {
+            return Ok(map_feed(feed, &repaired, base, true));
         }
     }
-    Err(ParseError::Feed(first))
+    Err(first)
 }
 
-fn map_feed(feed: Feed, base: Option<&Url>, repaired: bool) -> ParsedFeed {
+/// One feed-rs parse with a fresh parser: a feed-rs parser that failed half-way through an
+/// entry keeps state that makes its next parse panic, so parsers are never reused. A panic
+/// inside feed-rs is turned into an error so one hostile feed cannot stop a fetch cycle.
+fn parse_once(text: &str, tz: FixedOffset) -> Result<Feed, ParseError> {
+    let parser = Builder::new()
+        .id_generator(|_, _, _| String::new())
+        .timestamp_parser(move |s| parse_date(s, tz))
+        .build();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(text.as_bytes()))) {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(e)) => Err(ParseError::Feed(e)),
+        Err(_) => Err(ParseError::Panicked),
+    }
+}
+
+fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> ParsedFeed {
     let feed_link = feed
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .and_then(|l| resolve(&l.href, base));
     let feed_base = feed_link.as_ref().or(base).cloned();
+    let root_base = root_xml_base(text).and_then(|b| resolve(&b, base));
     let is_json = feed.feed_type == FeedType::JSON;
     let language = feed.language.clone();
-    let items = feed
-        .entries
+    let mut entries = feed.entries;
+    if feed.feed_type == FeedType::RSS1 {
+        // feed-rs does not keep `rdf:about`, the RSS 1.0 item's identity: read it here.
+        let abouts = rdf_abouts(text);
+        if abouts.len() == entries.len() {
+            for (entry, about) in entries.iter_mut().zip(abouts) {
+                if entry.id.is_empty() {
+                    entry.id = about;
+                }
+            }
+        }
+    }
+    let items = entries
         .into_iter()
-        .map(|e| map_entry(e, feed_base.as_ref(), base, is_json, language.as_deref()))
+        .map(|e| {
+            map_entry(
+                e,
+                root_base.as_ref(),
+                feed_base.as_ref(),
+                base,
+                is_json,
+                language.as_deref(),
+            )
+        })
         .collect();
     ParsedFeed {
         title: feed.title.map(|t| text_of(&t)),
@@ -130,6 +165,7 @@ fn non_empty(s: String) -> Option<String> {
 
 fn map_entry(
     e: Entry,
+    root_base: Option<&Url>,
     feed_base: Option<&Url>,
     fetch_base: Option<&Url>,
     is_json: bool,
@@ -138,7 +174,8 @@ fn map_entry(
     let entry_base = e
         .base
         .as_deref()
-        .and_then(|b| resolve(b, feed_base.or(fetch_base)));
+        .and_then(|b| resolve(b, root_base.or(fetch_base)))
+        .or_else(|| root_base.cloned());
     let base = entry_base.as_ref().or(feed_base).or(fetch_base);
     let mut url = None;
     let mut enclosures = Vec::new();
@@ -158,14 +195,16 @@ fn map_entry(
     }
     for media in &e.media {
         for content in &media.content {
-            if let Some(u) = &content.url {
-                if !enclosures.iter().any(|x| x.url == u.as_str()) {
-                    enclosures.push(Enclosure {
-                        url: u.to_string(),
-                        mime: content.content_type.as_ref().map(|m| m.to_string()),
-                        length: content.size,
-                    });
-                }
+            if let Some(u) = content
+                .url
+                .as_ref()
+                .filter(|u| !enclosures.iter().any(|x| x.url == u.as_str()))
+            {
+                enclosures.push(Enclosure {
+                    url: u.to_string(),
+                    mime: content.content_type.as_ref().map(|m| m.to_string()),
+                    length: content.size,
+                });
             }
         }
     }
@@ -200,6 +239,7 @@ fn map_entry(
         guid,
         url,
         link,
+        base: entry_base.map(String::from),
         title,
         summary,
         content,
@@ -212,6 +252,43 @@ fn map_entry(
     };
     item.key = item_key(&item);
     item
+}
+
+/// The `rdf:about` of every `<item>` of an RSS 1.0 document, in document order.
+fn rdf_abouts(text: &str) -> Vec<String> {
+    static ABOUT: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"<(?:rss:)?item\b[^>]*?\brdf:about\s*=\s*(?:"([^"]*)"|'([^']*)')"#).ok()
+    });
+    let Some(re) = ABOUT.as_ref() else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| html::to_text(m.as_str()))
+        .collect()
+}
+
+/// The `xml:base` attribute of the document's root element, if any.
+fn root_xml_base(text: &str) -> Option<String> {
+    let mut rest = text;
+    // Skip comments, processing instructions and the doctype before the root start tag.
+    let tag = loop {
+        let at = rest.find('<')?;
+        rest = &rest[at..];
+        if rest.starts_with("<?") || rest.starts_with("<!") {
+            rest = &rest[rest.find('>')? + 1..];
+            continue;
+        }
+        break &rest[..rest.find('>')?];
+    };
+    let at = tag.find("xml:base")?;
+    let value = tag[at + "xml:base".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &value[1..];
+    Some(value[..value.find(quote)?].to_string())
 }
 
 /// Our key for an item: the GUID, else the canonical link, else a hash of title, date and text.
@@ -260,10 +337,7 @@ pub fn parse_date(text: &str, tz: FixedOffset) -> Option<DateTime<Utc>> {
             return Some(d.with_timezone(&Utc));
         }
     }
-    let t = t
-        .replace(['年', '月', '/'], "-")
-        .replace('日', " ")
-        .replace('T', " ");
+    let t = t.replace(['年', '月', '/'], "-").replace(['日', 'T'], " ");
     let t = t.trim();
     // With an explicit offset but a space instead of `T`: `2023-11-20 10:00:00+08:00`.
     for fmt in [

@@ -1,1 +1,13 @@
-fn main() {}
+//! The one integration-test binary. Every test runs against a loopback origin and a store in a
+//! temporary folder; nothing here reaches the network.
+//!
+//! - `fetch`: formats, encodings, repair, conditional GET, redirects, limits, failures, updates;
+//! - `output`: merged outputs in three formats, exact dedup across sources, re-parsing;
+//! - `cli`: the binary's commands, exit codes and config error reports.
+
+#![allow(unreachable_pub)]
+
+mod cli;
+mod fetch;
+mod output;
+mod support;

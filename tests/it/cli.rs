@@ -1,0 +1,160 @@
+//! The `feedfold` binary: commands, exit codes, summaries and config reports.
+
+use std::process::Command;
+
+use crate::support::{Origin, sources};
+
+fn feedfold() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_feedfold"))
+}
+
+fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("feedfold.toml");
+    std::fs::write(&path, format!("[store]\nurl = \"sqlite://cli.db\"\n\n{body}")).expect("write");
+    path
+}
+
+#[test]
+fn check_reports_every_problem_with_line_and_key_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        "[fetch]\ntimeout = \"soon\"\n\n[[source]]\nname = \"a\"\nurl = \"gopher://x\"\n\n\
+         [[source]]\nname = \"a\"\nurl = \"b.xml\"\nextra = 1\n\n[[output]]\nname = \"bad name\"\ntitle = \"t\"\nsources = [\"zzz\"]\n",
+    );
+    let out = feedfold()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    for expected in [
+        format!("{file}:5: fetch.timeout"),
+        format!("{file}:9: source[0].url: unsupported scheme `gopher`"),
+        format!("{file}:14: source[1].extra: unknown field `extra`"),
+        format!("{file}:17: output[0].name"),
+        format!("{file}:19: output[0].sources[0]: no source is named `zzz`"),
+    ] {
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+    assert!(
+        !dir.path().join("cli.db").exists(),
+        "nothing runs on a bad config"
+    );
+
+    let fetch = feedfold()
+        .args(["fetch", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(fetch.status.code(), Some(2));
+}
+
+#[test]
+fn check_accepts_the_shipped_configs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in ["config/example.toml", "config/demo.toml"] {
+        let out = feedfold()
+            .args(["check", "--config"])
+            .arg(root.join(name))
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = feedfold().args(["fetch"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let out = feedfold().args(["frobnicate"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn fetch_writes_outputs_and_exit_code_tells_about_failures_then_export_prints_items() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = sources(&[
+        ("rss2", origin.url("/feeds/rss2.xml")),
+        ("big5", origin.url("/feeds/big5.xml")),
+    ]);
+    let path = write_config(
+        dir.path(),
+        &format!("[[output]]\nname = \"all\"\ntitle = \"All\"\n\n{good}"),
+    );
+    let out_dir = dir.path().join("site");
+    let run = |path: std::path::PathBuf, out_dir: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            feedfold()
+                .args(["fetch", "--config"])
+                .arg(path)
+                .arg("--out")
+                .arg(out_dir)
+                .output()
+                .expect("run")
+        })
+    };
+    let out = run(path.clone(), out_dir.clone()).await.expect("join");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("rss2") && err.contains("3 new"), "{err}");
+    for ext in ["rss", "atom", "json"] {
+        assert!(out_dir.join(format!("all.{ext}")).is_file());
+    }
+
+    let again = run(path.clone(), out_dir.clone()).await.expect("join");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not modified (304)"));
+
+    let export = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || {
+            feedfold()
+                .args(["export", "--config"])
+                .arg(path)
+                .output()
+                .expect("run")
+        }
+    })
+    .await
+    .expect("join");
+    assert!(export.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for l in &lines {
+        for key in ["id", "url", "source", "title", "published", "cluster", "regions"] {
+            assert!(l.get(key).is_some(), "{key} missing in {l}");
+        }
+        assert!(chrono::DateTime::parse_from_rfc3339(l["published"].as_str().expect("string")).is_ok());
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["id"] == "xd-0001" && l["source"] == "rss2")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["id"].is_null() && l["url"] == "news/3.html")
+    );
+
+    let broken = format!("{good}{}", sources(&[("down", origin.url("/status/503"))]));
+    let path = write_config(
+        dir.path(),
+        &format!("[[output]]\nname = \"all\"\ntitle = \"All\"\n\n{broken}"),
+    );
+    let out = run(path, out_dir.clone()).await.expect("join");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("FAILED") && err.contains("HTTP 503"), "{err}");
+    assert!(out_dir.join("all.rss").is_file(), "outputs are still written");
+}

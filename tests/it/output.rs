@@ -1,0 +1,150 @@
+//! Merged outputs: exact dedup across sources, the three formats, and re-parsing them.
+
+use std::collections::BTreeSet;
+
+use feedfold::run;
+
+use crate::support::{Env, Origin, sources};
+
+fn outputs() -> &'static str {
+    "[publish]\nbase_url = \"https://feeds.example/ff\"\n\n\
+     [[output]]\nname = \"stories\"\ntitle = \"Stories\"\ndescription = \"One entry per story\"\n\n\
+     [[output]]\nname = \"everything\"\ntitle = \"Everything\"\ndedup = \"off\"\nlimit = 1000\n\n\
+     [[output]]\nname = \"two\"\ntitle = \"Two newest\"\nlimit = 2\n\n\
+     [[output]]\nname = \"atom-only\"\ntitle = \"Only the Atom source\"\nsources = [\"atom\"]\n\n"
+}
+
+async fn env_with_outputs(origin: &Origin) -> Env {
+    let body = format!(
+        "{}{}",
+        outputs(),
+        sources(&[
+            ("rss2", origin.url("/feeds/rss2.xml")),
+            ("gbk", origin.url("/feeds/gbk.xml")),
+            ("atom", origin.url("/feeds/atom.xml")),
+            ("json", origin.url("/feeds/feed.json")),
+        ])
+    );
+    let env = Env::new(&body).await;
+    let reports = env.fetch().await;
+    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
+    env
+}
+
+#[tokio::test]
+async fn same_canonical_url_across_sources_is_one_story() {
+    let origin = Origin::start().await;
+    let env = env_with_outputs(&origin).await;
+    let items = env.store.all_items().await.expect("items");
+    // rss2 links `http://shaanxi-news.example/…/meeting.html`; gbk links the https form with
+    // utm parameters and a fragment: the same page.
+    let meeting: Vec<_> = items
+        .iter()
+        .filter(|i| {
+            i.link
+                .as_deref()
+                .is_some_and(|l| l.contains("shaanxi-news.example"))
+        })
+        .collect();
+    assert_eq!(meeting.len(), 2);
+    assert_eq!(meeting[0].story_id, meeting[1].story_id);
+    assert_ne!(meeting[0].source, meeting[1].source);
+    let stories: BTreeSet<_> = items.iter().map(|i| i.story_id.as_str()).collect();
+    assert_eq!(stories.len(), items.len() - 1);
+}
+
+fn parse(bytes: &[u8]) -> feed_rs::model::Feed {
+    feed_rs::parser::parse(bytes).expect("our output parses")
+}
+
+#[tokio::test]
+async fn outputs_are_written_in_three_formats_and_reparse_with_the_same_entries() {
+    let origin = Origin::start().await;
+    let env = env_with_outputs(&origin).await;
+    let out = env.dir.path().join("public");
+    let written = run::publish(&env.config, &env.store, &out, chrono::Utc::now())
+        .await
+        .expect("publish");
+    assert_eq!(written.len(), 12);
+    let total = env.store.all_items().await.expect("items").len();
+
+    for (name, expected) in [
+        ("stories", total - 1),
+        ("everything", total),
+        ("two", 2),
+        ("atom-only", 2),
+    ] {
+        let rss = parse(&std::fs::read(out.join(format!("{name}.rss"))).expect("rss"));
+        let atom = parse(&std::fs::read(out.join(format!("{name}.atom"))).expect("atom"));
+        let json = parse(&std::fs::read(out.join(format!("{name}.json"))).expect("json"));
+        let ids = |f: &feed_rs::model::Feed| f.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        let titles = |f: &feed_rs::model::Feed| {
+            f.entries
+                .iter()
+                .map(|e| e.title.as_ref().map(|t| t.content.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rss.entries.len(), expected, "{name}");
+        assert_eq!(ids(&rss), ids(&atom), "{name}");
+        assert_eq!(ids(&rss), ids(&json), "{name}");
+        assert_eq!(titles(&rss), titles(&atom), "{name}");
+        assert_eq!(titles(&rss), titles(&json), "{name}");
+        let unique: BTreeSet<_> = ids(&rss).into_iter().collect();
+        assert_eq!(unique.len(), expected, "{name}: ids are unique");
+        // Newest first.
+        let dates: Vec<_> = atom
+            .entries
+            .iter()
+            .map(|e| e.published.expect("published"))
+            .collect();
+        assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{name}: {dates:?}");
+    }
+
+    let rss = std::fs::read_to_string(out.join("stories.rss")).expect("rss");
+    assert!(
+        rss.contains(r#"<atom:link href="https://feeds.example/ff/feeds/stories.rss" rel="self""#),
+        "{rss}"
+    );
+    assert!(
+        rss.contains("Also reported by"),
+        "folded story lists its other source"
+    );
+    assert!(!rss.contains("<script"), "sanitised");
+    let atom = std::fs::read_to_string(out.join("stories.atom")).expect("atom");
+    assert!(atom.contains(r#"rel="related""#), "{atom}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("stories.json")).expect("json")).expect("json");
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(json["feed_url"], "https://feeds.example/ff/feeds/stories.json");
+    let folded = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["_feedfold"]["members"].as_array().is_some_and(|m| m.len() == 2))
+        .expect("a folded story");
+    let sources: BTreeSet<_> = folded["_feedfold"]["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["source"].as_str())
+        .collect();
+    assert_eq!(sources, BTreeSet::from([Some("gbk"), Some("rss2")]));
+}
+
+#[tokio::test]
+async fn entry_ids_are_stable_across_runs() {
+    let origin = Origin::start().await;
+    let env = env_with_outputs(&origin).await;
+    let out = env.dir.path().join("public");
+    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
+        .await
+        .expect("publish");
+    let first = std::fs::read(out.join("stories.atom")).expect("atom");
+    env.fetch().await;
+    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
+        .await
+        .expect("publish");
+    let second = std::fs::read(out.join("stories.atom")).expect("atom");
+    let ids = |b: &[u8]| parse(b).entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&second));
+}

@@ -1,0 +1,336 @@
+//! Test support: a loopback origin serving the fixtures, and helpers to build a config,
+//! a store and a fetcher in a temporary folder.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use feedfold::config::Config;
+use feedfold::run::{self, SourceReport};
+use feedfold::source::http::Fetcher;
+use feedfold::store::Store;
+
+/// The fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Reads a fixture feed.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join("feeds").join(name)).expect("fixture exists")
+}
+
+#[derive(Default)]
+pub struct OriginState {
+    /// Requests seen per path.
+    pub hits: Mutex<HashMap<String, usize>>,
+    /// Requests per path that carried `If-None-Match`.
+    pub conditional: Mutex<HashMap<String, usize>>,
+    /// Bodies set by a test, served at `/mutable/{name}`.
+    pub mutable: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+/// A loopback HTTP origin. Routes:
+/// - `/feeds/{name}`: a fixture with ETag / Last-Modified, 304 on a match; `gbk_noprolog.xml`
+///   is sent with `charset=gbk` in its Content-Type (its only encoding hint);
+/// - `/nocache/{name}`: a fixture with no validators (always 200);
+/// - `/gzip/{name}`: a fixture gzip-compressed;
+/// - `/mutable/{name}`: a body the test sets, with an ETag of its content;
+/// - `/status/{code}`: that status;
+/// - `/moved/{name}` (301), `/found/{name}` (302) to `/feeds/{name}`; `/loop` redirects to itself;
+///   `/to-ftp` redirects to an ftp URL;
+/// - `/slow`: headers, then a body that drips for longer than any test timeout;
+/// - `/huge`: 2 MiB streamed without Content-Length.
+pub struct Origin {
+    pub addr: SocketAddr,
+    pub state: Arc<OriginState>,
+}
+
+impl Origin {
+    pub async fn start() -> Origin {
+        let state = Arc::new(OriginState::default());
+        let app = Router::new()
+            .route("/feeds/{name}", get(feed))
+            .route("/nocache/{name}", get(nocache))
+            .route("/gzip/{name}", get(gzip))
+            .route("/mutable/{name}", get(mutable))
+            .route("/status/{code}", get(status))
+            .route("/moved/{name}", get(moved))
+            .route("/found/{name}", get(found))
+            .route("/loop", get(|| async { redirect(StatusCode::FOUND, "/loop") }))
+            .route(
+                "/to-ftp",
+                get(|| async { redirect(StatusCode::FOUND, "ftp://127.0.0.1/feed.xml") }),
+            )
+            .route("/slow", get(slow))
+            .route("/huge", get(huge))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("origin serves");
+        });
+        Origin { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .expect("lock")
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn conditional_hits(&self, path: &str) -> usize {
+        self.state
+            .conditional
+            .lock()
+            .expect("lock")
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn set_mutable(&self, name: &str, body: &[u8]) {
+        self.state
+            .mutable
+            .lock()
+            .expect("lock")
+            .insert(name.to_string(), body.to_vec());
+    }
+}
+
+fn count(state: &OriginState, path: String, headers: &HeaderMap) {
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        *state
+            .conditional
+            .lock()
+            .expect("lock")
+            .entry(path.clone())
+            .or_default() += 1;
+    }
+    *state.hits.lock().expect("lock").entry(path).or_default() += 1;
+}
+
+fn content_type(name: &str) -> &'static str {
+    if name == "gbk_noprolog.xml" {
+        "text/xml; charset=gbk"
+    } else if name.ends_with(".json") {
+        "application/feed+json"
+    } else {
+        "application/xml"
+    }
+}
+
+fn with_etag(body: Vec<u8>, name: &str, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{:016x}\"", xxhash(&body));
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type(name).to_string()),
+            (header::ETAG, etag),
+            (header::LAST_MODIFIED, "Thu, 06 Jan 2022 12:00:00 GMT".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn xxhash(bytes: &[u8]) -> u64 {
+    // FNV-1a: enough for an ETag in tests, and no extra dependency.
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+async fn feed(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/feeds/{name}"), &headers);
+    with_etag(fixture(&name), &name, &headers)
+}
+
+async fn nocache(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/nocache/{name}"), &headers);
+    ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
+}
+
+async fn gzip(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/gzip/{name}"), &headers);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&fixture(&name)).expect("gzip");
+    let body = enc.finish().expect("gzip");
+    (
+        [
+            (header::CONTENT_TYPE, content_type(&name)),
+            (header::CONTENT_ENCODING, "gzip"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn mutable(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/mutable/{name}"), &headers);
+    let body = s.mutable.lock().expect("lock").get(&name).cloned();
+    match body {
+        Some(body) => with_etag(body, &name, &headers),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn status(UrlPath(code): UrlPath<u16>) -> Response {
+    StatusCode::from_u16(code)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response()
+}
+
+fn redirect(status: StatusCode, to: &str) -> Response {
+    let mut r = status.into_response();
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_str(to).expect("location"));
+    r
+}
+
+async fn moved(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/moved/{name}"), &headers);
+    redirect(StatusCode::MOVED_PERMANENTLY, &format!("/feeds/{name}"))
+}
+
+async fn found(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/found/{name}"), &headers);
+    redirect(StatusCode::FOUND, &format!("/feeds/{name}"))
+}
+
+async fn slow() -> Response {
+    let stream = async_stream(30, Duration::from_millis(200), b"<rss>".to_vec());
+    (
+        [(header::CONTENT_TYPE, "application/xml")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn huge() -> Response {
+    let chunk = vec![b' '; 64 * 1024];
+    let stream = async_stream(32, Duration::ZERO, chunk);
+    (
+        [(header::CONTENT_TYPE, "application/xml")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// `n` copies of `chunk`, `delay` apart.
+fn async_stream(
+    n: usize,
+    delay: Duration,
+    chunk: Vec<u8>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures_util::stream::unfold(0, move |i| {
+        let chunk = chunk.clone();
+        async move {
+            if i == n {
+                return None;
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Some((Ok(bytes::Bytes::from(chunk)), i + 1))
+        }
+    })
+}
+
+/// A temporary folder with a config file, and everything needed to run fetch cycles on it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub store: Store,
+    pub fetcher: Fetcher,
+}
+
+impl Env {
+    /// Writes `body` (the TOML after a generated `[store]` section) and opens everything.
+    pub async fn new(body: &str) -> Env {
+        feedfold::install_tls_provider();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("feedfold.toml");
+        let text = format!("[store]\nurl = \"sqlite://test.db\"\n\n{body}");
+        std::fs::write(&path, text).expect("write config");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&config.store.url).await.expect("open store");
+        let fetcher = Fetcher::new(&config.fetch).expect("client");
+        Env {
+            dir,
+            config,
+            store,
+            fetcher,
+        }
+    }
+
+    pub async fn fetch(&self) -> Vec<SourceReport> {
+        run::fetch_all(
+            &self.config,
+            &self.store,
+            &self.fetcher,
+            chrono::Utc::now(),
+            &|_| {},
+        )
+        .await
+    }
+
+    pub fn report<'a>(&self, reports: &'a [SourceReport], name: &str) -> &'a SourceReport {
+        reports
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no report for {name}"))
+    }
+}
+
+/// `[[source]]` tables for `(name, url)` pairs.
+pub fn sources(list: &[(&str, String)]) -> String {
+    list.iter()
+        .map(|(n, u)| format!("[[source]]\nname = \"{n}\"\nurl = \"{u}\"\n\n"))
+        .collect()
+}
