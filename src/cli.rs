@@ -48,6 +48,13 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Explain which story an item is in and why, or why it stands alone.
+    Explain {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The item: its link, its URL as written in the feed, or its GUID.
+        item: String,
+    },
 }
 
 /// Runs the command line.
@@ -62,9 +69,10 @@ pub(crate) fn main() -> ExitCode {
         .init();
     feedfold::install_tls_provider();
     let config_path = match &cli.command {
-        Command::Fetch { config, .. } | Command::Check { config } | Command::Export { config } => {
-            &config.config
-        }
+        Command::Fetch { config, .. }
+        | Command::Check { config }
+        | Command::Export { config }
+        | Command::Explain { config, .. } => &config.config,
     };
     let config = match Config::load(config_path) {
         Ok(c) => c,
@@ -85,6 +93,7 @@ pub(crate) fn main() -> ExitCode {
         }
         Command::Fetch { out, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out))),
         Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
+        Command::Explain { item, .. } => runtime().and_then(|rt| rt.block_on(explain(&config, &item))),
     };
     match result {
         Ok(code) => code,
@@ -119,9 +128,17 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
         bar.inc(1);
     };
     let now = chrono::Utc::now();
-    let reports = run::fetch_all(config, &store, &fetcher, now, &on_done).await;
+    let cycle = run::fetch_all(config, &store, &fetcher, now, &on_done).await;
     bar.finish_and_clear();
+    let cycle = cycle?;
+    let reports = cycle.reports;
     print_summary(&reports);
+    if cycle.fold.items > 0 {
+        eprintln!(
+            "folded {} new items: {} joined stories already stored, {} new stories",
+            cycle.fold.items, cycle.fold.joined, cycle.fold.stories
+        );
+    }
     let dir = out.unwrap_or_else(|| config.publish.dir.clone());
     let written = run::publish(config, &store, &dir, now).await?;
     eprintln!("wrote {} files to {}", written.len(), dir.display());
@@ -182,6 +199,65 @@ async fn export(config: &Config) -> anyhow::Result<ExitCode> {
         Ok(_) => {}
         Err(run::RunError::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(e.into()),
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.store.url).await?;
+    let Some(e) = store.explain(item, &config.fold).await? else {
+        eprintln!("no stored item has the link, URL or GUID `{item}`");
+        return Ok(ExitCode::from(1));
+    };
+    let title = e.title.as_deref().unwrap_or("(untitled)");
+    println!("{title}");
+    println!(
+        "  source {}, {}",
+        e.source,
+        e.url.as_deref().unwrap_or("(no link)")
+    );
+    println!("  story {}", e.story);
+    println!(
+        "  furniture: {} of {} body lines removed before comparing",
+        e.removed, e.lines
+    );
+    let show = |n: &feedfold::store::Neighbour| {
+        let s = &n.similarity;
+        println!(
+            "  - {} · {}",
+            n.source,
+            n.title.as_deref().unwrap_or("(untitled)")
+        );
+        println!("    {}", n.url.as_deref().unwrap_or("(no link)"));
+        println!(
+            "    jaccard {:.2}, containment {:.2}, title {:.2}, {:.1}h apart",
+            s.jaccard, s.containment, s.title, s.hours_apart
+        );
+        if n.exact {
+            println!("    same canonical URL or permalink GUID");
+        }
+        println!(
+            "    {}: {}",
+            if n.verdict.is_same() {
+                "same story"
+            } else {
+                "apart"
+            },
+            n.verdict.reason()
+        );
+    };
+    if e.members.is_empty() {
+        println!("alone in its story.");
+    } else {
+        println!("{} other member(s):", e.members.len());
+        e.members.iter().for_each(show);
+    }
+    if !e.nearest.is_empty() {
+        println!("nearest candidates outside the story:");
+        e.nearest.iter().for_each(show);
+    } else if e.members.is_empty() {
+        println!("no candidate shares a band key with it.");
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)

@@ -18,6 +18,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
+use crate::transform::fold::FoldConfig;
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,6 +31,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// `[publish]`.
     pub publish: PublishConfig,
+    /// `[fold]`.
+    pub fold: FoldConfig,
     /// `[[source]]`, in file order.
     pub sources: Vec<SourceConfig>,
     /// `[[output]]`, in file order.
@@ -213,6 +217,15 @@ struct RawFetch {
 struct RawPublish {
     dir: Option<String>,
     base_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFold {
+    window: Option<RawDuration>,
+    min_jaccard: Option<f64>,
+    min_containment: Option<f64>,
+    title_only_window: Option<RawDuration>,
 }
 
 #[derive(Deserialize)]
@@ -416,7 +429,8 @@ impl Config {
         let mut publish = RawPublish::default();
         let mut raw_sources: Vec<(Option<RawSource>, Spanned<DeValue<'_>>, String)> = Vec::new();
         let mut raw_outputs: Vec<(Option<RawOutput>, Spanned<DeValue<'_>>, String)> = Vec::new();
-        let mut tables: [Option<Spanned<DeValue<'_>>>; 3] = [None, None, None];
+        let mut fold = RawFold::default();
+        let mut tables: [Option<Spanned<DeValue<'_>>>; 4] = [None, None, None, None];
 
         for (key, value) in doc.get_ref().iter() {
             match key.get_ref().as_ref() {
@@ -431,6 +445,10 @@ impl Config {
                 "publish" => {
                     publish = c.section(value, "publish").unwrap_or_default();
                     tables[2] = Some(value.clone());
+                }
+                "fold" => {
+                    fold = c.section(value, "fold").unwrap_or_default();
+                    tables[3] = Some(value.clone());
                 }
                 section @ ("source" | "output") => {
                     let Some(array) = value.get_ref().as_array() else {
@@ -455,7 +473,7 @@ impl Config {
                 other => c.push(
                     Some(key.span()),
                     other,
-                    "unknown key, expected one of `store`, `fetch`, `publish`, `source`, `output`",
+                    "unknown key, expected one of `store`, `fetch`, `publish`, `fold`, `source`, `output`",
                 ),
             }
         }
@@ -580,6 +598,50 @@ impl Config {
                 Url::parse("http://localhost:8080").expect("static URL")
             }
         };
+
+        // [fold]
+        let mut fold_cfg = FoldConfig::default();
+        let fold_span = |k: &str| table_of(&tables[3], k);
+        for (raw, key, slot) in [
+            (&fold.window, "window", &mut fold_cfg.window_hours),
+            (
+                &fold.title_only_window,
+                "title_only_window",
+                &mut fold_cfg.title_only_hours,
+            ),
+        ] {
+            let Some(raw) = raw else { continue };
+            let parsed = match raw {
+                RawDuration::Seconds(s) => u64::try_from(*s).ok().map(Duration::from_secs),
+                RawDuration::Text(t) => parse_duration(t),
+            };
+            match parsed {
+                Some(d) => *slot = d.as_secs_f64() / 3600.0,
+                None => c.push(
+                    fold_span(key),
+                    format!("fold.{key}"),
+                    "must be a duration: seconds, or a string like \"3d\", \"18h\"",
+                ),
+            }
+        }
+        for (raw, key, slot) in [
+            (fold.min_jaccard, "min_jaccard", &mut fold_cfg.min_jaccard),
+            (
+                fold.min_containment,
+                "min_containment",
+                &mut fold_cfg.min_containment,
+            ),
+        ] {
+            match raw {
+                None => {}
+                Some(v) if (0.0..=1.0).contains(&v) && v > 0.0 => *slot = v,
+                Some(_) => c.push(
+                    fold_span(key),
+                    format!("fold.{key}"),
+                    "must be a number in (0, 1]",
+                ),
+            }
+        }
 
         // [[source]]
         let mut sources = Vec::new();
@@ -708,6 +770,7 @@ impl Config {
             store: StoreConfig { url: store_url },
             fetch: fetch_cfg,
             publish: PublishConfig { dir, base_url },
+            fold: fold_cfg,
             sources,
             outputs,
         })

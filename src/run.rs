@@ -22,7 +22,7 @@ use crate::output::{self, FeedMeta, Format, OutputError};
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
 use crate::source::parse::parse_feed;
-use crate::store::{FetchRecord, IngestCounts, Rendered, Store, StoreError};
+use crate::store::{FetchRecord, FoldReport, IngestCounts, Rendered, Store, StoreError};
 
 /// A failure of a whole job (not of one source: those are reported per source).
 #[derive(Debug, thiserror::Error)]
@@ -98,16 +98,26 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-/// Fetches every source once, at most `[fetch] concurrency` at a time, and stores what is new.
-/// `on_done` is called as each source finishes (for progress display). Reports are returned in
-/// config order.
+/// What a fetch cycle did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cycle {
+    /// One report per source, in config order.
+    pub reports: Vec<SourceReport>,
+    /// What the folding pass after the fetches did.
+    pub fold: FoldReport,
+}
+
+/// Fetches every source once, at most `[fetch] concurrency` at a time, stores what is new, then
+/// folds the new items into stories in one pass (so stories do not depend on which source
+/// answered first). `on_done` is called as each source finishes (for progress display).
+/// A failing source is reported, not returned as an error; a store failure during folding is.
 pub async fn fetch_all(
     cfg: &Config,
     store: &Store,
     fetcher: &Fetcher,
     now: DateTime<Utc>,
     on_done: &(dyn Fn(&SourceReport) + Sync),
-) -> Vec<SourceReport> {
+) -> Result<Cycle, RunError> {
     let mut reports: Vec<(usize, SourceReport)> = futures_util::stream::iter(cfg.sources.iter().enumerate())
         .map(|(i, source)| async move {
             let report = fetch_source(cfg, source, store, fetcher, now).await;
@@ -118,7 +128,11 @@ pub async fn fetch_all(
         .collect()
         .await;
     reports.sort_by_key(|(i, _)| *i);
-    reports.into_iter().map(|(_, r)| r).collect()
+    let fold = store.fold_pending(&cfg.fold).await?;
+    Ok(Cycle {
+        reports: reports.into_iter().map(|(_, r)| r).collect(),
+        fold,
+    })
 }
 
 /// Fetches, decodes, parses and stores one source, recording the result in the store.

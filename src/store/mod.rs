@@ -19,7 +19,13 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::model::{Item, StoredItem};
 use crate::source::http::Validators;
-use crate::transform::exact_keys;
+
+mod explain;
+mod fold;
+mod ingest;
+
+pub use explain::{Explanation, Neighbour};
+pub use fold::FoldReport;
 
 /// Migrations, embedded so the binary needs no files beside it.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
@@ -50,7 +56,7 @@ pub enum StoreError {
     },
 }
 
-fn query_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn query_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
@@ -109,11 +115,21 @@ pub struct Store {
     write_lock: Option<Mutex<()>>,
 }
 
-fn ts(t: DateTime<Utc>) -> i64 {
+/// The id of an item: a hash of its source and key, the same on every daemon.
+pub(crate) fn item_id(source: &str, key: &str) -> i64 {
+    let mut h = Xxh3::new();
+    h.update(source.as_bytes());
+    h.update(&[0]);
+    h.update(key.as_bytes());
+    h.update(&[1]);
+    h.digest() as i64
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-fn from_ts(t: i64) -> DateTime<Utc> {
+pub(crate) fn from_ts(t: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(t, 0).single().unwrap_or_default()
 }
 
@@ -128,7 +144,7 @@ fn redact(url: &str) -> String {
 }
 
 /// A hash of everything the feed says about an item: a changed hash means "updated".
-fn item_hash(item: &Item) -> i64 {
+pub(crate) fn item_hash(item: &Item) -> i64 {
     let mut h = Xxh3::new();
     let mut field = |s: Option<&str>| {
         h.update(s.unwrap_or("").as_bytes());
@@ -156,7 +172,7 @@ fn item_hash(item: &Item) -> i64 {
 
 /// A new group id derived from the first item that started it: stable and the same on every
 /// daemon that computes it.
-fn new_group_id(source: &str, key: &str) -> String {
+pub(crate) fn new_group_id(source: &str, key: &str) -> String {
     let mut h = Xxh3::new();
     h.update(source.as_bytes());
     h.update(&[0]);
@@ -164,15 +180,15 @@ fn new_group_id(source: &str, key: &str) -> String {
     format!("st-{:016x}", h.digest())
 }
 
-const ITEM_COLUMNS: &str = "source, item_key, guid, url, link, title, summary_html, content_html, authors, categories, \
-     enclosures, language, published, updated, first_seen, exact_id, story_id, regions";
+pub(crate) const ITEM_COLUMNS: &str = "source, item_key, guid, url, link, title, summary_html, content_html, authors, categories, \
+     enclosures, language, published, updated, first_seen, exact_id, COALESCE(story_id, exact_id) AS story_id, regions";
 
 fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }
 
-fn stored_item(row: &AnyRow) -> Result<StoredItem, sqlx::Error> {
+pub(crate) fn stored_item(row: &AnyRow) -> Result<StoredItem, sqlx::Error> {
     Ok(StoredItem {
         source: row.try_get("source")?,
         key: row.try_get("item_key")?,
@@ -243,7 +259,7 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.write_lock {
             Some(lock) => Some(lock.lock().await),
             None => None,
@@ -348,118 +364,6 @@ impl Store {
         tx.commit().await.map_err(query_error("recording a fetch"))
     }
 
-    /// Stores one fetch's items for `source` in one transaction: new items are inserted (joining
-    /// the exact group of any stored item with the same canonical URL or permalink GUID),
-    /// changed ones updated in place, unchanged ones left alone. `render` is called only for new
-    /// and changed items.
-    pub async fn ingest(
-        &self,
-        source: &str,
-        items: &[Item],
-        now: DateTime<Utc>,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Result<IngestCounts, StoreError> {
-        let _guard = self.write_guard().await;
-        let err = query_error("storing items");
-        let mut tx = self.pool.begin().await.map_err(query_error("storing items"))?;
-        let mut counts = IngestCounts::default();
-        for item in items {
-            let hash = item_hash(item);
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT content_hash FROM items WHERE source = $1 AND item_key = $2")
-                    .bind(source)
-                    .bind(&item.key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(query_error("storing items"))?;
-            match existing {
-                Some(h) if h == hash => counts.unchanged += 1,
-                Some(_) => {
-                    let r = render(item);
-                    sqlx::query(
-                        "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, summary_html = $7, content_html = $8, \
-                         authors = $9, categories = $10, enclosures = $11, language = $12, published = $13, updated = $14, \
-                         last_seen = $15, content_hash = $16 WHERE source = $1 AND item_key = $2",
-                    )
-                    .bind(source)
-                    .bind(&item.key)
-                    .bind(item.guid.as_deref())
-                    .bind(item.url.as_deref())
-                    .bind(item.link.as_deref())
-                    .bind(item.title.as_deref())
-                    .bind(r.summary_html)
-                    .bind(r.content_html)
-                    .bind(to_json(&item.authors))
-                    .bind(to_json(&item.categories))
-                    .bind(to_json(&item.enclosures))
-                    .bind(item.language.as_deref())
-                    .bind(item.published.map(ts))
-                    .bind(item.updated.map(ts))
-                    .bind(ts(now))
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("storing items"))?;
-                    counts.updated += 1;
-                }
-                None => {
-                    let keys = exact_keys(item);
-                    let mut group = None;
-                    for key in &keys {
-                        group =
-                            sqlx::query_scalar::<_, String>("SELECT exact_id FROM exact_keys WHERE key = $1")
-                                .bind(key)
-                                .fetch_optional(&mut *tx)
-                                .await
-                                .map_err(query_error("storing items"))?;
-                        if group.is_some() {
-                            break;
-                        }
-                    }
-                    let group = group.unwrap_or_else(|| new_group_id(source, &item.key));
-                    for key in &keys {
-                        sqlx::query("INSERT INTO exact_keys (key, exact_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                            .bind(key)
-                            .bind(&group)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(query_error("storing items"))?;
-                    }
-                    let r = render(item);
-                    sqlx::query(
-                        "INSERT INTO items (source, item_key, guid, url, link, title, summary_html, content_html, authors, \
-                         categories, enclosures, language, published, updated, first_seen, last_seen, content_hash, \
-                         exact_id, story_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $17)",
-                    )
-                    .bind(source)
-                    .bind(&item.key)
-                    .bind(item.guid.as_deref())
-                    .bind(item.url.as_deref())
-                    .bind(item.link.as_deref())
-                    .bind(item.title.as_deref())
-                    .bind(r.summary_html)
-                    .bind(r.content_html)
-                    .bind(to_json(&item.authors))
-                    .bind(to_json(&item.categories))
-                    .bind(to_json(&item.enclosures))
-                    .bind(item.language.as_deref())
-                    .bind(item.published.map(ts))
-                    .bind(item.updated.map(ts))
-                    .bind(ts(now))
-                    .bind(hash)
-                    .bind(&group)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("storing items"))?;
-                    counts.new += 1;
-                }
-            }
-        }
-        tx.commit().await.map_err(err)?;
-        Ok(counts)
-    }
-
     /// Every stored item, oldest first (the order of `export`).
     pub async fn all_items(&self) -> Result<Vec<StoredItem>, StoreError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY first_seen, source, item_key");
@@ -498,6 +402,6 @@ impl Store {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_string())
 }

@@ -1,8 +1,14 @@
 //! Transforms: pure functions over items between parsing and storage.
 //!
-//! In: [`Item`]s. Out: the keys that decide which items are the same story. For now these are
-//! exact keys: an item's canonical link and, when its GUID is a permalink, the canonical GUID.
-//! Two items sharing any exact key are one story, whichever sources they came from.
+//! In: [`Item`]s. Out: the keys and texts that decide which items are the same story.
+//!
+//! - here: exact keys, an item's canonical link and, when its GUID is a permalink, the
+//!   canonical GUID; two items sharing any exact key are one story, whatever their sources;
+//! - [`normalize`]: comparison text (script folding, page furniture removed);
+//! - [`fold`]: near-duplicate detection over comparison text (MinHash-LSH candidates, exact check).
+
+pub mod fold;
+pub mod normalize;
 
 use url::Url;
 

@@ -318,6 +318,8 @@ impl Env {
             &|_| {},
         )
         .await
+        .expect("fetch cycle")
+        .reports
     }
 
     pub fn report<'a>(&self, reports: &'a [SourceReport], name: &str) -> &'a SourceReport {

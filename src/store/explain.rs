@@ -1,0 +1,148 @@
+//! `explain`: why an item is in its story, or why it stands alone.
+//!
+//! In: an item reference (its link, URL as written, or GUID) and the folding thresholds.
+//! Out: an [`Explanation`]: the item, how much of its text was page furniture, every other
+//! member of its story with the similarity and verdict between the two, and, for an item that
+//! is alone, its nearest candidates from the index and why each fell short.
+
+use sqlx::Row;
+
+use super::ingest::{Candidate, candidate_from_row, candidates};
+use super::{Store, StoreError, query_error};
+use crate::transform::fold::{FoldConfig, Similarity, Verdict, compare};
+
+/// Another item, compared with the one explained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbour {
+    /// Its source.
+    pub source: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its link.
+    pub url: Option<String>,
+    /// Its story.
+    pub story: String,
+    /// Whether it shares an exact key (canonical URL or permalink GUID) with the item.
+    pub exact: bool,
+    /// How alike the two are.
+    pub similarity: Similarity,
+    /// What the folding rules say about the pair.
+    pub verdict: Verdict,
+}
+
+/// The answer of `explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The item's source.
+    pub source: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its link.
+    pub url: Option<String>,
+    /// Its story.
+    pub story: String,
+    /// Lines of its body before furniture removal.
+    pub lines: i64,
+    /// Lines removed as furniture.
+    pub removed: i64,
+    /// The other members of its story.
+    pub members: Vec<Neighbour>,
+    /// Its nearest candidates outside its story (at most 5), best first.
+    pub nearest: Vec<Neighbour>,
+}
+
+const COLUMNS: &str =
+    "id, source, title, link, story_id, exact_id, cmp_title, cmp_body, published, first_seen";
+
+impl Store {
+    /// Explains the folding of the item whose link, URL as written or GUID is `reference`.
+    pub async fn explain(
+        &self,
+        reference: &str,
+        cfg: &FoldConfig,
+    ) -> Result<Option<Explanation>, StoreError> {
+        let err = || query_error("explaining an item");
+        let mut conn = self.pool.acquire().await.map_err(err())?;
+        let sql = format!(
+            "SELECT {COLUMNS}, cmp_lines, cmp_removed FROM items WHERE link = $1 OR url = $1 OR guid = $1 \
+             ORDER BY first_seen, id LIMIT 1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(reference)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(err())?
+        else {
+            return Ok(None);
+        };
+        let me = candidate_from_row(&row).map_err(err())?;
+        let exact_id: String = row.try_get("exact_id").map_err(err())?;
+        let neighbour = |row: &sqlx::any::AnyRow, c: &Candidate| -> Result<Neighbour, sqlx::Error> {
+            let (similarity, verdict) = compare(&me.features, &c.features, cfg);
+            Ok(Neighbour {
+                source: row.try_get("source")?,
+                title: row.try_get("title")?,
+                url: row.try_get("link")?,
+                story: c
+                    .story
+                    .clone()
+                    .unwrap_or_else(|| format!("(waiting for folding; exact group {})", c.exact)),
+                exact: row.try_get::<String, _>("exact_id")? == exact_id,
+                similarity,
+                verdict,
+            })
+        };
+        let sql =
+            format!("SELECT {COLUMNS} FROM items WHERE story_id = $1 AND id <> $2 ORDER BY first_seen, id");
+        let my_story = me.story.clone().unwrap_or_default();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&my_story)
+            .bind(me.id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err())?;
+        let mut members = Vec::new();
+        for r in &rows {
+            let c = candidate_from_row(r).map_err(err())?;
+            members.push(neighbour(r, &c).map_err(err())?);
+        }
+        let keys: Vec<i64> = sqlx::query_scalar("SELECT key FROM lsh WHERE item_id = $1")
+            .bind(me.id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err())?;
+        let near_ids: Vec<i64> = candidates(&mut conn, &keys)
+            .await
+            .map_err(err())?
+            .into_iter()
+            .filter(|c| c.id != me.id && c.story != me.story)
+            .map(|c| c.id)
+            .collect();
+        let mut nearest = Vec::new();
+        for id in near_ids {
+            let sql = format!("SELECT {COLUMNS} FROM items WHERE id = $1");
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(err())?;
+            let c = candidate_from_row(&r).map_err(err())?;
+            nearest.push(neighbour(&r, &c).map_err(err())?);
+        }
+        nearest.sort_by(|a, b| b.similarity.score().total_cmp(&a.similarity.score()));
+        nearest.truncate(5);
+        Ok(Some(Explanation {
+            source: row.try_get("source").map_err(err())?,
+            title: row.try_get("title").map_err(err())?,
+            url: row.try_get("link").map_err(err())?,
+            story: me
+                .story
+                .clone()
+                .unwrap_or_else(|| format!("(waiting for folding; exact group {})", me.exact)),
+            lines: row.try_get("cmp_lines").map_err(err())?,
+            removed: row.try_get("cmp_removed").map_err(err())?,
+            members,
+            nearest,
+        }))
+    }
+}

@@ -1,0 +1,152 @@
+//! The folding pass: gives every waiting item its story.
+//!
+//! In: items stored with no story yet (a fetch's new items), the index (`lsh`), the folding
+//! thresholds. Out: a story id on every waiting item, and a [`FoldReport`].
+//!
+//! All waiting items are judged together: each is compared with the items its band keys point
+//! to (waiting or stored) and tied to the items of its exact group; then
+//! [`cluster`](crate::transform::fold::cluster) groups them best pair first, never putting two
+//! stored stories or two conflicting items together. A group that contains a stored story takes
+//! its id (story ids never change); a new group takes the exact-group id of its earliest item.
+
+use std::collections::{HashMap, HashSet};
+
+use super::ingest::{Candidate, candidate_from_row, candidates};
+use super::{Store, StoreError, query_error};
+use crate::transform::fold::{FoldConfig, Verdict, cluster, compare};
+
+/// What a folding pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldReport {
+    /// Items that were waiting.
+    pub items: usize,
+    /// Of those, items that joined a story already stored.
+    pub joined: usize,
+    /// New stories created.
+    pub stories: usize,
+}
+
+const COLUMNS: &str = "id, story_id, exact_id, cmp_title, cmp_body, published, first_seen";
+
+impl Store {
+    /// Folds every item still waiting for a story (see the module documentation).
+    pub async fn fold_pending(&self, cfg: &FoldConfig) -> Result<FoldReport, StoreError> {
+        let _guard = self.write_guard().await;
+        let err = || query_error("folding stories");
+        let mut tx = self.pool.begin().await.map_err(err())?;
+        let sql = format!("SELECT {COLUMNS} FROM items WHERE story_id IS NULL ORDER BY published, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err())?;
+        let pending: Vec<Candidate> = rows
+            .iter()
+            .map(candidate_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(err())?;
+        if pending.is_empty() {
+            return Ok(FoldReport::default());
+        }
+        let index: HashMap<i64, usize> = pending.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let mut stories: Vec<String> = Vec::new();
+        let mut story_node: HashMap<String, usize> = HashMap::new();
+        let n = pending.len();
+        let mut node_of_story = |story: &str, stories: &mut Vec<String>| -> usize {
+            *story_node.entry(story.to_string()).or_insert_with(|| {
+                stories.push(story.to_string());
+                n + stories.len() - 1
+            })
+        };
+        let mut links = Vec::new();
+        let mut best: HashMap<(usize, usize), f64> = HashMap::new();
+        let mut conflicts = HashSet::new();
+
+        // Exact groups: waiting items with each other and with the stories of stored members.
+        let mut by_exact: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, p) in pending.iter().enumerate() {
+            by_exact.entry(p.exact.as_str()).or_default().push(i);
+        }
+        for (exact, members) in &by_exact {
+            for w in members.windows(2) {
+                links.push((w[0], w[1]));
+            }
+            let stored: Option<String> = sqlx::query_scalar(
+                "SELECT story_id FROM items WHERE exact_id = $1 AND story_id IS NOT NULL ORDER BY first_seen, id LIMIT 1",
+            )
+            .bind(*exact)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err())?;
+            if let Some(story) = stored {
+                links.push((members[0], node_of_story(&story, &mut stories)));
+            }
+        }
+
+        // Near duplicates through the index.
+        for (i, p) in pending.iter().enumerate() {
+            let keys: Vec<i64> = sqlx::query_scalar("SELECT key FROM lsh WHERE item_id = $1")
+                .bind(p.id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err())?;
+            for c in candidates(&mut tx, &keys).await.map_err(err())? {
+                if c.id == p.id {
+                    continue;
+                }
+                let other = match (&c.story, index.get(&c.id)) {
+                    (None, Some(&j)) if j > i => j,
+                    (None, _) => continue,
+                    (Some(story), _) => node_of_story(story, &mut stories),
+                };
+                let (sim, verdict) = compare(&p.features, &c.features, cfg);
+                let pair = (i.min(other), i.max(other));
+                match verdict {
+                    Verdict::Same(_) => {
+                        let score = best.entry(pair).or_insert(0.0);
+                        *score = score.max(sim.score());
+                    }
+                    Verdict::Conflict(_) => {
+                        conflicts.insert(pair);
+                    }
+                    Verdict::Apart(_) => {}
+                }
+            }
+        }
+
+        let edges: Vec<(usize, usize, f64)> = best.into_iter().map(|((a, b), s)| (a, b, s)).collect();
+        let groups = cluster(n + stories.len(), n, &links, &edges, &conflicts);
+        // A group's story: its stored story if it has one, else its earliest item's exact group.
+        let mut group_story: HashMap<usize, String> = HashMap::new();
+        for (k, story) in stories.iter().enumerate() {
+            group_story.entry(groups[n + k]).or_insert_with(|| story.clone());
+        }
+        let mut report = FoldReport {
+            items: n,
+            ..FoldReport::default()
+        };
+        for (i, p) in pending.iter().enumerate() {
+            let story = match group_story.get(&groups[i]) {
+                Some(s) => {
+                    if stories.contains(s) {
+                        report.joined += 1;
+                    }
+                    s.clone()
+                }
+                None => {
+                    report.stories += 1;
+                    let s = p.exact.clone();
+                    group_story.insert(groups[i], s.clone());
+                    s
+                }
+            };
+            sqlx::query("UPDATE items SET story_id = $1 WHERE id = $2")
+                .bind(&story)
+                .bind(p.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err())?;
+        }
+        tx.commit().await.map_err(err())?;
+        Ok(report)
+    }
+}

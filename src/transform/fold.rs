@@ -1,0 +1,963 @@
+//! Story folding: deciding whether two items are copies of one story.
+//!
+//! In: [`Comparison`] text and publication times. Out: [`Features`] (shingle sets, numbers,
+//! days named in the lead), LSH band keys to find candidates, and a [`Verdict`] with its
+//! reasons for a pair.
+//!
+//! Shingles are 3 consecutive tokens for CJK text (each character a token) and 2 for Latin
+//! text (each word a token). Candidates come from MinHash-LSH band keys over three channels:
+//! the body (copies that share most of their text), the lead (a summary-only copy shares the
+//! full text's opening) and the title (title-only items). Candidates are then checked exactly:
+//! Jaccard of the body shingles, or containment of the smaller in the larger, within a
+//! publication-time window; facts that disagree (different days in the lead, different numbers)
+//! keep look-alike reports apart. The same code serves the store and the in-memory [`Index`].
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+use super::normalize::{Comparison, is_cjk};
+
+/// Folding thresholds (`[fold]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoldConfig {
+    /// Copies of one story are published within this many hours of each other; beyond it only
+    /// a near-verbatim republication folds.
+    pub window_hours: f64,
+    /// Body Jaccard at or above which two items are one story.
+    pub min_jaccard: f64,
+    /// Containment of the shorter body in the longer at or above which they are one story (a
+    /// summary-only copy folds into its full text).
+    pub min_containment: f64,
+    /// Title-only items fold only with a near-identical title published this close.
+    pub title_only_hours: f64,
+}
+
+impl Default for FoldConfig {
+    fn default() -> Self {
+        FoldConfig {
+            window_hours: 72.0,
+            min_jaccard: 0.5,
+            min_containment: 0.7,
+            title_only_hours: 18.0,
+        }
+    }
+}
+
+/// Tokens of the lead used for the lead channel and for days named in the lead.
+const LEAD_TOKENS: usize = 60;
+/// Fewer body shingles than this: the item is treated as title-only.
+const MIN_BODY_SHINGLES: usize = 5;
+/// Jaccard beyond the window at which a copy still folds (a republication).
+const REPUBLICATION_JACCARD: f64 = 0.8;
+/// Title Jaccard (or containment of the shorter title) for title-only items.
+const TITLE_ONLY_JACCARD: f64 = 0.8;
+/// Shingles a title needs before its containment in another title counts.
+const MIN_TITLE_SHINGLES: usize = 6;
+
+/// (permutations, rows per band) per channel: body, lead, title.
+const BODY: (usize, usize) = (128, 4);
+const LEAD: (usize, usize) = (32, 4);
+const TITLE: (usize, usize) = (24, 3);
+
+/// What is compared of an item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Features {
+    /// Sorted distinct shingle hashes of the body.
+    pub body: Vec<u64>,
+    /// Sorted distinct shingle hashes of the lead.
+    pub lead: Vec<u64>,
+    /// Sorted distinct shingle hashes of the title.
+    pub title: Vec<u64>,
+    /// Sorted distinct quantities written in the body (numbers that are not dates or times).
+    pub numbers: Vec<u32>,
+    /// Sorted distinct quantities written in the lead.
+    pub lead_numbers: Vec<u32>,
+    /// Reporting periods in the lead (`0时至12时`).
+    pub lead_periods: Vec<(u32, u32)>,
+    /// Days the body's figures are "as of" (`截至2月20日24时`).
+    pub as_of: Vec<u8>,
+    /// Province-level places named in the title, sorted.
+    pub title_places: Vec<u8>,
+    /// Days of the month named in the lead (`6日`), sorted.
+    pub lead_days: Vec<u8>,
+    /// Publication time, unix seconds.
+    pub published: i64,
+}
+
+/// Token hashes: each CJK character, each run of other letters and digits.
+fn tokens(text: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(text.len() / 2);
+    let mut word_start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        if is_cjk(c) || c == ' ' {
+            if let Some(s) = word_start.take() {
+                out.push(xxh3_64(&text.as_bytes()[s..i]));
+            }
+            if c != ' ' {
+                out.push(u64::from(c as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            }
+        } else if word_start.is_none() {
+            word_start = Some(i);
+        }
+    }
+    if let Some(s) = word_start {
+        out.push(xxh3_64(&text.as_bytes()[s..]));
+    }
+    out
+}
+
+fn cjk_dominant(text: &str) -> bool {
+    let (mut cjk, mut other) = (0usize, 0usize);
+    for c in text.chars() {
+        if is_cjk(c) {
+            cjk += 1;
+        } else if c == ' ' {
+            other += 1;
+        }
+    }
+    cjk >= other * 3
+}
+
+/// Sorted distinct hashes of `k` consecutive tokens (one shingle of all tokens if fewer).
+fn shingles(tokens: &[u64], k: usize) -> Vec<u64> {
+    let mix = |w: &[u64]| {
+        w.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, t| {
+            (h.rotate_left(23) ^ t).wrapping_mul(0x100_0000_01b3)
+        })
+    };
+    let mut out: Vec<u64> = if tokens.len() <= k {
+        if tokens.is_empty() {
+            Vec::new()
+        } else {
+            vec![mix(tokens)]
+        }
+    } else {
+        tokens.windows(k).map(mix).collect()
+    };
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Characters after a number that make it a date or a time of day rather than a quantity.
+const TIME_UNITS: &[char] = &['年', '月', '日', '号', '时', '点', '分', '秒'];
+
+/// Digit runs with the character that follows each.
+fn digit_runs(text: &str) -> Vec<(u32, Option<char>)> {
+    let mut out = Vec::new();
+    let mut current: Option<u64> = None;
+    for c in text.chars().map(Some).chain(std::iter::once(None)) {
+        match c.filter(char::is_ascii_digit).and_then(|c| c.to_digit(10)) {
+            Some(d) => {
+                current = Some(
+                    current
+                        .unwrap_or(0)
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(d)),
+                )
+            }
+            None => {
+                if let Some(n) = current.take() {
+                    out.push((u32::try_from(n).unwrap_or(u32::MAX), c));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sorted distinct quantities written in a text: numbers that are not dates or times of day.
+fn quantities(text: &str) -> Vec<u32> {
+    let mut out: Vec<u32> = digit_runs(text)
+        .into_iter()
+        .filter(|(_, next)| next.is_none_or(|c| !TIME_UNITS.contains(&c)))
+        .map(|(n, _)| n)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.truncate(256);
+    out
+}
+
+/// Days a report is "as of" (`截至2月20日24时` → 21: 24时 is the next day's 0时).
+fn as_of_days(text: &str) -> Vec<u8> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    for i in 0..chars.len().saturating_sub(1) {
+        if chars[i] != '截' || !matches!(chars[i + 1], '至' | '止') {
+            continue;
+        }
+        // Up to 12 characters: optional `YYYY年`, optional `M月`, then `D日`, optional `H时`.
+        let window: String = chars[i + 2..chars.len().min(i + 16)].iter().collect();
+        let runs = digit_runs(&window);
+        let Some(pos) = runs.iter().position(|(_, next)| *next == Some('日')) else {
+            continue;
+        };
+        let day = runs[pos].0;
+        let hour = runs
+            .get(pos + 1)
+            .filter(|(_, next)| matches!(next, Some('时' | '点')))
+            .map(|(h, _)| *h);
+        let day = if hour == Some(24) { day + 1 } else { day };
+        if let Ok(d) = u8::try_from(day) {
+            out.push(d);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Reporting periods named in a text: `0时至12时` → (0, 12).
+fn periods(text: &str) -> Vec<(u32, u32)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let number_before = |end: usize| -> Option<(u32, usize)> {
+        let start = chars[..end]
+            .iter()
+            .rposition(|c| !c.is_ascii_digit())
+            .map_or(0, |p| p + 1);
+        let digits: String = chars[start..end].iter().collect();
+        digits
+            .parse()
+            .ok()
+            .filter(|_| end - start <= 2)
+            .map(|n| (n, start))
+    };
+    for i in 0..chars.len() {
+        if chars[i] != '至' || i == 0 || !matches!(chars[i - 1], '时' | '点') {
+            continue;
+        }
+        let Some((from, _)) = number_before(i - 1) else {
+            continue;
+        };
+        let tail_len = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if tail_len == 0 || !matches!(chars.get(i + 1 + tail_len), Some('时' | '点')) {
+            continue;
+        }
+        let to: String = chars[i + 1..i + 1 + tail_len].iter().collect();
+        if let Ok(to) = to.parse() {
+            out.push((from, to));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Province-level units by the short names news titles use (simplified; comparison text is
+/// simplified already). Two reports from the same template about different provinces
+/// (“广东启动一级响应” / “湖南启动一级响应”) are different stories.
+const PROVINCES: &[&str] = &[
+    "北京",
+    "天津",
+    "河北",
+    "山西",
+    "内蒙古",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "上海",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "广西",
+    "海南",
+    "重庆",
+    "四川",
+    "贵州",
+    "云南",
+    "西藏",
+    "陕西",
+    "甘肃",
+    "青海",
+    "宁夏",
+    "新疆",
+    "台湾",
+    "香港",
+    "澳门",
+];
+
+fn title_places(title: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = PROVINCES
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| title.contains(*p))
+        .map(|(i, _)| i as u8)
+        .collect();
+    out.dedup();
+    out
+}
+
+fn lead_days(lead: &str) -> Vec<u8> {
+    let chars: Vec<char> = lead.chars().collect();
+    let mut days = Vec::new();
+    for (i, c) in chars.iter().enumerate() {
+        if *c != '日' {
+            continue;
+        }
+        let digits: String = chars[..i]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if let Ok(d) = digits.parse::<u8>()
+            && (1..=31).contains(&d)
+            && digits.len() <= 2
+        {
+            days.push(d);
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
+impl Features {
+    /// Features of a comparison text published at `published`.
+    pub fn new(c: &Comparison, published: DateTime<Utc>) -> Features {
+        let body_tokens = tokens(&c.body);
+        let k = if cjk_dominant(&c.body) { 3 } else { 2 };
+        let lead_end = body_tokens.len().min(LEAD_TOKENS);
+        // The lead as text: the first LEAD_TOKENS characters, extended to the end of a number
+        // it would otherwise cut.
+        let lead_text: String = {
+            let mut chars = c.body.chars();
+            let mut lead: String = chars.by_ref().take(LEAD_TOKENS).collect();
+            if lead.ends_with(|c: char| c.is_ascii_digit()) {
+                // Keep the whole number and the character after it (its unit).
+                for c in chars.by_ref() {
+                    lead.push(c);
+                    if !c.is_ascii_digit() {
+                        break;
+                    }
+                }
+            }
+            lead
+        };
+        let title_tokens = tokens(&c.title);
+        let tk = if cjk_dominant(&c.title) { 2 } else { 1 };
+        Features {
+            body: shingles(&body_tokens, k),
+            lead: shingles(&body_tokens[..lead_end], k),
+            title: shingles(&title_tokens, tk),
+            numbers: quantities(&c.body),
+            lead_numbers: quantities(&lead_text),
+            lead_periods: periods(&lead_text),
+            as_of: as_of_days(&c.body),
+            title_places: title_places(&c.title),
+            lead_days: lead_days(&lead_text),
+            published: published.timestamp(),
+        }
+    }
+
+    /// Whether the item has no usable body (title-only, or nearly).
+    pub fn title_only(&self) -> bool {
+        self.body.len() < MIN_BODY_SHINGLES
+    }
+
+    /// LSH band keys of every channel. Items sharing a key are candidates.
+    pub fn band_keys(&self) -> Vec<i64> {
+        let mut keys = Vec::with_capacity(48);
+        if !self.title_only() {
+            band_keys(0, &self.body, BODY, &mut keys);
+            band_keys(1, &self.lead, LEAD, &mut keys);
+        }
+        if self.title.len() >= 3 {
+            band_keys(2, &self.title, TITLE, &mut keys);
+        }
+        keys
+    }
+}
+
+/// Multiply-shift hash functions for MinHash, fixed so every daemon computes the same keys.
+static PERMUTATIONS: LazyLock<Vec<(u64, u64)>> = LazyLock::new(|| {
+    let mut state = 0x5EED_F01D_u64;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    (0..BODY.0).map(|_| (next() | 1, next())).collect()
+});
+
+fn minhash(set: &[u64], perms: usize) -> Vec<u32> {
+    let p = &PERMUTATIONS[..perms];
+    let mut sig = vec![u32::MAX; perms];
+    for &x in set {
+        for (slot, (a, b)) in sig.iter_mut().zip(p) {
+            let h = (a.wrapping_mul(x).wrapping_add(*b) >> 32) as u32;
+            if h < *slot {
+                *slot = h;
+            }
+        }
+    }
+    sig
+}
+
+fn band_keys(channel: u8, set: &[u64], (perms, rows): (usize, usize), out: &mut Vec<i64>) {
+    if set.is_empty() {
+        return;
+    }
+    let sig = minhash(set, perms);
+    for (band, chunk) in sig.chunks(rows).enumerate() {
+        let mut bytes = Vec::with_capacity(2 + rows * 4);
+        bytes.push(channel);
+        bytes.push(band as u8);
+        for v in chunk {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(xxh3_64_with_seed(&bytes, 0xF01D) as i64);
+    }
+}
+
+fn intersection(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let i = intersection(a, b);
+    i as f64 / (a.len() + b.len() - i) as f64
+}
+
+/// How alike two items are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    /// Jaccard of the body shingles.
+    pub jaccard: f64,
+    /// Share of the smaller body's shingles found in the larger.
+    pub containment: f64,
+    /// Jaccard of the title shingles.
+    pub title: f64,
+    /// Hours between the publications.
+    pub hours_apart: f64,
+}
+
+impl Similarity {
+    /// One number to rank candidates by.
+    pub fn score(&self) -> f64 {
+        self.jaccard.max(self.containment * 0.95).max(self.title * 0.5)
+    }
+}
+
+/// Whether two items are one story, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// One story.
+    Same(String),
+    /// Not shown to be one story (too little in common).
+    Apart(String),
+    /// Shown to be different stories (their facts disagree): they must not end up in one story
+    /// even through a third item alike to both.
+    Conflict(String),
+}
+
+impl Verdict {
+    /// Whether the verdict is [`Verdict::Same`].
+    pub fn is_same(&self) -> bool {
+        matches!(self, Verdict::Same(_))
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &str {
+        match self {
+            Verdict::Same(r) | Verdict::Apart(r) | Verdict::Conflict(r) => r,
+        }
+    }
+}
+
+/// Compares two items.
+pub fn compare(a: &Features, b: &Features, cfg: &FoldConfig) -> (Similarity, Verdict) {
+    let (small, large) = if a.body.len() <= b.body.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let shared = intersection(&small.body, &large.body);
+    let sim = Similarity {
+        jaccard: jaccard(&a.body, &b.body),
+        containment: if small.body.is_empty() {
+            0.0
+        } else {
+            shared as f64 / small.body.len() as f64
+        },
+        title: jaccard(&a.title, &b.title),
+        hours_apart: (a.published - b.published).unsigned_abs() as f64 / 3600.0,
+    };
+    (sim, decide(a, b, &sim, cfg))
+}
+
+fn decide(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig) -> Verdict {
+    if !a.lead_days.is_empty()
+        && !b.lead_days.is_empty()
+        && !a.lead_days.iter().any(|d| b.lead_days.contains(d))
+    {
+        return Verdict::Conflict(format!(
+            "the leads name different days ({:?} vs {:?})",
+            a.lead_days, b.lead_days
+        ));
+    }
+    if !a.as_of.is_empty() && !b.as_of.is_empty() && !a.as_of.iter().any(|d| b.as_of.contains(d)) {
+        return Verdict::Conflict(format!(
+            "the figures are as of different days ({:?} vs {:?})",
+            a.as_of, b.as_of
+        ));
+    }
+    if !a.lead_periods.is_empty()
+        && !b.lead_periods.is_empty()
+        && !a.lead_periods.iter().any(|p| b.lead_periods.contains(p))
+    {
+        return Verdict::Conflict(format!(
+            "the leads report different periods ({:?} vs {:?})",
+            a.lead_periods, b.lead_periods
+        ));
+    }
+    if !a.title_places.is_empty()
+        && !b.title_places.is_empty()
+        && !a.title_places.iter().any(|p| b.title_places.contains(p))
+    {
+        let names = |f: &Features| {
+            f.title_places
+                .iter()
+                .map(|&i| PROVINCES[i as usize])
+                .collect::<Vec<_>>()
+                .join("、")
+        };
+        return Verdict::Conflict(format!(
+            "the titles name different provinces ({} vs {})",
+            names(a),
+            names(b)
+        ));
+    }
+    // A copy, a summary or a rewrite repeats the facts of its lead: every number in the shorter
+    // text's lead appears in the longer text. Templated reports differ exactly there.
+    let (short, long) = if a.body.len() <= b.body.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if short.lead_numbers.len() >= 2 && long.numbers.len() >= 2 {
+        let missing: Vec<u32> = short
+            .lead_numbers
+            .iter()
+            .filter(|n| long.numbers.binary_search(n).is_err())
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Verdict::Conflict(format!(
+                "quantities in the lead are not in the other text ({missing:?})"
+            ));
+        }
+    }
+    if a.title_only() || b.title_only() {
+        let (st, lt) = if a.title.len() <= b.title.len() {
+            (&a.title, &b.title)
+        } else {
+            (&b.title, &a.title)
+        };
+        let title_containment = if st.len() >= MIN_TITLE_SHINGLES {
+            intersection(st, lt) as f64 / st.len() as f64
+        } else {
+            0.0
+        };
+        let close = sim.hours_apart <= cfg.title_only_hours;
+        return if close && sim.title >= TITLE_ONLY_JACCARD {
+            Verdict::Same(format!(
+                "title-only: titles match (jaccard {:.2}) {:.0}h apart",
+                sim.title, sim.hours_apart
+            ))
+        } else if close && title_containment >= TITLE_ONLY_JACCARD {
+            Verdict::Same(format!(
+                "title-only: the shorter title is {:.0}% contained in the other, {:.0}h apart",
+                title_containment * 100.0,
+                sim.hours_apart
+            ))
+        } else {
+            Verdict::Apart(format!(
+                "title-only: needs title jaccard ≥ {TITLE_ONLY_JACCARD} within {}h (has {:.2}, {:.0}h apart)",
+                cfg.title_only_hours, sim.title, sim.hours_apart
+            ))
+        };
+    }
+    if sim.hours_apart > cfg.window_hours {
+        return if sim.jaccard >= REPUBLICATION_JACCARD {
+            Verdict::Same(format!(
+                "republished {:.0}h later with near-identical text (jaccard {:.2})",
+                sim.hours_apart, sim.jaccard
+            ))
+        } else {
+            Verdict::Apart(format!(
+                "{:.0}h apart, beyond the {}h window, and text jaccard {:.2} < {REPUBLICATION_JACCARD}",
+                sim.hours_apart, cfg.window_hours, sim.jaccard
+            ))
+        };
+    }
+    if sim.jaccard >= cfg.min_jaccard {
+        return Verdict::Same(format!("text jaccard {:.2} ≥ {}", sim.jaccard, cfg.min_jaccard));
+    }
+    if sim.containment >= cfg.min_containment {
+        return Verdict::Same(format!(
+            "the shorter text is {:.0}% contained in the longer (≥ {:.0}%)",
+            sim.containment * 100.0,
+            cfg.min_containment * 100.0
+        ));
+    }
+    Verdict::Apart(format!(
+        "text jaccard {:.2} < {} and containment {:.2} < {}",
+        sim.jaccard, cfg.min_jaccard, sim.containment, cfg.min_containment
+    ))
+}
+
+/// Picks the story a new item joins: the best-scoring candidate judged the same story.
+pub fn best_match<'a, S>(
+    item: &Features,
+    candidates: impl IntoIterator<Item = (&'a S, &'a Features)>,
+    cfg: &FoldConfig,
+) -> Option<(&'a S, Similarity)>
+where
+    S: 'a,
+{
+    candidates
+        .into_iter()
+        .filter_map(|(story, f)| {
+            let (sim, verdict) = compare(item, f, cfg);
+            verdict.is_same().then_some((story, sim))
+        })
+        .max_by(|a, b| a.1.score().total_cmp(&b.1.score()))
+}
+
+/// Groups a batch of new items into stories, given the pairs judged so far.
+///
+/// Nodes `0..pending` are new items; nodes from `pending` on are stored stories (one node per
+/// story). `links` are pairs that must be together whatever else is known (same canonical URL);
+/// `edges` are pairs judged the same story, with a score; `conflicts` are pairs shown to be
+/// different stories. Edges are taken best first and join two groups unless that would put two
+/// stored stories together or a conflicting pair in one group, so the result does not depend on
+/// the order items arrived in. Returns a group number per node.
+pub fn cluster(
+    nodes: usize,
+    pending: usize,
+    links: &[(usize, usize)],
+    edges: &[(usize, usize, f64)],
+    conflicts: &std::collections::HashSet<(usize, usize)>,
+) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..nodes).collect();
+    let mut members: Vec<Vec<usize>> = (0..nodes).map(|i| vec![i]).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let stored = |m: &[usize]| m.iter().filter(|&&x| x >= pending).count();
+    let union =
+        |a: usize, b: usize, checked: bool, parent: &mut Vec<usize>, members: &mut Vec<Vec<usize>>| {
+            let (ra, rb) = (find(parent, a), find(parent, b));
+            if ra == rb {
+                return;
+            }
+            if stored(&members[ra]) + stored(&members[rb]) > 1 {
+                return;
+            }
+            if checked
+                && members[ra].iter().any(|&x| {
+                    members[rb]
+                        .iter()
+                        .any(|&y| conflicts.contains(&(x.min(y), x.max(y))))
+                })
+            {
+                return;
+            }
+            let moved = std::mem::take(&mut members[rb]);
+            members[ra].extend(moved);
+            parent[rb] = ra;
+        };
+    for &(a, b) in links {
+        union(a, b, false, &mut parent, &mut members);
+    }
+    let mut sorted: Vec<&(usize, usize, f64)> = edges.iter().collect();
+    sorted.sort_by(|x, y| y.2.total_cmp(&x.2).then_with(|| (x.0, x.1).cmp(&(y.0, y.1))));
+    for &&(a, b, _) in &sorted {
+        union(a, b, true, &mut parent, &mut members);
+    }
+    (0..nodes).map(|x| find(&mut parent, x)).collect()
+}
+
+/// An in-memory folding index: band keys to the first item that had them, and each item's
+/// story. The store keeps the same keys in a table; this form serves benchmarks and tests.
+#[derive(Debug, Default)]
+pub struct Index {
+    bands: HashMap<i64, u32>,
+    stories: Vec<u32>,
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    /// Number of items added.
+    pub fn len(&self) -> usize {
+        self.stories.len()
+    }
+
+    /// Whether no item was added.
+    pub fn is_empty(&self) -> bool {
+        self.stories.is_empty()
+    }
+
+    /// Approximate heap bytes used by the index.
+    pub fn heap_bytes(&self) -> usize {
+        self.bands.capacity() * (std::mem::size_of::<(i64, u32)>() + 1) + self.stories.capacity() * 4
+    }
+
+    /// Adds an item (whose id is its position) and returns its story: the story of the best
+    /// matching earlier item, else a new one (its own id). `features_of` gives an earlier
+    /// item's features, as the store would read them.
+    pub fn add(&mut self, item: &Features, cfg: &FoldConfig, features_of: impl Fn(u32) -> Features) -> u32 {
+        let id = self.stories.len() as u32;
+        let keys = item.band_keys();
+        let mut candidates: Vec<u32> = keys.iter().filter_map(|k| self.bands.get(k).copied()).collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let loaded: Vec<(u32, Features)> = candidates.into_iter().map(|c| (c, features_of(c))).collect();
+        let story = best_match(item, loaded.iter().map(|(c, f)| (c, f)), cfg)
+            .map_or(id, |(c, _)| self.stories[*c as usize]);
+        for k in keys {
+            self.bands.entry(k).or_insert(id);
+        }
+        self.stories.push(story);
+        story
+    }
+
+    /// The story of item `id`.
+    pub fn story(&self, id: u32) -> Option<u32> {
+        self.stories.get(id as usize).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::normalize::{Furniture, comparison};
+    use chrono::TimeZone;
+
+    fn features(title: &str, body: &str, hour: i64) -> Features {
+        let c = comparison(Some(title), Some(body), &Furniture::default());
+        Features::new(
+            &c,
+            Utc.timestamp_opt(1_641_000_000 + hour * 3600, 0)
+                .single()
+                .expect("time"),
+        )
+    }
+
+    const FULL: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>省长讲话，省委常委、西安市委书记，副省长，西安市市长出席。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
+
+    #[test]
+    fn a_copy_with_another_title_and_script_folds() {
+        let a = features("陕西省委书记：深刻汲取教训", FULL, 0);
+        let trad = "<p>1月6日，疫情防控工作視頻會議在西安市疫情防控指揮部召開。省委書記主持會議並講話。他強調，要從講政治的高度，緊緊圍繞守護人民群眾生命安全和身體健康抓好疫情防控。</p><p>省長講話，省委常委、西安市委書記，副省長，西安市市長出席。</p><p>會議要求，工作上不能有絲毫放鬆，核酸檢測、轉運管控、隔離救治、生活保障等任何一項工作都必須堅決做到位。</p>";
+        let b = features("陝西省委書記：各級幹部要格外清醒", trad, 5);
+        let (sim, verdict) = compare(&a, &b, &FoldConfig::default());
+        assert!(verdict.is_same(), "{verdict:?} {sim:?}");
+        assert!(sim.jaccard > 0.95, "{sim:?}");
+    }
+
+    #[test]
+    fn a_summary_folds_into_its_full_text() {
+        let a = features("t", FULL, 0);
+        let b = features(
+            "t2",
+            "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。</p>",
+            1,
+        );
+        let (sim, verdict) = compare(&a, &b, &FoldConfig::default());
+        assert!(sim.jaccard < 0.5, "{sim:?}");
+        assert!(verdict.is_same(), "{verdict:?}");
+        let keys_a = a.band_keys();
+        assert!(
+            b.band_keys().iter().any(|k| keys_a.contains(k)),
+            "the lead channel makes them candidates"
+        );
+    }
+
+    #[test]
+    fn different_days_in_the_lead_keep_look_alikes_apart() {
+        let a = features("t", FULL, 0);
+        let b = features("t", &FULL.replace("1月6日", "1月10日"), 2);
+        assert_eq!(
+            compare(&a, &b, &FoldConfig::default()).1,
+            Verdict::Conflict("the leads name different days ([6] vs [10])".into())
+        );
+    }
+
+    #[test]
+    fn templated_reports_with_other_numbers_stay_apart() {
+        let report = |n: [u32; 4]| {
+            format!(
+                "<p>截至1月{}日24时，全省累计报告确诊病例{}例，新增{}例，治愈出院{}例，其余患者病情稳定，密切接触者均已集中隔离医学观察。</p>",
+                n[0], n[1], n[2], n[3]
+            )
+        };
+        let a = features("全省疫情通报", &report([24, 56, 10, 3]), 0);
+        let b = features("全省疫情通报", &report([24, 61, 5, 4]), 1);
+        let (sim, verdict) = compare(&a, &b, &FoldConfig::default());
+        assert!(sim.jaccard > 0.5, "{sim:?}");
+        assert!(!verdict.is_same(), "{verdict:?}");
+    }
+
+    #[test]
+    fn facts_as_of_different_days_or_periods_conflict() {
+        assert_eq!(as_of_days("截至2月20日24时西藏现有确诊病例0例"), [21]);
+        assert_eq!(
+            as_of_days("截至1月25日0时甘肃累计确诊4例"),
+            as_of_days("截至1月24日24时甘肃省累计确诊4例")
+        );
+        assert_eq!(periods("2月23日0时至12时无新增确诊病例"), [(0, 12)]);
+        let report = |asof: &str, n: u32| {
+            features(
+                "西藏通报",
+                &format!(
+                    "<p>{asof}，西藏现有确诊病例0例，重症病例0例，治愈出院病例1例，已连续{n}天无新增确诊或疑似病例，全区各地继续做好防控工作。</p>"
+                ),
+                0,
+            )
+        };
+        let (_, v) = compare(
+            &report("截至2月20日24时", 22),
+            &report("截止2月21日24时", 23),
+            &FoldConfig::default(),
+        );
+        assert!(matches!(v, Verdict::Conflict(_)), "{v:?}");
+        let am = features(
+            "云南通报",
+            "<p>2月23日0时至12时，云南省无新增确诊病例，全省累计确诊病例174例，治愈出院115例，现有确诊病例57例。</p>",
+            0,
+        );
+        let pm = features(
+            "云南通报",
+            "<p>2月23日12时至24时，云南省无新增确诊病例，全省累计确诊病例174例，治愈出院115例，现有确诊病例57例。</p>",
+            12,
+        );
+        assert!(matches!(
+            compare(&am, &pm, &FoldConfig::default()).1,
+            Verdict::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn identical_titles_days_apart_are_different_stories() {
+        let a = features("国家卫生健康委通报最新疫情", "", 0);
+        let b = features("国家卫生健康委通报最新疫情", "", 24);
+        assert!(!compare(&a, &b, &FoldConfig::default()).1.is_same());
+        let c = features("国家卫生健康委通报最新疫情", "", 2);
+        assert!(compare(&a, &c, &FoldConfig::default()).1.is_same());
+    }
+
+    #[test]
+    fn beyond_the_window_only_a_republication_folds() {
+        let a = features("t", FULL, 0);
+        let late = features("t", FULL, 24 * 80);
+        assert!(compare(&a, &late, &FoldConfig::default()).1.is_same());
+        let summary = features(
+            "t",
+            "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。</p>",
+            24 * 80,
+        );
+        assert!(!compare(&a, &summary, &FoldConfig::default()).1.is_same());
+    }
+
+    #[test]
+    fn english_text_uses_word_shingles() {
+        let a = features(
+            "Volcano erupts",
+            "<p>An undersea volcano erupted near Tonga on Saturday, cutting the islands' only internet cable and sending waves across the Pacific.</p>",
+            0,
+        );
+        let b = features(
+            "Tonga volcano",
+            "<p>An undersea volcano erupted near Tonga on Saturday, cutting the islands' only internet cable and sending tsunami waves across the Pacific Ocean.</p>",
+            3,
+        );
+        let c = features(
+            "Markets",
+            "<p>Stocks rallied on Saturday after the central bank left interest rates unchanged and signalled patience.</p>",
+            1,
+        );
+        assert!(compare(&a, &b, &FoldConfig::default()).1.is_same());
+        assert!(!compare(&a, &c, &FoldConfig::default()).1.is_same());
+    }
+
+    #[test]
+    fn clustering_respects_conflicts_and_keeps_stored_stories_apart() {
+        use std::collections::HashSet;
+        // 0, 1, 2 new; 3 and 4 stored stories. 0~1 strongly, 1~2 weakly but 0 conflicts with 2.
+        let edges = [(0, 1, 0.9), (1, 2, 0.6), (0, 3, 0.8), (2, 4, 0.7), (1, 4, 0.5)];
+        let conflicts: HashSet<_> = [(0, 2)].into_iter().collect();
+        let groups = cluster(5, 3, &[], &edges, &conflicts);
+        assert_eq!(groups[0], groups[1]);
+        assert_eq!(groups[0], groups[3]);
+        assert_eq!(groups[2], groups[4]);
+        assert_ne!(groups[0], groups[2]);
+        // Order of the edges does not matter.
+        let mut reversed = edges;
+        reversed.reverse();
+        assert_eq!(cluster(5, 3, &[], &reversed, &conflicts), groups);
+        // A link holds even against a conflict.
+        let linked = cluster(5, 3, &[(0, 2)], &edges, &conflicts);
+        assert_eq!(linked[0], linked[2]);
+    }
+
+    #[test]
+    fn the_index_puts_copies_in_one_story() {
+        let docs = [
+            features("a", FULL, 0),
+            features(
+                "b",
+                "<p>Unrelated English text about markets and interest rates and the weather today.</p>",
+                1,
+            ),
+            features("c", &FULL.replace("省长讲话", "省长赵一德讲话"), 2),
+        ];
+        let mut index = Index::new();
+        let cfg = FoldConfig::default();
+        let stories: Vec<u32> = docs
+            .iter()
+            .map(|d| index.add(d, &cfg, |id| docs[id as usize].clone()))
+            .collect();
+        assert_eq!(stories, [0, 1, 0]);
+    }
+}

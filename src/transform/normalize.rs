@@ -1,0 +1,546 @@
+//! Comparison text: what two copies of a story have in common once presentation is removed.
+//!
+//! In: an item's title and HTML, and the lines its source repeats (learnt per source, see
+//! [`Furniture`]). Out: a [`Comparison`]: folded title and body text that is never shown to
+//! readers. Folding: NFKC; traditional and variant characters to simplified (a character map
+//! built from OpenCC's tables); pinyin in parentheses after a character removed (`濟(jì)` →
+//! `济`); Latin text lower-cased; punctuation and whitespace dropped (Latin words keep one space
+//! between them). Page furniture is removed line by line: what the source repeats across its
+//! items, plus generic rules for navigation bars, "related news" blocks, copyright / ICP /
+//! address lines, editor and share lines, and page meta lines.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use unicode_normalization::UnicodeNormalization;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::html;
+
+/// Character tables from OpenCC (Apache-2.0): see `data/opencc/README.md`.
+const TS_CHARACTERS: &str = include_str!("../../data/opencc/TSCharacters.txt");
+const HK_VARIANTS_REV: &str = include_str!("../../data/opencc/HKVariantsRev.txt");
+const TW_VARIANTS_REV: &str = include_str!("../../data/opencc/TWVariantsRev.txt");
+
+/// Traditional / variant → simplified, per character. Characters in the Basic Multilingual Plane
+/// are looked up in a flat table (the hot path); the few others in a map.
+struct CharMap {
+    bmp: Vec<char>,
+    astral: HashMap<char, char>,
+}
+
+fn parse_table(text: &str) -> impl Iterator<Item = (char, char)> + '_ {
+    text.lines().filter(|l| !l.starts_with('#')).filter_map(|line| {
+        let (key, values) = line.split_once('\t')?;
+        let mut key_chars = key.chars();
+        let k = key_chars.next()?;
+        if key_chars.next().is_some() {
+            return None;
+        }
+        let v = values.split(' ').next()?.chars().next()?;
+        Some((k, v))
+    })
+}
+
+impl CharMap {
+    fn build() -> CharMap {
+        let ts: HashMap<char, char> = parse_table(TS_CHARACTERS).collect();
+        let to_simplified = |c: char| ts.get(&c).copied().unwrap_or(c);
+        let mut map: HashMap<char, char> = ts.clone();
+        for (variant, standard) in parse_table(HK_VARIANTS_REV).chain(parse_table(TW_VARIANTS_REV)) {
+            map.insert(variant, to_simplified(standard));
+        }
+        let mut bmp: Vec<char> = (0..=0xFFFFu32)
+            .map(|u| char::from_u32(u).unwrap_or('\u{FFFD}'))
+            .collect();
+        let mut astral = HashMap::new();
+        for (k, v) in map {
+            match bmp.get_mut(k as usize) {
+                Some(slot) => *slot = v,
+                None => {
+                    astral.insert(k, v);
+                }
+            }
+        }
+        CharMap { bmp, astral }
+    }
+
+    fn get(&self, c: char) -> char {
+        match self.bmp.get(c as usize) {
+            Some(&m) => m,
+            None => self.astral.get(&c).copied().unwrap_or(c),
+        }
+    }
+}
+
+static CHAR_MAP: LazyLock<CharMap> = LazyLock::new(CharMap::build);
+
+/// Whether a character is written without spaces between words (Han, kana, Hangul): each one
+/// is a token of its own.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
+}
+
+fn is_pinyin_letter(c: char) -> bool {
+    c.is_ascii_lowercase() || "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü".contains(c)
+}
+
+/// Whether letters read as one pinyin syllable: a tone-marked vowel, or a neutral-tone particle.
+fn is_pinyin(letters: &[char]) -> bool {
+    const NEUTRAL: &[&str] = &[
+        "de", "le", "me", "ne", "ma", "ba", "zi", "men", "ge", "zhe", "la", "ya", "wa", "na", "a",
+    ];
+    letters.iter().any(|c| !c.is_ascii()) || NEUTRAL.contains(&letters.iter().collect::<String>().as_str())
+}
+
+/// NFKC, simplified, pinyin annotations removed; punctuation and case kept. Used to match
+/// furniture rules in either script.
+pub fn fold_light(text: &str) -> String {
+    let map = &*CHAR_MAP;
+    let chars: Vec<char> = text.nfkc().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '(' && i > 0 && is_cjk(chars[i - 1]) {
+            // `濟(jì)`: a pinyin syllable in parentheses right after a character.
+            let len = chars[i + 1..]
+                .iter()
+                .take(7)
+                .take_while(|c| is_pinyin_letter(**c))
+                .count();
+            if (1..=6).contains(&len)
+                && chars.get(i + 1 + len) == Some(&')')
+                && is_pinyin(&chars[i + 1..i + 1 + len])
+            {
+                i += len + 2;
+                continue;
+            }
+        }
+        out.push(map.get(c));
+        i += 1;
+    }
+    out
+}
+
+/// Full folding for comparison: [`fold_light`], then lower case, and only letters and digits
+/// kept; a single space separates Latin words (nothing separates CJK characters).
+pub fn fold(text: &str) -> String {
+    let light = fold_light(text);
+    let mut out = String::with_capacity(light.len());
+    let mut gap = false;
+    for c in light.chars() {
+        if c.is_alphanumeric() {
+            let cjk = is_cjk(c);
+            if gap && !cjk && out.chars().next_back().is_some_and(|p| !is_cjk(p)) {
+                out.push(' ');
+            }
+            gap = false;
+            for l in c.to_lowercase() {
+                out.push(l);
+            }
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// Headers that start a block of links to other stories; the block runs to the end.
+const RELATED_HEADERS: &[&str] = &[
+    "相关新闻",
+    "相关阅读",
+    "相关报道",
+    "相关链接",
+    "相关文章",
+    "相关推荐",
+    "推荐阅读",
+    "延伸阅读",
+    "热门阅读",
+    "热门推荐",
+    "热门文章",
+    "热点推荐",
+    "热点新闻",
+    "猜你喜欢",
+    "更多新闻",
+    "更多阅读",
+    "精彩推荐",
+    "今日推荐",
+    "往期回顾",
+    "图片新闻",
+    "最新新闻",
+    "related",
+    "related news",
+    "related stories",
+    "related articles",
+    "read more",
+    "more stories",
+    "recommended",
+    "you may also like",
+    "most read",
+    "trending",
+];
+
+/// Phrases that mark a legal, copyright or contact line.
+const LEGAL_MARKERS: &[&str] = &[
+    "icp备",
+    "icp证",
+    "版权所有",
+    "版权归",
+    "copyright",
+    "©",
+    "all rights reserved",
+    "未经授权",
+    "未经书面授权",
+    "不得转载",
+    "转载请注明",
+    "不代表本网观点",
+    "不代表本站观点",
+    "仅供参考",
+    "公网安备",
+    "违法和不良信息",
+    "举报电话",
+    "举报邮箱",
+];
+
+/// Line starts of editor, source, share and contact lines.
+const META_PREFIXES: &[&str] = &[
+    "责任编辑",
+    "责编",
+    "编辑:",
+    "编辑：",
+    "审核:",
+    "审核：",
+    "校对:",
+    "校对：",
+    "来源:",
+    "来源：",
+    "出处:",
+    "分享到",
+    "分享:",
+    "扫一扫",
+    "微信扫一扫",
+    "扫码",
+    "打印本页",
+    "关闭窗口",
+    "返回顶部",
+    "字号",
+    "地址:",
+    "地址：",
+    "电话:",
+    "电话：",
+    "传真:",
+    "邮编:",
+    "邮箱:",
+    "联系电话",
+    "联系我们",
+    "editor:",
+    "share this",
+    "follow us",
+];
+
+/// Separators of navigation bars and breadcrumbs.
+const NAV_SEPARATORS: &[char] = &['|', '｜', '丨', '›', '»', '>', '/', '·', '•', '>'];
+
+fn normalize_rule_text(line: &str) -> String {
+    fold_light(line).to_lowercase().trim().to_string()
+}
+
+fn bare(line: &str) -> String {
+    line.chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Whether a line starts a "related news" block.
+pub fn is_related_header(line: &str) -> bool {
+    let text = normalize_rule_text(line);
+    let bare = bare(&text);
+    RELATED_HEADERS
+        .iter()
+        .any(|h| bare == *h || (bare.starts_with(h) && bare.chars().count() <= h.chars().count() + 4))
+}
+
+/// Whether a line is page furniture by a generic rule (not learnt from the source).
+pub fn is_generic_furniture(line: &str) -> bool {
+    let text = normalize_rule_text(line);
+    let chars = text.chars().count();
+    if chars == 0 {
+        return true;
+    }
+    // Navigation bars and breadcrumbs: several short segments between separators.
+    let separators = text.chars().filter(|c| NAV_SEPARATORS.contains(c)).count();
+    if separators >= 2 {
+        let segments: Vec<&str> = text
+            .split(NAV_SEPARATORS)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let avg = segments.iter().map(|s| s.chars().count()).sum::<usize>() / segments.len().max(1);
+        if segments.len() >= 3 && avg <= 10 {
+            return true;
+        }
+    }
+    let stripped = text.trim_start_matches(['(', '（', '[', '【', ' ']);
+    if chars <= 160 && LEGAL_MARKERS.iter().any(|m| text.contains(m)) {
+        return true;
+    }
+    if chars <= 60 && META_PREFIXES.iter().any(|p| stripped.starts_with(p)) {
+        return true;
+    }
+    if chars <= 80 && (text.contains("地址:") || text.contains("地址：")) {
+        return true;
+    }
+    // Page meta lines: a date with "source / views / published" and little else.
+    if chars <= 60
+        && ["来源", "阅读", "点击", "浏览", "发布时间", "发布日期", "日期"]
+            .iter()
+            .any(|m| text.contains(m))
+        && text.chars().filter(char::is_ascii_digit).count() >= 6
+    {
+        return true;
+    }
+    false
+}
+
+/// Hash of a line's folded text, the unit of per-source furniture learning.
+pub fn line_hash(line: &str) -> Option<i64> {
+    let folded = fold(line);
+    (!folded.is_empty()).then(|| xxh3_64(folded.as_bytes()) as i64)
+}
+
+/// Longest line (in characters) counted for furniture learning: navigation, footers and
+/// copyright notices are short; a repeated long paragraph is more likely content.
+pub const MAX_FURNITURE_LINE: usize = 200;
+
+/// The lines of an item's HTML as plain text (one per block element).
+pub fn text_lines(html_text: &str) -> Vec<String> {
+    html::to_text(html_text).lines().map(str::to_string).collect()
+}
+
+/// The distinct learnable line hashes of an item (for counting how often a source repeats them).
+pub fn learnable_lines(lines: &[String]) -> Vec<i64> {
+    let mut hashes: Vec<i64> = lines
+        .iter()
+        .filter(|l| l.chars().count() <= MAX_FURNITURE_LINE)
+        .filter_map(|l| line_hash(l))
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
+/// What a source repeats: line hashes seen in at least [`Furniture::MIN_ITEMS`] of its items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Furniture {
+    lines: std::collections::HashSet<i64>,
+}
+
+impl Furniture {
+    /// A line seen in this many items of one source is furniture.
+    pub const MIN_ITEMS: i64 = 3;
+
+    /// Furniture from `(line hash, items containing it)` counts.
+    pub fn from_counts(counts: impl IntoIterator<Item = (i64, i64)>) -> Furniture {
+        Furniture {
+            lines: counts
+                .into_iter()
+                .filter(|(_, n)| *n >= Self::MIN_ITEMS)
+                .map(|(h, _)| h)
+                .collect(),
+        }
+    }
+
+    /// Whether a line (by its hash) is furniture of the source.
+    pub fn contains(&self, hash: i64) -> bool {
+        self.lines.contains(&hash)
+    }
+
+    /// Number of learnt lines.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether nothing was learnt.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+/// An item's comparison text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Folded title, site tags removed.
+    pub title: String,
+    /// Folded body: the kept lines joined.
+    pub body: String,
+    /// Lines of the body before furniture removal.
+    pub lines: usize,
+    /// Lines removed as furniture.
+    pub removed: usize,
+}
+
+/// Removes a site tag before a title (`［西安］`, `【快讯】`, `〔防疫〕`) and a site name after it
+/// (`…｜粵港快訊`, `… | Site`).
+pub fn clean_title(title: &str) -> &str {
+    let mut t = title.trim();
+    for (open, close) in [('［', '］'), ('【', '】'), ('〔', '〕'), ('[', ']'), ('「', '」')] {
+        if let Some(rest) = t.strip_prefix(open)
+            && let Some(end) = rest.find(close)
+            && rest[..end].chars().count() <= 10
+        {
+            t = rest[end + close.len_utf8()..].trim();
+        }
+    }
+    for sep in ['｜', '|', '丨'] {
+        if let Some(at) = t.rfind(sep) {
+            let tail = &t[at + sep.len_utf8()..];
+            if tail.trim().chars().count() <= 12 && at > 0 {
+                t = t[..at].trim();
+            }
+        }
+    }
+    t
+}
+
+/// Builds an item's comparison text: the body from `html` (content, else summary) with the
+/// source's furniture and generic furniture removed, and everything from a "related news"
+/// header on dropped.
+pub fn comparison(title: Option<&str>, html: Option<&str>, furniture: &Furniture) -> Comparison {
+    let lines = html.map(text_lines).unwrap_or_default();
+    let mut kept = Vec::with_capacity(lines.len());
+    let mut removed = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if is_related_header(line) {
+            removed += lines.len() - i;
+            break;
+        }
+        let learnt = line.chars().count() <= MAX_FURNITURE_LINE
+            && line_hash(line).is_some_and(|h| furniture.contains(h));
+        if learnt || is_generic_furniture(line) {
+            removed += 1;
+            continue;
+        }
+        let folded = fold(line);
+        if !folded.is_empty() {
+            kept.push(folded);
+        }
+    }
+    let mut body = String::new();
+    for line in kept {
+        if !body.is_empty()
+            && body.chars().next_back().is_some_and(|c| !is_cjk(c))
+            && line.chars().next().is_some_and(|c| !is_cjk(c))
+        {
+            body.push(' ');
+        }
+        body.push_str(&line);
+    }
+    Comparison {
+        title: fold(clean_title(title.unwrap_or(""))),
+        body,
+        lines: lines.len(),
+        removed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traditional_and_variants_fold_to_simplified() {
+        assert_eq!(fold("濟源網"), "济源网");
+        assert_eq!(fold("陝西衛健委"), "陕西卫健委");
+        assert_eq!(fold("疫情防控處置工作指揮部"), "疫情防控处置工作指挥部");
+        assert_eq!(fold("衞生"), fold("卫生"));
+        assert_eq!(fold("隨著"), fold("随着"));
+    }
+
+    #[test]
+    fn pinyin_annotations_and_doubled_punctuation_vanish() {
+        assert_eq!(
+            fold("濟(jì)源網(wǎng)訊,,示范區(qū)黨工委書記,、市委書記"),
+            fold("济源网讯，示范区党工委书记、市委书记")
+        );
+        // Parentheses that are not pinyin stay content (their letters are kept, the brackets go).
+        assert_eq!(fold("会议(video)召开"), "会议video召开");
+    }
+
+    #[test]
+    fn latin_is_lower_cased_with_single_spaces() {
+        assert_eq!(
+            fold("  BEIJING, Jan 6 -- The  Meeting "),
+            "beijing jan 6 the meeting"
+        );
+        assert_eq!(fold("Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ"), "full width abc");
+    }
+
+    #[test]
+    fn navigation_copyright_editor_and_meta_lines_are_furniture() {
+        for line in [
+            "首页 | 时政 | 新疆 | 西藏 | 港澳台 | 财经",
+            "粵港快訊 › 熱門地區：珠海 | 東莞 | 佛山 | 高雄",
+            "秦川在线 地址：咸阳市秦都区人民西路 陕ICP备06000000号",
+            "凡本網注明“來源：柳州資訊港”的作品，版權均屬柳州資訊港所有，未經書面授權不得轉載。",
+            "（责编：李·明）",
+            "责任编辑：周小航",
+            "日期:2022-03-29     閱讀:",
+            "Copyright © 2022 Example News. All rights reserved.",
+        ] {
+            assert!(is_generic_furniture(line), "{line}");
+        }
+        for line in [
+            "1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。",
+            "陕西省长赵一德讲话，省委常委、西安市委书记方红卫出席。",
+            "Officials in Xi'an called for stricter management of quarantine sites.",
+        ] {
+            assert!(!is_generic_furniture(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn related_block_is_cut_to_the_end() {
+        let html =
+            "<p>正文第一段。</p><p>正文第二段。</p><p>热门阅读</p><p>河南新增病例</p><p>深圳发布通告</p>";
+        let c = comparison(Some("标题"), Some(html), &Furniture::default());
+        assert_eq!(c.body, "正文第一段正文第二段");
+        assert_eq!((c.lines, c.removed), (5, 3));
+    }
+
+    #[test]
+    fn learnt_furniture_is_removed() {
+        let html = "<p>新聞資訊</p><p>news information</p><p>正文。</p>";
+        let furniture = Furniture::from_counts(
+            ["新聞資訊", "news information"]
+                .iter()
+                .filter_map(|l| line_hash(l))
+                .map(|h| (h, 5)),
+        );
+        assert_eq!(comparison(None, Some(html), &furniture).body, "正文");
+        assert_eq!(
+            comparison(None, Some(html), &Furniture::default()).body,
+            "新闻资讯news information正文"
+        );
+    }
+
+    #[test]
+    fn site_tags_leave_titles() {
+        assert_eq!(
+            clean_title("［西安］陕西省委书记：把人民摆在心中最高位置"),
+            "陕西省委书记：把人民摆在心中最高位置"
+        );
+        assert_eq!(
+            clean_title("陝西省委書記：深刻汲取教訓、反思不足｜粵港快訊"),
+            "陝西省委書記：深刻汲取教訓、反思不足"
+        );
+        assert_eq!(
+            clean_title("〔防疫〕青海新增2例，累計15例"),
+            "青海新增2例，累計15例"
+        );
+        assert_eq!(clean_title("A | B"), "A");
+    }
+}
