@@ -2,8 +2,9 @@
 //!
 //! In: an item reference (its link, URL as written, or GUID) and the folding thresholds.
 //! Out: an [`Explanation`]: the item, how much of its text was page furniture, every other
-//! member of its story with the similarity and verdict between the two, and, for an item that
-//! is alone, its nearest candidates from the index and why each fell short.
+//! member of its story with the similarity and verdict between the two, and its nearest
+//! candidates outside the story (from the index, else the items published closest in time) with
+//! why each fell short.
 
 use sqlx::Row;
 
@@ -111,13 +112,32 @@ impl Store {
             .fetch_all(&mut *conn)
             .await
             .map_err(err())?;
-        let near_ids: Vec<i64> = candidates(&mut conn, &keys)
+        let mut near_ids: Vec<i64> = candidates(&mut conn, &keys)
             .await
             .map_err(err())?
             .into_iter()
             .filter(|c| c.id != me.id && c.story != me.story)
             .map(|c| c.id)
             .collect();
+        if near_ids.len() < 5 {
+            // Few items share a band key: also look at the items published closest in time, so a
+            // lone item still shows what it was measured against.
+            let around: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM items WHERE id <> $1 AND (story_id IS NULL OR story_id <> $2) \
+                 ORDER BY ABS(COALESCE(published, first_seen) - $3), id LIMIT 500",
+            )
+            .bind(me.id)
+            .bind(&my_story)
+            .bind(me.features.published)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err())?;
+            for id in around {
+                if !near_ids.contains(&id) {
+                    near_ids.push(id);
+                }
+            }
+        }
         let mut nearest = Vec::new();
         for id in near_ids {
             let sql = format!("SELECT {COLUMNS} FROM items WHERE id = $1");

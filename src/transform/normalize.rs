@@ -284,11 +284,12 @@ pub fn is_generic_furniture(line: &str) -> bool {
             return true;
         }
     }
-    let stripped = text.trim_start_matches(['(', '（', '[', '【', ' ']);
+    // List markers and brackets before a label: `- 责任编辑:`, `（责编：…）`.
+    let stripped = text.trim_start_matches(|c: char| !c.is_alphanumeric());
     if chars <= 160 && LEGAL_MARKERS.iter().any(|m| text.contains(m)) {
         return true;
     }
-    if chars <= 60 && META_PREFIXES.iter().any(|p| stripped.starts_with(p)) {
+    if chars <= 100 && META_PREFIXES.iter().any(|p| stripped.starts_with(p)) {
         return true;
     }
     if chars <= 80 && (text.contains("地址:") || text.contains("地址：")) {
@@ -304,6 +305,46 @@ pub fn is_generic_furniture(line: &str) -> bool {
         return true;
     }
     false
+}
+
+/// Whether a line starts with a timestamp (`2022-01-07 09:34 …`), as items of a headline list do.
+fn starts_with_timestamp(line: &str) -> bool {
+    let t = line.trim_start().as_bytes();
+    t.len() >= 10
+        && t[..4].iter().all(u8::is_ascii_digit)
+        && matches!(t[4], b'-' | b'/' | b'.')
+        && t[5..7].iter().all(u8::is_ascii_digit)
+        && matches!(t[7], b'-' | b'/' | b'.')
+        && t[8..10].iter().all(u8::is_ascii_digit)
+}
+
+/// Where a headline list without a header starts: a run of short lines holding at least three
+/// timestamped lines (`headline` / `2022-01-07 09:34 section`), as sidebars of other stories are
+/// laid out. Returns the index of the run's first line.
+fn headline_list_start(lines: &[String]) -> Option<usize> {
+    let mut start = None;
+    let mut stamps = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let short = line.chars().count() <= 60;
+        if starts_with_timestamp(line) && short {
+            if start.is_none() {
+                // The headline before the first timestamp belongs to the list.
+                start = Some(if i > 0 && lines[i - 1].chars().count() <= 60 {
+                    i - 1
+                } else {
+                    i
+                });
+            }
+            stamps += 1;
+            if stamps >= 3 {
+                return start;
+            }
+        } else if !short {
+            start = None;
+            stamps = 0;
+        }
+    }
+    None
 }
 
 /// Hash of a line's folded text, the unit of per-source furniture learning.
@@ -411,11 +452,12 @@ pub fn clean_title(title: &str) -> &str {
 /// header on dropped.
 pub fn comparison(title: Option<&str>, html: Option<&str>, furniture: &Furniture) -> Comparison {
     let lines = html.map(text_lines).unwrap_or_default();
+    let end = headline_list_start(&lines).unwrap_or(lines.len());
     let mut kept = Vec::with_capacity(lines.len());
-    let mut removed = 0;
-    for (i, line) in lines.iter().enumerate() {
+    let mut removed = lines.len() - end;
+    for (i, line) in lines[..end].iter().enumerate() {
         if is_related_header(line) {
-            removed += lines.len() - i;
+            removed += end - i;
             break;
         }
         let learnt = line.chars().count() <= MAX_FURNITURE_LINE
@@ -509,6 +551,19 @@ mod tests {
         let c = comparison(Some("标题"), Some(html), &Furniture::default());
         assert_eq!(c.body, "正文第一段正文第二段");
         assert_eq!((c.lines, c.removed), (5, 3));
+    }
+
+    #[test]
+    fn a_headline_list_without_header_is_cut() {
+        let html = "<p>正文第一段，内容较长的一段话，讲述会议的主要内容和要求，以及后续的工作部署和安排等等情况。</p>\
+            <p>- 责任编辑: 林铃锦</p><p>世卫：北京冬奥防控措施严格有力</p><p>2022-01-07 09:34 北京冬奥会 -</p>\
+            <p>河南新增56例本土确诊</p><p>2022-01-07 09:02 新冠肺炎抗疫战 -</p>\
+            <p>深圳发现2例新冠阳性感染者</p><p>2022-01-07 08:27 新冠肺炎抗疫战 -</p><p>上海昨日新增3例</p>";
+        let c = comparison(None, Some(html), &Furniture::default());
+        assert!(c.body.starts_with("正文第一段"), "{}", c.body);
+        for place in ["河南", "深圳", "上海", "林铃锦"] {
+            assert!(!c.body.contains(place), "{place} left in {}", c.body);
+        }
     }
 
     #[test]

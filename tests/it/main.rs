@@ -9,5 +9,6 @@
 
 mod cli;
 mod fetch;
+mod fold;
 mod output;
 mod support;

@@ -1,0 +1,156 @@
+//! Story folding on feeds built from the seed articles (tests/fixtures/fold/README.md).
+
+use std::collections::HashMap;
+
+use feedfold::model::StoredItem;
+use feedfold::run;
+
+use crate::support::{Env, Origin, fixtures, sources};
+
+fn fold_fixture(name: &str) -> String {
+    fixtures().join("fold").join(name).display().to_string()
+}
+
+fn file_sources(names: &[&str]) -> String {
+    let list: Vec<(&str, String)> = names
+        .iter()
+        .map(|n| (n.trim_end_matches(".xml"), fold_fixture(n)))
+        .collect();
+    sources(&list)
+}
+
+async fn stories(env: &Env) -> HashMap<String, String> {
+    env.store
+        .all_items()
+        .await
+        .expect("items")
+        .into_iter()
+        .map(|i: StoredItem| (i.guid.clone().unwrap_or_default(), i.story_id))
+        .collect()
+}
+
+#[tokio::test]
+async fn seeds_fold_into_stories_and_look_alikes_stay_apart() {
+    let env = Env::new(&file_sources(&[
+        "qutoutiao.xml",
+        "sxdaily.xml",
+        "summary.xml",
+        "tianning.xml",
+        "jiyuan-trad.xml",
+        "jiyuan-simp.xml",
+        "nhc.xml",
+        "nhc-copy.xml",
+    ]))
+    .await;
+    let reports = env.fetch().await;
+    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
+    let s = stories(&env).await;
+    // Seeds 000 and 001: one story under two titles, one of them wrapped in a sidebar.
+    assert_eq!(s["qtt-1"], s["gc-1"], "000 + 001 fold");
+    // A summary-only copy folds into its full text.
+    assert_eq!(s["qc-1"], s["qtt-1"], "summary folds");
+    // Seed 004: the same officials at another meeting: a different story.
+    assert_ne!(s["tn-1"], s["qtt-1"], "004 stays apart");
+    // Traditional, pinyin-mangled, doubled punctuation: folds with its simplified original.
+    assert_eq!(s["jyt-1"], s["jy-1"], "script and mangling fold");
+    assert_ne!(s["jyt-1"], s["qtt-1"]);
+    // Daily reports with one title on consecutive days are two stories; a copy joins its day.
+    assert_ne!(s["nhc-15"], s["nhc-16"], "identical titles, different days");
+    assert_eq!(s["ht-1"], s["nhc-15"], "a copy of a daily report joins its day");
+    assert_ne!(s["ht-1"], s["nhc-16"]);
+
+    let items = env.store.all_items().await.expect("items");
+    let groups: std::collections::BTreeSet<_> = items.iter().map(|i| i.story_id.clone()).collect();
+    assert_eq!(groups.len(), 5, "{s:?}");
+}
+
+#[tokio::test]
+async fn a_story_keeps_its_id_when_a_longer_copy_arrives() {
+    let origin = Origin::start().await;
+    let empty = "<rss version=\"2.0\"><channel><title>late</title><link>https://guancha.example/</link><description>d</description></channel></rss>";
+    origin.set_mutable("late.xml", empty.as_bytes());
+    let body = format!(
+        "[[output]]\nname = \"all\"\ntitle = \"All\"\n\n{}{}",
+        file_sources(&["summary.xml"]),
+        sources(&[("late", origin.url("/mutable/late.xml"))])
+    );
+    let env = Env::new(&body).await;
+    env.fetch().await;
+    let out = env.dir.path().join("public");
+    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
+        .await
+        .expect("publish");
+    let first =
+        feed_rs::parser::parse(std::fs::read(out.join("all.atom")).expect("atom").as_slice()).expect("atom");
+    assert_eq!(first.entries.len(), 1);
+
+    origin.set_mutable(
+        "late.xml",
+        &std::fs::read(fold_fixture("sxdaily.xml")).expect("fixture"),
+    );
+    env.fetch().await;
+    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
+        .await
+        .expect("publish");
+    let second =
+        feed_rs::parser::parse(std::fs::read(out.join("all.atom")).expect("atom").as_slice()).expect("atom");
+    assert_eq!(second.entries.len(), 1, "the full text joined the story");
+    assert_eq!(
+        second.entries[0].id, first.entries[0].id,
+        "the entry id did not change"
+    );
+    let shown = second.entries[0]
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .or_else(|| second.entries[0].summary.as_ref().map(|s| s.content.clone()))
+        .unwrap_or_default();
+    assert!(shown.len() > 2000, "the longer copy is shown now");
+    let related: Vec<_> = second.entries[0]
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("related"))
+        .collect();
+    assert_eq!(related.len(), 1, "the summary's source is listed");
+    let s = stories(&env).await;
+    assert_eq!(s["gc-1"], s["qc-1"]);
+}
+
+#[tokio::test]
+async fn explain_answers_for_a_folded_and_a_lone_item() {
+    let env = Env::new(&file_sources(&["qutoutiao.xml", "sxdaily.xml", "tianning.xml"])).await;
+    env.fetch().await;
+    let folded = env
+        .store
+        .explain(
+            "https://guancha.example/politics/2022_01_07_1.shtml",
+            &env.config.fold,
+        )
+        .await
+        .expect("explain")
+        .expect("found");
+    assert_eq!(folded.members.len(), 1);
+    assert!(folded.members[0].verdict.is_same(), "{:?}", folded.members[0]);
+    assert!(folded.removed > 0, "the sidebar was stripped: {folded:?}");
+
+    let lone = env
+        .store
+        .explain("tn-1", &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("found");
+    assert!(lone.members.is_empty());
+    assert!(!lone.nearest.is_empty(), "its nearest candidates are listed");
+    assert!(
+        lone.nearest.iter().all(|n| !n.verdict.is_same()),
+        "{:?}",
+        lone.nearest
+    );
+    assert!(
+        env.store
+            .explain("no-such-item", &env.config.fold)
+            .await
+            .expect("explain")
+            .is_none()
+    );
+}
