@@ -13,7 +13,6 @@
 //! keep look-alike reports apart. The same code serves the store and the in-memory [`Index`].
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -57,7 +56,7 @@ const TITLE_ONLY_JACCARD: f64 = 0.8;
 /// Shingles a title needs before its containment in another title counts.
 const MIN_TITLE_SHINGLES: usize = 6;
 
-/// (permutations, rows per band) per channel: body, lead, title.
+/// (bins, rows per band) per channel: body, lead, title.
 const BODY: (usize, usize) = (128, 4);
 const LEAD: (usize, usize) = (32, 4);
 const TITLE: (usize, usize) = (24, 3);
@@ -383,31 +382,37 @@ impl Features {
     }
 }
 
-/// Multiply-shift hash functions for MinHash, fixed so every daemon computes the same keys.
-static PERMUTATIONS: LazyLock<Vec<(u64, u64)>> = LazyLock::new(|| {
-    let mut state = 0x5EED_F01D_u64;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    (0..BODY.0).map(|_| (next() | 1, next())).collect()
-});
-
-fn minhash(set: &[u64], perms: usize) -> Vec<u32> {
-    let p = &PERMUTATIONS[..perms];
-    let mut sig = vec![u32::MAX; perms];
+/// A MinHash signature by one-permutation hashing: each shingle hash falls in one of `bins`
+/// bins by its high bits and the bin keeps the smallest low bits; an empty bin borrows the value
+/// of the next non-empty bin, tagged with the distance (rotation densification, Shrivastava & Li
+/// 2014). One pass over the shingles instead of one per hash function, with the same
+/// collision probability per bin (the Jaccard similarity).
+fn minhash(set: &[u64], bins: usize) -> Vec<u32> {
+    const EMPTY: u32 = u32::MAX;
+    let mut sig = vec![EMPTY; bins];
     for &x in set {
-        for (slot, (a, b)) in sig.iter_mut().zip(p) {
-            let h = (a.wrapping_mul(x).wrapping_add(*b) >> 32) as u32;
-            if h < *slot {
-                *slot = h;
-            }
+        let bin = (((x >> 32) * bins as u64) >> 32) as usize;
+        let v = (x as u32) >> 1;
+        if v < sig[bin] {
+            sig[bin] = v;
         }
     }
-    sig
+    let Some(first_full) = sig.iter().position(|&v| v != EMPTY) else {
+        return sig;
+    };
+    // Walk right to left, carrying the nearest full bin to the right (circularly).
+    let mut next = (sig[first_full], first_full + bins);
+    let mut out = sig.clone();
+    for i in (0..bins).rev() {
+        if sig[i] == EMPTY {
+            let distance = (next.1 - i) as u32;
+            // Borrowed values have the top bit set, so they never equal a value of a full bin.
+            out[i] = (next.0 ^ distance.wrapping_mul(0x9E37_79B9)) | 0x8000_0000;
+        } else {
+            next = (sig[i], i);
+        }
+    }
+    out
 }
 
 fn band_keys(channel: u8, set: &[u64], (perms, rows): (usize, usize), out: &mut Vec<i64>) {
@@ -716,10 +721,16 @@ pub fn cluster(
 
 /// An in-memory folding index: band keys to the first item that had them, and each item's
 /// story. The store keeps the same keys in a table; this form serves benchmarks and tests.
+/// Keys are folded to 32 bits here to keep the index under 1 KB per item: a collision only adds a
+/// candidate, which the exact check then rejects.
 #[derive(Debug, Default)]
 pub struct Index {
-    bands: HashMap<i64, u32>,
+    bands: HashMap<u32, u32>,
     stories: Vec<u32>,
+}
+
+fn short_key(key: i64) -> u32 {
+    (key as u64 ^ (key as u64 >> 32)) as u32
 }
 
 impl Index {
@@ -740,7 +751,7 @@ impl Index {
 
     /// Approximate heap bytes used by the index.
     pub fn heap_bytes(&self) -> usize {
-        self.bands.capacity() * (std::mem::size_of::<(i64, u32)>() + 1) + self.stories.capacity() * 4
+        self.bands.capacity() * (std::mem::size_of::<(u32, u32)>() + 1) + self.stories.capacity() * 4
     }
 
     /// Adds an item (whose id is its position) and returns its story: the story of the best
@@ -748,7 +759,7 @@ impl Index {
     /// item's features, as the store would read them.
     pub fn add(&mut self, item: &Features, cfg: &FoldConfig, features_of: impl Fn(u32) -> Features) -> u32 {
         let id = self.stories.len() as u32;
-        let keys = item.band_keys();
+        let keys: Vec<u32> = item.band_keys().into_iter().map(short_key).collect();
         let mut candidates: Vec<u32> = keys.iter().filter_map(|k| self.bands.get(k).copied()).collect();
         candidates.sort_unstable();
         candidates.dedup();

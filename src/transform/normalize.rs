@@ -98,7 +98,19 @@ fn is_pinyin(letters: &[char]) -> bool {
 /// furniture rules in either script.
 pub fn fold_light(text: &str) -> String {
     let map = &*CHAR_MAP;
-    let chars: Vec<char> = text.nfkc().collect();
+    // Most text is NFKC already (CJK ideographs and plain ASCII are); checking is far cheaper
+    // than normalising.
+    // Full-width ASCII forms and the ideographic space are the compatibility characters
+    // Chinese text is full of: map them directly, then normalise only if anything else needs it.
+    let widened = |c: char| match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => c,
+    };
+    let chars: Vec<char> = match unicode_normalization::is_nfkc_quick(text.chars().map(widened)) {
+        unicode_normalization::IsNormalized::Yes => text.chars().map(widened).collect(),
+        _ => text.nfkc().collect(),
+    };
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
@@ -127,11 +139,31 @@ pub fn fold_light(text: &str) -> String {
 /// Full folding for comparison: [`fold_light`], then lower case, and only letters and digits
 /// kept; a single space separates Latin words (nothing separates CJK characters).
 pub fn fold(text: &str) -> String {
-    let light = fold_light(text);
+    strip(&fold_light(text))
+}
+
+/// The second half of [`fold`]: keep letters and digits of light-folded text, lower-cased.
+fn strip(light: &str) -> String {
     let mut out = String::with_capacity(light.len());
     let mut gap = false;
     for c in light.chars() {
-        if c.is_alphanumeric() {
+        if is_cjk(c) {
+            gap = false;
+            out.push(c);
+        } else if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                if gap && out.chars().next_back().is_some_and(|p| !is_cjk(p)) {
+                    out.push(' ');
+                }
+                gap = false;
+                out.push(c.to_ascii_lowercase());
+            } else {
+                gap = true;
+            }
+        } else if matches!(c as u32, 0x2000..=0x206F | 0x3000..=0x303F | 0xFE30..=0xFE4F | 0xFF00..=0xFF65) {
+            // General and CJK punctuation: separators, and the common case after ideographs.
+            gap = true;
+        } else if c.is_alphanumeric() {
             let cjk = is_cjk(c);
             if gap && !cjk && out.chars().next_back().is_some_and(|p| !is_cjk(p)) {
                 out.push(' ');
@@ -247,6 +279,26 @@ fn normalize_rule_text(line: &str) -> String {
     fold_light(line).to_lowercase().trim().to_string()
 }
 
+/// A line as the furniture rules and the comparison see it, computed once.
+struct LineText {
+    /// Light-folded, lower case, trimmed: what the rules match.
+    rule: String,
+    /// Fully folded: what is compared and hashed.
+    folded: String,
+}
+
+impl LineText {
+    fn new(line: &str) -> LineText {
+        let rule = normalize_rule_text(line);
+        let folded = strip(&rule);
+        LineText { rule, folded }
+    }
+
+    fn hash(&self) -> Option<i64> {
+        (!self.folded.is_empty()).then(|| xxh3_64(self.folded.as_bytes()) as i64)
+    }
+}
+
 fn bare(line: &str) -> String {
     line.chars()
         .filter(|c| c.is_alphanumeric() || c.is_whitespace())
@@ -257,8 +309,11 @@ fn bare(line: &str) -> String {
 
 /// Whether a line starts a "related news" block.
 pub fn is_related_header(line: &str) -> bool {
-    let text = normalize_rule_text(line);
-    let bare = bare(&text);
+    related_header_rule(&normalize_rule_text(line))
+}
+
+fn related_header_rule(text: &str) -> bool {
+    let bare = bare(text);
     RELATED_HEADERS
         .iter()
         .any(|h| bare == *h || (bare.starts_with(h) && bare.chars().count() <= h.chars().count() + 4))
@@ -266,7 +321,10 @@ pub fn is_related_header(line: &str) -> bool {
 
 /// Whether a line is page furniture by a generic rule (not learnt from the source).
 pub fn is_generic_furniture(line: &str) -> bool {
-    let text = normalize_rule_text(line);
+    generic_furniture_rule(&normalize_rule_text(line))
+}
+
+fn generic_furniture_rule(text: &str) -> bool {
     let chars = text.chars().count();
     if chars == 0 {
         return true;
@@ -349,8 +407,7 @@ fn headline_list_start(lines: &[String]) -> Option<usize> {
 
 /// Hash of a line's folded text, the unit of per-source furniture learning.
 pub fn line_hash(line: &str) -> Option<i64> {
-    let folded = fold(line);
-    (!folded.is_empty()).then(|| xxh3_64(folded.as_bytes()) as i64)
+    LineText::new(line).hash()
 }
 
 /// Longest line (in characters) counted for furniture learning: navigation, footers and
@@ -456,19 +513,19 @@ pub fn comparison(title: Option<&str>, html: Option<&str>, furniture: &Furniture
     let mut kept = Vec::with_capacity(lines.len());
     let mut removed = lines.len() - end;
     for (i, line) in lines[..end].iter().enumerate() {
-        if is_related_header(line) {
+        let text = LineText::new(line);
+        if related_header_rule(&text.rule) {
             removed += end - i;
             break;
         }
-        let learnt = line.chars().count() <= MAX_FURNITURE_LINE
-            && line_hash(line).is_some_and(|h| furniture.contains(h));
-        if learnt || is_generic_furniture(line) {
+        let learnt =
+            line.chars().count() <= MAX_FURNITURE_LINE && text.hash().is_some_and(|h| furniture.contains(h));
+        if learnt || generic_furniture_rule(&text.rule) {
             removed += 1;
             continue;
         }
-        let folded = fold(line);
-        if !folded.is_empty() {
-            kept.push(folded);
+        if !text.folded.is_empty() {
+            kept.push(text.folded);
         }
     }
     let mut body = String::new();
