@@ -7,6 +7,7 @@
 //! - [`normalize`]: comparison text (script folding, page furniture removed);
 //! - [`fold`]: near-duplicate detection over comparison text (MinHash-LSH candidates, exact check).
 
+pub mod filter;
 pub mod fold;
 pub mod normalize;
 
