@@ -232,7 +232,7 @@ fn persisted(n: usize) {
                 .ingest(&source, &items, when, &render)
                 .await
                 .expect("ingest");
-            store.fold_pending(&cfg).await.expect("fold");
+            store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
         }
         let secs = start.elapsed().as_secs_f64();
         let items = store.all_items().await.expect("items");

@@ -18,7 +18,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
+use crate::transform::filter::Query;
 use crate::transform::fold::FoldConfig;
+use crate::transform::region::Gazetteer;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -102,6 +104,8 @@ pub struct SourceConfig {
     pub location: Location,
     /// Offset for this source's zone-less dates, overriding `[fetch] default_timezone`.
     pub timezone: Option<FixedOffset>,
+    /// The region a local outlet covers (a gazetteer unit): a prior for its items' regions.
+    pub region: Option<usize>,
 }
 
 /// How an output folds duplicates.
@@ -131,6 +135,13 @@ pub struct OutputConfig {
     pub limit: usize,
     /// How duplicates are folded.
     pub dedup: Dedup,
+    /// Only stories about one of these regions (gazetteer units; a province includes its cities
+    /// and counties). Empty: no region filter.
+    pub regions: Vec<usize>,
+    /// No story about one of these regions.
+    pub exclude_regions: Vec<usize>,
+    /// Only stories matching this query.
+    pub keywords: Option<Query>,
 }
 
 /// One problem found in a config file.
@@ -234,6 +245,7 @@ struct RawSource {
     name: String,
     url: String,
     timezone: Option<String>,
+    region: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -245,6 +257,9 @@ struct RawOutput {
     sources: Option<Vec<String>>,
     limit: Option<i64>,
     dedup: Option<Dedup>,
+    regions: Option<Vec<String>>,
+    exclude_regions: Option<Vec<String>>,
+    keywords: Option<String>,
 }
 
 /// A duration: seconds as an integer, or a string such as `"500ms"`, `"30s"`, `"15m"`, `"2h"`.
@@ -377,6 +392,38 @@ fn value_span(table: Option<&DeTable<'_>>, key: &str) -> Option<Range<usize>> {
         .iter()
         .find(|(k, _)| k.get_ref() == key)
         .map(|(_, v)| v.span())
+}
+
+/// Spans of the elements of an array value of `table`.
+fn array_spans(table: Option<&DeTable<'_>>, key: &str) -> Vec<Range<usize>> {
+    table
+        .and_then(|t| t.iter().find(|(k, _)| k.get_ref() == key))
+        .and_then(|(_, v)| {
+            v.get_ref()
+                .as_array()
+                .map(|a| a.iter().map(|e| e.span()).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// A region written in the config: a name in either script, a short or English name, or a code.
+fn resolve_region(text: &str) -> Result<usize, String> {
+    let g = Gazetteer::embedded();
+    match g.lookup(text).as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!(
+            "no region is named `{text}`: use a name (陕西, 西安市, Shaanxi) or a code (610000, JP)"
+        )),
+        many => Err(format!(
+            "`{text}` names {} regions ({}): use a code",
+            many.len(),
+            many.iter()
+                .take(5)
+                .map(|&u| format!("{} {}", g.unit(u).name, g.unit(u).code))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 fn is_output_name(name: &str) -> bool {
@@ -682,11 +729,17 @@ impl Config {
                     None
                 }
             };
+            let region = raw.region.as_deref().and_then(|r| {
+                resolve_region(r)
+                    .map_err(|m| c.push(value_span(table, "region"), format!("{path}.region"), m))
+                    .ok()
+            });
             if let Some(location) = location {
                 sources.push(SourceConfig {
                     name,
                     location,
                     timezone,
+                    region,
                 });
             }
         }
@@ -746,6 +799,31 @@ impl Config {
                     }
                 },
             };
+            let region_list = |key: &str, list: &Option<Vec<String>>, c: &mut Collector<'_>| -> Vec<usize> {
+                let spans = array_spans(table, key);
+                let mut units = Vec::new();
+                for (i, r) in list.iter().flatten().enumerate() {
+                    match resolve_region(r) {
+                        Ok(u) => units.push(u),
+                        Err(m) => c.push(spans.get(i).cloned(), format!("{path}.{key}[{i}]"), m),
+                    }
+                }
+                units
+            };
+            let regions = region_list("regions", &raw.regions, &mut c);
+            let exclude_regions = region_list("exclude_regions", &raw.exclude_regions, &mut c);
+            let keywords = match raw.keywords.as_deref().map(Query::parse) {
+                None => None,
+                Some(Ok(q)) => Some(q),
+                Some(Err(e)) => {
+                    c.push(
+                        value_span(table, "keywords"),
+                        format!("{path}.keywords"),
+                        format!("output `{}`: bad query {e}", raw.name),
+                    );
+                    None
+                }
+            };
             outputs.push(OutputConfig {
                 name: raw.name,
                 title: raw.title,
@@ -755,6 +833,9 @@ impl Config {
                     .map(|s| s.into_iter().map(|n| n.trim().to_string()).collect()),
                 limit,
                 dedup: raw.dedup.unwrap_or(Dedup::Story),
+                regions,
+                exclude_regions,
+                keywords,
             });
         }
 
@@ -774,6 +855,14 @@ impl Config {
             sources,
             outputs,
         })
+    }
+
+    /// Each source's region prior, by source name.
+    pub fn region_priors(&self) -> std::collections::HashMap<String, usize> {
+        self.sources
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.region?)))
+            .collect()
     }
 
     /// The sources an output draws from.

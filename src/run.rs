@@ -128,7 +128,7 @@ pub async fn fetch_all(
         .collect()
         .await;
     reports.sort_by_key(|(i, _)| *i);
-    let fold = store.fold_pending(&cfg.fold).await?;
+    let fold = store.fold_pending(&cfg.fold, &cfg.region_priors()).await?;
     Ok(Cycle {
         reports: reports.into_iter().map(|(_, r)| r).collect(),
         fold,
@@ -277,7 +277,7 @@ pub async fn publish(
     for out in &cfg.outputs {
         let sources = cfg.output_sources(out);
         let items = store.items_of(&sources).await?;
-        let entries = output::select(items, out.dedup, out.limit);
+        let entries = output::select(items, out);
         let meta = FeedMeta {
             name: out.name.clone(),
             title: out.title.clone(),

@@ -2,7 +2,7 @@
 //!
 //! In: feed metadata and entries. Out: a JSON Feed 1.1 document. Every item has the stable id,
 //! `content_html` (or the summary as HTML), a plain-text `summary`, and a `_feedfold` extension
-//! object with the story id and every member copy (source, url, title).
+//! object with the story id, every member copy (source, url, title) and the story's regions.
 
 use serde::Serialize;
 
@@ -46,6 +46,7 @@ struct MemberOut<'a> {
 struct Extension<'a> {
     story: &'a str,
     members: Vec<MemberOut<'a>>,
+    regions: &'a serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -124,6 +125,7 @@ fn item(e: &Entry) -> Item<'_> {
         feedfold: Extension {
             story: &e.story,
             members,
+            regions: &e.regions,
         },
     }
 }

@@ -20,9 +20,11 @@ use chrono::{DateTime, Utc};
 use url::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::Dedup;
+use crate::config::{Dedup, OutputConfig};
 use crate::html;
 use crate::model::{Enclosure, StoredItem};
+use crate::transform::filter::Doc;
+use crate::transform::region::Gazetteer;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +137,14 @@ pub struct Entry {
     pub source: String,
     /// The other copies (other sources or other URLs), in source order.
     pub others: Vec<Member>,
+    /// The story's regions, primary first (as stored: code, name, level, score).
+    pub regions: serde_json::Value,
 }
 
-/// Groups stored items into entries according to `dedup`, newest first, at most `limit`.
-pub fn select(items: Vec<StoredItem>, dedup: Dedup, limit: usize) -> Vec<Entry> {
+/// Groups stored items into entries according to the output's `dedup`, keeps the stories its
+/// region and keyword filters accept, newest first, at most `limit`.
+pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
+    let (dedup, limit) = (out.dedup, out.limit);
     let mut groups: BTreeMap<String, Vec<StoredItem>> = BTreeMap::new();
     for item in items {
         let key = match dedup {
@@ -150,6 +156,7 @@ pub fn select(items: Vec<StoredItem>, dedup: Dedup, limit: usize) -> Vec<Entry> 
     }
     let mut entries: Vec<Entry> = groups
         .into_iter()
+        .filter(|(_, members)| accepts(out, members))
         .map(|(key, members)| {
             let id = match dedup {
                 Dedup::Off => format!("urn:feedfold:item:{:016x}", xxh3_64(key.as_bytes())),
@@ -161,6 +168,46 @@ pub fn select(items: Vec<StoredItem>, dedup: Dedup, limit: usize) -> Vec<Entry> 
     entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     entries.truncate(limit);
     entries
+}
+
+/// Whether an output's filters accept a group: one of the story's regions lies in one of
+/// `regions` (when given) and none in `exclude_regions`; some copy matches `keywords`.
+fn accepts(out: &OutputConfig, members: &[StoredItem]) -> bool {
+    if !out.regions.is_empty() || !out.exclude_regions.is_empty() {
+        let g = Gazetteer::embedded();
+        let units: Vec<usize> = members
+            .first()
+            .and_then(|m| m.regions.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| g.by_code(r.get("code")?.as_str()?))
+            .collect();
+        let within = |filter: &[usize]| units.iter().any(|&u| filter.iter().any(|&f| g.contains(f, u)));
+        if !out.regions.is_empty() && !within(&out.regions) {
+            return false;
+        }
+        if within(&out.exclude_regions) {
+            return false;
+        }
+    }
+    match &out.keywords {
+        None => true,
+        Some(query) => members.iter().any(|m| {
+            let content = html::to_text(
+                m.content_html
+                    .as_deref()
+                    .or(m.summary_html.as_deref())
+                    .unwrap_or(""),
+            );
+            query.matches(&Doc {
+                title: m.title.as_deref().unwrap_or(""),
+                content: &content,
+                authors: &m.authors,
+                categories: &m.categories,
+                source: &m.source,
+            })
+        }),
+    }
 }
 
 fn entry(id: String, mut members: Vec<StoredItem>) -> Entry {
@@ -215,6 +262,7 @@ fn entry(id: String, mut members: Vec<StoredItem>) -> Entry {
         enclosures: shown.enclosures,
         source: shown.source,
         others,
+        regions: shown.regions,
     }
 }
 

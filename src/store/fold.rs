@@ -11,9 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sqlx::Row;
+
 use super::ingest::{Candidate, candidate_from_row, candidates};
 use super::{Store, StoreError, query_error};
 use crate::transform::fold::{FoldConfig, Verdict, cluster, compare};
+use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,7 +33,13 @@ const COLUMNS: &str = "id, story_id, exact_id, cmp_title, cmp_body, published, f
 
 impl Store {
     /// Folds every item still waiting for a story (see the module documentation).
-    pub async fn fold_pending(&self, cfg: &FoldConfig) -> Result<FoldReport, StoreError> {
+    /// Then recomputes the regions of every story that gained items, from the comparison text of
+    /// all its copies; `priors` maps a source name to its `[[source]] region` unit.
+    pub async fn fold_pending(
+        &self,
+        cfg: &FoldConfig,
+        priors: &HashMap<String, usize>,
+    ) -> Result<FoldReport, StoreError> {
         let _guard = self.write_guard().await;
         let err = || query_error("folding stories");
         let mut tx = self.pool.begin().await.map_err(err())?;
@@ -124,6 +133,7 @@ impl Store {
             items: n,
             ..FoldReport::default()
         };
+        let mut touched: Vec<String> = Vec::new();
         for (i, p) in pending.iter().enumerate() {
             let story = match group_story.get(&groups[i]) {
                 Some(s) => {
@@ -145,8 +155,42 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(err())?;
+            if !touched.contains(&story) {
+                touched.push(story);
+            }
+        }
+        for story in &touched {
+            tag_regions(&mut tx, story, priors).await.map_err(err())?;
         }
         tx.commit().await.map_err(err())?;
         Ok(report)
     }
+}
+
+/// Recomputes a story's regions from all its copies and stores them on each of its items.
+async fn tag_regions(
+    tx: &mut sqlx::AnyConnection,
+    story: &str,
+    priors: &HashMap<String, usize>,
+) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT source, cmp_title, cmp_body FROM items WHERE story_id = $1 ORDER BY first_seen, id",
+    )
+    .bind(story)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut copies: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    let mut prior = None;
+    for row in &rows {
+        let source: String = row.try_get("source")?;
+        prior = prior.or_else(|| priors.get(&source).copied());
+        copies.push((row.try_get("cmp_title")?, row.try_get("cmp_body")?));
+    }
+    let regions = Gazetteer::embedded().classify(copies.iter().map(|(t, b)| (t.as_str(), b.as_str())), prior);
+    sqlx::query("UPDATE items SET regions = $1 WHERE story_id = $2")
+        .bind(serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string()))
+        .bind(story)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

@@ -20,7 +20,8 @@ fn check_reports_every_problem_with_line_and_key_and_exits_2() {
     let path = write_config(
         dir.path(),
         "[fetch]\ntimeout = \"soon\"\n\n[[source]]\nname = \"a\"\nurl = \"gopher://x\"\n\n\
-         [[source]]\nname = \"a\"\nurl = \"b.xml\"\nextra = 1\n\n[[output]]\nname = \"bad name\"\ntitle = \"t\"\nsources = [\"zzz\"]\n",
+         [[source]]\nname = \"a\"\nurl = \"b.xml\"\nextra = 1\n\n[[output]]\nname = \"bad name\"\ntitle = \"t\"\nsources = [\"zzz\"]\n\
+         regions = [\"陕西\", \"Atlantis\", \"鼓楼区\"]\nkeywords = 'title:(a OR'\n",
     );
     let out = feedfold()
         .args(["check", "--config"])
@@ -36,6 +37,9 @@ fn check_reports_every_problem_with_line_and_key_and_exits_2() {
         format!("{file}:14: source[1].extra: unknown field `extra`"),
         format!("{file}:17: output[0].name"),
         format!("{file}:19: output[0].sources[0]: no source is named `zzz`"),
+        format!("{file}:20: output[0].regions[1]: no region is named `Atlantis`"),
+        format!("{file}:20: output[0].regions[2]: `鼓楼区` names 4 regions"),
+        format!("{file}:21: output[0].keywords: output `bad name`: bad query at character"),
     ] {
         assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
     }
@@ -157,4 +161,49 @@ async fn fetch_writes_outputs_and_exit_code_tells_about_failures_then_export_pri
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("FAILED") && err.contains("HTTP 503"), "{err}");
     assert!(out_dir.join("all.rss").is_file(), "outputs are still written");
+}
+
+#[test]
+fn the_demo_writes_a_shaanxi_output_with_the_shaanxi_stories_only() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(root.join("config/demo.toml"), dir.path().join("demo.toml")).expect("copy");
+    std::fs::create_dir(dir.path().join("demo")).expect("mkdir");
+    for entry in std::fs::read_dir(root.join("config/demo")).expect("demo dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            dir.path().join("demo").join(path.file_name().expect("name")),
+        )
+        .expect("copy");
+    }
+    let out = dir.path().join("public");
+    let run = feedfold()
+        .args(["fetch", "--config"])
+        .arg(dir.path().join("demo.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output();
+    let run = run.expect("run");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let feed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("shaanxi.json")).expect("json")).expect("json");
+    let items = feed["items"].as_array().expect("items");
+    let titles: Vec<&str> = items.iter().filter_map(|i| i["title"].as_str()).collect();
+    assert_eq!(items.len(), 6, "{titles:?}");
+    for item in items {
+        let code = item["_feedfold"]["regions"][0]["code"].as_str().unwrap_or("");
+        assert!(
+            code.starts_with("61"),
+            "{} is not about Shaanxi: {code}",
+            item["title"]
+        );
+    }
+    for other in [
+        "柳州螺螄粉產業園擴建",
+        "Volcano eruption near Tonga disrupts communications",
+        "进博会筹备工作进入冲刺阶段",
+    ] {
+        assert!(!titles.contains(&other), "{other} leaked into {titles:?}");
+    }
 }

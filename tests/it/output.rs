@@ -148,3 +148,63 @@ async fn entry_ids_are_stable_across_runs() {
     let ids = |b: &[u8]| parse(b).entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
     assert_eq!(ids(&first), ids(&second));
 }
+
+#[tokio::test]
+async fn outputs_filter_by_region_and_keywords() {
+    let fold = crate::support::fixtures().join("fold");
+    let src = |n: &str| fold.join(n).display().to_string();
+    let body = format!(
+        "[[output]]\nname = \"shaanxi\"\ntitle = \"Shaanxi\"\nregions = [\"陝西\"]\n\n\
+         [[output]]\nname = \"not-shaanxi\"\ntitle = \"Elsewhere\"\nexclude_regions = [\"Shaanxi\"]\n\n\
+         [[output]]\nname = \"henan\"\ntitle = \"Henan\"\nregions = [\"410000\"]\n\n\
+         [[output]]\nname = \"epidemic\"\ntitle = \"Daily reports\"\nkeywords = 'title:衛生健康委 -source:nhc-copy'\n\n{}",
+        sources(&[
+            ("qutoutiao", src("qutoutiao.xml")),
+            ("tianning", src("tianning.xml")),
+            ("jiyuan", src("jiyuan-simp.xml")),
+            ("nhc", src("nhc.xml")),
+            ("nhc-copy", src("nhc-copy.xml")),
+        ])
+    );
+    let env = Env::new(&body).await;
+    env.fetch().await;
+    let out = env.dir.path().join("public");
+    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
+        .await
+        .expect("publish");
+    let titles = |name: &str| -> Vec<String> {
+        let feed = parse(&std::fs::read(out.join(format!("{name}.atom"))).expect("atom"));
+        let mut t: Vec<String> = feed
+            .entries
+            .into_iter()
+            .filter_map(|e| e.title.map(|t| t.content))
+            .collect();
+        t.sort();
+        t
+    };
+    // Both Xi'an meetings (seed 000 and 004) and nothing else.
+    assert_eq!(
+        titles("shaanxi"),
+        [
+            "劉國中在西安市疫情防控調(diào)度會(huì)上強(qiáng)調(diào)",
+            "陕西省委书记：深刻汲取教训、反思不足"
+        ]
+    );
+    assert_eq!(titles("not-shaanxi").len(), 3, "{:?}", titles("not-shaanxi"));
+    assert_eq!(titles("henan"), ["济源示范区召开疫情防控工作专题会议"]);
+    // A traditional query matches simplified titles; the copy from nhc-copy is excluded, so only
+    // the two reports of nhc remain (the copy folded into the first one, which still matches).
+    assert_eq!(
+        titles("epidemic"),
+        ["国家卫生健康委通报最新疫情", "国家卫生健康委通报最新疫情"]
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("shaanxi.json")).expect("json")).expect("json");
+    let regions = &json["items"][0]["_feedfold"]["regions"];
+    assert_eq!(
+        regions[0]["code"].as_str().map(|c| &c[..2]),
+        Some("61"),
+        "{regions}"
+    );
+}

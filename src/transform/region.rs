@@ -1,0 +1,1137 @@
+//! Regions: which Chinese province / city / county, or which country, a story is about.
+//!
+//! In: comparison text (simplified, folded, page furniture removed; see
+//! [`normalize`](super::normalize)) of each copy of a story, and an optional prior from the
+//! source (`[[source]] region`). Out: a list of [`Region`]s, primary first, each with its code
+//! (adcode for China, ISO 3166 alpha-2 for countries), name, level and score; empty for a
+//! national story.
+//!
+//! Names come from the gazetteer in `data/regions/` (see its README) and are found with one
+//! leftmost-longest Aho-Corasick pass. How news is written decides what a mention is worth:
+//! - the title counts three times, the lead twice, the rest once;
+//! - a county or city votes for its city and province;
+//! - a short county name (`长安`), a name several units share (`鼓楼`, `朝阳`) or a city name
+//!   that is an everyday word (`安康`, `白银`, `大同`) counts only when its province or city is
+//!   named too; words that contain a place name but are not places (`孙中山`, `中山路`, `新华社`,
+//!   `长安街`) are matched first and ignored; Latin names need word boundaries;
+//! - a dateline (`人民网北京1月6日电`, `BEIJING, Jan 6`) names where the reporter filed, not
+//!   what the story is about, and a venue of a national meeting (`在京召开`, `在北京举行`) is not
+//!   the story's place;
+//! - a story with national markers (`全国`, `国务院`, `中共中央`…) and no province named in its
+//!   title or lead is national: no region;
+//! - a story whose countries outweigh its provinces is foreign: its countries;
+//! - the primary region is the most specific unit that dominates: one city of a province (or a
+//!   city clearly ahead of the others) rather than the province, one county of a city likewise.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use serde::Serialize;
+
+use super::normalize::{fold, is_cjk};
+
+const DIVISIONS: &str = include_str!("../../data/regions/divisions.tsv");
+const COUNTRIES: &str = include_str!("../../data/regions/countries.tsv");
+
+/// How specific a region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Province-level unit (incl. municipalities, autonomous regions, 香港, 澳门, 台湾).
+    Province,
+    /// Prefecture-level city (or a county-level city directly under a province).
+    City,
+    /// County-level unit (county, district, county-level city).
+    County,
+    /// A country other than China.
+    Country,
+}
+
+/// A region a story is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Region {
+    /// Adcode (6 digits) for China, ISO 3166-1 alpha-2 for a country.
+    pub code: String,
+    /// Official name.
+    pub name: String,
+    /// Level.
+    pub level: Level,
+    /// Weight of evidence (title mentions 3, lead 2, body 1, summed over copies).
+    pub score: f32,
+}
+
+/// One unit of the gazetteer.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Adcode or ISO code.
+    pub code: String,
+    /// Official name.
+    pub name: String,
+    /// Level.
+    pub level: Level,
+    /// Index of its province (itself for provinces and countries).
+    pub province: usize,
+    /// Index of its city (itself for cities; None for provinces, countries and counties
+    /// directly under a province).
+    pub city: Option<usize>,
+}
+
+/// How a name may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Counts on its own.
+    Direct,
+    /// Counts only when its province or city is named too.
+    Context,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    /// Candidate units with how each may be used.
+    Units(Vec<(usize, Use)>),
+    /// A word that contains a place name but is not a place.
+    Blocker,
+    /// A word that marks a national story.
+    National,
+}
+
+/// Words containing a place name that are not places.
+const BLOCKERS: &[&str] = &[
+    "孙中山",
+    "中山大学",
+    "中山路",
+    "中山公园",
+    "中山装",
+    "中山陵",
+    "中山舰",
+    "新华社",
+    "新华网",
+    "新华视点",
+    "新华书店",
+    "长安街",
+    "长安汽车",
+    "长安剑",
+    "朝阳产业",
+    "朝阳群众",
+    "北海公园",
+    "江南style",
+    "人民大会堂",
+    "中华人民共和国",
+    "东方明珠",
+    "东方卫视",
+    "和平发展",
+    "和平共处",
+    "世界和平",
+    "安康码",
+    "白银价格",
+    "大同小异",
+    "长治久安",
+    "来宾们",
+    "嘉宾",
+    "普洱茶",
+    "上海合作组织",
+    "天津条约",
+    "北京时间",
+    "钟南山",
+];
+
+/// Words that mark a national (country-wide) story.
+const NATIONAL: &[&str] = &[
+    "全国",
+    "国务院",
+    "中共中央",
+    "党中央",
+    "中央政治局",
+    "全国人大",
+    "全国政协",
+    "国家卫生健康委",
+    "国家卫健委",
+    "国家发展改革委",
+    "中央军委",
+    "我国",
+    "各省",
+    "31个省",
+];
+
+/// City short names that are everyday words: they count only with their province named.
+const EVERYDAY_CITY_NAMES: &[&str] = &[
+    "安康",
+    "白银",
+    "大同",
+    "中山",
+    "朝阳",
+    "普洱",
+    "来宾",
+    "长治",
+    "东方",
+    "和田",
+    "吉安",
+    "永州",
+    "黄山",
+    "三明",
+    "新余",
+    "定西",
+    "海东",
+    "海北",
+    "海南",
+    "玉树",
+    "果洛",
+    "阿里",
+    "通化",
+    "白山",
+    "松原",
+    "四平",
+    "鸡西",
+    "黑河",
+    "伊春",
+    "七台河",
+    "双鸭山",
+    "宁德",
+    "丽水",
+    "金华",
+    "泰安",
+    "临沂",
+    "德阳",
+    "眉山",
+    "资阳",
+    "广安",
+    "遂宁",
+    "内江",
+    "乐山",
+    "雅安",
+    "保山",
+    "玉溪",
+    "昭通",
+    "临沧",
+    "铜仁",
+    "安顺",
+    "六盘水",
+    "毕节",
+    "百色",
+    "河池",
+    "贵港",
+    "崇左",
+];
+
+/// Full names of districts that are generic words: never counted.
+const GENERIC_DISTRICTS: &[&str] = &[
+    "城区",
+    "郊区",
+    "矿区",
+    "新区",
+    "东区",
+    "西区",
+    "南区",
+    "北区",
+    "中区",
+    "市中区",
+    "市辖区",
+    "开发区",
+    "高新区",
+    "城中区",
+    "城东区",
+    "城西区",
+    "城南区",
+    "城北区",
+    "城关区",
+    "河东区",
+    "河西区",
+    "江北区",
+    "江南区",
+    "南山区",
+    "北山区",
+    "新城区",
+    "老城区",
+    "市区",
+    "县城",
+];
+
+/// The gazetteer and its automaton, built once from `data/regions/`.
+#[derive(Debug)]
+pub struct Gazetteer {
+    units: Vec<Unit>,
+    by_code: HashMap<String, usize>,
+    /// Folded names, short names and lower-case English names → units.
+    by_name: HashMap<String, Vec<usize>>,
+    targets: Vec<Target>,
+    /// Whether a pattern is Latin (needs word boundaries).
+    latin: Vec<bool>,
+    automaton: AhoCorasick,
+}
+
+static EMBEDDED: LazyLock<Gazetteer> = LazyLock::new(|| Gazetteer::build(DIVISIONS, COUNTRIES));
+
+fn is_municipality(code: &str) -> bool {
+    matches!(code, "110000" | "120000" | "310000" | "500000")
+}
+
+impl Gazetteer {
+    /// The gazetteer shipped in `data/regions/` (built on first use, about 30 ms).
+    pub fn embedded() -> &'static Gazetteer {
+        &EMBEDDED
+    }
+
+    fn build(divisions: &str, countries: &str) -> Gazetteer {
+        let mut units: Vec<Unit> = Vec::new();
+        let mut by_code: HashMap<String, usize> = HashMap::new();
+        let mut names: Vec<(usize, String, String, String)> = Vec::new(); // (unit, name, shorts, english)
+        let mut parents: Vec<String> = Vec::new();
+        for line in divisions.lines().skip(1) {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() < 6 {
+                continue;
+            }
+            let level = match f[1] {
+                "province" => Level::Province,
+                "prefecture" => Level::City,
+                _ => Level::County,
+            };
+            let i = units.len();
+            units.push(Unit {
+                code: f[0].to_string(),
+                name: f[3].to_string(),
+                level,
+                province: i,
+                city: None,
+            });
+            by_code.insert(f[0].to_string(), i);
+            parents.push(f[2].to_string());
+            names.push((i, f[3].to_string(), f[4].to_string(), f[5].to_string()));
+        }
+        // Resolve provinces and cities.
+        for i in 0..units.len() {
+            let mut province = i;
+            let mut city = None;
+            let mut cur = i;
+            for _ in 0..4 {
+                match units[cur].level {
+                    Level::Province => {
+                        province = cur;
+                        break;
+                    }
+                    Level::City => city = city.or(Some(cur)),
+                    Level::County | Level::Country => {}
+                }
+                match by_code.get(&parents[cur]) {
+                    Some(&p) => cur = p,
+                    None => break,
+                }
+            }
+            units[i].province = province;
+            units[i].city = if units[i].level == Level::City {
+                Some(i)
+            } else {
+                city
+            };
+        }
+        let mut country_names: Vec<(usize, Vec<String>)> = Vec::new();
+        for line in countries.lines().skip(1) {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() < 5 || matches!(f[0], "CN" | "HK" | "MO" | "TW") || f[0].is_empty() {
+                continue;
+            }
+            let i = units.len();
+            units.push(Unit {
+                code: f[0].to_string(),
+                name: f[3].to_string(),
+                level: Level::Country,
+                province: i,
+                city: None,
+            });
+            by_code.insert(f[0].to_string(), i);
+            let mut all = vec![f[3].to_string(), f[4].to_string()];
+            if let Some(aliases) = f.get(5) {
+                all.extend(aliases.split('|').filter(|a| !a.is_empty()).map(str::to_string));
+            }
+            country_names.push((i, all));
+        }
+
+        // Patterns: text → candidates.
+        let mut pattern_index: HashMap<String, usize> = HashMap::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut targets: Vec<Target> = Vec::new();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut add =
+            |text: String, target: Target, patterns: &mut Vec<String>, targets: &mut Vec<Target>| {
+                if text.chars().count() < 2 {
+                    return;
+                }
+                match pattern_index.get(&text) {
+                    Some(&k) => {
+                        if let (Target::Units(existing), Target::Units(new)) = (&mut targets[k], target) {
+                            for n in new {
+                                if !existing.iter().any(|(u, _)| *u == n.0) {
+                                    existing.push(n);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        pattern_index.insert(text.clone(), patterns.len());
+                        patterns.push(text);
+                        targets.push(target);
+                    }
+                }
+            };
+        for b in BLOCKERS {
+            add(fold(b), Target::Blocker, &mut patterns, &mut targets);
+        }
+        for n in NATIONAL {
+            add(fold(n), Target::National, &mut patterns, &mut targets);
+        }
+        for (i, name, shorts, english) in &names {
+            let unit = &units[*i];
+            let folded = fold(name);
+            by_name.entry(folded.clone()).or_default().push(*i);
+            if !GENERIC_DISTRICTS.contains(&name.as_str()) {
+                add(
+                    folded,
+                    Target::Units(vec![(*i, Use::Direct)]),
+                    &mut patterns,
+                    &mut targets,
+                );
+            }
+            for short in shorts.split('|').filter(|s| !s.is_empty()) {
+                let folded = fold(short);
+                by_name.entry(folded.clone()).or_default().push(*i);
+                let how = match unit.level {
+                    Level::Province => Use::Direct,
+                    Level::City if EVERYDAY_CITY_NAMES.contains(&short) => Use::Context,
+                    Level::City => Use::Direct,
+                    // A county-level city directly under its province (济源, 仙桃) is used like a city.
+                    Level::County if unit.city.is_none() && !is_municipality(&units[unit.province].code) => {
+                        Use::Direct
+                    }
+                    Level::County | Level::Country => Use::Context,
+                };
+                add(
+                    folded,
+                    Target::Units(vec![(*i, how)]),
+                    &mut patterns,
+                    &mut targets,
+                );
+            }
+            for en in english.split('|').filter(|s| !s.is_empty()) {
+                // `Xi'an` is also written `Xian`.
+                for form in [fold(en), fold(&en.replace('\'', ""))] {
+                    let list = by_name.entry(form.clone()).or_default();
+                    if !list.contains(i) {
+                        list.push(*i);
+                    }
+                    add(
+                        form,
+                        Target::Units(vec![(*i, Use::Direct)]),
+                        &mut patterns,
+                        &mut targets,
+                    );
+                }
+            }
+        }
+        for (i, all) in &country_names {
+            for name in all.iter().filter(|n| !n.is_empty()) {
+                let folded = fold(name);
+                by_name.entry(folded.clone()).or_default().push(*i);
+                add(
+                    folded,
+                    Target::Units(vec![(*i, Use::Direct)]),
+                    &mut patterns,
+                    &mut targets,
+                );
+            }
+        }
+        let latin = patterns.iter().map(|p| !p.chars().any(is_cjk)).collect();
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .unwrap_or_else(|_| AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds"));
+        Gazetteer {
+            units,
+            by_code,
+            by_name,
+            targets,
+            latin,
+            automaton,
+        }
+    }
+
+    /// A unit by its code (adcode or ISO alpha-2).
+    pub fn by_code(&self, code: &str) -> Option<usize> {
+        self.by_code.get(code).copied()
+    }
+
+    /// A unit by index.
+    pub fn unit(&self, i: usize) -> &Unit {
+        &self.units[i]
+    }
+
+    /// Units a user-written region refers to: an adcode, an ISO code, or a name in either script
+    /// (full, short or English: `陕西`, `陝西省`, `610000`, `Shaanxi`).
+    pub fn lookup(&self, text: &str) -> Vec<usize> {
+        let t = text.trim();
+        if let Some(&i) = self
+            .by_code
+            .get(t)
+            .or_else(|| self.by_code.get(&t.to_ascii_uppercase()))
+        {
+            return vec![i];
+        }
+        let mut found = self.by_name.get(&fold(t)).cloned().unwrap_or_default();
+        // Prefer the highest level: `吉林` is the province before the city.
+        if let Some(best) = found.iter().map(|&i| level_rank(self.units[i].level)).min() {
+            found.retain(|&i| level_rank(self.units[i].level) == best);
+        }
+        found
+    }
+
+    /// Whether unit `inner` lies in (or is) unit `outer`.
+    pub fn contains(&self, outer: usize, inner: usize) -> bool {
+        let u = &self.units[inner];
+        outer == inner
+            || (self.units[outer].level == Level::Province && u.province == outer)
+            || (self.units[outer].level == Level::City && u.city == Some(outer))
+    }
+
+    /// The regions of a story, from the comparison text of each of its copies and an optional
+    /// prior unit (a local outlet's region).
+    pub fn classify<'a>(
+        &self,
+        copies: impl IntoIterator<Item = (&'a str, &'a str)>,
+        prior: Option<usize>,
+    ) -> Vec<Region> {
+        let mut votes = Votes::default();
+        for (title, body) in copies {
+            self.collect(title, body, &mut votes);
+        }
+        if let Some(p) = prior {
+            votes.add(self, p, PRIOR_WEIGHT);
+        }
+        self.decide(&votes)
+    }
+
+    fn collect(&self, title: &str, body: &str, votes: &mut Votes) {
+        // Names that need context: (pattern, weight, in the title, in the lead, followed by an
+        // institution word).
+        let mut pending: Vec<(usize, f32, bool, bool, bool)> = Vec::new();
+        let dateline = dateline_end(body);
+        for (text, section) in [(title, Section::Title), (body, Section::Body)] {
+            for m in self.automaton.find_iter(text) {
+                let p = m.pattern().as_usize();
+                let (start, end) = (m.start(), m.end());
+                if self.latin[p] && !word_bounded(text, start, end) {
+                    continue;
+                }
+                let weight = match section {
+                    Section::Title => TITLE_WEIGHT,
+                    Section::Body if start < LEAD_BYTES => LEAD_WEIGHT,
+                    Section::Body => BODY_WEIGHT,
+                };
+                match &self.targets[p] {
+                    Target::Blocker => {}
+                    Target::National => {
+                        if section == Section::Title || start < LEAD_BYTES {
+                            votes.national += weight;
+                            votes.national_title |= section == Section::Title;
+                        }
+                    }
+                    Target::Units(candidates) => {
+                        if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        if text[..start].ends_with("全国") {
+                            // `全国台湾同胞代表会议`: part of a national body's name.
+                            votes.national += weight;
+                            continue;
+                        }
+                        let venue = is_venue(text, start, end);
+                        let weight = if venue { weight * VENUE_FACTOR } else { weight };
+                        let in_title = section == Section::Title && !venue;
+                        let in_lead = section == Section::Body && start < LEAD_BYTES && !venue;
+                        let institution = followed_by_institution(text, end);
+                        match candidates.as_slice() {
+                            [(u, Use::Direct)] => votes.mention(self, *u, weight, in_title, in_lead),
+                            [(u, Use::Context)] if institution => {
+                                votes.mention(self, *u, weight, in_title, in_lead)
+                            }
+                            _ => pending.push((p, weight, in_title, in_lead, institution)),
+                        }
+                    }
+                }
+            }
+        }
+        // Names that need context: keep the candidates whose province or city is named.
+        for (p, weight, in_title, in_lead, institution) in pending {
+            let Target::Units(candidates) = &self.targets[p] else {
+                continue;
+            };
+            let supported: Vec<usize> = candidates
+                .iter()
+                .map(|(u, _)| *u)
+                .filter(|&u| {
+                    let unit = &self.units[u];
+                    votes.total(unit.province) > 0.0 && unit.province != u
+                        || unit.city.is_some_and(|c| c != u && votes.total(c) > 0.0)
+                })
+                .collect();
+            let chosen = match supported.as_slice() {
+                [one] => Some(*one),
+                [] => {
+                    // A province and a unit inside it sharing a name (`吉林`): the province. A
+                    // name before an institution word (`武昌医院`) stands on its own.
+                    let direct: Vec<usize> = candidates
+                        .iter()
+                        .filter(|(_, how)| *how == Use::Direct || institution)
+                        .map(|(u, _)| *u)
+                        .collect();
+                    match direct.as_slice() {
+                        [one] => Some(*one),
+                        _ => candidates
+                            .iter()
+                            .map(|(u, _)| *u)
+                            .find(|&u| self.units[u].level == Level::Province),
+                    }
+                }
+                many => many.iter().copied().max_by(|&a, &b| {
+                    votes
+                        .total(self.units[a].province)
+                        .total_cmp(&votes.total(self.units[b].province))
+                }),
+            };
+            if let Some(u) = chosen {
+                votes.mention(self, u, weight, in_title, in_lead);
+            }
+        }
+    }
+
+    fn decide(&self, votes: &Votes) -> Vec<Region> {
+        let region = |i: usize, score: f32| {
+            let u = &self.units[i];
+            Region {
+                code: u.code.clone(),
+                name: u.name.clone(),
+                level: u.level,
+                score,
+            }
+        };
+        let mut provinces: Vec<(usize, f32)> = votes
+            .totals
+            .iter()
+            .filter(|(u, _)| self.units[*u].level == Level::Province)
+            .map(|(u, s)| (*u, *s))
+            .collect();
+        provinces.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut countries: Vec<(usize, f32)> = votes
+            .totals
+            .iter()
+            .filter(|(u, _)| self.units[*u].level == Level::Country)
+            .map(|(u, s)| (*u, *s))
+            .collect();
+        countries.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let top_province = provinces.first().map_or(0.0, |p| p.1);
+        let top_country = countries.first().map_or(0.0, |c| c.1);
+        // A Chinese place in the title makes a Chinese story, whatever countries it deals with.
+        if top_country > top_province && votes.title_provinces.is_empty() {
+            return countries
+                .iter()
+                .filter(|(_, s)| *s >= top_country * SECONDARY_SHARE)
+                .take(MAX_REGIONS)
+                .map(|&(u, s)| region(u, s))
+                .collect();
+        }
+        let Some(&(top, top_score)) = provinces.first() else {
+            return Vec::new();
+        };
+        let in_title = votes.title_provinces.contains(&top);
+        let up_front = in_title || votes.lead_provinces.contains(&top);
+        // A national marker in the title with no province there, or in the lead with no
+        // province up front: a national story.
+        if (votes.national_title && votes.title_provinces.is_empty()) || (votes.national > 0.0 && !up_front) {
+            return Vec::new();
+        }
+        // One passing mention deep in the text is not what a story is about.
+        if !up_front && top_score < MIN_BODY_EVIDENCE {
+            return Vec::new();
+        }
+        let mut out = vec![self.primary(votes, top, top_score)];
+        for &(p, s) in provinces.iter().skip(1) {
+            if s >= top_score * SECONDARY_SHARE && out.len() < MAX_REGIONS {
+                out.push(region(p, s));
+            }
+        }
+        out
+    }
+
+    /// The most specific unit that dominates within a province.
+    fn primary(&self, votes: &Votes, province: usize, score: f32) -> Region {
+        let region = |i: usize, score: f32| {
+            let u = &self.units[i];
+            Region {
+                code: u.code.clone(),
+                name: u.name.clone(),
+                level: u.level,
+                score,
+            }
+        };
+        let municipality = is_municipality(&self.units[province].code);
+        // Cities of the province (a municipality is its own city).
+        let mut cities: Vec<(usize, f32)> = votes
+            .totals
+            .iter()
+            .filter(|(u, _)| {
+                let unit = &self.units[*u];
+                unit.province == province
+                    && *u != province
+                    && (unit.level == Level::City
+                        || (unit.level == Level::County && unit.city.is_none() && !municipality))
+            })
+            .map(|(u, s)| (*u, *s))
+            .collect();
+        cities.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let (city, city_score) = if municipality {
+            (province, score)
+        } else {
+            match cities.as_slice() {
+                [] => return region(province, score),
+                [(c, s)] => (*c, *s),
+                [(c, s), (_, s2), ..] if *s >= *s2 * DOMINANCE => (*c, *s),
+                _ => return region(province, score),
+            }
+        };
+        // Counties of that city.
+        let mut counties: Vec<(usize, f32)> = votes
+            .totals
+            .iter()
+            .filter(|(u, _)| {
+                let unit = &self.units[*u];
+                unit.level == Level::County
+                    && *u != city
+                    && if municipality {
+                        unit.province == province
+                    } else {
+                        unit.city == Some(city)
+                    }
+            })
+            .map(|(u, s)| (*u, *s))
+            .collect();
+        counties.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        match counties.as_slice() {
+            [(c, s)] if *s >= city_score * COUNTY_SHARE => region(*c, *s),
+            [(c, s), (_, s2), ..] if *s >= city_score * COUNTY_SHARE && *s >= *s2 * DOMINANCE => {
+                region(*c, *s)
+            }
+            _ => region(city, city_score),
+        }
+    }
+}
+
+fn level_rank(level: Level) -> u8 {
+    match level {
+        Level::Province => 0,
+        Level::City => 1,
+        Level::County => 2,
+        Level::Country => 3,
+    }
+}
+
+/// Weight of a mention in the title.
+const TITLE_WEIGHT: f32 = 3.0;
+/// Weight of a mention in the lead.
+const LEAD_WEIGHT: f32 = 2.0;
+/// Weight of a mention further on.
+const BODY_WEIGHT: f32 = 1.0;
+/// Weight of a source's prior region.
+const PRIOR_WEIGHT: f32 = 1.5;
+/// A venue of a meeting counts this much of a mention.
+const VENUE_FACTOR: f32 = 0.25;
+/// Bytes of comparison text that make the lead (about 50 CJK characters).
+const LEAD_BYTES: usize = 150;
+/// A second province (or country) is listed when it has this share of the first's score.
+const SECONDARY_SHARE: f32 = 0.5;
+/// A city (or county) is primary over the others when its score is this many times theirs.
+const DOMINANCE: f32 = 2.5;
+/// A county is primary when it carries this share of its city's score.
+const COUNTY_SHARE: f32 = 0.5;
+/// Evidence a region needs when it is named neither in a title nor in a lead.
+const MIN_BODY_EVIDENCE: f32 = 2.0;
+/// Regions listed at most.
+const MAX_REGIONS: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Title,
+    Body,
+}
+
+/// Scores per unit (own mentions plus those of the units inside it).
+#[derive(Debug, Default)]
+struct Votes {
+    totals: Vec<(usize, f32)>,
+    /// Weight of national markers in titles and leads.
+    national: f32,
+    /// Whether a national marker is in a title.
+    national_title: bool,
+    /// Provinces named in a title.
+    title_provinces: Vec<usize>,
+    /// Provinces named in a lead.
+    lead_provinces: Vec<usize>,
+}
+
+impl Votes {
+    fn total(&self, unit: usize) -> f32 {
+        self.totals
+            .iter()
+            .find(|(u, _)| *u == unit)
+            .map_or(0.0, |(_, s)| *s)
+    }
+
+    fn bump(&mut self, unit: usize, weight: f32) {
+        match self.totals.iter_mut().find(|(u, _)| *u == unit) {
+            Some((_, s)) => *s += weight,
+            None => self.totals.push((unit, weight)),
+        }
+    }
+
+    /// A mention in a title or lead also records the province as named up front.
+    fn mention(&mut self, gazetteer: &Gazetteer, unit: usize, weight: f32, in_title: bool, in_lead: bool) {
+        self.add(gazetteer, unit, weight);
+        if gazetteer.units[unit].level == Level::Country {
+            return;
+        }
+        let province = gazetteer.units[unit].province;
+        if in_title {
+            self.title_provinces.push(province);
+        }
+        if in_lead {
+            self.lead_provinces.push(province);
+        }
+    }
+
+    /// A mention of `unit` votes for it, its city and its province.
+    fn add(&mut self, gazetteer: &Gazetteer, unit: usize, weight: f32) {
+        let u = &gazetteer.units[unit];
+        self.bump(unit, weight);
+        if let Some(c) = u.city.filter(|&c| c != unit) {
+            self.bump(c, weight);
+        }
+        if u.province != unit {
+            self.bump(u.province, weight);
+        }
+    }
+}
+
+fn word_bounded(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    before.is_none_or(|c| !c.is_alphanumeric() || is_cjk(c))
+        && after.is_none_or(|c| !c.is_alphanumeric() || is_cjk(c))
+}
+
+/// Words that, right after a short place name, make it a place reference on its own:
+/// `武昌医院`, `济源示范区`, `延庆赛区`.
+const INSTITUTIONS: &[&str] = &[
+    "医院",
+    "大学",
+    "学院",
+    "中学",
+    "小学",
+    "机场",
+    "车站",
+    "火车站",
+    "高铁站",
+    "景区",
+    "公园",
+    "广场",
+    "法院",
+    "检察院",
+    "公安",
+    "政府",
+    "街道",
+    "镇",
+    "乡",
+    "村",
+    "赛区",
+    "示范区",
+    "开发区",
+    "新区",
+    "港",
+    "站",
+];
+
+fn followed_by_institution(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    INSTITUTIONS.iter().any(|w| rest.starts_with(w))
+}
+
+/// `在北京举行`, `在京召开`: the place is a meeting's venue.
+fn is_venue(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after: String = text[end..].chars().take(2).collect();
+    before == Some('在') && ["举行", "召开", "闭幕", "开幕", "落幕", "举办"].contains(&after.as_str())
+}
+
+/// Where a dateline at the start of a body ends (0 when there is none): `人民网北京1月6日电`,
+/// `新华社上海1月6日电`, `beijing jan 6` (English: a place then a month and a day).
+fn dateline_end(body: &str) -> usize {
+    let head: String = body.chars().take(30).collect();
+    if let Some(at) = head.find("日电") {
+        return at + "日电".len();
+    }
+    let words: Vec<&str> = body.splitn(6, ' ').collect();
+    const MONTHS: &[&str] = &[
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    for k in 1..words.len().min(4) {
+        if MONTHS.contains(&words[k])
+            && words
+                .get(k + 1)
+                .is_some_and(|d| d.len() <= 2 && d.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return words[..k]
+                .iter()
+                .map(|w| w.len() + 1)
+                .sum::<usize>()
+                .saturating_sub(1);
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::normalize::{Furniture, comparison};
+
+    fn regions(title: &str, html: &str) -> Vec<Region> {
+        let c = comparison(Some(title), Some(html), &Furniture::default());
+        Gazetteer::embedded().classify([(c.title.as_str(), c.body.as_str())], None)
+    }
+
+    fn primary(title: &str, html: &str) -> Option<(String, Level)> {
+        regions(title, html).first().map(|r| (r.name.clone(), r.level))
+    }
+
+    #[test]
+    fn shaanxi_is_not_shanxi() {
+        let r = primary(
+            "Shaanxi holds epidemic meeting",
+            "<p>Officials in Shaanxi province said on Monday that quarantine sites would be inspected.</p>",
+        );
+        assert_eq!(r.map(|r| r.0).as_deref(), Some("陕西省"));
+        let r = primary(
+            "Shanxi coal output rises",
+            "<p>Coal mines in Shanxi province raised output in December.</p>",
+        );
+        assert_eq!(r.map(|r| r.0).as_deref(), Some("山西省"));
+    }
+
+    #[test]
+    fn changchun_inside_a_longer_word_is_not_a_place() {
+        assert_eq!(
+            primary("延长春节假期", "<p>多家企业宣布延长春节假期，员工居家办公。</p>"),
+            None
+        );
+        assert_eq!(
+            primary("孙中山诞辰纪念", "<p>纪念孙中山先生诞辰，各界人士参加。</p>"),
+            None
+        );
+        assert_eq!(
+            primary("长春发布通告", "<p>长春市疫情防控指挥部发布通告。</p>")
+                .map(|r| r.0)
+                .as_deref(),
+            Some("长春市")
+        );
+    }
+
+    #[test]
+    fn a_sidebar_is_not_the_story() {
+        // Seed 001: a Shaanxi story whose page ends in a sidebar naming 河南, 深圳, 上海.
+        let html = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。陕西省委书记主持会议并讲话。</p><p>陕西省长讲话，西安市委书记出席。</p>\
+            <p>世卫：北京冬奥防控措施严格有力</p><p>2022-01-07 09:34 北京冬奥会 -</p><p>河南新增56例本土确诊</p><p>2022-01-07 09:02 新冠肺炎抗疫战 -</p>\
+            <p>深圳发现2例新冠阳性感染者</p><p>2022-01-07 08:27 新冠肺炎抗疫战 -</p><p>上海昨日新增本土无症状感染者3例</p>";
+        let r = regions("陕西省委书记：各级干部要在政治上格外清醒", html);
+        assert_eq!(r[0].name, "西安市", "{r:?}");
+        assert!(
+            r.iter()
+                .all(|x| !["河南省", "上海市", "广东省"].contains(&x.name.as_str())),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_footer_of_another_province_is_not_the_story() {
+        // Seed 002: about 西宁, 青海; its copyright footer names 黔东南 (Guizhou).
+        let html = "<p>11月2日，据青海省西宁市城西区纪委监委消息，为进一步严明疫情防控工作纪律，现将2起问题通报如下。</p>\
+            <p>西宁市新增3名新冠肺炎病毒核酸检测阳性人员。</p>\
+            <p>凡本网注明“来源：黔东南信息港”的所有作品，均为黔东南信息港合法拥有版权或有权使用的作品，未经本网授权不得转载。</p>";
+        let r = regions("西宁通报2起疫情防控履职不力问题", html);
+        assert_eq!(r[0].name, "西宁市", "{r:?}");
+        assert!(r.iter().all(|x| x.name != "贵州省"), "{r:?}");
+    }
+
+    #[test]
+    fn a_dateline_is_not_the_place() {
+        let r = regions(
+            "北京冬奥会延庆赛区举行消防安保演练",
+            "<p>人民网上海1月13日电 今天，北京冬奥会延庆赛区进行了消防安保演练。</p>",
+        );
+        assert_eq!(r[0].name, "延庆区", "{r:?}");
+        assert!(r.iter().all(|x| x.name != "上海市"), "{r:?}");
+        let r = regions(
+            "Flood defences tested",
+            "<p>SHANGHAI, Jan 6 (Xinhua) -- Emergency crews in Guangdong province tested flood defences on Thursday.</p>",
+        );
+        assert_eq!(r[0].name, "广东省", "{r:?}");
+    }
+
+    #[test]
+    fn a_national_meeting_in_beijing_is_national() {
+        assert!(
+            regions(
+                "全国政协主席会议在京召开",
+                "<p>全国政协主席会议在北京举行，会议审议了有关文件。</p>"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_foreign_story_names_its_country() {
+        let r = regions(
+            "日本新冠肺炎感染者945人",
+            "<p>截至当地时间29日下午，日本新冠肺炎感染者共计945人，其中包括中国游客等226人。</p>",
+        );
+        assert_eq!(r[0].code, "JP", "{r:?}");
+        assert_eq!(r[0].level, Level::Country);
+    }
+
+    #[test]
+    fn a_multi_province_roundup_lists_each_province() {
+        let r = regions(
+            "多地发布疫情防控最新措施",
+            "<p>河南郑州、天津、上海、陕西西安等地发布疫情防控最新措施。河南要求各地加强排查，天津开展全员核酸检测，上海加强入境人员管理，陕西继续严格社区管控。</p>",
+        );
+        let g = Gazetteer::embedded();
+        let provinces: Vec<&str> = r
+            .iter()
+            .filter_map(|x| g.by_code(&x.code))
+            .map(|u| g.unit(g.unit(u).province).name.as_str())
+            .collect();
+        for p in ["河南省", "天津市", "上海市", "陕西省"] {
+            assert!(provinces.contains(&p), "{p} missing from {r:?}");
+        }
+        assert_eq!(r.len(), 4, "{r:?}");
+    }
+
+    #[test]
+    fn county_names_count_with_their_city_and_the_company_footer_does_not_lead() {
+        // Seed 004: a Xi'an meeting; its footer is a company address in 榆林 (removed as an address line).
+        let html = "<p>省委书记10日晚出席西安市疫情防控调度会。他强调，要坚决贯彻各项部署。</p><p>省长讲话，西安市委书记主持，西安市市长参加。</p>\
+            <p>地址：陕西省榆林市绥德县天宁路</p>";
+        let r = regions("刘国中在西安市疫情防控调度会上强调", html);
+        assert_eq!(r[0].name, "西安市", "{r:?}");
+        // A short county name alone is not enough; with its city it is.
+        assert_eq!(primary("长安举办灯会", "<p>长安举办灯会，游客众多。</p>"), None);
+        assert_eq!(
+            primary("西安长安区举办灯会", "<p>西安市长安区举办灯会。</p>")
+                .map(|r| r.0)
+                .as_deref(),
+            Some("长安区")
+        );
+    }
+
+    #[test]
+    fn a_place_inside_a_national_body_s_name_is_national() {
+        assert!(
+            regions(
+                "第十一次全国台湾同胞代表会议在京闭幕",
+                "<p>第十一次全国台湾同胞代表会议在北京闭幕。</p>"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_national_title_is_national_even_when_the_lead_names_a_province() {
+        let html = "<p>国家卫健委通报，2月12日全国新增确诊病例3399例，其中湖北新增确诊病例3260例。</p>";
+        assert!(regions("全国累计确诊新冠肺炎31774例", html).is_empty());
+    }
+
+    #[test]
+    fn a_chinese_place_in_the_title_beats_a_foreign_partner() {
+        let html = "<p>我国出口巴基斯坦的铁路宽轨客车在天津港装船启运，这批客车将交付巴基斯坦铁路公司。巴基斯坦方面表示感谢。</p>";
+        assert_eq!(
+            regions("我国出口巴基斯坦铁路宽轨客车在天津港启运", html)[0].name,
+            "天津市"
+        );
+    }
+
+    #[test]
+    fn a_short_name_before_an_institution_word_counts() {
+        let r = regions(
+            "武昌医院两名重症患者出院",
+            "<p>武昌医院重症医学科两名患者康复出院。</p>",
+        );
+        assert_eq!(r[0].name, "武昌区", "{r:?}");
+    }
+
+    #[test]
+    fn a_county_level_city_under_its_province_counts_alone() {
+        let r = regions(
+            "济源示范区王屋山景区调整开放时间",
+            "<p>济源示范区王屋山景区自即日起调整冬季开放时间。</p>",
+        );
+        assert_eq!(r[0].name, "济源市", "{r:?}");
+    }
+
+    #[test]
+    fn one_passing_mention_deep_in_the_text_is_not_the_place() {
+        let html = "<p>中国疾控中心专家表示，新型冠状病毒与SARS冠状病毒同属一个大家族，但并非其进化版本，两者的基因序列差异明显，相关研究仍在进行中。研究人员比较了多个样本，其中包括在舟山采集的蝙蝠样本。</p>";
+        assert!(regions("新型肺炎不是SARS进化版", html).is_empty());
+    }
+
+    #[test]
+    fn traditional_text_matches() {
+        let r = regions(
+            "陝西省衛健委通報",
+            "<p>陝西省衛健委通報，西安市新增確診病例。</p>",
+        );
+        assert_eq!(r[0].name, "西安市", "{r:?}");
+    }
+
+    #[test]
+    fn lookup_accepts_names_codes_and_english() {
+        let g = Gazetteer::embedded();
+        for q in ["陕西", "陝西", "陕西省", "610000", "Shaanxi", "shaanxi"] {
+            let found = g.lookup(q);
+            assert_eq!(found.len(), 1, "{q}");
+            assert_eq!(g.unit(found[0]).code, "610000", "{q}");
+        }
+        assert_eq!(g.unit(g.lookup("Shanxi")[0]).code, "140000");
+        assert_eq!(g.unit(g.lookup("吉林")[0]).level, Level::Province);
+        assert!(g.lookup("Atlantis").is_empty());
+    }
+}
