@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Benchmark (iii): region tagging, feedfold and the Python regex peer in the same session, on the
+# same 200-item feed (benches/data/feed200.xml).
+#
+# Usage: bench/run_bench_iii.sh BASELINES_DIR
+#   BASELINES_DIR  folder holding bench_region.py (the peer script; not part of this repo)
+# Needs: cargo, python3 with feedparser (installed with pip if missing).
+set -euo pipefail
+if [[ $# -lt 1 || ! -f "$1/bench_region.py" ]]; then
+    echo "usage: $0 BASELINES_DIR" >&2
+    exit 2
+fi
+BASELINES=$(cd "$1" && pwd)
+cd "$(dirname "$0")/.."
+
+echo "== environment"
+date -u +"date: %Y-%m-%dT%H:%M:%SZ"
+echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "cpus: $(nproc)  $(lscpu | sed -n 's/^Model name: *//p')"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "== feedfold (cargo bench --bench region)"
+cargo bench --bench region
+
+echo "== peer: Python regex (bench_region.py)"
+python3 -c 'import feedparser' 2>/dev/null || pip install -q feedparser
+python3 "$BASELINES/bench_region.py" benches/data/feed200.xml
