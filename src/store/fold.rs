@@ -93,11 +93,7 @@ impl Store {
 
         // Near duplicates through the index.
         for (i, p) in pending.iter().enumerate() {
-            let keys: Vec<i64> = sqlx::query_scalar("SELECT key FROM lsh WHERE item_id = $1")
-                .bind(p.id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(err())?;
+            let keys = p.features.query_keys();
             for c in candidates(&mut tx, &keys).await.map_err(err())? {
                 if c.id == p.id {
                     continue;

@@ -12,6 +12,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 use sqlx::{Any, Row, Transaction};
 
 use super::{
@@ -205,6 +207,64 @@ fn comparison_of(item: &Item, furniture: &Furniture) -> Comparison {
     normalize::comparison(item.title.as_deref(), body_html(item), furniture)
 }
 
+/// The columns an item's new or changed copy writes, bound in this order as `$n..$n+17`: guid,
+/// url, link, title, summary_html, content_html, authors, categories, enclosures, language,
+/// published, updated, last_seen, content_hash, cmp_title, cmp_body, cmp_lines, cmp_removed.
+struct ItemRow<'a> {
+    item: &'a Item,
+    rendered: Rendered,
+    cmp: Comparison,
+    seen: i64,
+}
+
+impl<'a> ItemRow<'a> {
+    fn new(
+        item: &'a Item,
+        now: DateTime<Utc>,
+        furniture: &Furniture,
+        render: &(dyn Fn(&Item) -> Rendered + Sync),
+    ) -> Self {
+        ItemRow {
+            item,
+            rendered: render(item),
+            cmp: comparison_of(item, furniture),
+            seen: ts(now),
+        }
+    }
+
+    fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
+        let item = self.item;
+        query
+            .bind(item.guid.as_deref())
+            .bind(item.url.as_deref())
+            .bind(item.link.as_deref())
+            .bind(item.title.as_deref())
+            .bind(self.rendered.summary_html.as_deref())
+            .bind(self.rendered.content_html.as_deref())
+            .bind(to_json(&item.authors))
+            .bind(to_json(&item.categories))
+            .bind(to_json(&item.enclosures))
+            .bind(item.language.as_deref())
+            .bind(item.published.map(ts))
+            .bind(item.updated.map(ts))
+            .bind(self.seen)
+            .bind(item_hash(item))
+            .bind(self.cmp.title.as_str())
+            .bind(self.cmp.body.as_str())
+            .bind(self.cmp.lines as i64)
+            .bind(self.cmp.removed as i64)
+    }
+
+    fn features(&self) -> Features {
+        let when = self
+            .item
+            .published
+            .or(self.item.updated)
+            .unwrap_or_else(|| super::from_ts(self.seen));
+        Features::new(&self.cmp, when)
+    }
+}
+
 async fn update(
     tx: &mut Tx<'_>,
     source: &str,
@@ -213,43 +273,22 @@ async fn update(
     furniture: &Furniture,
     render: &(dyn Fn(&Item) -> Rendered + Sync),
 ) -> Result<(), sqlx::Error> {
-    let r = render(item);
-    let cmp = comparison_of(item, furniture);
+    let row = ItemRow::new(item, now, furniture, render);
     let id = item_id(source, &item.key);
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, summary_html = $7, content_html = $8, \
          authors = $9, categories = $10, enclosures = $11, language = $12, published = $13, updated = $14, \
          last_seen = $15, content_hash = $16, cmp_title = $17, cmp_body = $18, cmp_lines = $19, cmp_removed = $20 \
          WHERE source = $1 AND item_key = $2",
     )
     .bind(source)
-    .bind(&item.key)
-    .bind(item.guid.as_deref())
-    .bind(item.url.as_deref())
-    .bind(item.link.as_deref())
-    .bind(item.title.as_deref())
-    .bind(r.summary_html)
-    .bind(r.content_html)
-    .bind(to_json(&item.authors))
-    .bind(to_json(&item.categories))
-    .bind(to_json(&item.enclosures))
-    .bind(item.language.as_deref())
-    .bind(item.published.map(ts))
-    .bind(item.updated.map(ts))
-    .bind(ts(now))
-    .bind(item_hash(item))
-    .bind(&cmp.title)
-    .bind(&cmp.body)
-    .bind(cmp.lines as i64)
-    .bind(cmp.removed as i64)
-    .execute(&mut **tx)
-    .await?;
-    let features = Features::new(&cmp, item.published.or(item.updated).unwrap_or(now));
+    .bind(&item.key);
+    row.bind(query).execute(&mut **tx).await?;
     sqlx::query("DELETE FROM lsh WHERE item_id = $1")
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    insert_keys(tx, id, &features.band_keys()).await
+    insert_keys(tx, id, &row.features().band_keys()).await
 }
 
 async fn insert(
@@ -261,11 +300,9 @@ async fn insert(
     render: &(dyn Fn(&Item) -> Rendered + Sync),
 ) -> Result<(), sqlx::Error> {
     let id = item_id(source, &item.key);
-    let cmp = comparison_of(item, furniture);
-    let features = Features::new(&cmp, item.published.or(item.updated).unwrap_or(now));
-    let band_keys = features.band_keys();
+    let row = ItemRow::new(item, now, furniture, render);
 
-    // Exact duplicates first: the group, and the story its items are in.
+    // The exact group: the one of a stored item with the same canonical URL or permalink GUID.
     let keys = exact_keys(item);
     let mut group = None;
     for key in &keys {
@@ -285,36 +322,14 @@ async fn insert(
             .execute(&mut **tx)
             .await?;
     }
-    let r = render(item);
-    sqlx::query(
-        "INSERT INTO items (id, source, item_key, guid, url, link, title, summary_html, content_html, authors, \
-         categories, enclosures, language, published, updated, first_seen, last_seen, content_hash, \
-         exact_id, cmp_title, cmp_body, cmp_lines, cmp_removed) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20, $21, $22)",
+    let query = sqlx::query(
+        "INSERT INTO items (source, item_key, guid, url, link, title, summary_html, content_html, authors, \
+         categories, enclosures, language, published, updated, last_seen, content_hash, cmp_title, cmp_body, \
+         cmp_lines, cmp_removed, id, exact_id, first_seen) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $15)",
     )
-    .bind(id)
     .bind(source)
-    .bind(&item.key)
-    .bind(item.guid.as_deref())
-    .bind(item.url.as_deref())
-    .bind(item.link.as_deref())
-    .bind(item.title.as_deref())
-    .bind(r.summary_html)
-    .bind(r.content_html)
-    .bind(to_json(&item.authors))
-    .bind(to_json(&item.categories))
-    .bind(to_json(&item.enclosures))
-    .bind(item.language.as_deref())
-    .bind(item.published.map(ts))
-    .bind(item.updated.map(ts))
-    .bind(ts(now))
-    .bind(item_hash(item))
-    .bind(&group)
-    .bind(&cmp.title)
-    .bind(&cmp.body)
-    .bind(cmp.lines as i64)
-    .bind(cmp.removed as i64)
-    .execute(&mut **tx)
-    .await?;
-    insert_keys(tx, id, &band_keys).await
+    .bind(&item.key);
+    row.bind(query).bind(id).bind(&group).execute(&mut **tx).await?;
+    insert_keys(tx, id, &row.features().band_keys()).await
 }

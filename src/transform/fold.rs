@@ -13,6 +13,7 @@
 //! keep look-alike reports apart. The same code serves the store and the in-memory [`Index`].
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -370,15 +371,32 @@ impl Features {
 
     /// LSH band keys of every channel. Items sharing a key are candidates.
     pub fn band_keys(&self) -> Vec<i64> {
-        let mut keys = Vec::with_capacity(48);
-        if !self.title_only() {
-            band_keys(0, &self.body, BODY, &mut keys);
-            band_keys(1, &self.lead, LEAD, &mut keys);
-        }
-        if self.title.len() >= 3 {
-            band_keys(2, &self.title, TITLE, &mut keys);
-        }
+        let (mut keys, title) = self.channel_keys();
+        keys.extend(title);
         keys
+    }
+
+    /// The band keys to look candidates up by: an item with a body is found through its body
+    /// and lead (a title match alone never folds two such items), a title-only item through
+    /// its title. Every item is indexed under all its [`band_keys`](Self::band_keys), so a
+    /// title-only item still finds full copies by their titles.
+    pub fn query_keys(&self) -> Vec<i64> {
+        let (text, title) = self.channel_keys();
+        if self.title_only() { title } else { text }
+    }
+
+    /// (body and lead keys, title keys).
+    fn channel_keys(&self) -> (Vec<i64>, Vec<i64>) {
+        let mut text = Vec::with_capacity(40);
+        if !self.title_only() {
+            band_keys(0, &self.body, BODY, &mut text);
+            band_keys(1, &self.lead, LEAD, &mut text);
+        }
+        let mut title = Vec::with_capacity(8);
+        if self.title.len() >= 3 {
+            band_keys(2, &self.title, TITLE, &mut title);
+        }
+        (text, title)
     }
 }
 
@@ -725,8 +743,30 @@ pub fn cluster(
 /// candidate, which the exact check then rejects.
 #[derive(Debug, Default)]
 pub struct Index {
-    bands: HashMap<u32, u32>,
+    bands: HashMap<u32, u32, BuildHasherDefault<KeyHasher>>,
     stories: Vec<u32>,
+    checked: u64,
+}
+
+/// Band keys are hashes already: one multiplication spreads them over the table's control bits
+/// (SipHash, the default, would cost more than the lookup).
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 fn short_key(key: i64) -> u32 {
@@ -737,6 +777,20 @@ impl Index {
     /// An empty index.
     pub fn new() -> Index {
         Index::default()
+    }
+
+    /// An empty index with room for `items` items.
+    pub fn with_capacity(items: usize) -> Index {
+        Index {
+            bands: HashMap::with_capacity_and_hasher(items * 40, BuildHasherDefault::default()),
+            stories: Vec::with_capacity(items),
+            checked: 0,
+        }
+    }
+
+    /// Candidates checked exactly so far (band-key collisions, true or not).
+    pub fn candidates_checked(&self) -> u64 {
+        self.checked
     }
 
     /// Number of items added.
@@ -760,9 +814,14 @@ impl Index {
     pub fn add(&mut self, item: &Features, cfg: &FoldConfig, features_of: impl Fn(u32) -> Features) -> u32 {
         let id = self.stories.len() as u32;
         let keys: Vec<u32> = item.band_keys().into_iter().map(short_key).collect();
-        let mut candidates: Vec<u32> = keys.iter().filter_map(|k| self.bands.get(k).copied()).collect();
+        let mut candidates: Vec<u32> = item
+            .query_keys()
+            .into_iter()
+            .filter_map(|k| self.bands.get(&short_key(k)).copied())
+            .collect();
         candidates.sort_unstable();
         candidates.dedup();
+        self.checked += candidates.len() as u64;
         let loaded: Vec<(u32, Features)> = candidates.into_iter().map(|c| (c, features_of(c))).collect();
         let story = best_match(item, loaded.iter().map(|(c, f)| (c, f)), cfg)
             .map_or(id, |(c, _)| self.stories[*c as usize]);
