@@ -101,10 +101,14 @@ print(f"{'feedfold_..._map_render':28} time {mean*1e3:8.3f} ms  median {median*1
       f"{items/mean:12,.0f} items/s  {nbytes/1e6/mean:8.1f} MB/s  (+ sanitise summary & content)")
 mean, _ = est("steps", "decode_only")
 print(f"{'decode_only':28} time {mean*1e3:8.3f} ms  {nbytes/1e6/mean:26.1f} MB/s")
-with open(os.path.join(home, "sanitize", "ammonia_all_item_content", "new", "benchmark.json")) as f:
-    sbytes = json.load(f)["throughput"]["Bytes"]
-mean, _ = est("sanitize", "ammonia_all_item_content")
-print(f"{'sanitize (ammonia)':28} time {mean*1e3:8.3f} ms  {sbytes/1e6/mean:26.1f} MB/s  ({sbytes} bytes of item content)")
+def sbytes(name):
+    with open(os.path.join(home, "sanitize", name, "new", "benchmark.json")) as f:
+        return json.load(f)["throughput"]["Bytes"]
+for name, label, note in (("ammonia_all_item_content", "sanitize, one call", "item content joined"),
+                          ("ammonia_per_item_content", "sanitize, per item", "same content, 200 calls")):
+    mean, _ = est("sanitize", name)
+    n = sbytes(name)
+    print(f"{label:28} time {mean*1e3:8.3f} ms  {n/1e6/mean:26.1f} MB/s  ({n} bytes, {note})")
 ff = items / rows["feedfold_decode_parse_map"]
 fr = items / rows["feed_rs_bare"]
 on, off = fp(os.environ["FP_ON"]), fp(os.environ["FP_OFF"])
