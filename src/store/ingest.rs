@@ -26,6 +26,10 @@ use crate::transform::normalize::{self, Comparison, Furniture};
 
 type Tx<'a> = Transaction<'a, Any>;
 
+/// Rows written or looked up per statement (well under SQLite's and PostgreSQL's limits on
+/// bound parameters).
+const BATCH: usize = 200;
+
 /// The HTML an item is compared by: its full content, else its summary.
 fn body_html(item: &Item) -> Option<&str> {
     item.content.as_deref().or(item.summary.as_deref())
@@ -112,16 +116,21 @@ async fn learn_furniture(
             *counts.entry(h).or_default() += 1;
         }
     }
-    for (hash, n) in &counts {
-        sqlx::query(
-            "INSERT INTO source_lines (source, line_hash, items) VALUES ($1, $2, $3) \
+    let counts: Vec<(i64, i64)> = counts.into_iter().collect();
+    for chunk in counts.chunks(BATCH) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO source_lines (source, line_hash, items) VALUES {} \
              ON CONFLICT (source, line_hash) DO UPDATE SET items = source_lines.items + excluded.items",
-        )
-        .bind(source)
-        .bind(*hash)
-        .bind(*n)
-        .execute(&mut **tx)
-        .await?;
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+        for (hash, n) in chunk {
+            query = query.bind(*hash).bind(*n);
+        }
+        query.execute(&mut **tx).await?;
     }
     let rows = sqlx::query("SELECT line_hash, items FROM source_lines WHERE source = $1 AND items >= $2")
         .bind(source)
@@ -175,17 +184,27 @@ async fn ingest_in(
             order.push(&item.key);
         }
     }
+    // What is stored already, looked up a batch of keys at a time.
+    let mut stored: HashMap<String, i64> = HashMap::new();
+    for chunk in order.chunks(BATCH) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT item_key, content_hash FROM items WHERE source = $1 AND item_key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            stored.insert(row.try_get("item_key")?, row.try_get("content_hash")?);
+        }
+    }
     let mut new_items = Vec::new();
     let mut changed = Vec::new();
     for key in order {
         let item = latest[key];
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT content_hash FROM items WHERE source = $1 AND item_key = $2")
-                .bind(source)
-                .bind(&item.key)
-                .fetch_optional(&mut **tx)
-                .await?;
-        match existing {
+        match stored.get(key).copied() {
             Some(h) if h == item_hash(item) => counts.unchanged += 1,
             Some(_) => changed.push(item),
             None => new_items.push(item),
