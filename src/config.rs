@@ -270,6 +270,15 @@ enum RawDuration {
     Text(String),
 }
 
+impl RawDuration {
+    fn get(&self) -> Option<Duration> {
+        match self {
+            RawDuration::Seconds(s) => u64::try_from(*s).ok().map(Duration::from_secs),
+            RawDuration::Text(t) => parse_duration(t),
+        }
+    }
+}
+
 /// A size: bytes as an integer, or a string such as `"512KiB"`, `"10MiB"`, `"1GB"`.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -572,10 +581,7 @@ impl Config {
             ),
         ] {
             let Some(raw) = raw else { continue };
-            let parsed = match raw {
-                RawDuration::Seconds(s) => u64::try_from(*s).ok().map(Duration::from_secs),
-                RawDuration::Text(t) => parse_duration(t),
-            };
+            let parsed = raw.get();
             match parsed {
                 Some(d) if !d.is_zero() => *slot = d,
                 _ => c.push(
@@ -658,10 +664,7 @@ impl Config {
             ),
         ] {
             let Some(raw) = raw else { continue };
-            let parsed = match raw {
-                RawDuration::Seconds(s) => u64::try_from(*s).ok().map(Duration::from_secs),
-                RawDuration::Text(t) => parse_duration(t),
-            };
+            let parsed = raw.get();
             match parsed {
                 Some(d) => *slot = d.as_secs_f64() / 3600.0,
                 None => c.push(
