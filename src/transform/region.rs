@@ -461,6 +461,17 @@ impl Gazetteer {
         self.by_code.get(code).copied()
     }
 
+    /// The region a unit stands for, with a score.
+    fn region(&self, i: usize, score: f32) -> Region {
+        let u = &self.units[i];
+        Region {
+            code: u.code.clone(),
+            name: u.name.clone(),
+            level: u.level,
+            score,
+        }
+    }
+
     /// A unit by index.
     pub fn unit(&self, i: usize) -> &Unit {
         &self.units[i]
@@ -605,15 +616,7 @@ impl Gazetteer {
     }
 
     fn decide(&self, votes: &Votes) -> Vec<Region> {
-        let region = |i: usize, score: f32| {
-            let u = &self.units[i];
-            Region {
-                code: u.code.clone(),
-                name: u.name.clone(),
-                level: u.level,
-                score,
-            }
-        };
+        let region = |i: usize, score: f32| self.region(i, score);
         let mut provinces: Vec<(usize, f32)> = votes
             .totals
             .iter()
@@ -664,15 +667,7 @@ impl Gazetteer {
 
     /// The most specific unit that dominates within a province.
     fn primary(&self, votes: &Votes, province: usize, score: f32) -> Region {
-        let region = |i: usize, score: f32| {
-            let u = &self.units[i];
-            Region {
-                code: u.code.clone(),
-                name: u.name.clone(),
-                level: u.level,
-                score,
-            }
-        };
+        let region = |i: usize, score: f32| self.region(i, score);
         let municipality = is_municipality(&self.units[province].code);
         // Cities of the province (a municipality is its own city).
         let mut cities: Vec<(usize, f32)> = votes
