@@ -35,6 +35,8 @@ pub struct Config {
     pub publish: PublishConfig,
     /// `[fold]`.
     pub fold: FoldConfig,
+    /// `[server]`.
+    pub server: ServerConfig,
     /// `[[source]]`, in file order.
     pub sources: Vec<SourceConfig>,
     /// `[[output]]`, in file order.
@@ -66,6 +68,26 @@ pub struct FetchConfig {
     pub user_agent: String,
     /// Offset assumed for dates written without a time zone (`2023-11-20 10:00:00`).
     pub default_timezone: FixedOffset,
+    /// How often the daemon fetches a source (a source's `interval` overrides it).
+    pub interval: Duration,
+    /// Fetches to one host at once (the daemon and `fetch`).
+    pub per_host: usize,
+    /// Longest wait the daemon takes after failures (backoff grows up to this).
+    pub max_backoff: Duration,
+    /// Longest wait a feed's own hints (`<ttl>`, `sy:updatePeriod`, `Cache-Control`,
+    /// `Expires`, `Retry-After`) can ask for; longer hints are cut to this.
+    pub max_interval: Duration,
+    /// The daemon's first fetches are spread over this long so many sources do not fire at once.
+    pub startup_spread: Duration,
+}
+
+/// How the daemon serves outputs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: std::net::SocketAddr,
+    /// Ad-hoc filtered renderings (`?region=…&q=…&limit=…`) kept in memory.
+    pub cache_entries: usize,
 }
 
 /// Where and how outputs are written.
@@ -106,6 +128,8 @@ pub struct SourceConfig {
     pub timezone: Option<FixedOffset>,
     /// The region a local outlet covers (a gazetteer unit): a prior for its items' regions.
     pub region: Option<usize>,
+    /// How often the daemon fetches this source, overriding `[fetch] interval`.
+    pub interval: Option<Duration>,
 }
 
 /// How an output folds duplicates.
@@ -142,6 +166,9 @@ pub struct OutputConfig {
     pub exclude_regions: Vec<usize>,
     /// Only stories matching this query.
     pub keywords: Option<Query>,
+    /// When set, the daemon serves this output only to requests that carry the token
+    /// (`?token=…` or `Authorization: Bearer …`); to others it does not exist.
+    pub token: Option<String>,
 }
 
 /// One problem found in a config file.
@@ -221,6 +248,18 @@ struct RawFetch {
     max_redirects: Option<i64>,
     user_agent: Option<String>,
     default_timezone: Option<String>,
+    interval: Option<RawDuration>,
+    per_host: Option<i64>,
+    max_backoff: Option<RawDuration>,
+    max_interval: Option<RawDuration>,
+    startup_spread: Option<RawDuration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    cache_entries: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -246,6 +285,7 @@ struct RawSource {
     url: String,
     timezone: Option<String>,
     region: Option<String>,
+    interval: Option<RawDuration>,
 }
 
 #[derive(Deserialize)]
@@ -260,6 +300,7 @@ struct RawOutput {
     regions: Option<Vec<String>>,
     exclude_regions: Option<Vec<String>>,
     keywords: Option<String>,
+    token: Option<String>,
 }
 
 /// A duration: seconds as an integer, or a string such as `"500ms"`, `"30s"`, `"15m"`, `"2h"`.
@@ -416,7 +457,7 @@ fn array_spans(table: Option<&DeTable<'_>>, key: &str) -> Vec<Range<usize>> {
 }
 
 /// A region written in the config: a name in either script, a short or English name, or a code.
-fn resolve_region(text: &str) -> Result<usize, String> {
+pub fn resolve_region(text: &str) -> Result<usize, String> {
     let g = Gazetteer::embedded();
     match g.lookup(text).as_slice() {
         [one] => Ok(*one),
@@ -486,7 +527,8 @@ impl Config {
         let mut raw_sources: Vec<(Option<RawSource>, Spanned<DeValue<'_>>, String)> = Vec::new();
         let mut raw_outputs: Vec<(Option<RawOutput>, Spanned<DeValue<'_>>, String)> = Vec::new();
         let mut fold = RawFold::default();
-        let mut tables: [Option<Spanned<DeValue<'_>>>; 4] = [None, None, None, None];
+        let mut server = RawServer::default();
+        let mut tables: [Option<Spanned<DeValue<'_>>>; 5] = [None, None, None, None, None];
 
         for (key, value) in doc.get_ref().iter() {
             match key.get_ref().as_ref() {
@@ -505,6 +547,10 @@ impl Config {
                 "fold" => {
                     fold = c.section(value, "fold").unwrap_or_default();
                     tables[3] = Some(value.clone());
+                }
+                "server" => {
+                    server = c.section(value, "server").unwrap_or_default();
+                    tables[4] = Some(value.clone());
                 }
                 section @ ("source" | "output") => {
                     let Some(array) = value.get_ref().as_array() else {
@@ -529,7 +575,7 @@ impl Config {
                 other => c.push(
                     Some(key.span()),
                     other,
-                    "unknown key, expected one of `store`, `fetch`, `publish`, `fold`, `source`, `output`",
+                    "unknown key, expected one of `store`, `fetch`, `publish`, `fold`, `server`, `source`, `output`",
                 ),
             }
         }
@@ -560,6 +606,11 @@ impl Config {
             user_agent: DEFAULT_USER_AGENT.to_string(),
             default_timezone: FixedOffset::east_opt(8 * 3600)
                 .unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
+            interval: Duration::from_secs(15 * 60),
+            per_host: 2,
+            max_backoff: Duration::from_secs(6 * 3600),
+            max_interval: Duration::from_secs(24 * 3600),
+            startup_spread: Duration::from_secs(60),
         };
         let fetch_span = |k: &str| table_of(&tables[1], k);
         if let Some(n) = fetch.concurrency {
@@ -572,18 +623,42 @@ impl Config {
                 ),
             }
         }
-        for (raw, key, slot) in [
-            (&fetch.timeout, "timeout", &mut fetch_cfg.timeout),
+        if let Some(n) = fetch.per_host {
+            match usize::try_from(n) {
+                Ok(n) if (1..=1024).contains(&n) => fetch_cfg.per_host = n,
+                _ => c.push(
+                    fetch_span("per_host"),
+                    "fetch.per_host",
+                    "must be between 1 and 1024",
+                ),
+            }
+        }
+        for (raw, key, slot, least) in [
+            (&fetch.timeout, "timeout", &mut fetch_cfg.timeout, 0),
             (
                 &fetch.connect_timeout,
                 "connect_timeout",
                 &mut fetch_cfg.connect_timeout,
+                0,
+            ),
+            (&fetch.interval, "interval", &mut fetch_cfg.interval, 10),
+            (&fetch.max_backoff, "max_backoff", &mut fetch_cfg.max_backoff, 10),
+            (
+                &fetch.max_interval,
+                "max_interval",
+                &mut fetch_cfg.max_interval,
+                10,
             ),
         ] {
             let Some(raw) = raw else { continue };
             let parsed = raw.get();
             match parsed {
-                Some(d) if !d.is_zero() => *slot = d,
+                Some(d) if !d.is_zero() && d.as_secs() >= least => *slot = d,
+                Some(_) if least > 0 => c.push(
+                    fetch_span(key),
+                    format!("fetch.{key}"),
+                    format!("must be at least {least}s"),
+                ),
                 _ => c.push(
                     fetch_span(key),
                     format!("fetch.{key}"),
@@ -636,6 +711,46 @@ impl Config {
                 ),
             }
         }
+
+        if let Some(raw) = &fetch.startup_spread {
+            match raw.get() {
+                Some(d) => fetch_cfg.startup_spread = d,
+                None => c.push(
+                    fetch_span("startup_spread"),
+                    "fetch.startup_spread",
+                    "must be a duration: seconds, or a string like \"1m\"",
+                ),
+            }
+        }
+
+        // [server]
+        let server_span = |k: &str| table_of(&tables[4], k);
+        let listen_text = server.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen = match listen_text.parse::<std::net::SocketAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                c.push(
+                    server_span("listen"),
+                    "server.listen",
+                    format!("`{listen_text}` is not an address like \"127.0.0.1:8080\" or \"[::1]:8080\""),
+                );
+                std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        let cache_entries = match server.cache_entries {
+            None => 64,
+            Some(n) => match usize::try_from(n) {
+                Ok(n) if n <= 100_000 => n,
+                _ => {
+                    c.push(
+                        server_span("cache_entries"),
+                        "server.cache_entries",
+                        "must be between 0 and 100000",
+                    );
+                    64
+                }
+            },
+        };
 
         // [publish]
         let dir = base_dir.join(publish.dir.as_deref().unwrap_or("public"));
@@ -737,12 +852,24 @@ impl Config {
                     .map_err(|m| c.push(value_span(table, "region"), format!("{path}.region"), m))
                     .ok()
             });
+            let interval = raw.interval.as_ref().and_then(|raw| match raw.get() {
+                Some(d) if d.as_secs() >= 10 => Some(d),
+                _ => {
+                    c.push(
+                        value_span(table, "interval"),
+                        format!("{path}.interval"),
+                        "must be a duration of at least 10s, like \"30m\"",
+                    );
+                    None
+                }
+            });
             if let Some(location) = location {
                 sources.push(SourceConfig {
                     name,
                     location,
                     timezone,
                     region,
+                    interval,
                 });
             }
         }
@@ -827,6 +954,17 @@ impl Config {
                     None
                 }
             };
+            let token = match raw.token {
+                Some(t) if t.len() < 16 || !t.chars().all(|ch| ch.is_ascii_graphic()) => {
+                    c.push(
+                        value_span(table, "token"),
+                        format!("{path}.token"),
+                        "must be at least 16 printable ASCII characters without spaces (e.g. `openssl rand -hex 16`)",
+                    );
+                    None
+                }
+                other => other,
+            };
             outputs.push(OutputConfig {
                 name: raw.name,
                 title: raw.title,
@@ -839,6 +977,7 @@ impl Config {
                 regions,
                 exclude_regions,
                 keywords,
+                token,
             });
         }
 
@@ -855,6 +994,10 @@ impl Config {
             fetch: fetch_cfg,
             publish: PublishConfig { dir, base_url },
             fold: fold_cfg,
+            server: ServerConfig {
+                listen,
+                cache_entries,
+            },
             sources,
             outputs,
         })
@@ -866,6 +1009,11 @@ impl Config {
             .iter()
             .filter_map(|s| Some((s.name.clone(), s.region?)))
             .collect()
+    }
+
+    /// The interval the daemon fetches a source at.
+    pub fn interval_of(&self, source: &SourceConfig) -> Duration {
+        source.interval.unwrap_or(self.fetch.interval)
     }
 
     /// The sources an output draws from.
@@ -959,6 +1107,42 @@ mod tests {
         assert!(keys.contains(&(Some(7), "source[0].url")), "{problems:?}");
         assert!(keys.contains(&(Some(12), "source[1].colour")), "{problems:?}");
         assert!(keys.contains(&(Some(18), "output[0].dedup")), "{problems:?}");
+    }
+
+    #[test]
+    fn daemon_keys_are_read_and_checked() {
+        let cfg = parse(
+            "[fetch]\ninterval = \"5m\"\nper_host = 3\nstartup_spread = 0\n[server]\nlisten = \"[::1]:9000\"\n\
+             [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"1h\"\n[[source]]\nname = \"b\"\nurl = \"b.xml\"\n\
+             [[output]]\nname = \"p\"\ntitle = \"P\"\ntoken = \"0123456789abcdef\"\n",
+        )
+        .expect("valid");
+        assert_eq!(cfg.server.listen.to_string(), "[::1]:9000");
+        assert_eq!(cfg.fetch.per_host, 3);
+        assert_eq!(cfg.fetch.startup_spread, Duration::ZERO);
+        assert_eq!(cfg.interval_of(&cfg.sources[0]), Duration::from_secs(3600));
+        assert_eq!(cfg.interval_of(&cfg.sources[1]), Duration::from_secs(300));
+        assert_eq!(cfg.outputs[0].token.as_deref(), Some("0123456789abcdef"));
+        let defaults = parse("").expect("valid");
+        assert_eq!(defaults.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(defaults.fetch.interval, Duration::from_secs(900));
+
+        let text = "[fetch]\ninterval = \"2s\"\nper_host = 0\n[server]\nlisten = \"localhost\"\n\
+                    [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"soon\"\n\
+                    [[output]]\nname = \"p\"\ntitle = \"P\"\ntoken = \"short\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        for want in [
+            (Some(2), "fetch.interval"),
+            (Some(3), "fetch.per_host"),
+            (Some(5), "server.listen"),
+            (Some(9), "source[0].interval"),
+            (Some(13), "output[0].token"),
+        ] {
+            assert!(keys.contains(&want), "{want:?} in {problems:?}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod html;
 pub mod model;
 pub mod output;
 pub mod run;
+pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod transform;

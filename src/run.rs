@@ -19,6 +19,7 @@ use crate::config::{Config, Location, SourceConfig};
 use crate::html;
 use crate::model::Item;
 use crate::output::{self, FeedMeta, Format, OutputError};
+use crate::schedule::Hints;
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
 use crate::source::parse::parse_feed;
@@ -74,6 +75,8 @@ pub struct SourceReport {
     pub outcome: Outcome,
     /// How long it took.
     pub elapsed: Duration,
+    /// What the server and the feed said about when to fetch again.
+    pub hints: Hints,
 }
 
 impl SourceReport {
@@ -146,7 +149,8 @@ pub async fn fetch_source(
 ) -> SourceReport {
     let started = Instant::now();
     let configured = source.location.to_string();
-    let outcome = match run_source(cfg, source, store, fetcher, now, &configured).await {
+    let mut hints = Hints::default();
+    let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
         Ok(outcome) => outcome,
         Err(error) => {
             tracing::warn!(%error, "source failed");
@@ -168,6 +172,7 @@ pub async fn fetch_source(
         name: source.name.clone(),
         outcome,
         elapsed: started.elapsed(),
+        hints,
     }
 }
 
@@ -178,6 +183,7 @@ async fn run_source(
     fetcher: &Fetcher,
     now: DateTime<Utc>,
     configured: &str,
+    hints: &mut Hints,
 ) -> Result<Outcome, String> {
     let state = store
         .source_state(&source.name, configured)
@@ -187,12 +193,14 @@ async fn run_source(
         Some(Ok(url)) if matches!(source.location, Location::Http(_)) => Location::Http(url),
         _ => source.location.clone(),
     };
-    let fetched = fetcher
-        .fetch(&location, &state.validators)
-        .await
-        .map_err(|e| error_chain(&e))?;
+    let fetched = fetcher.fetch(&location, &state.validators).await.map_err(|e| {
+        hints.retry_after = e.retry_after();
+        hints.gone = e.is_gone();
+        error_chain(&e)
+    })?;
     let (bytes, charset, final_url, moved_to, validators) = match fetched {
-        Fetched::NotModified => {
+        Fetched::NotModified { fresh_for } => {
+            hints.fresh_for = fresh_for;
             let record = FetchRecord {
                 status: "not_modified",
                 error: None,
@@ -213,12 +221,17 @@ async fn run_source(
             final_url,
             moved_to,
             validators,
-        } => (bytes, charset, final_url, moved_to, validators),
+            fresh_for,
+        } => {
+            hints.fresh_for = fresh_for;
+            (bytes, charset, final_url, moved_to, validators)
+        }
     };
     let decoded = decode(&bytes, charset.as_deref());
     let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
     let feed = parse_feed(&decoded.text, final_url.as_ref(), tz)
         .map_err(|e| format!("source {}: {}", source.name, error_chain(&e)))?;
+    hints.feed_interval = feed.update_interval;
     let http_base = final_url.filter(|u| matches!(u.scheme(), "http" | "https"));
     let render = |item: &Item| render_item(item, http_base.as_ref());
     let counts = store

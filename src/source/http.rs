@@ -9,10 +9,14 @@
 //! bodies), a body cap applied while streaming (after decompression), and a redirect cap.
 //! Redirects are followed here rather than by reqwest so that a chain made only of permanent
 //! redirects (301 / 308) can be reported and remembered.
+//!
+//! The server's hints on when to ask again travel with the result: how long the answer stays
+//! fresh (`Cache-Control: max-age`, `Expires`) and, on 429 / 503, `Retry-After`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode, redirect};
 use url::Url;
@@ -36,7 +40,10 @@ pub struct Validators {
 )]
 pub enum Fetched {
     /// The source has not changed since the validators were issued.
-    NotModified,
+    NotModified {
+        /// How long the server says the answer stays fresh.
+        fresh_for: Option<Duration>,
+    },
     /// A body to decode and parse.
     Body {
         /// The bytes, decompressed.
@@ -49,6 +56,8 @@ pub enum Fetched {
         moved_to: Option<Url>,
         /// Validators to send next time.
         validators: Validators,
+        /// How long the server says the answer stays fresh.
+        fresh_for: Option<Duration>,
     },
 }
 
@@ -56,12 +65,14 @@ pub enum Fetched {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The server answered with an error status.
-    #[error("fetch {url}: HTTP {status}")]
+    #[error("fetch {url}: HTTP {status}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
     Status {
         /// The URL.
         url: Url,
         /// The status.
         status: StatusCode,
+        /// `Retry-After` sent with a 429 or 503.
+        retry_after: Option<Duration>,
     },
     /// The body is larger than `[fetch] max_body`.
     #[error("fetch {url}: body larger than {limit} bytes")]
@@ -116,6 +127,19 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The wait the server asked for with a 429 or 503.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the server said the feed is gone for good (410).
+    pub fn is_gone(&self) -> bool {
+        matches!(self, FetchError::Status { status, .. } if *status == StatusCode::GONE)
+    }
+
     /// Whether trying again later may succeed (server errors, timeouts, connection failures),
     /// as opposed to a problem that needs someone to act (404, a file that is too large).
     pub fn is_transient(&self) -> bool {
@@ -245,13 +269,28 @@ impl Fetcher {
             url = next;
         };
         let status = response.status();
+        let headers = response.headers();
+        let now = Utc::now();
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Fetched::NotModified {
+                fresh_for: fresh_for(headers, now),
+            });
         }
         if !status.is_success() {
-            return Err(FetchError::Status { url, status });
+            let retry_after = matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            )
+            .then(|| headers.get(header::RETRY_AFTER)?.to_str().ok())
+            .flatten()
+            .and_then(|v| parse_retry_after(v, now));
+            return Err(FetchError::Status {
+                url,
+                status,
+                retry_after,
+            });
         }
-        let headers = response.headers();
+        let fresh = fresh_for(headers, now);
         let header_str = |name| {
             headers
                 .get(name)
@@ -270,6 +309,7 @@ impl Fetcher {
             moved_to: (hops > 0 && all_permanent).then(|| url.clone()),
             final_url: Some(url),
             validators: new_validators,
+            fresh_for: fresh,
         })
     }
 
@@ -316,7 +356,7 @@ impl Fetcher {
             .map_or(0, |d| d.as_nanos());
         let etag = format!("file:{modified}:{}", meta.len());
         if validators.etag.as_deref() == Some(etag.as_str()) {
-            return Ok(Fetched::NotModified);
+            return Ok(Fetched::NotModified { fresh_for: None });
         }
         let bytes = tokio::fs::read(path).await.map_err(file_error)?;
         Ok(Fetched::Body {
@@ -328,6 +368,7 @@ impl Fetcher {
                 etag: Some(etag),
                 last_modified: None,
             },
+            fresh_for: None,
         })
     }
 }
@@ -346,6 +387,46 @@ fn request_error(url: &Url, source: reqwest::Error, timeout: Duration) -> FetchE
     }
 }
 
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn http_date(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(text.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// How long a response stays fresh: `Cache-Control: max-age`, else `Expires` minus `Date`
+/// (or minus `now` without a `Date`). `no-cache` / `no-store` mean no hint.
+pub fn fresh_for(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(cc) = text(header::CACHE_CONTROL) {
+        let mut max_age = None;
+        for directive in cc.split(',') {
+            let directive = directive.trim().to_ascii_lowercase();
+            if directive == "no-cache" || directive == "no-store" {
+                return None;
+            }
+            if let Some(v) = directive.strip_prefix("max-age=") {
+                max_age = v.trim_matches('"').parse::<u64>().ok();
+            }
+        }
+        if let Some(secs) = max_age {
+            return Some(Duration::from_secs(secs));
+        }
+    }
+    let expires = http_date(text(header::EXPIRES)?)?;
+    let date = text(header::DATE).and_then(http_date).unwrap_or(now);
+    (expires - date).to_std().ok()
+}
+
+/// A `Retry-After` value: seconds, or an HTTP date (measured from `now`).
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    (http_date(value)? - now).to_std().ok().or(Some(Duration::ZERO))
+}
+
 /// The `charset` parameter of a `Content-Type` value.
 pub fn charset_of(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|param| {
@@ -359,6 +440,58 @@ pub fn charset_of(content_type: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn freshness_comes_from_cache_control_then_expires() {
+        let now = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        let mut h = HeaderMap::new();
+        assert_eq!(fresh_for(&h, now), None);
+        h.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Wed, 01 May 2024 10:30:00 GMT"),
+        );
+        assert_eq!(fresh_for(&h, now), Some(Duration::from_secs(1800)));
+        h.insert(
+            header::DATE,
+            HeaderValue::from_static("Wed, 01 May 2024 10:20:00 GMT"),
+        );
+        assert_eq!(fresh_for(&h, now), Some(Duration::from_secs(600)));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
+        assert_eq!(fresh_for(&h, now), Some(Duration::from_secs(3600)));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, max-age=3600"),
+        );
+        assert_eq!(fresh_for(&h, now), None);
+        let mut past = HeaderMap::new();
+        past.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Wed, 01 May 2024 09:00:00 GMT"),
+        );
+        assert_eq!(fresh_for(&past, now), None);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        let now = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Wed, 01 May 2024 11:00:00 GMT", now),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 01 May 2024 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
 
     #[test]
     fn charset_parameter_is_found() {

@@ -8,9 +8,12 @@
 //! feed-rs is strict XML; on an XML error the text is repaired (invalid characters dropped, bare
 //! `&` escaped, a truncated tail cut after the last complete item and closed) and parsed again.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Text};
 use feed_rs::parser::{Builder, ParseFeedError};
+use regex::Regex;
 use url::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -29,6 +32,9 @@ pub struct ParsedFeed {
     pub items: Vec<Item>,
     /// Whether the text had to be repaired before it parsed.
     pub repaired: bool,
+    /// How often the feed says it changes: RSS `<ttl>`, else `sy:updatePeriod` /
+    /// `sy:updateFrequency`.
+    pub update_interval: Option<std::time::Duration>,
 }
 
 /// Why a feed could not be parsed.
@@ -94,6 +100,11 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> Parse
     let root_base = root_xml_base(text).and_then(|b| resolve(&b, base));
     let is_json = feed.feed_type == FeedType::JSON;
     let language = feed.language.clone();
+    let update_interval = feed
+        .ttl
+        .filter(|&m| m > 0)
+        .map(|m| std::time::Duration::from_secs(u64::from(m) * 60))
+        .or_else(|| syndication_interval(text));
     let mut entries = feed.entries;
     if feed.feed_type == FeedType::RSS1 {
         // feed-rs does not keep `rdf:about`, the RSS 1.0 item's identity: read it here.
@@ -124,7 +135,36 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> Parse
         link: feed_link.map(String::from),
         items,
         repaired,
+        update_interval,
     }
+}
+
+/// The RSS 1.0 syndication module's interval: `sy:updatePeriod` (hourly, daily, weekly,
+/// monthly, yearly; hourly when absent) divided by `sy:updateFrequency` (1 when absent).
+fn syndication_interval(text: &str) -> Option<std::time::Duration> {
+    static PERIOD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<(?:\w+:)?updatePeriod>\s*(\w+)\s*<").expect("static regex"));
+    static FREQUENCY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<(?:\w+:)?updateFrequency>\s*(\d+)\s*<").expect("static regex"));
+    // Only the channel's head: the module is a channel-level element.
+    let end = text.find("<item").unwrap_or(text.len()).min(8192);
+    let head = &text[..text.floor_char_boundary(end)];
+    let period = PERIOD.captures(head).map(|c| c[1].to_ascii_lowercase());
+    let frequency: Option<u64> = FREQUENCY.captures(head).and_then(|c| c[1].parse().ok());
+    if period.is_none() && frequency.is_none() {
+        return None;
+    }
+    let seconds: u64 = match period.as_deref().unwrap_or("hourly") {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 7 * 86_400,
+        "monthly" => 30 * 86_400,
+        "yearly" => 365 * 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(
+        seconds / frequency.unwrap_or(1).max(1),
+    ))
 }
 
 fn resolve(href: &str, base: Option<&Url>) -> Option<Url> {
@@ -447,6 +487,33 @@ mod tests {
 
     fn cst() -> FixedOffset {
         FixedOffset::east_opt(8 * 3600).expect("offset")
+    }
+
+    #[test]
+    fn update_interval_from_ttl_or_syndication_module() {
+        let rss = |extra: &str| {
+            format!(
+                "<rss version=\"2.0\" xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\"><channel><title>t</title>{extra}<item><title>a</title><link>http://e.com/a</link></item></channel></rss>"
+            )
+        };
+        let interval = |extra: &str| {
+            parse_feed(&rss(extra), None, cst())
+                .expect("parses")
+                .update_interval
+                .map(|d| d.as_secs())
+        };
+        assert_eq!(interval(""), None);
+        assert_eq!(interval("<ttl>90</ttl>"), Some(5400));
+        assert_eq!(
+            interval("<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>"),
+            Some(21_600)
+        );
+        assert_eq!(interval("<sy:updateFrequency>2</sy:updateFrequency>"), Some(1800));
+        assert_eq!(
+            interval("<ttl>60</ttl><sy:updatePeriod>weekly</sy:updatePeriod>"),
+            Some(3600),
+            "ttl wins"
+        );
     }
 
     #[test]
