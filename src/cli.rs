@@ -48,6 +48,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Run as a daemon: fetch every source on its schedule and serve the outputs over HTTP.
+    /// SIGHUP re-reads the config; SIGTERM or Ctrl-C stops after fetches under way finish.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Address to listen on, overriding `[server] listen` (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Explain which story an item is in and why, or why it stands alone.
     Explain {
         #[command(flatten)]
@@ -60,10 +69,14 @@ enum Command {
 /// Runs the command line.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -72,6 +85,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Fetch { config, .. }
         | Command::Check { config }
         | Command::Export { config }
+        | Command::Serve { config, .. }
         | Command::Explain { config, .. } => &config.config,
     };
     let config = match Config::load(config_path) {
@@ -93,6 +107,10 @@ pub(crate) fn main() -> ExitCode {
         }
         Command::Fetch { out, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out))),
         Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
+        Command::Serve { listen, .. } => {
+            let path = config_path.clone();
+            runtime().and_then(|rt| rt.block_on(serve(path, config, listen)))
+        }
         Command::Explain { item, .. } => runtime().and_then(|rt| rt.block_on(explain(&config, &item))),
     };
     match result {
@@ -189,6 +207,40 @@ fn print_summary(reports: &[SourceReport]) {
         reports.len() - failed,
         failed
     );
+}
+
+async fn serve(
+    path: PathBuf,
+    config: Config,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let addr = listen.unwrap_or(config.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    eprintln!("feedfold: serving on http://{bound}/");
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    tokio::spawn(async move {
+        loop {
+            let signal = tokio::select! {
+                _ = hangup.recv() => feedfold::serve::Signal::Reload,
+                _ = terminate.recv() => feedfold::serve::Signal::Shutdown,
+                _ = tokio::signal::ctrl_c() => feedfold::serve::Signal::Shutdown,
+            };
+            if tx.send(signal).await.is_err() {
+                break;
+            }
+        }
+    });
+    feedfold::serve::run(path, config, listener, rx).await?;
+    eprintln!("feedfold: stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn export(config: &Config) -> anyhow::Result<ExitCode> {

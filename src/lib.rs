@@ -25,6 +25,7 @@ pub mod model;
 pub mod output;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod source;
 pub mod store;
 pub mod transform;

@@ -23,9 +23,11 @@ use crate::source::http::Validators;
 mod explain;
 mod fold;
 mod ingest;
+mod status;
 
 pub use explain::{Explanation, Neighbour};
 pub use fold::FoldReport;
+pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: WAL (readers never block the writer; a crash loses at
 /// most the last transactions, never consistency), a busy timeout instead of immediate

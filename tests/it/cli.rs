@@ -207,3 +207,118 @@ fn the_demo_writes_a_shaanxi_output_with_the_shaanxi_stories_only() {
         assert!(!titles.contains(&other), "{other} leaked into {titles:?}");
     }
 }
+
+/// `feedfold serve` as a process: it says where it listens, reloads on SIGHUP (refusing a bad
+/// config with its problems), and exits 0 on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reloads_on_sighup_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = crate::support::fixtures().join("feeds");
+    let source = |name: &str, file: &str| {
+        format!(
+            "[[source]]\nname = \"{name}\"\nurl = \"{}\"\n\n",
+            fixtures.join(file).display()
+        )
+    };
+    let head = "[fetch]\nstartup_spread = 0\n\n[[output]]\nname = \"all\"\ntitle = \"All\"\n\n";
+    let path = write_config(dir.path(), &format!("{head}{}", source("rss", "rss2.xml")));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, lines) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_line = |needle: &str| -> String {
+        loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no line with `{needle}`"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    let line = wait_line("serving on http://");
+    let base = line
+        .split("serving on ")
+        .nth(1)
+        .expect("address")
+        .trim_end_matches('/')
+        .to_string();
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        let client = client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+    let mut found = false;
+    for _ in 0..100 {
+        if get("/feeds/all.rss").await.contains("Tom &amp; Jerry") {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(found, "the first fetch is served");
+    let kill = |signal: &str| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+
+    write_config(
+        dir.path(),
+        &format!(
+            "{head}{}{}",
+            source("rss", "rss2.xml"),
+            source("atom", "atom.xml")
+        ),
+    );
+    kill("-HUP");
+    wait_line("config reloaded");
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if get("/").await.contains("source-atom") && get("/feeds/all.atom").await.contains("urn:feedfold") {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the added source is scheduled");
+
+    write_config(dir.path(), "[fetch]\ninterval = \"never\"\n");
+    kill("-HUP");
+    wait_line("reload refused");
+    let problem = wait_line("fetch.interval");
+    assert!(problem.contains("feedfold.toml:5"), "{problem}");
+    assert!(get("/").await.contains("source-atom"), "the running config stays");
+
+    kill("-TERM");
+    wait_line("stopped");
+    let status = child.wait().expect("exit");
+    assert_eq!(status.code(), Some(0));
+}

@@ -3,7 +3,9 @@
 //!
 //! - `fetch`: formats, encodings, repair, conditional GET, redirects, limits, failures, updates;
 //! - `output`: merged outputs in three formats, exact dedup across sources, re-parsing;
-//! - `cli`: the binary's commands, exit codes and config error reports.
+//! - `cli`: the binary's commands, exit codes and config error reports;
+//! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
+//!   metrics, reload and shutdown.
 
 #![allow(unreachable_pub)]
 
@@ -11,4 +13,5 @@ mod cli;
 mod fetch;
 mod fold;
 mod output;
+mod serve;
 mod support;

@@ -1,0 +1,480 @@
+//! `feedfold serve`: the daemon. It keeps every source fresh on its own schedule, folds what
+//! arrives, keeps every output rendered in memory and serves it over HTTP.
+//!
+//! In: a validated [`Config`] (and its path, to re-read on reload), a bound TCP listener, and
+//! [`Signal`]s (reload, shut down) from the binary. Out: HTTP responses (see [`http`]), store
+//! writes, log lines; on shutdown, every fetch under way finished and the store closed.
+//!
+//! ```text
+//!  schedule::drive ── job per due source ──► run::fetch_source ──► store
+//!        ▲                                          │ (source changed)
+//!  Signal::Reload ─► Config::load ─► Control::Sync  ▼
+//!                                     folder task: fold_pending, render affected outputs
+//!                                          │
+//!  http (axum) ◄── Shared { config, outputs (rendered, compressed), ad-hoc cache, metrics }
+//! ```
+
+pub mod http;
+pub mod index;
+pub mod metrics;
+pub mod published;
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lru::LruCache;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::config::{Config, OutputConfig};
+use crate::output::{self, FeedMeta, Format};
+use crate::run::{self, Outcome};
+use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
+use crate::source::http::Fetcher;
+use crate::store::{Store, StoreError};
+use metrics::Metrics;
+use published::{Effort, Variant};
+
+/// What the binary tells a running daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Re-read the config (SIGHUP).
+    Reload,
+    /// Stop taking work, finish writes, exit (SIGTERM, Ctrl-C).
+    Shutdown,
+}
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client could not be built.
+    #[error("serve: cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// The HTTP server failed.
+    #[error("serve: the HTTP server failed")]
+    Http(#[source] std::io::Error),
+}
+
+/// A source's schedule as the index page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// When it is fetched next (None: never, it is dead).
+    pub next: Option<DateTime<Utc>>,
+    /// Failures in a row.
+    pub failures: u32,
+    /// The server said 410 Gone.
+    pub dead: bool,
+}
+
+/// One output rendered in every format, in [`Format::ALL`] order.
+pub type Rendered = [Variant; 3];
+
+/// What the HTTP handlers, the scheduler's jobs and the folder share.
+#[derive(Debug)]
+pub struct Shared {
+    config: RwLock<Arc<Config>>,
+    store: Arc<Store>,
+    fetcher: RwLock<Fetcher>,
+    outputs: RwLock<HashMap<String, Arc<Rendered>>>,
+    adhoc: Mutex<LruCache<String, Arc<Variant>>>,
+    schedules: Mutex<HashMap<String, Schedule>>,
+    metrics: Metrics,
+    ready: AtomicBool,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cache_size(entries: usize) -> NonZeroUsize {
+    NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN)
+}
+
+impl Shared {
+    /// The config in effect.
+    pub fn config(&self) -> Arc<Config> {
+        read(&self.config).clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Whether every output has been rendered once.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// An output's rendering in a format, if rendered.
+    pub fn rendered(&self, name: &str, format: Format) -> Option<Variant> {
+        let outputs = read(&self.outputs);
+        let rendered = outputs.get(name)?;
+        rendered.iter().find(|v| v.format == format).cloned()
+    }
+
+    /// Every source's schedule.
+    pub fn schedules(&self) -> HashMap<String, Schedule> {
+        lock(&self.schedules).clone()
+    }
+
+    /// Renders an output with ad-hoc filters, or takes it from the bounded cache. `key` must
+    /// name the output, format and filters.
+    pub(crate) async fn adhoc<E>(
+        &self,
+        key: String,
+        format: Format,
+        render: impl AsyncFnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Arc<Variant>, E> {
+        if let Some(hit) = lock(&self.adhoc).get(&key) {
+            return Ok(hit.clone());
+        }
+        let bytes = render().await?;
+        let variant = Arc::new(Variant::new(format, bytes, Utc::now(), Effort::Fast));
+        lock(&self.adhoc).put(key, variant.clone());
+        Ok(variant)
+    }
+}
+
+/// Renders the outputs that draw on `changed` sources (all outputs when None) into memory.
+/// Outputs no longer configured are dropped. The CPU work runs off the async workers.
+async fn render_outputs(
+    shared: &Arc<Shared>,
+    changed: Option<&HashSet<String>>,
+) -> Result<usize, run::RunError> {
+    let cfg = shared.config();
+    let now = Utc::now();
+    let mut count = 0;
+    for out in &cfg.outputs {
+        let sources = cfg.output_sources(out);
+        if let Some(changed) = changed
+            && !sources.iter().any(|s| changed.contains(*s))
+        {
+            continue;
+        }
+        let items = shared.store.items_of(&sources).await?;
+        let meta = FeedMeta {
+            name: out.name.clone(),
+            title: out.title.clone(),
+            description: out.description.clone(),
+            home: cfg.publish.base_url.clone(),
+        };
+        let out_cfg = out.clone();
+        let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, output::OutputError> {
+            let entries = output::select(items, &out_cfg);
+            let one = |format| {
+                output::render(format, &meta, &entries, now)
+                    .map(|bytes| Variant::new(format, bytes, now, Effort::Best))
+            };
+            Ok([one(Format::Rss)?, one(Format::Atom)?, one(Format::JsonFeed)?])
+        })
+        .await
+        .map_err(|e| {
+            run::RunError::Output(output::OutputError::Write {
+                name: out.name.clone(),
+                format: Format::Rss,
+                source: std::io::Error::other(e.to_string()),
+            })
+        })??;
+        write(&shared.outputs).insert(out.name.clone(), Arc::new(rendered));
+        shared.metrics.rendered();
+        count += 1;
+    }
+    write(&shared.outputs).retain(|name, _| cfg.outputs.iter().any(|o| &o.name == name));
+    lock(&shared.adhoc).clear();
+    if let Ok(t) = shared.store.totals().await {
+        shared.metrics.totals(t.items, t.stories);
+    }
+    Ok(count)
+}
+
+/// A change the folder acts on.
+#[derive(Debug)]
+enum Change {
+    /// A source stored new or updated items.
+    Source(String),
+    /// Everything may have changed (reload): fold and render every output.
+    All,
+}
+
+/// Folds and renders after changes, batching changes that arrive close together.
+async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change>) {
+    const QUIET: Duration = Duration::from_millis(300);
+    const MOST: Duration = Duration::from_secs(5);
+    while let Some(first) = changes.recv().await {
+        let mut sources = HashSet::new();
+        let mut all = false;
+        let mut note = |c: Change, sources: &mut HashSet<String>| match c {
+            Change::Source(s) => {
+                sources.insert(s);
+            }
+            Change::All => all = true,
+        };
+        note(first, &mut sources);
+        let until = tokio::time::Instant::now() + MOST;
+        loop {
+            let wait = QUIET.min(until.saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, changes.recv()).await {
+                Ok(Some(c)) => note(c, &mut sources),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let cfg = shared.config();
+        match shared.store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
+            Ok(report) if report.items > 0 => tracing::info!(
+                items = report.items,
+                joined = report.joined,
+                stories = report.stories,
+                "folded"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
+            }
+        }
+        let changed = (!all).then_some(&sources);
+        match render_outputs(&shared, changed).await {
+            Ok(n) => tracing::debug!(outputs = n, "rendered"),
+            Err(e) => tracing::error!(error = %run::error_chain(&e), "rendering failed"),
+        }
+    }
+}
+
+/// How long ago each source was last fetched, from the store.
+async fn fetched_ago(store: &Store) -> HashMap<String, Duration> {
+    let now = Utc::now();
+    store
+        .source_statuses()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(name, s)| Some((name, (now - s.last_fetch?).to_std().unwrap_or_default())))
+        .collect()
+}
+
+fn planned(cfg: &Config, ago: &HashMap<String, Duration>) -> Vec<Planned> {
+    Planned::from_config(cfg, &|name| ago.get(name).copied())
+}
+
+fn observe(shared: &Shared, name: &str, t: &Timer) {
+    let now = tokio::time::Instant::now();
+    let next = (!t.dead).then(|| {
+        Utc::now() + chrono::Duration::from_std(t.due.saturating_duration_since(now)).unwrap_or_default()
+    });
+    let mut schedules = lock(&shared.schedules);
+    schedules.insert(
+        name.to_string(),
+        Schedule {
+            next,
+            failures: t.failures,
+            dead: t.dead,
+        },
+    );
+    shared.metrics.source_failures(name, t.failures);
+    shared.metrics.dead(schedules.values().filter(|s| s.dead).count());
+}
+
+/// Runs the daemon until [`Signal::Shutdown`] (or the signal channel closes): serves HTTP on
+/// `listener`, fetches on schedule, reloads `config_path` on [`Signal::Reload`].
+pub async fn run(
+    config_path: PathBuf,
+    cfg: Config,
+    listener: TcpListener,
+    mut signals: mpsc::Receiver<Signal>,
+) -> Result<(), ServeError> {
+    let store = Arc::new(Store::open(&cfg.store.url).await?);
+    let fetcher = Fetcher::new(&cfg.fetch).map_err(ServeError::Client)?;
+    let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
+    let shared = Arc::new(Shared {
+        adhoc: Mutex::new(LruCache::new(cache_size(cfg.server.cache_entries))),
+        config: RwLock::new(Arc::new(cfg)),
+        store: store.clone(),
+        fetcher: RwLock::new(fetcher),
+        outputs: RwLock::new(HashMap::new()),
+        schedules: Mutex::new(HashMap::new()),
+        metrics: Metrics::new(),
+        ready: AtomicBool::new(false),
+    });
+
+    // What is stored already is served at once.
+    render_outputs(&shared, None)
+        .await
+        .map_err(|e| ServeError::Http(std::io::Error::other(run::error_chain(&e))))?;
+    shared.ready.store(true, Ordering::Release);
+
+    let (shutdown_http, http_stopped) = tokio::sync::watch::channel(false);
+    let app = http::router(shared.clone());
+    let server = tokio::spawn(async move {
+        let mut stopped = http_stopped;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let (change_tx, change_rx) = mpsc::unbounded_channel();
+    let folding = tokio::spawn(folder(shared.clone(), change_rx));
+
+    let (control, control_rx) = mpsc::channel(8);
+    let cfg = shared.config();
+    let ago = fetched_ago(&store).await;
+    let _ = control
+        .send(Control::Sync(
+            planned(&cfg, &ago),
+            Policy::from_config(&cfg.fetch),
+        ))
+        .await;
+    let job = {
+        let shared = shared.clone();
+        let change_tx = change_tx.clone();
+        move |name: String| {
+            let shared = shared.clone();
+            let change_tx = change_tx.clone();
+            let fetcher = read(&shared.fetcher).clone();
+            async move {
+                let cfg = shared.config();
+                let Some(source) = cfg.sources.iter().find(|s| s.name == name) else {
+                    return Done {
+                        ok: true,
+                        hints: schedule::Hints::default(),
+                    };
+                };
+                let report = run::fetch_source(&cfg, source, &shared.store, &fetcher, Utc::now()).await;
+                let result = match &report.outcome {
+                    Outcome::Stored { counts, .. } => {
+                        if counts.new + counts.updated > 0 {
+                            let _ = change_tx.send(Change::Source(name.clone()));
+                        }
+                        "stored"
+                    }
+                    Outcome::NotModified => "not_modified",
+                    Outcome::Failed { .. } => "failed",
+                };
+                shared.metrics.fetched(result, report.elapsed);
+                Done {
+                    ok: !report.failed(),
+                    hints: report.hints,
+                }
+            }
+        }
+    };
+    let driver = {
+        let shared = shared.clone();
+        let scheduler = Scheduler::new(Policy::from_config(&cfg.fetch));
+        tokio::spawn(schedule::drive(
+            scheduler,
+            limits,
+            control_rx,
+            job,
+            move |name, t| {
+                observe(&shared, name, t);
+            },
+        ))
+    };
+    tracing::info!(
+        sources = cfg.sources.len(),
+        outputs = cfg.outputs.len(),
+        "serving"
+    );
+
+    while let Some(signal) = signals.recv().await {
+        match signal {
+            Signal::Reload => reload(&config_path, &shared, &control, &change_tx).await,
+            Signal::Shutdown => break,
+        }
+    }
+
+    tracing::info!("shutting down: finishing fetches under way");
+    let _ = control.send(Control::Stop).await;
+    let _ = driver.await;
+    drop(change_tx);
+    let _ = folding.await;
+    let _ = shutdown_http.send(true);
+    let served = server.await;
+    store.close().await;
+    match served {
+        Ok(result) => result.map_err(ServeError::Http),
+        Err(e) => Err(ServeError::Http(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// Re-reads the config: a valid one replaces the running one (new sources start, removed ones
+/// stop, outputs are re-rendered); an invalid one is refused with all its problems logged.
+async fn reload(
+    path: &std::path::Path,
+    shared: &Arc<Shared>,
+    control: &mpsc::Sender<Control>,
+    changes: &mpsc::UnboundedSender<Change>,
+) {
+    let new = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(
+                "reload refused, the running config stays:\n{}",
+                run::error_chain(&e)
+            );
+            return;
+        }
+    };
+    let old = shared.config();
+    if new.store.url != old.store.url {
+        tracing::warn!("[store] url changed: the daemon keeps its open store until restarted");
+    }
+    if new.server.listen != old.server.listen {
+        tracing::warn!(
+            "[server] listen changed: restart the daemon to listen on {}",
+            new.server.listen
+        );
+    }
+    match Fetcher::new(&new.fetch) {
+        Ok(f) => *write(&shared.fetcher) = f,
+        Err(e) => tracing::error!(error = %e, "reload: cannot build the HTTP client; keeping the old one"),
+    }
+    for removed in old
+        .sources
+        .iter()
+        .filter(|s| !new.sources.iter().any(|n| n.name == s.name))
+    {
+        shared.metrics.forget_source(&removed.name);
+        lock(&shared.schedules).remove(&removed.name);
+    }
+    lock(&shared.adhoc).resize(cache_size(new.server.cache_entries));
+    let ago = fetched_ago(&shared.store).await;
+    let plan = planned(&new, &ago);
+    let policy = Policy::from_config(&new.fetch);
+    tracing::info!(
+        sources = new.sources.len(),
+        outputs = new.outputs.len(),
+        "config reloaded"
+    );
+    *write(&shared.config) = Arc::new(new);
+    let _ = control.send(Control::Sync(plan, policy)).await;
+    let _ = changes.send(Change::All);
+}
+
+/// The public outputs of a config (those without a token), in config order.
+pub fn public_outputs(cfg: &Config) -> impl Iterator<Item = &OutputConfig> {
+    cfg.outputs.iter().filter(|o| o.token.is_none())
+}

@@ -1,0 +1,430 @@
+//! The daemon, started for real on `127.0.0.1:0` against a loopback origin: what it serves
+//! (content types, validators and 304, gzip and brotli, HEAD, tokens, ad-hoc filters, the index
+//! page, OPML, metrics, health), reload and shutdown.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use feedfold::config::Config;
+use feedfold::serve::{self, Signal};
+use feedfold::store::Store;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::support::Origin;
+
+/// A running daemon on a config file in a temporary folder.
+struct Daemon {
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    signals: mpsc::Sender<Signal>,
+    handle: JoinHandle<Result<(), serve::ServeError>>,
+    client: reqwest::Client,
+}
+
+const TOKEN: &str = "s3cret-token-0123456789";
+
+fn local_news() -> String {
+    let item = |n: u32, title: &str, body: &str| {
+        format!(
+            "<item><title>{title}</title><link>http://news.example/{n}</link><guid>http://news.example/{n}</guid>\
+             <pubDate>Mon, 0{n} Jan 2024 08:00:00 +0800</pubDate><description>{body}</description></item>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Local</title><link>http://news.example/</link><ttl>60</ttl>{}{}</channel></rss>",
+        item(
+            1,
+            "西安市地铁三号线延长运营时间",
+            "西安市地铁运营公司宣布，三号线自下周起每晚延长运营一小时，方便市民出行。陕西省交通部门表示支持。"
+        ),
+        item(
+            2,
+            "广州市举办迎春花市",
+            "广州市各区迎春花市将于春节前开幕，广东省各地游客预计超过百万人次，市民可乘地铁前往。"
+        )
+    )
+}
+
+fn config_text(origin: &Origin, extra: &str) -> String {
+    format!(
+        "[store]\nurl = \"sqlite://daemon.db\"\n\n[fetch]\nstartup_spread = 0\ninterval = \"10m\"\n\n\
+         [[source]]\nname = \"rss\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"local\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"gone\"\nurl = \"{}\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All news\"\n\n\
+         [[output]]\nname = \"private\"\ntitle = \"Private\"\ntoken = \"{TOKEN}\"\n\n{extra}",
+        origin.url("/feeds/rss2.xml"),
+        origin.url("/mutable/local.xml"),
+        origin.url("/status/410"),
+    )
+}
+
+impl Daemon {
+    async fn start(origin: &Origin) -> Daemon {
+        feedfold::install_tls_provider();
+        origin.set_mutable("local.xml", local_news().as_bytes());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("feedfold.toml");
+        std::fs::write(&path, config_text(origin, "")).expect("write config");
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (signals, rx) = mpsc::channel(4);
+        let handle = tokio::spawn(serve::run(path, cfg, listener, rx));
+        let client = reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        let daemon = Daemon {
+            dir,
+            addr,
+            signals,
+            handle,
+            client,
+        };
+        daemon
+            .wait_for("the first fetches", |d| async move {
+                let metrics = d.text("/metrics").await;
+                metrics.contains("feedfold_fetches_total{result=\"stored\"} 2")
+                    && metrics.contains("feedfold_fetches_total{result=\"failed\"} 1")
+                    && d.text("/feeds/all.json").await.contains("广州市举办迎春花市")
+            })
+            .await;
+        daemon
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("feedfold.toml")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get(&self, path: &str, headers: &[(header::HeaderName, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        for (k, v) in headers {
+            request = request.header(k.clone(), *v);
+        }
+        request.send().await.expect("request")
+    }
+
+    async fn text(&self, path: &str) -> String {
+        self.get(path, &[]).await.text().await.expect("body")
+    }
+
+    async fn wait_for<'a, F, Fut>(&'a self, what: &str, check: F)
+    where
+        F: Fn(&'a Daemon) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        for _ in 0..200 {
+            if check(self).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    async fn stop(self) -> tempfile::TempDir {
+        self.signals.send(Signal::Shutdown).await.expect("send");
+        tokio::time::timeout(Duration::from_secs(20), self.handle)
+            .await
+            .expect("stops in time")
+            .expect("task")
+            .expect("clean exit");
+        self.dir
+    }
+}
+
+fn header(h: &HeaderMap, name: header::HeaderName) -> &str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_are_served_with_types_validators_and_compression() {
+    let origin = Origin::start().await;
+    let d = Daemon::start(&origin).await;
+
+    for (ext, ty) in [
+        ("rss", "application/rss+xml; charset=utf-8"),
+        ("atom", "application/atom+xml; charset=utf-8"),
+        ("json", "application/feed+json; charset=utf-8"),
+    ] {
+        let r = d.get(&format!("/feeds/all.{ext}"), &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let h = r.headers().clone();
+        assert_eq!(header(&h, header::CONTENT_TYPE), ty);
+        assert!(header(&h, header::ETAG).starts_with("W/\""));
+        assert!(header(&h, header::LAST_MODIFIED).ends_with(" GMT"));
+        assert_eq!(header(&h, header::CACHE_CONTROL), "public, max-age=60");
+        assert_eq!(header(&h, header::VARY), "Accept-Encoding");
+        let identity = r.bytes().await.expect("body");
+        assert!(String::from_utf8_lossy(&identity).contains("西安市地铁三号线延长运营时间"));
+
+        // Conditional requests.
+        let etag = header(&h, header::ETAG).to_string();
+        let r = d
+            .get(&format!("/feeds/all.{ext}"), &[(header::IF_NONE_MATCH, &etag)])
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(header(r.headers(), header::ETAG), etag);
+        assert!(r.bytes().await.expect("body").is_empty());
+        let lm = header(&h, header::LAST_MODIFIED).to_string();
+        let r = d
+            .get(&format!("/feeds/all.{ext}"), &[(header::IF_MODIFIED_SINCE, &lm)])
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        let r = d
+            .get(
+                &format!("/feeds/all.{ext}"),
+                &[(header::IF_NONE_MATCH, "W/\"stale\"")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+
+        // Pre-compressed bodies.
+        let r = d
+            .get(&format!("/feeds/all.{ext}"), &[(header::ACCEPT_ENCODING, "gzip")])
+            .await;
+        assert_eq!(header(r.headers(), header::CONTENT_ENCODING), "gzip");
+        let gz = r.bytes().await.expect("body");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut unzipped)
+            .expect("gunzip");
+        assert_eq!(unzipped, identity);
+        let r = d
+            .get(
+                &format!("/feeds/all.{ext}"),
+                &[(header::ACCEPT_ENCODING, "gzip, deflate, br")],
+            )
+            .await;
+        assert_eq!(header(r.headers(), header::CONTENT_ENCODING), "br");
+        let br = r.bytes().await.expect("body");
+        let mut unbrotli = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut unbrotli)
+            .expect("unbrotli");
+        assert_eq!(unbrotli, identity);
+
+        // HEAD: the same headers, no body.
+        let r = d
+            .client
+            .head(d.url(&format!("/feeds/all.{ext}")))
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(header(r.headers(), header::CONTENT_TYPE), ty);
+        assert_eq!(
+            header(r.headers(), header::CONTENT_LENGTH),
+            identity.len().to_string()
+        );
+        assert!(r.bytes().await.expect("body").is_empty());
+    }
+
+    for missing in ["/feeds/nope.rss", "/feeds/all.txt", "/feeds/all", "/nothing"] {
+        assert_eq!(
+            d.get(missing, &[]).await.status(),
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_outputs_need_their_token_and_filters_work_on_demand() {
+    let origin = Origin::start().await;
+    let d = Daemon::start(&origin).await;
+
+    assert_eq!(
+        d.get("/feeds/private.rss", &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        d.get("/feeds/private.rss?token=wrong-token-0123456789", &[])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = d.get(&format!("/feeds/private.rss?token={TOKEN}"), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(r.headers(), header::CACHE_CONTROL), "private, max-age=60");
+    let bearer = format!("Bearer {TOKEN}");
+    let r = d
+        .get("/feeds/private.json", &[(header::AUTHORIZATION, &bearer)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let titles = |body: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(body).expect("json feed");
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["title"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let all = titles(&d.text("/feeds/all.json").await);
+    assert_eq!(all.len(), 5, "{all:?}");
+    let shaanxi = titles(&d.text("/feeds/all.json?region=陕西").await);
+    assert!(
+        shaanxi.contains(&"西安市地铁三号线延长运营时间".to_string()),
+        "{shaanxi:?}"
+    );
+    assert!(
+        !shaanxi.iter().any(|t| t.contains("广州") || t.contains("Jerry")),
+        "{shaanxi:?}"
+    );
+    let by_code = titles(&d.text("/feeds/all.json?region=440000").await);
+    assert_eq!(by_code, vec!["广州市举办迎春花市".to_string()]);
+    let q = titles(&d.text("/feeds/all.json?q=%E8%8A%B1%E5%B8%82%20OR%20jerry").await);
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert!(q.iter().any(|t| t.contains("Jerry")) && q.iter().any(|t| t.contains("花市")));
+    let traditional = titles(&d.text("/feeds/all.json?q=花市&region=廣東").await);
+    assert_eq!(traditional, vec!["广州市举办迎春花市".to_string()]);
+    assert_eq!(titles(&d.text("/feeds/all.json?limit=2").await).len(), 2);
+    // A filtered feed has validators too, and is served from the cache the second time.
+    let r = d.get("/feeds/all.rss?limit=1", &[]).await;
+    let etag = header(r.headers(), header::ETAG).to_string();
+    let r = d
+        .get("/feeds/all.rss?limit=1", &[(header::IF_NONE_MATCH, &etag)])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    for bad in [
+        "/feeds/all.json?region=Atlantis",
+        "/feeds/all.json?q=%22unclosed",
+        "/feeds/all.json?limit=0",
+        "/feeds/all.json?limit=many",
+    ] {
+        let r = d.get(bad, &[]).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert!(!r.text().await.expect("body").is_empty());
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_opml_health_and_metrics() {
+    let origin = Origin::start().await;
+    let d = Daemon::start(&origin).await;
+
+    let r = d.get("/", &[]).await;
+    assert_eq!(
+        header(r.headers(), header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    let page = r.text().await.expect("page");
+    for ext in ["rss", "atom", "json"] {
+        assert!(page.contains(&format!("href=\"/feeds/all.{ext}\"")), "{page}");
+    }
+    assert!(page.contains("<link rel=\"alternate\" type=\"application/rss+xml\""));
+    assert!(
+        !page.contains("/feeds/private."),
+        "private outputs are not listed"
+    );
+    assert!(page.contains("gone (HTTP 410)"), "{page}");
+    assert!(page.contains("<tr id=\"source-local\">"));
+
+    let r = d.get("/opml", &[]).await;
+    assert!(header(r.headers(), header::CONTENT_TYPE).starts_with("text/x-opml"));
+    let opml = r.text().await.expect("opml");
+    assert!(
+        opml.contains("<opml version=\"2.0\">") && opml.contains("xmlUrl="),
+        "{opml}"
+    );
+    assert!(opml.contains(&origin.url("/mutable/local.xml")));
+
+    assert_eq!(d.text("/healthz").await.trim(), "ok");
+    assert_eq!(d.get("/readyz", &[]).await.status(), StatusCode::OK);
+
+    let metrics = d.text("/metrics").await;
+    for series in [
+        "feedfold_fetch_duration_seconds_count 3",
+        "feedfold_source_consecutive_failures{source=\"gone\"} 1",
+        "feedfold_sources_dead 1",
+        "feedfold_http_requests_total{route=\"/feeds/{file}\",status=\"200\"}",
+        "feedfold_http_requests_total{route=\"/opml\",status=\"200\"} 1",
+        "feedfold_items ",
+        "feedfold_stories ",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_and_removes_sources_and_refuses_a_bad_config() {
+    let origin = Origin::start().await;
+    let d = Daemon::start(&origin).await;
+
+    // A bad config is refused: the running one keeps serving.
+    std::fs::write(d.config_path(), "[fetch]\ninterval = \"never\"\n").expect("write");
+    d.signals.send(Signal::Reload).await.expect("send");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(d.get("/feeds/all.rss", &[]).await.status(), StatusCode::OK);
+    assert!(d.text("/").await.contains("source-local"));
+
+    // A good one: `rss` removed, `atom` added, a new output.
+    let text = config_text(
+        &origin,
+        "[[output]]\nname = \"atom-only\"\ntitle = \"Atom\"\nsources = [\"atom\"]\n",
+    )
+    .replace(
+        &format!(
+            "[[source]]\nname = \"rss\"\nurl = \"{}\"\n\n",
+            origin.url("/feeds/rss2.xml")
+        ),
+        &format!(
+            "[[source]]\nname = \"atom\"\nurl = \"{}\"\n\n",
+            origin.url("/feeds/atom.xml")
+        ),
+    );
+    std::fs::write(d.config_path(), text).expect("write");
+    let rss_hits = origin.hits("/feeds/rss2.xml");
+    d.signals.send(Signal::Reload).await.expect("send");
+    d.wait_for("the new source and output", |d| async move {
+        let r = d.get("/feeds/atom-only.atom", &[]).await;
+        r.status() == StatusCode::OK && r.text().await.unwrap_or_default().contains("<entry>")
+    })
+    .await;
+    assert_eq!(origin.hits("/feeds/atom.xml"), 1);
+    let page = d.text("/").await;
+    assert!(
+        page.contains("source-atom") && !page.contains("source-rss\""),
+        "{page}"
+    );
+    assert_eq!(
+        origin.hits("/feeds/rss2.xml"),
+        rss_hits,
+        "a removed source is not fetched"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_and_leaves_a_sound_store() {
+    let origin = Origin::start().await;
+    let d = Daemon::start(&origin).await;
+    let url = Config::load(&d.config_path()).expect("config").store.url;
+    let dir = d.stop().await;
+    let store = Store::open(&url).await.expect("reopens");
+    let items = store.all_items().await.expect("items");
+    assert_eq!(items.len(), 5);
+    assert!(
+        items.iter().all(|i| i.story_id.starts_with("st-")),
+        "every item folded before exit"
+    );
+    store.close().await;
+    drop(dir);
+}
