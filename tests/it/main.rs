@@ -3,12 +3,14 @@
 //!
 //! - `fetch`: formats, encodings, repair, conditional GET, redirects, limits, failures, updates;
 //! - `output`: merged outputs in three formats, exact dedup across sources, re-parsing;
-//! - `cli`: the binary's commands, exit codes and config error reports.
+//! - `cli`: the binary's commands, exit codes and config error reports;
+//! - `opml`: OPML import into a config file on disk.
 
 #![allow(unreachable_pub)]
 
 mod cli;
 mod fetch;
 mod fold;
+mod opml;
 mod output;
 mod support;
