@@ -5,13 +5,15 @@
 //! - `output`: merged outputs in three formats, exact dedup across sources, re-parsing;
 //! - `cli`: the binary's commands, exit codes and config error reports;
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
-//!   metrics, reload and shutdown.
+//!   metrics, reload and shutdown;
+//! - `opml`: OPML import into a config file on disk.
 
 #![allow(unreachable_pub)]
 
 mod cli;
 mod fetch;
 mod fold;
+mod opml;
 mod output;
 mod serve;
 mod support;
