@@ -57,12 +57,30 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Manage the config's sources.
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
     /// Explain which story an item is in and why, or why it stands alone.
     Explain {
         #[command(flatten)]
         config: ConfigArg,
         /// The item: its link, its URL as written in the feed, or its GUID.
         item: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourcesCommand {
+    /// Add the subscriptions of an OPML file (a feed reader's export) to the config, keeping
+    /// its comments and layout; feeds already in it are skipped.
+    Import {
+        /// The OPML file.
+        #[arg(value_name = "FILE.opml")]
+        opml: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -86,8 +104,17 @@ pub(crate) fn main() -> ExitCode {
         | Command::Check { config }
         | Command::Export { config }
         | Command::Serve { config, .. }
+        | Command::Sources {
+            command: SourcesCommand::Import { config, .. },
+        }
         | Command::Explain { config, .. } => &config.config,
     };
+    if let Command::Sources {
+        command: SourcesCommand::Import { opml, config },
+    } = &cli.command
+    {
+        return import_sources(&config.config, opml);
+    }
     let config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -112,12 +139,43 @@ pub(crate) fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(serve(path, config, listen)))
         }
         Command::Explain { item, .. } => runtime().and_then(|rt| rt.block_on(explain(&config, &item))),
+        Command::Sources { .. } => unreachable!("handled before the config is loaded"),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `sources import`: exit 0 when the config is written or nothing was new, 2 when the config
+/// or the OPML file cannot be used (nothing is written).
+fn import_sources(config: &std::path::Path, opml: &std::path::Path) -> ExitCode {
+    match feedfold::opml::import_file(config, opml) {
+        Ok(import) => {
+            for a in &import.added {
+                eprintln!("  added    {}  {}", a.name, a.url);
+            }
+            for s in &import.skipped {
+                eprintln!("  skipped  {}  {} ({})", s.name, s.url, s.reason);
+            }
+            for r in &import.rejected {
+                eprintln!("  rejected {} ({})", r.text, r.reason);
+            }
+            eprintln!(
+                "{}: {} added, {} skipped, {} rejected",
+                config.display(),
+                import.added.len(),
+                import.skipped.len(),
+                import.rejected.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}", run::error_chain(&e));
+            ExitCode::from(2)
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(index_page))
         .route("/feeds/{file}", get(feed))
-        // OPML_ROUTE
+        .route("/opml", get(opml))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -102,7 +102,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-// OPML_HANDLER
+async fn opml(State(shared): State<Arc<Shared>>) -> Response {
+    let cfg = shared.config();
+    (
+        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
+        crate::opml::export(&cfg, "feedfold sources"),
+    )
+        .into_response()
+}
 
 async fn index_page(State(shared): State<Arc<Shared>>) -> Response {
     let cfg = shared.config();

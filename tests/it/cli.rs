@@ -216,6 +216,7 @@ async fn serve_reloads_on_sighup_and_stops_on_sigterm() {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    feedfold::install_tls_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let fixtures = crate::support::fixtures().join("feeds");
     let source = |name: &str, file: &str| {
@@ -321,4 +322,53 @@ async fn serve_reloads_on_sighup_and_stops_on_sigterm() {
     wait_line("stopped");
     let status = child.wait().expect("exit");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sources_import_adds_subscriptions_and_keeps_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = crate::support::fixtures().join("opml");
+    let config = dir.path().join("feeds.toml");
+    std::fs::copy(fixtures.join("feeds.toml"), &config).expect("copy");
+    let before = std::fs::read_to_string(&config).expect("read");
+    let out = feedfold()
+        .args(["sources", "import"])
+        .arg(fixtures.join("feedreader.opml"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("8 added, 2 skipped, 1 rejected"), "{err}");
+    let after = std::fs::read_to_string(&config).expect("read");
+    assert!(after.starts_with(&before), "the file's own text is kept");
+    let check = feedfold()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert_eq!(check.status.code(), Some(0));
+
+    let again = feedfold()
+        .args(["sources", "import"])
+        .arg(fixtures.join("feedreader.opml"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 added"));
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), after);
+
+    let bad = dir.path().join("bad.opml");
+    std::fs::write(&bad, "<opml version=\"2.0\"><body><outline").expect("write");
+    let out = feedfold()
+        .args(["sources", "import"])
+        .arg(&bad)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.opml"));
 }
