@@ -331,13 +331,16 @@ fn sources_import_adds_subscriptions_and_keeps_the_file() {
     let config = dir.path().join("feeds.toml");
     std::fs::copy(fixtures.join("feeds.toml"), &config).expect("copy");
     let before = std::fs::read_to_string(&config).expect("read");
-    let out = feedfold()
-        .args(["sources", "import"])
-        .arg(fixtures.join("feedreader.opml"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .expect("run");
+    let import = |opml: &std::path::Path| {
+        feedfold()
+            .args(["sources", "import"])
+            .arg(opml)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run")
+    };
+    let out = import(&fixtures.join("feedreader.opml"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("8 added, 2 skipped, 1 rejected"), "{err}");
@@ -350,25 +353,13 @@ fn sources_import_adds_subscriptions_and_keeps_the_file() {
         .expect("run");
     assert_eq!(check.status.code(), Some(0));
 
-    let again = feedfold()
-        .args(["sources", "import"])
-        .arg(fixtures.join("feedreader.opml"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .expect("run");
+    let again = import(&fixtures.join("feedreader.opml"));
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 added"));
     assert_eq!(std::fs::read_to_string(&config).expect("read"), after);
 
     let bad = dir.path().join("bad.opml");
     std::fs::write(&bad, "<opml version=\"2.0\"><body><outline").expect("write");
-    let out = feedfold()
-        .args(["sources", "import"])
-        .arg(&bad)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .expect("run");
+    let out = import(&bad);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.opml"));
 }
