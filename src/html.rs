@@ -4,8 +4,10 @@
 //! ([`to_text`]) or sanitised HTML ([`sanitize`]). Both are pure functions; the sanitiser's
 //! policy is explicit here so it can be reviewed in one place.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use ammonia::{Builder, UrlRelative};
 use html5ever::tendril::StrTendril;
@@ -225,6 +227,51 @@ const URL_SCHEMES: &[&str] = &["http", "https", "mailto"];
 /// relative URLs resolved against `base` (or dropped when there is none), comments stripped,
 /// and `rel="noopener noreferrer"` on every link.
 pub fn sanitize(html: &str, base: Option<&Url>) -> String {
+    match base {
+        // The policy with a base is built once; the base in effect is handed to its URL
+        // rewriter through a thread-local, so the result is what `RewriteWithBase(base)` gives.
+        Some(base) => {
+            SANITIZE_BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
+            let out = WITH_BASE.clean(html).to_string();
+            SANITIZE_BASE.with(|b| *b.borrow_mut() = None);
+            out
+        }
+        None => WITHOUT_BASE.clean(html).to_string(),
+    }
+}
+
+thread_local! {
+    /// The base URL of the [`sanitize`] call running on this thread.
+    static SANITIZE_BASE: RefCell<Option<Url>> = const { RefCell::new(None) };
+}
+
+/// The sanitising policy for HTML with a base URL: relative URLs are resolved against it.
+static WITH_BASE: LazyLock<Builder<'static>> = LazyLock::new(|| {
+    let mut builder = policy();
+    builder.url_relative(UrlRelative::Custom(Box::new(resolve_against_base)));
+    builder
+});
+
+/// A relative URL resolved against the base of the running [`sanitize`] call; `None` drops it.
+fn resolve_against_base(url: &str) -> Option<Cow<'_, str>> {
+    SANITIZE_BASE.with(|b| {
+        b.borrow()
+            .as_ref()
+            .and_then(|base| base.join(url).ok())
+            .map(|u| Cow::Owned(u.to_string()))
+    })
+}
+
+/// The sanitising policy for HTML without a base URL: relative URLs are dropped.
+static WITHOUT_BASE: LazyLock<Builder<'static>> = LazyLock::new(|| {
+    let mut builder = policy();
+    builder.url_relative(UrlRelative::Deny);
+    builder
+});
+
+/// Everything of the policy but relative URLs (see [`sanitize`]). Built once per process:
+/// building it (hash sets of tags and attributes) costs about as much as sanitising a short item.
+fn policy() -> Builder<'static> {
     let tags: HashSet<&str> = ALLOWED_TAGS.iter().copied().collect();
     let mut builder = Builder::empty();
     builder
@@ -247,11 +294,7 @@ pub fn sanitize(html: &str, base: Option<&Url>) -> String {
         .add_tag_attributes("del", ["cite", "datetime"])
         .add_tag_attributes("ins", ["cite", "datetime"])
         .add_tag_attributes("abbr", ["title"]);
-    match base {
-        Some(base) => builder.url_relative(UrlRelative::RewriteWithBase(base.clone())),
-        None => builder.url_relative(UrlRelative::Deny),
-    };
-    builder.clean(html).to_string()
+    builder
 }
 
 #[cfg(test)]
@@ -278,6 +321,34 @@ mod tests {
         assert!(!out.contains("javascript"), "{out}");
         assert!(out.contains(r#"href="https://example.org/news/2.html""#), "{out}");
         assert!(out.contains(r#"rel="noopener noreferrer""#), "{out}");
+    }
+
+    #[test]
+    fn the_built_once_policy_resolves_urls_as_a_per_call_one_would() {
+        let snippets = [
+            r#"<p><a href="2.html">a</a> <a href="/root?x=1#f">b</a> <a href="//cdn.example.net/x">c</a></p>"#,
+            r#"<img src="../img/1.jpg" alt="x"><video src="v.mp4" poster="p.jpg" controls></video>"#,
+            r#"<a href="https://other.example/x">abs</a><a href="mailto:a@b.c">m</a><a href="javascript:x()">j</a>"#,
+            r#"<blockquote cite="q.html"><q cite="?a=b">quote</q></blockquote><a href="">empty</a>"#,
+            "<p>中文 &amp; <em>text</em><!-- comment --><script>x()</script></p>",
+        ];
+        for base in ["https://example.org/news/1.html", "http://example.com:8080/a/b/"] {
+            let base = Url::parse(base).expect("url");
+            let mut per_call = policy();
+            per_call.url_relative(UrlRelative::RewriteWithBase(base.clone()));
+            for html in snippets {
+                assert_eq!(
+                    sanitize(html, Some(&base)),
+                    per_call.clean(html).to_string(),
+                    "{html}"
+                );
+            }
+        }
+        let mut deny = policy();
+        deny.url_relative(UrlRelative::Deny);
+        for html in snippets {
+            assert_eq!(sanitize(html, None), deny.clean(html).to_string(), "{html}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use url::Url;
 
-use crate::config::{Config, Location, SourceConfig};
+use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
 use crate::output::{self, FeedMeta, Format, OutputError};
@@ -121,17 +122,33 @@ pub async fn fetch_all(
     now: DateTime<Utc>,
     on_done: &(dyn Fn(&SourceReport) + Sync),
 ) -> Result<Cycle, RunError> {
-    let mut reports: Vec<(usize, SourceReport)> = futures_util::stream::iter(cfg.sources.iter().enumerate())
-        .map(|(i, source)| async move {
-            let report = fetch_source(cfg, source, store, fetcher, now).await;
-            on_done(&report);
-            (i, report)
+    // Each source is a task of its own, so decoding, parsing and sanitising run on every core;
+    // the tasks share one copy of the configuration, the store's pool and the HTTP client.
+    let started = Instant::now();
+    let shared = Arc::new((cfg.clone(), store.clone(), fetcher.clone()));
+    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
+    let mut done = futures_util::stream::iter(0..cfg.sources.len())
+        .map(|i| {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let (cfg, store, fetcher) = &*shared;
+                (i, fetch_source(cfg, &cfg.sources[i], store, fetcher, now).await)
+            })
         })
-        .buffer_unordered(cfg.fetch.concurrency)
-        .collect()
-        .await;
+        .buffer_unordered(cfg.fetch.concurrency);
+    while let Some(joined) = done.next().await {
+        let (i, report) = match joined {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("a fetch task was cancelled: {e}"),
+        };
+        on_done(&report);
+        reports.push((i, report));
+    }
     reports.sort_by_key(|(i, _)| *i);
+    tracing::debug!(elapsed = ?started.elapsed(), "every source fetched and stored");
     let fold = store.fold_pending(&cfg.fold, &cfg.region_priors()).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), items = fold.items, "folded");
     Ok(Cycle {
         reports: reports.into_iter().map(|(_, r)| r).collect(),
         fold,
@@ -275,7 +292,13 @@ pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
 }
 
 /// Renders every output in every format into `dir` as `NAME.rss`, `NAME.atom`, `NAME.json`.
-/// Files are replaced atomically (written beside, then renamed).
+/// Files are replaced atomically (written beside, then renamed). Returns the files written.
+///
+/// An output whose three files exist and were written from the same state is not written
+/// again: the store remembers a fingerprint of what each output was rendered from (its
+/// settings, `[publish] base_url`, this program, and the change counters of its sources, which
+/// every new or changed item, story or region raises). So a cycle in which nothing changed
+/// writes nothing, and one in which a few sources changed writes only their outputs.
 pub async fn publish(
     cfg: &Config,
     store: &Store,
@@ -286,10 +309,26 @@ pub async fn publish(
         path: dir.to_path_buf(),
         source,
     })?;
+    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let program = program_id();
     let mut written = Vec::new();
     for out in &cfg.outputs {
         let sources = cfg.output_sources(out);
+        let paths: Vec<PathBuf> = Format::ALL
+            .iter()
+            .map(|format| dir.join(format!("{}.{}", out.name, format.extension())))
+            .collect();
+        let key = absolute.join(&out.name).display().to_string();
+        let generations = store.source_generations(&sources).await?;
+        let fingerprint = output_fingerprint(&program, cfg, out, &sources, &generations);
+        if paths.iter().all(|p| p.is_file())
+            && store.published_fingerprint(&key).await?.as_deref() == Some(fingerprint.as_str())
+        {
+            continue;
+        }
+        let started = Instant::now();
         let items = store.items_of(&sources).await?;
+        let read = started.elapsed();
         let entries = output::select(items, out);
         let meta = FeedMeta {
             name: out.name.clone(),
@@ -297,14 +336,45 @@ pub async fn publish(
             description: out.description.clone(),
             home: cfg.publish.base_url.clone(),
         };
-        for format in Format::ALL {
+        for (format, path) in Format::ALL.into_iter().zip(paths) {
             let bytes = output::render(format, &meta, &entries, now)?;
-            let path = dir.join(format!("{}.{}", out.name, format.extension()));
             write_atomically(&path, &bytes)?;
             written.push(path);
         }
+        store.set_published_fingerprint(&key, &fingerprint).await?;
+        tracing::debug!(output = %out.name, ?read, elapsed = ?started.elapsed(), "output written");
     }
     Ok(written)
+}
+
+/// This program: its version and when its executable was built, so a rebuilt binary (which may
+/// render differently) writes every output again.
+fn program_id() -> String {
+    let built = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{} {built}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What an output's files depend on, hashed.
+fn output_fingerprint(
+    program: &str,
+    cfg: &Config,
+    out: &OutputConfig,
+    sources: &[&str],
+    generations: &[i64],
+) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(program.as_bytes());
+    h.update(format!("\0{out:?}\0{}\0", cfg.publish.base_url).as_bytes());
+    for (source, generation) in sources.iter().zip(generations) {
+        h.update(source.as_bytes());
+        h.update(&generation.to_le_bytes());
+    }
+    format!("{:032x}", h.digest128())
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {

@@ -5,16 +5,17 @@
 //! new / updated / unchanged items.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
-//! GUID), its comparison text and its band keys, and waits for the folding pass
-//! ([`Store::fold_pending`]) to get its story. A changed item is updated in place and keeps
-//! its story.
+//! GUID) and its comparison text, and waits for the folding pass ([`Store::fold_pending`]),
+//! which indexes its band keys and gives it its story. A changed item is updated in place and
+//! keeps its story (and, if it has one, its band keys are replaced).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row};
 
 use super::{
     IngestCounts, Rendered, Store, StoreError, item_hash, item_id, new_group_id, query_error, to_json, ts,
@@ -24,11 +25,33 @@ use crate::transform::exact_keys;
 use crate::transform::fold::Features;
 use crate::transform::normalize::{self, Comparison, Furniture};
 
-type Tx<'a> = Transaction<'a, Any>;
-
 /// Rows written or looked up per statement (well under SQLite's and PostgreSQL's limits on
 /// bound parameters).
-const BATCH: usize = 200;
+pub(super) const BATCH: usize = 200;
+
+/// `(${first}, ${first+1}, …), (…)`: `rows` groups of `width` placeholders, numbered from `first`.
+pub(super) fn placeholder_rows(rows: usize, width: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            let sep = if c == 0 { "" } else { ", " };
+            let _ = write!(out, "{sep}${}", first + r * width + c);
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `$first, …, $(first+n-1)`: a list of `n` placeholders for `IN (…)`.
+pub(super) fn placeholder_list(n: usize, first: usize) -> String {
+    let mut out = String::with_capacity(n * 5);
+    for i in 0..n {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(out, "{sep}${}", first + i);
+    }
+    out
+}
 
 /// The HTML an item is compared by: its full content, else its summary.
 fn body_html(item: &Item) -> Option<&str> {
@@ -63,19 +86,15 @@ pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, s
 }
 
 /// Stored items sharing any of `keys`, most shared keys first, at most 64.
-pub(super) async fn candidates(
-    tx: &mut sqlx::AnyConnection,
-    keys: &[i64],
-) -> Result<Vec<Candidate>, sqlx::Error> {
+pub(super) async fn candidates(tx: &mut AnyConnection, keys: &[i64]) -> Result<Vec<Candidate>, sqlx::Error> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT i.id, i.story_id, i.exact_id, i.cmp_title, i.cmp_body, i.published, i.first_seen, c.shared \
          FROM items i JOIN (SELECT item_id, COUNT(*) AS shared FROM lsh WHERE key IN ({}) GROUP BY item_id) c \
          ON c.item_id = i.id ORDER BY c.shared DESC, i.id LIMIT 64",
-        placeholders.join(", ")
+        placeholder_list(keys.len(), 1)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for k in keys {
@@ -89,169 +108,58 @@ pub(super) async fn candidates(
         .collect()
 }
 
-async fn insert_keys(tx: &mut Tx<'_>, id: i64, keys: &[i64]) -> Result<(), sqlx::Error> {
-    for chunk in keys.chunks(100) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1)", i + 2)).collect();
-        let sql = format!("INSERT INTO lsh (key, item_id) VALUES {}", values.join(", "));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
-        for k in chunk {
-            query = query.bind(*k);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Counts the short lines of new items and returns the source's furniture (lines in at least
-/// [`Furniture::MIN_ITEMS`] of its items, counting this batch).
-async fn learn_furniture(
-    tx: &mut Tx<'_>,
-    source: &str,
-    new_items: &[&Item],
-) -> Result<Furniture, sqlx::Error> {
-    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
-    for item in new_items {
-        let lines = body_html(item).map(normalize::text_lines).unwrap_or_default();
-        for h in normalize::learnable_lines(&lines) {
-            *counts.entry(h).or_default() += 1;
-        }
-    }
-    let counts: Vec<(i64, i64)> = counts.into_iter().collect();
-    for chunk in counts.chunks(BATCH) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
-            .collect();
-        let sql = format!(
-            "INSERT INTO source_lines (source, line_hash, items) VALUES {} \
-             ON CONFLICT (source, line_hash) DO UPDATE SET items = source_lines.items + excluded.items",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
-        for (hash, n) in chunk {
-            query = query.bind(*hash).bind(*n);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    let rows = sqlx::query("SELECT line_hash, items FROM source_lines WHERE source = $1 AND items >= $2")
-        .bind(source)
-        .bind(Furniture::MIN_ITEMS)
-        .fetch_all(&mut **tx)
-        .await?;
-    let pairs = rows
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>("line_hash")?, r.try_get::<i64, _>("items")?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Furniture::from_counts(pairs))
-}
-
-impl Store {
-    /// Stores one fetch's items for `source` in one transaction: new items are inserted
-    /// (waiting for [`Store::fold_pending`]), changed ones updated in place (keeping their
-    /// story), unchanged ones left alone. `render` is called only for new and changed items.
-    pub async fn ingest(
-        &self,
-        source: &str,
-        items: &[Item],
-        now: DateTime<Utc>,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Result<IngestCounts, StoreError> {
-        let _guard = self.write_guard().await;
-        let err = query_error("storing items");
-        let mut tx = self.pool.begin().await.map_err(query_error("storing items"))?;
-        match ingest_in(&mut tx, source, items, now, render).await {
-            Ok(counts) => {
-                tx.commit().await.map_err(err)?;
-                Ok(counts)
-            }
-            Err(e) => Err(err(e)),
-        }
-    }
-}
-
-async fn ingest_in(
-    tx: &mut Tx<'_>,
-    source: &str,
-    items: &[Item],
-    now: DateTime<Utc>,
-    render: &(dyn Fn(&Item) -> Rendered + Sync),
-) -> Result<IngestCounts, sqlx::Error> {
-    let mut counts = IngestCounts::default();
-    // A feed can list one key twice: the last copy wins, as a refetch would see it.
-    let mut latest: HashMap<&str, &Item> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    for item in items {
-        if latest.insert(&item.key, item).is_none() {
-            order.push(&item.key);
-        }
-    }
-    // What is stored already, looked up a batch of keys at a time.
-    let mut stored: HashMap<String, i64> = HashMap::new();
-    for chunk in order.chunks(BATCH) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT item_key, content_hash FROM items WHERE source = $1 AND item_key IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
-        for key in chunk {
-            query = query.bind(*key);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            stored.insert(row.try_get("item_key")?, row.try_get("content_hash")?);
-        }
-    }
-    let mut new_items = Vec::new();
-    let mut changed = Vec::new();
-    for key in order {
-        let item = latest[key];
-        match stored.get(key).copied() {
-            Some(h) if h == item_hash(item) => counts.unchanged += 1,
-            Some(_) => changed.push(item),
-            None => new_items.push(item),
-        }
-    }
-    let furniture = learn_furniture(tx, source, &new_items).await?;
-    for item in changed {
-        update(tx, source, item, now, &furniture, render).await?;
-        counts.updated += 1;
-    }
-    for item in new_items {
-        insert(tx, source, item, now, &furniture, render).await?;
-        counts.new += 1;
-    }
-    Ok(counts)
-}
-
-fn comparison_of(item: &Item, furniture: &Furniture) -> Comparison {
-    normalize::comparison(item.title.as_deref(), body_html(item), furniture)
-}
-
-/// The columns an item's new or changed copy writes, bound in this order as `$n..$n+17`: guid,
-/// url, link, title, summary_html, content_html, authors, categories, enclosures, language,
-/// published, updated, last_seen, content_hash, cmp_title, cmp_body, cmp_lines, cmp_removed.
-struct ItemRow<'a> {
+/// One item of a fetch that is new or changed, with everything its row needs. Worked out
+/// before the write lock is taken (sanitising and comparison text are most of the cost of
+/// storing an item), so sources are prepared in parallel while another one writes.
+struct Prepared<'a> {
     item: &'a Item,
+    id: i64,
+    hash: i64,
     rendered: Rendered,
+    /// The body's text lines: furniture counting and the comparison text both start from them,
+    /// so the HTML is converted to text once.
+    lines: Vec<String>,
+    /// Comparison text, under the furniture it was computed with.
     cmp: Comparison,
-    seen: i64,
+    /// Whether `cmp` was computed yet.
+    compared: bool,
+    exact_keys: Vec<String>,
 }
 
-impl<'a> ItemRow<'a> {
+impl<'a> Prepared<'a> {
     fn new(
         item: &'a Item,
-        now: DateTime<Utc>,
-        furniture: &Furniture,
+        source: &str,
+        hash: i64,
         render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Self {
-        ItemRow {
+    ) -> Prepared<'a> {
+        Prepared {
             item,
+            id: item_id(source, &item.key),
+            hash,
             rendered: render(item),
-            cmp: comparison_of(item, furniture),
-            seen: ts(now),
+            lines: body_html(item).map(normalize::text_lines).unwrap_or_default(),
+            cmp: Comparison::default(),
+            compared: false,
+            exact_keys: exact_keys(item),
         }
     }
 
-    fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
+    /// Comparison text under `furniture`.
+    fn compare(&mut self, furniture: &Furniture) {
+        self.cmp = normalize::comparison_of_lines(self.item.title.as_deref(), &self.lines, furniture);
+        self.compared = true;
+    }
+
+    /// Band keys of the comparison text (they depend on the text only).
+    fn band_keys(&self) -> Vec<i64> {
+        Features::new(&self.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys()
+    }
+
+    /// Binds the columns a new or changed copy writes, in this order: guid, url, link, title,
+    /// summary_html, content_html, authors, categories, enclosures, language, published,
+    /// updated, last_seen, content_hash, cmp_title, cmp_body, cmp_lines, cmp_removed.
+    fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>, seen: i64) -> Query<'q, Any, AnyArguments> {
         let item = self.item;
         query
             .bind(item.guid.as_deref())
@@ -266,89 +174,384 @@ impl<'a> ItemRow<'a> {
             .bind(item.language.as_deref())
             .bind(item.published.map(ts))
             .bind(item.updated.map(ts))
-            .bind(self.seen)
-            .bind(item_hash(item))
+            .bind(seen)
+            .bind(self.hash)
             .bind(self.cmp.title.as_str())
             .bind(self.cmp.body.as_str())
             .bind(self.cmp.lines as i64)
             .bind(self.cmp.removed as i64)
     }
-
-    fn features(&self) -> Features {
-        let when = self
-            .item
-            .published
-            .or(self.item.updated)
-            .unwrap_or_else(|| super::from_ts(self.seen));
-        Features::new(&self.cmp, when)
-    }
 }
 
-async fn update(
-    tx: &mut Tx<'_>,
+/// Stored content hashes of `keys` of `source`, and whether each item still waits for the
+/// folding pass.
+async fn stored_hashes(
+    conn: &mut AnyConnection,
     source: &str,
-    item: &Item,
-    now: DateTime<Utc>,
-    furniture: &Furniture,
-    render: &(dyn Fn(&Item) -> Rendered + Sync),
-) -> Result<(), sqlx::Error> {
-    let row = ItemRow::new(item, now, furniture, render);
-    let id = item_id(source, &item.key);
-    let query = sqlx::query(
-        "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, summary_html = $7, content_html = $8, \
-         authors = $9, categories = $10, enclosures = $11, language = $12, published = $13, updated = $14, \
-         last_seen = $15, content_hash = $16, cmp_title = $17, cmp_body = $18, cmp_lines = $19, cmp_removed = $20 \
-         WHERE source = $1 AND item_key = $2",
-    )
-    .bind(source)
-    .bind(&item.key);
-    row.bind(query).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM lsh WHERE item_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    insert_keys(tx, id, &row.features().band_keys()).await
-}
-
-async fn insert(
-    tx: &mut Tx<'_>,
-    source: &str,
-    item: &Item,
-    now: DateTime<Utc>,
-    furniture: &Furniture,
-    render: &(dyn Fn(&Item) -> Rendered + Sync),
-) -> Result<(), sqlx::Error> {
-    let id = item_id(source, &item.key);
-    let row = ItemRow::new(item, now, furniture, render);
-
-    // The exact group: the one of a stored item with the same canonical URL or permalink GUID.
-    let keys = exact_keys(item);
-    let mut group = None;
-    for key in &keys {
-        group = sqlx::query_scalar::<_, String>("SELECT exact_id FROM exact_keys WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if group.is_some() {
-            break;
+    keys: &[&str],
+) -> Result<HashMap<String, (i64, bool)>, sqlx::Error> {
+    let mut stored = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(BATCH) {
+        let sql = format!(
+            "SELECT item_key, content_hash, story_id FROM items WHERE source = $1 AND item_key IN ({})",
+            placeholder_list(chunk.len(), 2)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let waiting = row.try_get::<Option<String>, _>("story_id")?.is_none();
+            stored.insert(row.try_get("item_key")?, (row.try_get("content_hash")?, waiting));
         }
     }
-    let group = group.unwrap_or_else(|| new_group_id(source, &item.key));
-    for key in &keys {
-        sqlx::query("INSERT INTO exact_keys (key, exact_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(&group)
-            .execute(&mut **tx)
-            .await?;
+    Ok(stored)
+}
+
+/// The furniture stored for `source`.
+async fn stored_furniture(conn: &mut AnyConnection, source: &str) -> Result<Furniture, sqlx::Error> {
+    let rows = sqlx::query("SELECT line_hash, items FROM source_lines WHERE source = $1 AND items >= $2")
+        .bind(source)
+        .bind(Furniture::MIN_ITEMS)
+        .fetch_all(&mut *conn)
+        .await?;
+    let pairs = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<i64, _>("line_hash")?, r.try_get::<i64, _>("items")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Furniture::from_counts(pairs))
+}
+
+/// How often each learnable line occurs among `new_items` (one count per item).
+fn line_counts(new_items: &[&Prepared<'_>]) -> Vec<(i64, i64)> {
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+    for p in new_items {
+        for h in normalize::learnable_lines(&p.lines) {
+            *counts.entry(h).or_default() += 1;
+        }
     }
-    let query = sqlx::query(
-        "INSERT INTO items (source, item_key, guid, url, link, title, summary_html, content_html, authors, \
-         categories, enclosures, language, published, updated, last_seen, content_hash, cmp_title, cmp_body, \
-         cmp_lines, cmp_removed, id, exact_id, first_seen) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $15)",
-    )
-    .bind(source)
-    .bind(&item.key);
-    row.bind(query).bind(id).bind(&group).execute(&mut **tx).await?;
-    insert_keys(tx, id, &row.features().band_keys()).await
+    counts.into_iter().collect()
+}
+
+/// Counts the short lines of new items and returns the source's furniture (lines in at least
+/// [`Furniture::MIN_ITEMS`] of its items, counting this batch).
+async fn learn_furniture(
+    conn: &mut AnyConnection,
+    source: &str,
+    counts: &[(i64, i64)],
+) -> Result<Furniture, sqlx::Error> {
+    for chunk in counts.chunks(INDEX_ROWS) {
+        let sql = format!(
+            "INSERT INTO source_lines (source, line_hash, items) VALUES {} \
+             ON CONFLICT (source, line_hash) DO UPDATE SET items = source_lines.items + excluded.items",
+            (0..chunk.len())
+                .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+        for (hash, n) in chunk {
+            query = query.bind(*hash).bind(*n);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    stored_furniture(conn, source).await
+}
+
+/// Which of a fetch's items are new, changed or unchanged against `stored`, the last copy of a
+/// key winning (as a refetch would see it), in the order the feed first lists each key.
+struct Sorted<'a> {
+    new: Vec<&'a Item>,
+    changed: Vec<&'a Item>,
+    unchanged: usize,
+}
+
+fn sort_items<'a>(latest: &[&'a Item], stored: &HashMap<String, (i64, bool)>) -> Sorted<'a> {
+    let mut sorted = Sorted {
+        new: Vec::new(),
+        changed: Vec::new(),
+        unchanged: 0,
+    };
+    for &item in latest {
+        match stored.get(item.key.as_str()).map(|(h, _)| *h) {
+            Some(h) if h == item_hash(item) => sorted.unchanged += 1,
+            Some(_) => sorted.changed.push(item),
+            None => sorted.new.push(item),
+        }
+    }
+    sorted
+}
+
+impl Store {
+    /// Stores one fetch's items for `source` in one transaction: new items are inserted
+    /// (waiting for [`Store::fold_pending`]), changed ones updated in place (keeping their
+    /// story), unchanged ones left alone. `render` is called only for new and changed items.
+    ///
+    /// The costly work per item (sanitising, comparison text, band keys) is done before the
+    /// write lock is taken, against what is stored then; under the lock the stored state is
+    /// read again and anything that changed meanwhile is worked out again, so the result is the
+    /// same as doing everything inside the transaction.
+    pub async fn ingest(
+        &self,
+        source: &str,
+        items: &[Item],
+        now: DateTime<Utc>,
+        render: &(dyn Fn(&Item) -> Rendered + Sync),
+    ) -> Result<IngestCounts, StoreError> {
+        let err = query_error("storing items");
+        let seen = ts(now);
+        // A feed can list one key twice: the last copy wins, as a refetch would see it.
+        let mut position: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+        let mut latest: Vec<&Item> = Vec::with_capacity(items.len());
+        for item in items {
+            match position.get(item.key.as_str()) {
+                Some(&i) => latest[i] = item,
+                None => {
+                    position.insert(&item.key, latest.len());
+                    latest.push(item);
+                }
+            }
+        }
+        let keys: Vec<&str> = latest.iter().map(|i| i.key.as_str()).collect();
+
+        // Before the lock.
+        let (stored, guessed) = {
+            let mut conn = self.pool.acquire().await.map_err(query_error("storing items"))?;
+            let stored = stored_hashes(&mut conn, source, &keys)
+                .await
+                .map_err(query_error("storing items"))?;
+            let furniture = stored_furniture(&mut conn, source)
+                .await
+                .map_err(query_error("storing items"))?;
+            (stored, furniture)
+        };
+        let sorted = sort_items(&latest, &stored);
+        let mut prepared: HashMap<&str, Prepared<'_>> = sorted
+            .new
+            .iter()
+            .chain(&sorted.changed)
+            .map(|&item| {
+                (
+                    item.key.as_str(),
+                    Prepared::new(item, source, item_hash(item), render),
+                )
+            })
+            .collect();
+        let new_refs: Vec<&Prepared<'_>> = sorted.new.iter().map(|i| &prepared[i.key.as_str()]).collect();
+        let counts = line_counts(&new_refs);
+        // The furniture this batch will leave, as far as can be told without the lock: lines
+        // stored as furniture, and lines this batch alone repeats often enough.
+        let guess = Furniture::from_counts(
+            guessed
+                .lines()
+                .map(|h| (h, Furniture::MIN_ITEMS))
+                .chain(counts.iter().copied()),
+        );
+        for p in prepared.values_mut() {
+            p.compare(&guess);
+        }
+
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await.map_err(query_error("storing items"))?;
+        let result = async {
+            let stored_now = stored_hashes(&mut tx, source, &keys).await?;
+            let sorted = if stored_now == stored {
+                sorted
+            } else {
+                let again = sort_items(&latest, &stored_now);
+                for &item in again.new.iter().chain(&again.changed) {
+                    prepared
+                        .entry(item.key.as_str())
+                        .or_insert_with(|| Prepared::new(item, source, item_hash(item), render));
+                }
+                again
+            };
+            let new_refs: Vec<&Prepared<'_>> = sorted.new.iter().map(|i| &prepared[i.key.as_str()]).collect();
+            let furniture = learn_furniture(&mut tx, source, &line_counts(&new_refs)).await?;
+            for &item in sorted.new.iter().chain(&sorted.changed) {
+                let p = prepared.get_mut(item.key.as_str()).expect("prepared above");
+                if furniture != guess || !p.compared {
+                    p.compare(&furniture);
+                }
+            }
+            let changed: Vec<&Prepared<'_>> =
+                sorted.changed.iter().map(|i| &prepared[i.key.as_str()]).collect();
+            let new: Vec<&Prepared<'_>> = sorted.new.iter().map(|i| &prepared[i.key.as_str()]).collect();
+            // Items waiting for the folding pass have no band keys yet: that pass indexes them.
+            let folded: Vec<&Prepared<'_>> = sorted
+                .changed
+                .iter()
+                .filter(|i| {
+                    stored_now
+                        .get(i.key.as_str())
+                        .is_some_and(|(_, waiting)| !waiting)
+                })
+                .map(|i| &prepared[i.key.as_str()])
+                .collect();
+            update_changed(&mut tx, source, &changed, seen).await?;
+            replace_keys(&mut tx, &folded).await?;
+            insert_new(&mut tx, source, &new, seen).await?;
+            if !changed.is_empty() || !new.is_empty() {
+                super::bump_generations(&mut tx, &[source]).await?;
+            }
+            Ok::<_, sqlx::Error>(IngestCounts {
+                new: new.len(),
+                updated: changed.len(),
+                unchanged: sorted.unchanged,
+            })
+        }
+        .await;
+        match result {
+            Ok(counts) => {
+                tx.commit().await.map_err(err)?;
+                Ok(counts)
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+/// Rows of the index (`lsh`) written per statement. Small: SQLite looks each `$n` up in a list
+/// of the statement's parameters, so a statement's binding time grows with the square of its
+/// parameter count.
+const INDEX_ROWS: usize = 100;
+
+/// Writes `(band key, item id)` rows into the index.
+pub(super) async fn insert_index_rows(
+    conn: &mut AnyConnection,
+    rows: &[(i64, i64)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(INDEX_ROWS) {
+        let sql = format!(
+            "INSERT INTO lsh (key, item_id) VALUES {}",
+            placeholder_rows(chunk.len(), 2, 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, id) in chunk {
+            query = query.bind(*key).bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the band keys of changed items that already have a story.
+async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Result<(), sqlx::Error> {
+    for chunk in items.chunks(BATCH) {
+        let sql = format!(
+            "DELETE FROM lsh WHERE item_id IN ({})",
+            placeholder_list(chunk.len(), 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in chunk {
+            query = query.bind(p.id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let rows: Vec<(i64, i64)> = items
+        .iter()
+        .flat_map(|p| p.band_keys().into_iter().map(move |k| (k, p.id)))
+        .collect();
+    insert_index_rows(conn, &rows).await
+}
+
+/// Changed items are updated in place, keeping their story.
+async fn update_changed(
+    conn: &mut AnyConnection,
+    source: &str,
+    changed: &[&Prepared<'_>],
+    seen: i64,
+) -> Result<(), sqlx::Error> {
+    for p in changed {
+        let query = sqlx::query(
+            "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, summary_html = $7, content_html = $8, \
+             authors = $9, categories = $10, enclosures = $11, language = $12, published = $13, updated = $14, \
+             last_seen = $15, content_hash = $16, cmp_title = $17, cmp_body = $18, cmp_lines = $19, cmp_removed = $20 \
+             WHERE source = $1 AND item_key = $2",
+        )
+        .bind(source)
+        .bind(&p.item.key);
+        p.bind(query, seen).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// New items are inserted with their exact group: the group of a stored item (or of an item
+/// earlier in this batch) with the same canonical URL or permalink GUID, else a new one.
+async fn insert_new(
+    conn: &mut AnyConnection,
+    source: &str,
+    new: &[&Prepared<'_>],
+    seen: i64,
+) -> Result<(), sqlx::Error> {
+    let mut wanted: Vec<&str> = new
+        .iter()
+        .flat_map(|p| p.exact_keys.iter().map(String::as_str))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut known: HashMap<String, String> = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(BATCH) {
+        let sql = format!(
+            "SELECT key, exact_id FROM exact_keys WHERE key IN ({})",
+            placeholder_list(chunk.len(), 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            known.insert(row.try_get("key")?, row.try_get("exact_id")?);
+        }
+    }
+    // In feed order, as one item at a time would: the first key with a group gives it, and
+    // every key of the item not yet in a group joins this one.
+    let mut groups: Vec<String> = Vec::with_capacity(new.len());
+    let mut fresh_keys: Vec<(&str, usize)> = Vec::new();
+    for (n, p) in new.iter().enumerate() {
+        let group = p
+            .exact_keys
+            .iter()
+            .find_map(|k| known.get(k).cloned())
+            .unwrap_or_else(|| new_group_id(source, &p.item.key));
+        for key in &p.exact_keys {
+            if !known.contains_key(key) {
+                known.insert(key.clone(), group.clone());
+                fresh_keys.push((key, n));
+            }
+        }
+        groups.push(group);
+    }
+    for chunk in fresh_keys.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING",
+            placeholder_rows(chunk.len(), 2, 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, n) in chunk {
+            query = query.bind(*key).bind(groups[*n].as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    const WIDTH: usize = 23;
+    // Few rows per statement, for the reason given at [`INDEX_ROWS`].
+    const ITEM_ROWS: usize = 10;
+    for (c, chunk) in new.chunks(ITEM_ROWS).enumerate() {
+        let sql = format!(
+            "INSERT INTO items (source, item_key, guid, url, link, title, summary_html, content_html, authors, \
+             categories, enclosures, language, published, updated, last_seen, content_hash, cmp_title, cmp_body, \
+             cmp_lines, cmp_removed, id, exact_id, first_seen) VALUES {}",
+            placeholder_rows(chunk.len(), WIDTH, 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (j, p) in chunk.iter().enumerate() {
+            query = p
+                .bind(query.bind(source).bind(&p.item.key), seen)
+                .bind(p.id)
+                .bind(groups[c * ITEM_ROWS + j].as_str())
+                .bind(seen);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -9,6 +9,9 @@
 //! items are keyed by `(source, item key)`; a changed item is updated in place and keeps its story.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -37,7 +40,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 1
      PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;";
 
 /// Migrations, embedded so the binary needs no files beside it.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "changes", include_str!("migrations/0002_changes.sql")),
+];
 
 /// A store failure, naming what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -115,13 +121,13 @@ pub struct Rendered {
     pub content_html: Option<String>,
 }
 
-/// The store.
-#[derive(Debug)]
+/// The store. Cloning it is cheap: clones share the connection pool and the write lock.
+#[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     /// SQLite allows one writer; taking this lock around write transactions avoids
     /// "database is locked" when several sources finish at once. PostgreSQL does not need it.
-    write_lock: Option<Mutex<()>>,
+    write_lock: Option<Arc<Mutex<()>>>,
 }
 
 /// The id of an item: a hash of its source and key, the same on every daemon.
@@ -261,7 +267,7 @@ impl Store {
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
         Ok(Store {
             pool,
-            write_lock: sqlite.then(|| Mutex::new(())),
+            write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
         })
     }
 
@@ -305,7 +311,9 @@ impl Store {
         })
     }
 
-    /// Records the outcome of a fetch for a source.
+    /// Records the outcome of a fetch for a source, in one statement. If the configured URL
+    /// changed since the last fetch, the old redirect target and validators are forgotten
+    /// (unless this fetch brings new ones).
     pub async fn record_fetch(
         &self,
         name: &str,
@@ -314,65 +322,93 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(query_error("recording a fetch"))?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT url FROM sources WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(query_error("recording a fetch"))?;
-        match existing {
-            None => {
-                sqlx::query("INSERT INTO sources (name, url) VALUES ($1, $2)")
-                    .bind(name)
-                    .bind(configured_url)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("recording a fetch"))?;
-            }
-            Some(url) if url != configured_url => {
-                sqlx::query(
-                    "UPDATE sources SET url = $2, fetch_url = NULL, etag = NULL, last_modified = NULL WHERE name = $1",
-                )
-                .bind(name)
-                .bind(configured_url)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error("recording a fetch"))?;
-            }
-            Some(_) => {}
-        }
-        let ok = record.status != "failed";
+        let validators = record.validators;
         sqlx::query(
-            "UPDATE sources SET last_fetch = $2, last_status = $3, last_error = $4, \
-             last_success = CASE WHEN $5 THEN $2 ELSE last_success END, \
-             fetch_url = COALESCE($6, fetch_url), title = COALESCE($7, title), link = COALESCE($8, link) \
-             WHERE name = $1",
+            "INSERT INTO sources (name, url, fetch_url, etag, last_modified, title, link, last_fetch, last_status, \
+             last_error, last_success) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN $8 END) \
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
+             fetch_url = COALESCE(excluded.fetch_url, CASE WHEN sources.url = excluded.url THEN sources.fetch_url END), \
+             etag = CASE WHEN $12 THEN excluded.etag WHEN sources.url = excluded.url THEN sources.etag END, \
+             last_modified = CASE WHEN $12 THEN excluded.last_modified \
+             WHEN sources.url = excluded.url THEN sources.last_modified END, \
+             title = COALESCE(excluded.title, sources.title), link = COALESCE(excluded.link, sources.link), \
+             last_fetch = excluded.last_fetch, last_status = excluded.last_status, last_error = excluded.last_error, \
+             last_success = CASE WHEN $11 THEN excluded.last_fetch ELSE sources.last_success END",
         )
         .bind(name)
+        .bind(configured_url)
+        .bind(record.moved_to)
+        .bind(validators.and_then(|v| v.etag.as_deref()))
+        .bind(validators.and_then(|v| v.last_modified.as_deref()))
+        .bind(record.title)
+        .bind(record.link)
         .bind(ts(now))
         .bind(record.status)
         .bind(record.error)
-        .bind(ok)
-        .bind(record.moved_to)
-        .bind(record.title)
-        .bind(record.link)
-        .execute(&mut *tx)
+        .bind(record.status != "failed")
+        .bind(validators.is_some())
+        .execute(&self.pool)
         .await
         .map_err(query_error("recording a fetch"))?;
-        if let Some(v) = record.validators {
-            sqlx::query("UPDATE sources SET etag = $2, last_modified = $3 WHERE name = $1")
-                .bind(name)
-                .bind(v.etag.as_deref())
-                .bind(v.last_modified.as_deref())
-                .execute(&mut *tx)
+        Ok(())
+    }
+
+    /// The change counter of each named source (0 for a source never written), in the order
+    /// given: equal counters mean nothing an output of those sources shows has changed.
+    pub async fn source_generations(&self, sources: &[&str]) -> Result<Vec<i64>, StoreError> {
+        let mut known: HashMap<String, i64> = HashMap::with_capacity(sources.len());
+        for chunk in sources.chunks(ingest::BATCH) {
+            let sql = format!(
+                "SELECT source, generation FROM source_changes WHERE source IN ({})",
+                ingest::placeholder_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for s in chunk {
+                query = query.bind(*s);
+            }
+            for row in query
+                .fetch_all(&self.pool)
                 .await
-                .map_err(query_error("recording a fetch"))?;
+                .map_err(query_error("reading change counters"))?
+            {
+                let source: String = row
+                    .try_get("source")
+                    .map_err(query_error("reading change counters"))?;
+                let generation: i64 = row
+                    .try_get("generation")
+                    .map_err(query_error("reading change counters"))?;
+                known.insert(source, generation);
+            }
         }
-        tx.commit().await.map_err(query_error("recording a fetch"))
+        Ok(sources
+            .iter()
+            .map(|s| known.get(*s).copied().unwrap_or(0))
+            .collect())
+    }
+
+    /// The fingerprint an output's files at `path` (without extension) were last written from.
+    pub async fn published_fingerprint(&self, path: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT fingerprint FROM published WHERE path = $1")
+            .bind(path)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("reading an output's fingerprint"))
+    }
+
+    /// Remembers the fingerprint an output's files at `path` were written from.
+    pub async fn set_published_fingerprint(&self, path: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO published (path, fingerprint) VALUES ($1, $2) \
+             ON CONFLICT (path) DO UPDATE SET fingerprint = excluded.fingerprint",
+        )
+        .bind(path)
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("recording an output's fingerprint"))?;
+        Ok(())
     }
 
     /// Every stored item, oldest first (the order of `export`).
@@ -411,6 +447,48 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(query_error("reading items"))
     }
+}
+
+/// Raises the change counters of `sources` (see [`Store::source_generations`]).
+pub(crate) async fn bump_generations(
+    conn: &mut sqlx::AnyConnection,
+    sources: &[&str],
+) -> Result<(), sqlx::Error> {
+    for chunk in sources.chunks(ingest::BATCH) {
+        let rows: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i}, 1)")).collect();
+        let sql = format!(
+            "INSERT INTO source_changes (source, generation) VALUES {} \
+             ON CONFLICT (source) DO UPDATE SET generation = source_changes.generation + 1",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in chunk {
+            query = query.bind(*s);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `f` over `items` on every core (scoped threads, one contiguous part each), results in order.
+/// For pure CPU work on a batch the store has already read.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 16 {
+        return items.iter().map(f).collect();
+    }
+    let part = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(part)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {

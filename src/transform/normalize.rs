@@ -452,6 +452,11 @@ impl Furniture {
         }
     }
 
+    /// The learnt lines' hashes, in no particular order.
+    pub fn lines(&self) -> impl Iterator<Item = i64> + '_ {
+        self.lines.iter().copied()
+    }
+
     /// Whether a line (by its hash) is furniture of the source.
     pub fn contains(&self, hash: i64) -> bool {
         self.lines.contains(&hash)
@@ -508,8 +513,13 @@ pub fn clean_title(title: &str) -> &str {
 /// source's furniture and generic furniture removed, and everything from a "related news"
 /// header on dropped.
 pub fn comparison(title: Option<&str>, html: Option<&str>, furniture: &Furniture) -> Comparison {
-    let lines = html.map(text_lines).unwrap_or_default();
-    let end = headline_list_start(&lines).unwrap_or(lines.len());
+    comparison_of_lines(title, &html.map(text_lines).unwrap_or_default(), furniture)
+}
+
+/// [`comparison`] from the body's [`text_lines`], for a caller that has them already (the
+/// store counts the same lines for furniture learning, so it converts the HTML once).
+pub fn comparison_of_lines(title: Option<&str>, lines: &[String], furniture: &Furniture) -> Comparison {
+    let end = headline_list_start(lines).unwrap_or(lines.len());
     let mut kept = Vec::with_capacity(lines.len());
     let mut removed = lines.len() - end;
     for (i, line) in lines[..end].iter().enumerate() {

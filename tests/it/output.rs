@@ -208,3 +208,56 @@ async fn outputs_filter_by_region_and_keywords() {
         "{regions}"
     );
 }
+
+#[tokio::test]
+async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_missing() {
+    let origin = Origin::start().await;
+    let env = env_with_outputs(&origin).await;
+    let out = env.dir.path().join("public");
+    let now = chrono::Utc::now();
+    let publish = || run::publish(&env.config, &env.store, &out, now);
+    let names = |paths: Vec<std::path::PathBuf>| -> BTreeSet<String> {
+        paths
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(publish().await.expect("publish").len(), 12);
+
+    // Nothing changed: nothing is written.
+    assert!(publish().await.expect("publish").is_empty());
+
+    // A file gone: its output is written again, in every format.
+    std::fs::remove_file(out.join("two.json")).expect("remove");
+    assert_eq!(
+        names(publish().await.expect("publish")),
+        BTreeSet::from(["two.rss".into(), "two.atom".into(), "two.json".into()])
+    );
+
+    // A new item in one source: every output drawing from it is written, the others are not.
+    let item = feedfold::model::Item {
+        key: "late-item".into(),
+        title: Some("A late story 迟到的新闻".into()),
+        link: Some("https://late.example/story.html".into()),
+        ..feedfold::model::Item::default()
+    };
+    let counts = env
+        .store
+        .ingest("rss2", &[item], now, &|i| run::render_item(i, None))
+        .await
+        .expect("ingest");
+    assert_eq!(counts.new, 1);
+    env.store
+        .fold_pending(&env.config.fold, &env.config.region_priors())
+        .await
+        .expect("fold");
+    let written = names(publish().await.expect("publish"));
+    assert_eq!(written.len(), 9, "{written:?}");
+    assert!(
+        written.iter().all(|n| !n.starts_with("atom-only.")),
+        "{written:?}"
+    );
+    let everything = std::fs::read_to_string(out.join("everything.json")).expect("json");
+    assert!(everything.contains("A late story"), "{everything}");
+    assert!(publish().await.expect("publish").is_empty());
+}
