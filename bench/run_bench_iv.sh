@@ -59,7 +59,8 @@ wait_for "http://127.0.0.1:$ORIGIN_PORT/stats"
 
 CONFIG="$WORK/iv.toml"
 {
-    printf '[store]\nurl = "sqlite://iv.db"\n\n[fetch]\nconcurrency = %d\n\n' "$CONCURRENCY"
+    # Every source is on the one loopback origin: per_host may use every slot.
+    printf '[store]\nurl = "sqlite://iv.db"\n\n[fetch]\nconcurrency = %d\nper_host = %d\n\n' "$CONCURRENCY" "$CONCURRENCY"
     printf '[publish]\ndir = "public"\nbase_url = "http://localhost:8080"\n\n'
     for ((i = 0; i < SOURCES; i++)); do
         printf '[[source]]\nname = "s%04d"\nurl = "http://127.0.0.1:%d/feed-%04d.xml"\n\n' "$i" "$ORIGIN_PORT" "$i"

@@ -20,7 +20,7 @@ use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
 use crate::output::{self, FeedMeta, Format, OutputError};
-use crate::schedule::Hints;
+use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
 use crate::source::parse::parse_feed;
@@ -123,19 +123,25 @@ pub async fn fetch_all(
     on_done: &(dyn Fn(&SourceReport) + Sync),
 ) -> Result<Cycle, RunError> {
     // Each source is a task of its own, so decoding, parsing and sanitising run on every core;
-    // the tasks share one copy of the configuration, the store's pool and the HTTP client.
+    // the tasks share one copy of the configuration, the store's pool and the HTTP client. Every
+    // task starts at once and waits for its slot: `[fetch] concurrency` in all, `per_host` per
+    // host (so one slow host cannot hold every slot).
     let started = Instant::now();
+    let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
     let shared = Arc::new((cfg.clone(), store.clone(), fetcher.clone()));
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
     let mut done = futures_util::stream::iter(0..cfg.sources.len())
         .map(|i| {
             let shared = Arc::clone(&shared);
+            let limits = Arc::clone(&limits);
             tokio::spawn(async move {
                 let (cfg, store, fetcher) = &*shared;
-                (i, fetch_source(cfg, &cfg.sources[i], store, fetcher, now).await)
+                let source = &cfg.sources[i];
+                let _permit = limits.acquire(&host_of(&source.location)).await;
+                (i, fetch_source(cfg, source, store, fetcher, now).await)
             })
         })
-        .buffer_unordered(cfg.fetch.concurrency);
+        .buffer_unordered(cfg.sources.len().max(1));
     while let Some(joined) = done.next().await {
         let (i, report) = match joined {
             Ok(done) => done,

@@ -448,6 +448,9 @@ async fn reload(
             new.server.listen
         );
     }
+    if (new.fetch.concurrency, new.fetch.per_host) != (old.fetch.concurrency, old.fetch.per_host) {
+        tracing::warn!("[fetch] concurrency and per_host take effect when the daemon restarts");
+    }
     match Fetcher::new(&new.fetch) {
         Ok(f) => *write(&shared.fetcher) = f,
         Err(e) => tracing::error!(error = %e, "reload: cannot build the HTTP client; keeping the old one"),

@@ -334,3 +334,24 @@ async fn local_files_are_read_and_unchanged_files_skipped() {
     let second = env.fetch().await;
     assert_eq!(env.report(&second, "rel").outcome, Outcome::NotModified);
 }
+
+#[tokio::test]
+async fn fetches_to_one_host_are_limited_by_per_host() {
+    let origin = Origin::start().await;
+    let port = origin.addr.port();
+    let list: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            let host = if i % 2 == 0 { "127.0.0.1" } else { "localhost" };
+            (format!("s{i}"), format!("http://{host}:{port}/held/rss2.xml"))
+        })
+        .collect();
+    let named: Vec<(&str, String)> = list.iter().map(|(n, u)| (n.as_str(), u.clone())).collect();
+    let env = Env::new(&format!(
+        "[fetch]\nconcurrency = 8\nper_host = 2\n\n{}",
+        sources(&named)
+    ))
+    .await;
+    let reports = env.fetch().await;
+    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
+    assert_eq!(origin.most_held(), 4, "two hosts, two fetches each at most");
+}

@@ -37,6 +37,8 @@ pub struct OriginState {
     pub conditional: Mutex<HashMap<String, usize>>,
     /// Bodies set by a test, served at `/mutable/{name}`.
     pub mutable: Mutex<HashMap<String, Vec<u8>>>,
+    /// Requests to `/held/…` under way now, and the most seen at once.
+    pub held: Mutex<(usize, usize)>,
 }
 
 /// A loopback HTTP origin. Routes:
@@ -49,7 +51,8 @@ pub struct OriginState {
 /// - `/moved/{name}` (301), `/found/{name}` (302) to `/feeds/{name}`; `/loop` redirects to itself;
 ///   `/to-ftp` redirects to an ftp URL;
 /// - `/slow`: headers, then a body that drips for longer than any test timeout;
-/// - `/huge`: 2 MiB streamed without Content-Length.
+/// - `/huge`: 2 MiB streamed without Content-Length;
+/// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once.
 pub struct Origin {
     pub addr: SocketAddr,
     pub state: Arc<OriginState>,
@@ -73,6 +76,7 @@ impl Origin {
             )
             .route("/slow", get(slow))
             .route("/huge", get(huge))
+            .route("/held/{name}", get(held))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -106,6 +110,11 @@ impl Origin {
             .get(path)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// The most `/held/…` requests that were under way at once.
+    pub fn most_held(&self) -> usize {
+        self.state.held.lock().expect("lock").1
     }
 
     pub fn set_mutable(&self, name: &str, body: &[u8]) {
@@ -250,6 +259,17 @@ async fn slow() -> Response {
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+async fn held(State(s): State<Arc<OriginState>>, UrlPath(name): UrlPath<String>) -> Response {
+    {
+        let mut held = s.held.lock().expect("lock");
+        held.0 += 1;
+        held.1 = held.1.max(held.0);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.held.lock().expect("lock").0 -= 1;
+    ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
 }
 
 async fn huge() -> Response {
