@@ -5,6 +5,11 @@
 //! the bytes of that list as RSS 2.0 ([`rss`]), Atom 1.0 ([`atom`]) or JSON Feed 1.1
 //! ([`json_feed`]).
 //!
+//! Selection takes two steps so memory follows the entries shown, not the items stored: a
+//! [`Selector`] groups, filters by region and sorts [`Light`] items (no HTML), then asks for the
+//! full items of the copies it shows (and of every copy when keywords must be matched), a batch
+//! at a time. `Store::entries` drives it from the store; [`select`] from items in memory.
+//!
 //! An entry's id is stable: it is derived from the story (or item) id, never from which copy is
 //! shown, so readers do not show a story twice when a better copy arrives. The copy shown is the
 //! most complete one (longest body), dated by the earliest publication, and every other copy is
