@@ -8,6 +8,7 @@
 //! filters the memory used is bounded by the entries shown, not by the items stored.
 
 use futures_util::TryStreamExt;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -47,54 +48,75 @@ impl Store {
         sources: &[&str],
         selection: Selection<'_>,
     ) -> Result<Vec<Entry>, StoreError> {
+        // One connection for every read: each connection of the pool maps the database file
+        // (`mmap_size`), and a scan through several would count it several times in our RSS.
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(query_error("selecting entries"))?;
         let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
         let mut items = Vec::new();
-        self.each_item_where_in(LIGHT_COLUMNS, "source", &sources, "selecting entries", |row| {
-            items.push(light(row)?);
-            Ok(())
-        })
+        each_item_where_in(
+            &mut conn,
+            LIGHT_COLUMNS,
+            "source",
+            &sources,
+            "selecting entries",
+            |row| {
+                items.push(light(row)?);
+                Ok(())
+            },
+        )
         .await?;
         let mut selector = Selector::new(items, selection);
         let columns = format!("id, {ITEM_COLUMNS}");
         while let Some(ids) = selector.wanted() {
             let mut items = Vec::with_capacity(ids.len());
-            self.each_item_where_in(&columns, "id", &ids, "reading the entries shown", |row| {
-                items.push((row.try_get("id")?, stored_item(row)?));
-                Ok(())
-            })
+            each_item_where_in(
+                &mut conn,
+                &columns,
+                "id",
+                &ids,
+                "reading the entries shown",
+                |row| {
+                    items.push((row.try_get("id")?, stored_item(row)?));
+                    Ok(())
+                },
+            )
             .await?;
             selector.give(items);
         }
         Ok(selector.finish())
     }
+}
 
-    /// Calls `each` with `columns` of every item whose `column` is one of `values`, a batch of
-    /// values per statement, one row in memory at a time.
-    async fn each_item_where_in<T>(
-        &self,
-        columns: &str,
-        column: &str,
-        values: &[T],
-        what: &'static str,
-        mut each: impl FnMut(&AnyRow) -> Result<(), sqlx::Error>,
-    ) -> Result<(), StoreError>
-    where
-        T: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
-    {
-        for chunk in values.chunks(BATCH) {
-            let sql = format!(
-                "SELECT {columns} FROM items WHERE {column} IN ({})",
-                placeholder_list(chunk.len(), 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for value in chunk {
-                query = query.bind(value.clone());
-            }
-            let mut rows = query.fetch(&self.pool);
-            while let Some(row) = rows.try_next().await.map_err(query_error(what))? {
-                each(&row).map_err(query_error(what))?;
-            }
+/// Calls `each` with `columns` of every item whose `column` is one of `values`, a batch of
+/// values per statement, one row in memory at a time.
+async fn each_item_where_in<T>(
+    conn: &mut AnyConnection,
+    columns: &str,
+    column: &str,
+    values: &[T],
+    what: &'static str,
+    mut each: impl FnMut(&AnyRow) -> Result<(), sqlx::Error>,
+) -> Result<(), StoreError>
+where
+    T: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
+{
+    for chunk in values.chunks(BATCH) {
+        let sql = format!(
+            "SELECT {columns} FROM items WHERE {column} IN ({})",
+            placeholder_list(chunk.len(), 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in chunk {
+            query = query.bind(value.clone());
         }
-        Ok(())
+        let mut rows = query.fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await.map_err(query_error(what))? {
+            each(&row).map_err(query_error(what))?;
+        }
     }
+    Ok(())
 }
