@@ -387,12 +387,20 @@ async fn light_selection_gives_the_former_entries_on_postgres() {
     let feeds = tempfile::tempdir().expect("tempdir");
     let env = Env::new(&config_body(feeds.path())).await;
     let db = crate::support::PostgresDb::create(&url).await;
-    let store = Store::open(&db.url).await.expect("open postgres store");
-    let cycle = run::fetch_all(&env.config, &store, &env.fetcher, Utc::now(), &|_| {})
-        .await
-        .expect("fetch cycle");
-    assert!(cycle.reports.iter().all(|r| !r.failed()), "{:?}", cycle.reports);
-    same_entries(&env.config, &store).await;
-    store.close().await;
+    let db_url = db.url.clone();
+    // Run on a task of its own so the database is dropped even when an assertion fails.
+    let checked = tokio::spawn(async move {
+        let store = Store::open(&db_url).await.expect("open postgres store");
+        let cycle = run::fetch_all(&env.config, &store, &env.fetcher, Utc::now(), &|_| {})
+            .await
+            .expect("fetch cycle");
+        assert!(cycle.reports.iter().all(|r| !r.failed()), "{:?}", cycle.reports);
+        same_entries(&env.config, &store).await;
+        store.close().await;
+    })
+    .await;
     db.drop().await;
+    if let Err(e) = checked {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
