@@ -19,7 +19,7 @@ use url::Url;
 use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
-use crate::output::{self, FeedMeta, Format, OutputError};
+use crate::output::{self, FeedMeta, Format, OutputError, Selection};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
@@ -333,9 +333,8 @@ pub async fn publish(
             continue;
         }
         let started = Instant::now();
-        let items = store.items_of(&sources).await?;
-        let read = started.elapsed();
-        let entries = output::select(items, out);
+        let entries = store.entries(&sources, Selection::of(out)).await?;
+        let selected = started.elapsed();
         let meta = FeedMeta {
             name: out.name.clone(),
             title: out.title.clone(),
@@ -348,7 +347,7 @@ pub async fn publish(
             written.push(path);
         }
         store.set_published_fingerprint(&key, &fingerprint).await?;
-        tracing::debug!(output = %out.name, ?read, elapsed = ?started.elapsed(), "output written");
+        tracing::debug!(output = %out.name, ?selected, elapsed = ?started.elapsed(), "output written");
     }
     Ok(written)
 }

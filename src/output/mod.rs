@@ -5,6 +5,11 @@
 //! the bytes of that list as RSS 2.0 ([`rss`]), Atom 1.0 ([`atom`]) or JSON Feed 1.1
 //! ([`json_feed`]).
 //!
+//! Selection takes two steps so memory follows the entries shown, not the items stored: a
+//! [`Selector`] groups, filters by region and sorts [`Light`] items (no HTML), then asks for the
+//! full items of the copies it shows (and of every copy when keywords must be matched), a batch
+//! at a time. `Store::entries` drives it from the store; [`select`] from items in memory.
+//!
 //! An entry's id is stable: it is derived from the story (or item) id, never from which copy is
 //! shown, so readers do not show a story twice when a better copy arrives. The copy shown is the
 //! most complete one (longest body), dated by the earliest publication, and every other copy is
@@ -14,7 +19,7 @@ pub mod atom;
 pub mod json_feed;
 pub mod rss;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -23,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
 use crate::model::{Enclosure, StoredItem};
-use crate::transform::filter::Doc;
+use crate::transform::filter::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
 /// An output format.
@@ -141,98 +146,323 @@ pub struct Entry {
     pub regions: serde_json::Value,
 }
 
-/// Groups stored items into entries according to the output's `dedup`, keeps the stories its
-/// region and keyword filters accept, newest first, at most `limit`.
-pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
-    let (dedup, limit) = (out.dedup, out.limit);
-    let mut groups: BTreeMap<String, Vec<StoredItem>> = BTreeMap::new();
-    for item in items {
-        let key = match dedup {
-            Dedup::Story => item.story_id.clone(),
-            Dedup::Exact => item.exact_id.clone(),
-            Dedup::Off => format!("{}\u{0}{}", item.source, item.key),
-        };
-        groups.entry(key).or_default().push(item);
+/// What choosing an output's entries needs to know of a stored item: everything but its HTML,
+/// authors, categories and enclosures, which are read only for the entries shown (see
+/// [`Selector`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Light {
+    /// The store's id of the item (for [`Selector::wanted`]).
+    pub id: i64,
+    /// Name of the source the item came from.
+    pub source: String,
+    /// Our key within the source.
+    pub key: String,
+    /// Absolute link, if any.
+    pub link: Option<String>,
+    /// Plain-text title.
+    pub title: Option<String>,
+    /// Publication time as given by the feed.
+    pub published: Option<DateTime<Utc>>,
+    /// Update time as given by the feed.
+    pub updated: Option<DateTime<Utc>>,
+    /// When feedfold first stored the item.
+    pub first_seen: DateTime<Utc>,
+    /// Exact-duplicate group.
+    pub exact_id: String,
+    /// Story id.
+    pub story_id: String,
+    /// Regions as stored (a JSON list).
+    pub regions: String,
+    /// Length in bytes of the best body (see [`StoredItem::body_len`]).
+    pub body_len: usize,
+}
+
+impl Light {
+    /// The light part of a stored item, under the id `id`.
+    pub fn of(id: i64, item: &StoredItem) -> Light {
+        Light {
+            id,
+            source: item.source.clone(),
+            key: item.key.clone(),
+            link: item.link.clone(),
+            title: item.title.clone(),
+            published: item.published,
+            updated: item.updated,
+            first_seen: item.first_seen,
+            exact_id: item.exact_id.clone(),
+            story_id: item.story_id.clone(),
+            regions: item.regions.to_string(),
+            body_len: item.body_len(),
+        }
     }
-    let mut entries: Vec<Entry> = groups
-        .into_iter()
-        .filter(|(_, members)| accepts(out, members))
-        .map(|(key, members)| {
-            let id = match dedup {
-                Dedup::Off => format!("urn:feedfold:item:{:016x}", xxh3_64(key.as_bytes())),
-                Dedup::Story | Dedup::Exact => format!("urn:feedfold:story:{key}"),
+
+    /// See [`StoredItem::date`].
+    fn date(&self) -> DateTime<Utc> {
+        self.published.or(self.updated).unwrap_or(self.first_seen)
+    }
+}
+
+/// What to select: an output's entries, optionally narrowed further by a request's regions and
+/// query (the daemon's `?region=` and `?q=`) and limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    /// The output: its sources' items, `dedup`, region and keyword filters.
+    pub output: &'a OutputConfig,
+    /// Only stories about one of these regions too (empty: no further region filter).
+    pub regions: &'a [usize],
+    /// Only entries matching this query too: it sees the entry (title, copy shown), not each
+    /// copy as `keywords` does.
+    pub query: Option<&'a Query>,
+    /// Most entries.
+    pub limit: usize,
+}
+
+impl<'a> Selection<'a> {
+    /// An output as configured.
+    pub fn of(output: &'a OutputConfig) -> Selection<'a> {
+        Selection {
+            output,
+            regions: &[],
+            query: None,
+            limit: output.limit,
+        }
+    }
+}
+
+/// A group of copies that passed the region filters, the copy shown first and the others by
+/// source and key.
+#[derive(Debug)]
+struct Group {
+    id: String,
+    published: DateTime<Utc>,
+    members: Vec<Light>,
+}
+
+/// Selects entries in two steps, so only the copies shown are held with their HTML: it groups,
+/// filters by region and sorts [`Light`] items, then asks for the full items of the next few
+/// groups ([`Selector::wanted`]), is given them ([`Selector::give`]) and keeps those the keyword
+/// filters accept, until it has `limit` entries. The entries are those [`select`] gives for the
+/// same items.
+#[derive(Debug)]
+pub struct Selector<'a> {
+    selection: Selection<'a>,
+    groups: std::vec::IntoIter<Group>,
+    batch: Vec<Group>,
+    entries: Vec<Entry>,
+}
+
+impl<'a> Selector<'a> {
+    /// Groups `items` by the output's `dedup`, keeps the stories its region filters (and the
+    /// selection's) accept, newest first.
+    pub fn new(items: Vec<Light>, selection: Selection<'a>) -> Selector<'a> {
+        let out = selection.output;
+        let mut grouped: BTreeMap<String, Vec<Light>> = BTreeMap::new();
+        for item in items {
+            let key = match out.dedup {
+                Dedup::Story => item.story_id.clone(),
+                Dedup::Exact => item.exact_id.clone(),
+                Dedup::Off => format!("{}\u{0}{}", item.source, item.key),
             };
-            entry(id, members)
-        })
-        .collect();
-    entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
-    entries.truncate(limit);
-    entries
-}
-
-/// Whether an output's filters accept a group: one of the story's regions lies in one of
-/// `regions` (when given) and none in `exclude_regions`; some copy matches `keywords`.
-fn accepts(out: &OutputConfig, members: &[StoredItem]) -> bool {
-    if !out.regions.is_empty() || !out.exclude_regions.is_empty() {
-        let g = Gazetteer::embedded();
-        let units: Vec<usize> = members
-            .first()
-            .and_then(|m| m.regions.as_array())
+            grouped.entry(key).or_default().push(item);
+        }
+        let filtered =
+            !out.regions.is_empty() || !out.exclude_regions.is_empty() || !selection.regions.is_empty();
+        let mut groups: Vec<Group> = grouped
             .into_iter()
-            .flatten()
-            .filter_map(|r| g.by_code(r.get("code")?.as_str()?))
+            .filter_map(|(key, mut members)| {
+                // The copy shown: the longest body; ties go to the earliest, then to the source name.
+                members.sort_by(|a, b| {
+                    b.body_len
+                        .cmp(&a.body_len)
+                        .then_with(|| a.date().cmp(&b.date()))
+                        .then_with(|| a.source.cmp(&b.source))
+                        .then_with(|| a.key.cmp(&b.key))
+                });
+                members[1..].sort_by(|a, b| a.source.cmp(&b.source).then_with(|| a.key.cmp(&b.key)));
+                if filtered {
+                    let regions = serde_json::from_str(&members[0].regions).unwrap_or_default();
+                    let include = [out.regions.as_slice(), selection.regions];
+                    if !regions_accept(&regions, &include, &out.exclude_regions) {
+                        return None;
+                    }
+                }
+                let id = match out.dedup {
+                    Dedup::Off => format!("urn:feedfold:item:{:016x}", xxh3_64(key.as_bytes())),
+                    Dedup::Story | Dedup::Exact => format!("urn:feedfold:story:{key}"),
+                };
+                let published = members.iter().map(Light::date).min().unwrap_or_default();
+                Some(Group {
+                    id,
+                    published,
+                    members,
+                })
+            })
             .collect();
-        let within = |filter: &[usize]| units.iter().any(|&u| filter.iter().any(|&f| g.contains(f, u)));
-        if !out.regions.is_empty() && !within(&out.regions) {
-            return false;
-        }
-        if within(&out.exclude_regions) {
-            return false;
+        groups.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
+        Selector {
+            selection,
+            groups: groups.into_iter(),
+            batch: Vec::new(),
+            entries: Vec::new(),
         }
     }
-    match &out.keywords {
-        None => true,
-        Some(query) => members.iter().any(|m| {
-            let content = html::to_text(
-                m.content_html
-                    .as_deref()
-                    .or(m.summary_html.as_deref())
-                    .unwrap_or(""),
-            );
-            query.matches(&Doc {
-                title: m.title.as_deref().unwrap_or(""),
-                content: &content,
-                authors: &m.authors,
-                categories: &m.categories,
-                source: &m.source,
-            })
-        }),
+
+    /// The ids of the items to read in full next (the copies shown of the next groups, and every
+    /// copy of them when the output has `keywords`), or None when selection is done.
+    pub fn wanted(&mut self) -> Option<Vec<i64>> {
+        let Selection {
+            output, query, limit, ..
+        } = self.selection;
+        let need = limit.saturating_sub(self.entries.len());
+        if need == 0 {
+            return None;
+        }
+        // Without keyword filters every group is kept: read exactly those shown. With them,
+        // read a bounded batch at a time.
+        let batch = if output.keywords.is_some() || query.is_some() {
+            need.clamp(64, 1000)
+        } else {
+            need.min(1000)
+        };
+        self.batch = self.groups.by_ref().take(batch).collect();
+        if self.batch.is_empty() {
+            return None;
+        }
+        let every_copy = output.keywords.is_some();
+        Some(
+            self.batch
+                .iter()
+                .flat_map(|g| &g.members[..if every_copy { g.members.len() } else { 1 }])
+                .map(|m| m.id)
+                .collect(),
+        )
+    }
+
+    /// The full items asked for by the last [`Selector::wanted`], by id (a missing one drops
+    /// its group).
+    pub fn give(&mut self, items: Vec<(i64, StoredItem)>) {
+        let Selection {
+            output, query, limit, ..
+        } = self.selection;
+        let mut items: HashMap<i64, StoredItem> = items.into_iter().collect();
+        for group in std::mem::take(&mut self.batch) {
+            if self.entries.len() >= limit {
+                break;
+            }
+            if let Some(keywords) = &output.keywords
+                && !group
+                    .members
+                    .iter()
+                    .any(|m| items.get(&m.id).is_some_and(|item| item_matches(keywords, item)))
+            {
+                continue;
+            }
+            let Some(shown) = items.remove(&group.members[0].id) else {
+                continue;
+            };
+            let entry = entry(group, shown);
+            if query.is_none_or(|q| entry_matches(q, &entry)) {
+                self.entries.push(entry);
+            }
+        }
+    }
+
+    /// The entries selected.
+    pub fn finish(self) -> Vec<Entry> {
+        self.entries
     }
 }
 
-fn entry(id: String, mut members: Vec<StoredItem>) -> Entry {
-    // The copy shown: the longest body; ties go to the earliest, then to the source name.
-    members.sort_by(|a, b| {
-        b.body_len()
-            .cmp(&a.body_len())
-            .then_with(|| a.date().cmp(&b.date()))
-            .then_with(|| a.source.cmp(&b.source))
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    let published = members.iter().map(StoredItem::date).min().unwrap_or_default();
+/// Groups stored items into entries according to the output's `dedup`, keeps the stories its
+/// region and keyword filters accept, newest first, at most `limit`. For items already in
+/// memory; `Store::entries` selects from the store reading HTML only for the entries shown.
+pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
+    let light = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| Light::of(i as i64, item))
+        .collect();
+    let mut selector = Selector::new(light, Selection::of(out));
+    let mut items: Vec<Option<StoredItem>> = items.into_iter().map(Some).collect();
+    while let Some(ids) = selector.wanted() {
+        let batch = ids
+            .into_iter()
+            .filter_map(|id| Some((id, items.get_mut(usize::try_from(id).ok()?)?.take()?)))
+            .collect();
+        selector.give(batch);
+    }
+    selector.finish()
+}
+
+/// Whether a story whose regions are `regions` (as stored: a list of objects with a `code`)
+/// lies in one of the regions of each non-empty list of `include` and in none of `exclude`
+/// (gazetteer units; a province includes its cities and counties).
+pub fn regions_accept(regions: &serde_json::Value, include: &[&[usize]], exclude: &[usize]) -> bool {
+    let g = Gazetteer::embedded();
+    let units: Vec<usize> = regions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| g.by_code(r.get("code")?.as_str()?))
+        .collect();
+    let within = |filter: &[usize]| units.iter().any(|&u| filter.iter().any(|&f| g.contains(f, u)));
+    include.iter().all(|filter| filter.is_empty() || within(filter)) && !within(exclude)
+}
+
+/// Whether a query matches a document: its title, the plain text of its content (else its
+/// summary), authors, categories and source.
+fn query_matches(
+    query: &Query,
+    title: &str,
+    html: [Option<&str>; 2],
+    authors: &[String],
+    categories: &[String],
+    source: &str,
+) -> bool {
+    let content = html::to_text(html[0].or(html[1]).unwrap_or(""));
+    query.matches(&Doc {
+        title,
+        content: &content,
+        authors,
+        categories,
+        source,
+    })
+}
+
+/// Whether a copy matches an output's `keywords`.
+fn item_matches(query: &Query, m: &StoredItem) -> bool {
+    let html = [m.content_html.as_deref(), m.summary_html.as_deref()];
+    query_matches(
+        query,
+        m.title.as_deref().unwrap_or(""),
+        html,
+        &m.authors,
+        &m.categories,
+        &m.source,
+    )
+}
+
+/// Whether an entry (its title and the copy shown) matches a request's query.
+fn entry_matches(query: &Query, e: &Entry) -> bool {
+    let html = [e.content_html.as_deref(), e.summary_html.as_deref()];
+    query_matches(query, &e.title, html, &e.authors, &e.categories, &e.source)
+}
+
+/// The entry of a group, given the copy shown in full.
+fn entry(group: Group, shown: StoredItem) -> Entry {
+    let Group {
+        id,
+        published,
+        members,
+    } = group;
     let updated = members
         .iter()
         .map(|m| m.updated.unwrap_or_else(|| m.date()))
         .max()
         .unwrap_or(published)
         .max(published);
-    let mut rest = members.split_off(1);
-    let Some(shown) = members.pop() else {
-        unreachable!("a group has at least one member")
-    };
-    rest.sort_by(|a, b| a.source.cmp(&b.source).then_with(|| a.key.cmp(&b.key)));
     let mut others: Vec<Member> = Vec::new();
-    for m in rest {
+    for m in members.into_iter().skip(1) {
         let member = Member {
             source: m.source,
             url: m.link,

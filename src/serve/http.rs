@@ -21,10 +21,8 @@ use axum::routing::get;
 use super::published::{Encoding, Variant, negotiate};
 use super::{Shared, index};
 use crate::config::{OutputConfig, resolve_region};
-use crate::html;
-use crate::output::{self, Entry, FeedMeta, Format};
-use crate::transform::filter::{Doc, Query as Filter};
-use crate::transform::region::Gazetteer;
+use crate::output::{self, FeedMeta, Format, Selection};
+use crate::transform::filter::Query as Filter;
 
 /// Most entries an ad-hoc `limit` may ask for (or the output's own limit, if larger).
 pub const MAX_ADHOC_LIMIT: usize = 1000;
@@ -183,9 +181,9 @@ async fn feed(
     let rendered = shared
         .adhoc(key, format, async || {
             let sources = cfg.output_sources(out);
-            let items = shared
+            let entries = shared
                 .store()
-                .items_of(&sources)
+                .entries(&sources, filters.selection(out))
                 .await
                 .map_err(|e| crate::run::error_chain(&e))?;
             let meta = FeedMeta {
@@ -194,15 +192,8 @@ async fn feed(
                 description: out.description.clone(),
                 home,
             };
-            let mut all = out.clone();
-            all.limit = usize::MAX;
             let out_name = out.name.clone();
             tokio::task::spawn_blocking(move || {
-                let entries: Vec<Entry> = output::select(items, &all)
-                    .into_iter()
-                    .filter(|e| filters.accepts(e))
-                    .take(filters.limit)
-                    .collect();
                 output::render(format, &meta, &entries, chrono::Utc::now())
                     .map_err(|e| crate::run::error_chain(&e))
             })
@@ -257,37 +248,13 @@ impl Filters {
         })
     }
 
-    fn accepts(&self, e: &Entry) -> bool {
-        if !self.regions.is_empty() {
-            let g = Gazetteer::embedded();
-            let within = e
-                .regions
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| g.by_code(r.get("code")?.as_str()?))
-                .any(|u| self.regions.iter().any(|&f| g.contains(f, u)));
-            if !within {
-                return false;
-            }
-        }
-        match &self.query {
-            None => true,
-            Some(q) => {
-                let content = html::to_text(
-                    e.content_html
-                        .as_deref()
-                        .or(e.summary_html.as_deref())
-                        .unwrap_or(""),
-                );
-                q.matches(&Doc {
-                    title: &e.title,
-                    content: &content,
-                    authors: &e.authors,
-                    categories: &e.categories,
-                    source: &e.source,
-                })
-            }
+    /// The output's selection narrowed by these filters.
+    fn selection<'a>(&'a self, out: &'a OutputConfig) -> Selection<'a> {
+        Selection {
+            output: out,
+            regions: &self.regions,
+            query: self.query.as_ref(),
+            limit: self.limit,
         }
     }
 }

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::{Config, OutputConfig};
-use crate::output::{self, FeedMeta, Format};
+use crate::output::{self, FeedMeta, Format, Selection};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
@@ -173,16 +173,14 @@ async fn render_outputs(
         {
             continue;
         }
-        let items = shared.store.items_of(&sources).await?;
+        let entries = shared.store.entries(&sources, Selection::of(out)).await?;
         let meta = FeedMeta {
             name: out.name.clone(),
             title: out.title.clone(),
             description: out.description.clone(),
             home: cfg.publish.base_url.clone(),
         };
-        let out_cfg = out.clone();
         let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, output::OutputError> {
-            let entries = output::select(items, &out_cfg);
             let one = |format| {
                 output::render(format, &meta, &entries, now)
                     .map(|bytes| Variant::new(format, bytes, now, Effort::Best))

@@ -26,6 +26,7 @@ use crate::source::http::Validators;
 mod explain;
 mod fold;
 mod ingest;
+mod select;
 mod status;
 
 pub use explain::{Explanation, Neighbour};

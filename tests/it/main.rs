@@ -6,7 +6,8 @@
 //! - `cli`: the binary's commands, exit codes and config error reports;
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
 //!   metrics, reload and shutdown;
-//! - `opml`: OPML import into a config file on disk.
+//! - `opml`: OPML import into a config file on disk;
+//! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL).
 
 #![allow(unreachable_pub)]
 
@@ -15,5 +16,6 @@ mod fetch;
 mod fold;
 mod opml;
 mod output;
+mod select;
 mod serve;
 mod support;

@@ -356,3 +356,55 @@ pub fn sources(list: &[(&str, String)]) -> String {
         .map(|(n, u)| format!("[[source]]\nname = \"{n}\"\nurl = \"{u}\"\n\n"))
         .collect()
 }
+
+/// A PostgreSQL database of its own for one test, on the server of an admin URL (such as
+/// `FEEDFOLD_TEST_POSTGRES`): created empty, dropped by [`PostgresDb::drop`].
+pub struct PostgresDb {
+    admin: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl PostgresDb {
+    pub async fn create(admin: &str) -> PostgresDb {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("feedfold_test_{}_{nanos}", std::process::id());
+        let mut conn = sqlx::AnyConnection::connect(admin)
+            .await
+            .expect("connect to postgres");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        conn.close().await.expect("close");
+        let base = admin.split('?').next().unwrap_or(admin);
+        let url = format!(
+            "{}/{name}",
+            base.rsplit_once('/').map_or(base, |(server, _)| server)
+        );
+        PostgresDb {
+            admin: admin.to_string(),
+            name,
+            url,
+        }
+    }
+
+    pub async fn drop(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&self.admin)
+            .await
+            .expect("connect to postgres");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("drop database");
+    }
+}

@@ -1,0 +1,122 @@
+//! Selecting an output's entries from the store without reading every item's HTML.
+//!
+//! In: the sources of an output and a [`Selection`]. Out: its [`Entry`]s, as
+//! [`output::select`](crate::output::select) would give them from every item in full. The
+//! light columns of the sources' items are read first (no HTML: the body's length is computed by
+//! the database); full rows are read only for the copies shown, a batch at a time (and, for an
+//! output with `keywords`, for every copy of the stories being considered). So without keyword
+//! filters the memory used is bounded by the entries shown, not by the items stored.
+
+use futures_util::TryStreamExt;
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::ingest::{BATCH, placeholder_list};
+use super::{ITEM_COLUMNS, Store, StoreError, from_ts, query_error, stored_item};
+use crate::output::{Entry, Light, Selection, Selector};
+
+/// What [`Selector`] needs of an item. `OCTET_LENGTH` counts bytes on both databases, as
+/// [`StoredItem::body_len`] does.
+const LIGHT_COLUMNS: &str = "id, source, item_key, link, title, published, updated, first_seen, exact_id, \
+     COALESCE(story_id, exact_id) AS story_id, regions, \
+     CAST(COALESCE(OCTET_LENGTH(content_html), OCTET_LENGTH(summary_html), 0) AS BIGINT) AS body_len";
+
+fn light(row: &AnyRow) -> Result<Light, sqlx::Error> {
+    Ok(Light {
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        key: row.try_get("item_key")?,
+        link: row.try_get("link")?,
+        title: row.try_get("title")?,
+        published: row.try_get::<Option<i64>, _>("published")?.map(from_ts),
+        updated: row.try_get::<Option<i64>, _>("updated")?.map(from_ts),
+        first_seen: from_ts(row.try_get("first_seen")?),
+        exact_id: row.try_get("exact_id")?,
+        story_id: row.try_get("story_id")?,
+        regions: row.try_get("regions")?,
+        body_len: usize::try_from(row.try_get::<i64, _>("body_len")?).unwrap_or(0),
+    })
+}
+
+impl Store {
+    /// The entries of a selection over the items of `sources`: the same as
+    /// [`output::select`](crate::output::select) over [`Store::items_of`], reading HTML only for
+    /// the entries considered.
+    pub async fn entries(
+        &self,
+        sources: &[&str],
+        selection: Selection<'_>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        // One connection for every read: each connection of the pool maps the database file
+        // (`mmap_size`), and a scan through several would count it several times in our RSS.
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(query_error("selecting entries"))?;
+        let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+        let mut items = Vec::new();
+        each_item_where_in(
+            &mut conn,
+            LIGHT_COLUMNS,
+            "source",
+            &sources,
+            "selecting entries",
+            |row| {
+                items.push(light(row)?);
+                Ok(())
+            },
+        )
+        .await?;
+        let mut selector = Selector::new(items, selection);
+        let columns = format!("id, {ITEM_COLUMNS}");
+        while let Some(ids) = selector.wanted() {
+            let mut items = Vec::with_capacity(ids.len());
+            each_item_where_in(
+                &mut conn,
+                &columns,
+                "id",
+                &ids,
+                "reading the entries shown",
+                |row| {
+                    items.push((row.try_get("id")?, stored_item(row)?));
+                    Ok(())
+                },
+            )
+            .await?;
+            selector.give(items);
+        }
+        Ok(selector.finish())
+    }
+}
+
+/// Calls `each` with `columns` of every item whose `column` is one of `values`, a batch of
+/// values per statement, one row in memory at a time.
+async fn each_item_where_in<T>(
+    conn: &mut AnyConnection,
+    columns: &str,
+    column: &str,
+    values: &[T],
+    what: &'static str,
+    mut each: impl FnMut(&AnyRow) -> Result<(), sqlx::Error>,
+) -> Result<(), StoreError>
+where
+    T: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
+{
+    for chunk in values.chunks(BATCH) {
+        let sql = format!(
+            "SELECT {columns} FROM items WHERE {column} IN ({})",
+            placeholder_list(chunk.len(), 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in chunk {
+            query = query.bind(value.clone());
+        }
+        let mut rows = query.fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await.map_err(query_error(what))? {
+            each(&row).map_err(query_error(what))?;
+        }
+    }
+    Ok(())
+}
