@@ -1,7 +1,7 @@
 //! Storing a fetch's items and folding them into stories, in one transaction per fetch.
 //!
 //! In: a source's parsed items, the folding thresholds and a renderer for sanitised HTML.
-//! Out: rows in `items`, band keys in `lsh`, line counts in `source_lines`, and the counts of
+//! Out: rows in `items`, band keys in `item_keys`, line counts in `source_lines`, and the counts of
 //! new / updated / unchanged items.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
@@ -53,6 +53,29 @@ pub(super) fn placeholder_list(n: usize, first: usize) -> String {
     out
 }
 
+/// Runs `before (…) after` once per [`BATCH`] of `values`, the list holding their placeholders
+/// (numbered from `$1`), and returns every row: an `IN (…)` lookup over any number of values.
+pub(super) async fn rows_in<'v, T>(
+    conn: &mut AnyConnection,
+    before: &str,
+    values: &'v [T],
+    after: &str,
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error>
+where
+    T: sqlx::Encode<'v, Any> + sqlx::Type<Any> + Clone + Send + 'v,
+{
+    let mut rows = Vec::new();
+    for chunk in values.chunks(BATCH) {
+        let sql = format!("{before} ({}){after}", placeholder_list(chunk.len(), 1));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in chunk {
+            query = query.bind(value.clone());
+        }
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 /// The HTML an item is compared by: its full content, else its summary.
 fn body_html(item: &Item) -> Option<&str> {
     item.content.as_deref().or(item.summary.as_deref())
@@ -83,29 +106,6 @@ pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, s
         exact: row.try_get("exact_id")?,
         features: Features::new(&comparison, when),
     })
-}
-
-/// Stored items sharing any of `keys`, most shared keys first, at most 64.
-pub(super) async fn candidates(tx: &mut AnyConnection, keys: &[i64]) -> Result<Vec<Candidate>, sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT i.id, i.story_id, i.exact_id, i.cmp_title, i.cmp_body, i.published, i.first_seen, c.shared \
-         FROM items i JOIN (SELECT item_id, COUNT(*) AS shared FROM lsh WHERE key IN ({}) GROUP BY item_id) c \
-         ON c.item_id = i.id ORDER BY c.shared DESC, i.id LIMIT 64",
-        placeholder_list(keys.len(), 1)
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for k in keys {
-        query = query.bind(*k);
-    }
-    query
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(candidate_from_row)
-        .collect()
 }
 
 /// One item of a fetch that is new or changed, with everything its row needs. Worked out
@@ -411,48 +411,26 @@ impl Store {
     }
 }
 
-/// Rows of the index (`lsh`) written per statement. Small: SQLite looks each `$n` up in a list
+/// Rows of `source_lines` written per statement. Small: SQLite looks each `$n` up in a list
 /// of the statement's parameters, so a statement's binding time grows with the square of its
 /// parameter count.
 const INDEX_ROWS: usize = 100;
 
-/// Writes `(band key, item id)` rows into the index.
-pub(super) async fn insert_index_rows(
-    conn: &mut AnyConnection,
-    rows: &[(i64, i64)],
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(INDEX_ROWS) {
-        let sql = format!(
-            "INSERT INTO lsh (key, item_id) VALUES {}",
-            placeholder_rows(chunk.len(), 2, 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, id) in chunk {
-            query = query.bind(*key).bind(*id);
-        }
-        query.execute(&mut *conn).await?;
+/// Replaces the band keys of changed items that already have a story (and the time they are
+/// compared by, which a changed publication date moves).
+async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Result<(), sqlx::Error> {
+    for p in items {
+        sqlx::query(
+            "INSERT INTO item_keys (item_id, compared_at, band_keys) \
+             SELECT id, COALESCE(published, first_seen), $2 FROM items WHERE id = $1 \
+             ON CONFLICT (item_id) DO UPDATE SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
+        )
+        .bind(p.id)
+        .bind(super::fold::pack_keys(&p.band_keys()))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
-}
-
-/// Replaces the band keys of changed items that already have a story.
-async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Result<(), sqlx::Error> {
-    for chunk in items.chunks(BATCH) {
-        let sql = format!(
-            "DELETE FROM lsh WHERE item_id IN ({})",
-            placeholder_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for p in chunk {
-            query = query.bind(p.id);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    let rows: Vec<(i64, i64)> = items
-        .iter()
-        .flat_map(|p| p.band_keys().into_iter().map(move |k| (k, p.id)))
-        .collect();
-    insert_index_rows(conn, &rows).await
 }
 
 /// Changed items are updated in place, keeping their story.
@@ -476,33 +454,24 @@ async fn update_changed(
     Ok(())
 }
 
-/// New items are inserted with their exact group: the group of a stored item (or of an item
-/// earlier in this batch) with the same canonical URL or permalink GUID, else a new one.
-async fn insert_new(
+/// The exact group of each new item, from the stored groups of `wanted` (their exact keys),
+/// and the keys not yet in a group with the item (its position) whose group they join.
+async fn exact_groups<'k>(
     conn: &mut AnyConnection,
     source: &str,
-    new: &[&Prepared<'_>],
-    seen: i64,
-) -> Result<(), sqlx::Error> {
-    let mut wanted: Vec<&str> = new
-        .iter()
-        .flat_map(|p| p.exact_keys.iter().map(String::as_str))
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    new: &[&'k Prepared<'_>],
+    wanted: &[&str],
+) -> Result<(Vec<String>, Vec<(&'k str, usize)>), sqlx::Error> {
     let mut known: HashMap<String, String> = HashMap::with_capacity(wanted.len());
-    for chunk in wanted.chunks(BATCH) {
-        let sql = format!(
-            "SELECT key, exact_id FROM exact_keys WHERE key IN ({})",
-            placeholder_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for key in chunk {
-            query = query.bind(*key);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            known.insert(row.try_get("key")?, row.try_get("exact_id")?);
-        }
+    for row in rows_in(
+        conn,
+        "SELECT key, exact_id FROM exact_keys WHERE key IN",
+        wanted,
+        "",
+    )
+    .await?
+    {
+        known.insert(row.try_get("key")?, row.try_get("exact_id")?);
     }
     // In feed order, as one item at a time would: the first key with a group gives it, and
     // every key of the item not yet in a group joins this one.
@@ -522,6 +491,24 @@ async fn insert_new(
         }
         groups.push(group);
     }
+    Ok((groups, fresh_keys))
+}
+
+/// New items are inserted with their exact group: the group of a stored item (or of an item
+/// earlier in this batch) with the same canonical URL or permalink GUID, else a new one.
+async fn insert_new(
+    conn: &mut AnyConnection,
+    source: &str,
+    new: &[&Prepared<'_>],
+    seen: i64,
+) -> Result<(), sqlx::Error> {
+    let mut wanted: Vec<&str> = new
+        .iter()
+        .flat_map(|p| p.exact_keys.iter().map(String::as_str))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let (groups, fresh_keys) = exact_groups(conn, source, new, &wanted).await?;
     for chunk in fresh_keys.chunks(BATCH) {
         let sql = format!(
             "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING",

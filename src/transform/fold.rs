@@ -751,7 +751,10 @@ pub struct Index {
 /// Band keys are hashes already: one multiplication spreads them over the table's control bits
 /// (SipHash, the default, would cost more than the lookup).
 #[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
+
+/// A map keyed by full (64-bit) band keys, hashed by [`KeyHasher`].
+pub(crate) type KeyMap<V> = HashMap<i64, V, BuildHasherDefault<KeyHasher>>;
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -766,6 +769,10 @@ impl std::hash::Hasher for KeyHasher {
 
     fn write_u32(&mut self, n: u32) {
         self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
