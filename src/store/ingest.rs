@@ -508,18 +508,35 @@ async fn insert_new(
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let (groups, fresh_keys) = exact_groups(conn, source, new, &wanted).await?;
-    for chunk in fresh_keys.chunks(BATCH) {
-        let sql = format!(
-            "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING",
-            placeholder_rows(chunk.len(), 2, 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, n) in chunk {
-            query = query.bind(*key).bind(groups[*n].as_str());
+    // PostgreSQL runs sources' transactions side by side: a key that another transaction gave a
+    // group after `known` was read is not inserted again (the insert waits for that transaction,
+    // then skips the key). Then this attempt's keys are taken back and the groups worked out again
+    // from what is stored now, as if the other transaction had come first; keys are inserted in
+    // key order so two such transactions cannot deadlock. SQLite writes one transaction at a
+    // time, so there the first attempt always holds.
+    let groups = loop {
+        let (groups, mut fresh_keys) = exact_groups(conn, source, new, &wanted).await?;
+        fresh_keys.sort_unstable();
+        let mut inserted: Vec<String> = Vec::with_capacity(fresh_keys.len());
+        for chunk in fresh_keys.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
+                placeholder_rows(chunk.len(), 2, 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (key, n) in chunk {
+                query = query.bind(*key).bind(groups[*n].as_str());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                inserted.push(row.try_get("key")?);
+            }
         }
-        query.execute(&mut *conn).await?;
-    }
+        if inserted.len() == fresh_keys.len() {
+            break groups;
+        }
+        tracing::debug!(source, "exact keys taken by a concurrent fetch: grouping again");
+        rows_in(conn, "DELETE FROM exact_keys WHERE key IN", &inserted, "").await?;
+    };
     const WIDTH: usize = 23;
     // Few rows per statement, for the reason given at [`INDEX_ROWS`].
     const ITEM_ROWS: usize = 10;
