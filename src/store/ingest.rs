@@ -91,21 +91,50 @@ pub(super) struct Candidate {
 }
 
 pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    let published: Option<i64> = row.try_get("published")?;
-    let first_seen: i64 = row.try_get("first_seen")?;
-    let comparison = Comparison {
-        title: row.try_get("cmp_title")?,
-        body: row.try_get("cmp_body")?,
-        lines: 0,
-        removed: 0,
-    };
-    let when = super::from_ts(published.unwrap_or(first_seen));
-    Ok(Candidate {
-        id: row.try_get("id")?,
-        story: row.try_get("story_id")?,
-        exact: row.try_get("exact_id")?,
-        features: Features::new(&comparison, when),
-    })
+    Ok(CandidateRow::read(row)?.candidate())
+}
+
+/// A stored item as read, before its [`Features`] are computed.
+pub(super) struct CandidateRow {
+    pub(super) id: i64,
+    pub(super) story: Option<String>,
+    pub(super) exact: String,
+    pub(super) first_seen: i64,
+    /// Its comparison text (title and body).
+    pub(super) cmp: Comparison,
+    /// The time it is compared by: its publication, else when it was first seen.
+    pub(super) when: DateTime<Utc>,
+}
+
+impl CandidateRow {
+    /// Reads the columns `id, story_id, exact_id, cmp_title, cmp_body, published, first_seen`.
+    pub(super) fn read(row: &sqlx::any::AnyRow) -> Result<CandidateRow, sqlx::Error> {
+        let published: Option<i64> = row.try_get("published")?;
+        let first_seen: i64 = row.try_get("first_seen")?;
+        Ok(CandidateRow {
+            id: row.try_get("id")?,
+            story: row.try_get("story_id")?,
+            exact: row.try_get("exact_id")?,
+            first_seen,
+            cmp: Comparison {
+                title: row.try_get("cmp_title")?,
+                body: row.try_get("cmp_body")?,
+                lines: 0,
+                removed: 0,
+            },
+            when: super::from_ts(published.unwrap_or(first_seen)),
+        })
+    }
+
+    /// The item as the folding step sees it.
+    pub(super) fn candidate(&self) -> Candidate {
+        Candidate {
+            id: self.id,
+            story: self.story.clone(),
+            exact: self.exact.clone(),
+            features: Features::new(&self.cmp, self.when),
+        }
+    }
 }
 
 /// One item of a fetch that is new or changed, with everything its row needs. Worked out
