@@ -241,7 +241,9 @@ impl Store {
                 }
             }
         }
-        drop(found);
+        let band_keys = found.band_keys;
+        drop(found.ranked);
+        drop(found.stored);
 
         tracing::debug!(elapsed = ?started.elapsed(), "candidates compared");
         let edges: Vec<(usize, usize, f64)> = best.into_iter().map(|((a, b), s)| (a, b, s)).collect();
@@ -275,9 +277,12 @@ impl Store {
             assigned.push(story);
         }
         // The waiting items' keys, now that they have stories.
-        let keys: Vec<(i64, i64, Vec<u8>)> = par_map(&pending, |p| {
-            (p.id, p.features.published, pack_keys(&p.features.band_keys()))
-        });
+        let keys: Vec<(i64, i64, Vec<u8>)> = pending
+            .iter()
+            .zip(&band_keys)
+            .map(|(p, keys)| (p.id, p.features.published, pack_keys(keys)))
+            .collect();
+        drop(band_keys);
         write_keys(&mut tx, &keys).await.map_err(err())?;
         drop(keys);
         tracing::debug!(elapsed = ?started.elapsed(), "waiting items indexed");
@@ -323,6 +328,8 @@ struct Found {
     ranked: Vec<Vec<usize>>,
     /// The stored items among the candidates.
     stored: Vec<Candidate>,
+    /// Per waiting item, its band keys (what `item_keys` gets).
+    band_keys: Vec<Vec<i64>>,
 }
 
 /// An inverted index from band keys to items, built for a set of query keys.
@@ -425,16 +432,18 @@ thread_local! {
 /// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
 async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
     let n = pending.len();
-    let query_keys: Vec<Vec<i64>> = par_map(pending, |p| {
-        let mut keys = p.features.query_keys();
-        keys.sort_unstable();
-        keys.dedup();
-        keys
-    });
+    let (band_keys, query_keys): (Vec<Vec<i64>>, Vec<Vec<i64>>) = par_map(pending, |p| {
+        let (band, mut query) = p.features.band_and_query_keys();
+        query.sort_unstable();
+        query.dedup();
+        (band, query)
+    })
+    .into_iter()
+    .unzip();
     let mut postings = Postings::for_keys(query_keys.iter().flatten());
     let mut ids: Vec<i64> = Vec::with_capacity(n);
     for (i, p) in pending.iter().enumerate() {
-        postings.add(i as u32, p.features.band_keys());
+        postings.add(i as u32, band_keys[i].iter().copied());
         ids.push(p.id);
     }
     let lo = pending.iter().map(|p| p.features.published).min().unwrap_or(0);
@@ -505,7 +514,11 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
                 .collect()
         })
         .collect();
-    Ok(Found { ranked, stored })
+    Ok(Found {
+        ranked,
+        stored,
+        band_keys,
+    })
 }
 
 /// The story of each exact group's earliest stored member that has one.

@@ -385,6 +385,19 @@ impl Features {
         if self.title_only() { title } else { text }
     }
 
+    /// [`band_keys`](Self::band_keys) and [`query_keys`](Self::query_keys) at once, from one
+    /// MinHash signature per channel.
+    pub fn band_and_query_keys(&self) -> (Vec<i64>, Vec<i64>) {
+        let (mut keys, title) = self.channel_keys();
+        let query = if self.title_only() {
+            title.clone()
+        } else {
+            keys.clone()
+        };
+        keys.extend(title);
+        (keys, query)
+    }
+
     /// (body and lead keys, title keys).
     fn channel_keys(&self) -> (Vec<i64>, Vec<i64>) {
         let mut text = Vec::with_capacity(40);
