@@ -6,9 +6,13 @@
 //! candidates outside the story (from the index, else the items published closest in time) with
 //! why each fell short.
 
-use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 
-use super::ingest::{Candidate, candidate_from_row, candidates};
+use futures_util::TryStreamExt;
+use sqlx::{AnyConnection, Row};
+
+use super::fold::{MAX_CANDIDATES, unpack_keys};
+use super::ingest::{Candidate, candidate_from_row, rows_in};
 use super::{Store, StoreError, query_error};
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, compare};
 
@@ -107,18 +111,19 @@ impl Store {
             let c = candidate_from_row(r).map_err(err())?;
             members.push(neighbour(r, &c).map_err(err())?);
         }
-        let keys: Vec<i64> = sqlx::query_scalar("SELECT key FROM lsh WHERE item_id = $1")
-            .bind(me.id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(err())?;
-        let mut near_ids: Vec<i64> = candidates(&mut conn, &keys)
-            .await
-            .map_err(err())?
-            .into_iter()
-            .filter(|c| c.id != me.id && c.story != me.story)
-            .map(|c| c.id)
-            .collect();
+        let keys: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT band_keys FROM item_keys WHERE item_id = $1")
+                .bind(me.id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(err())?;
+        let keys: HashSet<i64> = keys.flatten().iter().flat_map(|k| unpack_keys(k)).collect();
+        let mut near_ids: Vec<i64> = Vec::new();
+        for (id, story) in sharing(&mut conn, &keys).await.map_err(err())? {
+            if id != me.id && story != me.story {
+                near_ids.push(id);
+            }
+        }
         if near_ids.len() < 5 {
             // Few items share a band key: also look at the items published closest in time, so a
             // lone item still shows what it was measured against.
@@ -165,4 +170,44 @@ impl Store {
             nearest,
         }))
     }
+}
+
+/// The stored items sharing any of `keys`, most shared first (then lowest id), at most
+/// [`MAX_CANDIDATES`], with their stories: the folding pass's candidate lookup, over every
+/// stored item.
+async fn sharing(
+    conn: &mut AnyConnection,
+    keys: &HashSet<i64>,
+) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut shared: Vec<(std::cmp::Reverse<usize>, i64)> = Vec::new();
+    let mut rows = sqlx::query(
+        "SELECT k.item_id, k.band_keys FROM item_keys k JOIN items i ON i.id = k.item_id \
+         WHERE k.band_keys IS NOT NULL",
+    )
+    .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        let bytes: Vec<u8> = row.try_get("band_keys")?;
+        let count = unpack_keys(&bytes).filter(|k| keys.contains(k)).count();
+        if count > 0 {
+            shared.push((std::cmp::Reverse(count), row.try_get("item_id")?));
+        }
+    }
+    drop(rows);
+    shared.sort_unstable();
+    shared.truncate(MAX_CANDIDATES);
+    let ids: Vec<i64> = shared.into_iter().map(|(_, id)| id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut story: HashMap<i64, Option<String>> = HashMap::new();
+    for row in rows_in(conn, "SELECT id, story_id FROM items WHERE id IN", &ids, "").await? {
+        story.insert(row.try_get("id")?, row.try_get("story_id")?);
+    }
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| story.remove(&id).map(|s| (id, s)))
+        .collect())
 }

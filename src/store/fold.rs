@@ -1,25 +1,30 @@
 //! The folding pass: gives every waiting item its story.
 //!
-//! In: items stored with no story yet (a fetch's new items), the index (`lsh`), the folding
-//! thresholds. Out: a story id on every waiting item, and a [`FoldReport`].
+//! In: items stored with no story yet (a fetch's new items), the band keys of stored items
+//! (`item_keys`, one row per item), the folding thresholds. Out: a story id and regions on every
+//! waiting item, and a [`FoldReport`].
 //!
-//! All waiting items are judged together. They are put in the index (`lsh`) first: a fetch
-//! stores its new items without band keys, and this pass writes every waiting item's keys in
-//! one go, in key order, in the transaction that gives them their stories; so an item has
-//! band keys exactly when it has a story. Then each is compared with the items its band keys point
-//! to (waiting or stored) and tied to the items of its exact group; then
+//! All waiting items are judged together. Their band keys and the stored keys of the items close
+//! enough in time to fold with them ([`HORIZON_SECS`]) make an inverted index in memory (band key →
+//! items), so each waiting item's candidates are found without a query per key: the items
+//! sharing the most band keys with it, waiting or stored, at most [`MAX_CANDIDATES`]. Each is
+//! compared with those and tied to the items of its exact group; then
 //! [`cluster`](crate::transform::fold::cluster) groups them best pair first, never putting two
 //! stored stories or two conflicting items together. A group that contains a stored story takes
 //! its id (story ids never change); a new group takes the exact-group id of its earliest item.
+//! The waiting items' keys are written in the transaction that gives them their stories, so an
+//! item has band keys exactly when it has a story.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
+use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 
-use super::ingest::{BATCH, Candidate, candidate_from_row, insert_index_rows, placeholder_list};
+use super::ingest::{BATCH, Candidate, CandidateRow, candidate_from_row, placeholder_list, rows_in};
 use super::{Store, StoreError, par_map, query_error};
-use crate::transform::fold::{FoldConfig, Verdict, cluster, compare};
+use crate::transform::fold::{FoldConfig, KeyMap, Verdict, cluster, compare};
 use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
@@ -35,6 +40,89 @@ pub struct FoldReport {
 
 const COLUMNS: &str = "id, story_id, exact_id, cmp_title, cmp_body, published, first_seen";
 
+/// Stored items compared more than this long before the earliest waiting item, or after the
+/// latest, are not candidates (their keys are not read). Ten times the default `window`: beyond
+/// the window only a near-verbatim republication folds, so what the bound gives up is a
+/// republication more than 30 days after its original (and a conflict with such a copy). It
+/// keeps a pass's work proportional to the recent part of the store, which never shrinks.
+const HORIZON_SECS: i64 = 30 * 24 * 3600;
+
+/// What the regions step needs of a waiting item beside its [`Candidate`].
+struct Waiting {
+    row: CandidateRow,
+    source: String,
+}
+
+/// Packs band keys for `item_keys.band_keys`: 8 little-endian bytes each.
+pub(super) fn pack_keys(keys: &[i64]) -> Vec<u8> {
+    keys.iter().flat_map(|k| k.to_le_bytes()).collect()
+}
+
+/// The band keys packed by [`pack_keys`].
+pub(super) fn unpack_keys(bytes: &[u8]) -> impl Iterator<Item = i64> + '_ {
+    bytes
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// Writes (or replaces) the band keys of items: `(item id, compared at, keys)`.
+pub(super) async fn write_keys(
+    conn: &mut AnyConnection,
+    rows: &[(i64, i64, Vec<u8>)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH / 2) {
+        let sql = format!(
+            "INSERT INTO item_keys (item_id, compared_at, band_keys) VALUES {} ON CONFLICT (item_id) DO UPDATE \
+             SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
+            super::ingest::placeholder_rows(chunk.len(), 3, 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, at, keys) in chunk {
+            query = query.bind(*id).bind(*at).bind(keys.as_slice());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Fills in the band keys of rows that have none (rows a store from before `item_keys` had in
+/// `lsh`), from the stored comparison text they were computed from: what
+/// [`Store::open`] does after migrating.
+pub(super) async fn rebuild_keys(pool: &sqlx::AnyPool) -> Result<usize, StoreError> {
+    let err = || query_error("rebuilding band keys");
+    let mut tx = pool.begin().await.map_err(err())?;
+    let rebuilt = rebuild_in(&mut tx).await.map_err(err())?;
+    tx.commit().await.map_err(err())?;
+    if rebuilt > 0 {
+        tracing::info!(
+            items = rebuilt,
+            "band keys rebuilt from the stored comparison text"
+        );
+    }
+    Ok(rebuilt)
+}
+
+async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM items WHERE id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)",
+        COLUMNS
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
+    let found: Vec<Candidate> = rows.iter().map(candidate_from_row).collect::<Result<_, _>>()?;
+    drop(rows);
+    let keys: Vec<(i64, i64, Vec<u8>)> = par_map(&found, |c| {
+        (c.id, c.features.published, pack_keys(&c.features.band_keys()))
+    });
+    write_keys(conn, &keys).await?;
+    // Rows whose item is gone have nothing to rebuild from.
+    sqlx::query("DELETE FROM item_keys WHERE band_keys IS NULL")
+        .execute(&mut *conn)
+        .await?;
+    Ok(keys.len())
+}
+
 impl Store {
     /// Folds every item still waiting for a story (see the module documentation).
     /// Then recomputes the regions of every story that gained items, from the comparison text of
@@ -47,31 +135,30 @@ impl Store {
         let _guard = self.write_guard().await;
         let err = || query_error("folding stories");
         let mut tx = self.pool.begin().await.map_err(err())?;
-        let sql = format!("SELECT {COLUMNS} FROM items WHERE story_id IS NULL ORDER BY published, id");
+        // NULL publication times first, on SQLite and PostgreSQL alike (their defaults differ).
+        let sql = format!(
+            "SELECT {COLUMNS}, source FROM items WHERE story_id IS NULL \
+             ORDER BY CASE WHEN published IS NULL THEN 0 ELSE 1 END, published, id"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&mut *tx)
             .await
             .map_err(err())?;
-        let pending: Vec<Candidate> = rows
-            .iter()
-            .map(candidate_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(err())?;
+        let started = std::time::Instant::now();
+        let mut waiting: Vec<Waiting> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            waiting.push(Waiting {
+                row: CandidateRow::read(row).map_err(err())?,
+                source: row.try_get("source").map_err(err())?,
+            });
+        }
+        drop(rows);
+        // Features on this thread: computed on every core they would take ~100 MB more of peak
+        // memory in benchmark (iv) (the workers' allocator arenas keep them) for 0.15 s.
+        let pending: Vec<Candidate> = waiting.iter().map(|w| w.row.candidate()).collect();
         if pending.is_empty() {
             return Ok(FoldReport::default());
         }
-        // Index the waiting items first (ingest leaves that to this pass, so it writes the whole
-        // cycle's band keys at once, in key order), so they find each other as candidates.
-        let mut rows: Vec<(i64, i64)> = pending
-            .iter()
-            .flat_map(|p| p.features.band_keys().into_iter().map(move |k| (k, p.id)))
-            .collect();
-        rows.sort_unstable();
-        let started = std::time::Instant::now();
-        insert_index_rows(&mut tx, &rows).await.map_err(err())?;
-        tracing::debug!(rows = rows.len(), elapsed = ?started.elapsed(), "waiting items indexed");
-        drop(rows);
-        let index: HashMap<i64, usize> = pending.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
         let mut stories: Vec<String> = Vec::new();
         let mut story_node: HashMap<String, usize> = HashMap::new();
         let n = pending.len();
@@ -101,59 +188,62 @@ impl Store {
             }
         }
 
-        // Near duplicates through the index, a chunk of waiting items at a time.
-        for start in (0..n).step_by(CHUNK) {
-            let chunk = &pending[start..n.min(start + CHUNK)];
-            let found = candidates_of(&mut tx, chunk, &index).await.map_err(err())?;
-            // The comparisons are pure: done on every core, then taken in order.
-            let offsets: Vec<usize> = (0..chunk.len()).collect();
-            let judged = par_map(&offsets, |&offset| {
-                let (i, p) = (start + offset, &chunk[offset]);
-                let mut out: Vec<(Option<&str>, usize, Judged)> = Vec::new();
-                for id in &found.ranked[offset] {
-                    let c = match index.get(id) {
-                        Some(&j) => &pending[j],
-                        None => &found.stored[id],
-                    };
-                    if c.id == p.id {
-                        continue;
-                    }
-                    let other = match (&c.story, index.get(&c.id)) {
-                        (None, Some(&j)) if j > i => j,
-                        (None, _) => continue,
-                        (Some(_), _) => usize::MAX,
-                    };
-                    let (sim, verdict) = compare(&p.features, &c.features, cfg);
-                    let judged = match verdict {
-                        Verdict::Same(_) => Judged::Same(sim.score()),
-                        Verdict::Conflict(_) => Judged::Conflict,
-                        Verdict::Apart(_) => Judged::Apart,
-                    };
-                    out.push((c.story.as_deref(), other, judged));
+        // Near duplicates: candidates from the in-memory index, compared on every core.
+        let found = candidates_of(&mut tx, &pending).await.map_err(err())?;
+        tracing::debug!(
+            stored = found.stored.len(),
+            elapsed = ?started.elapsed(),
+            "candidates found"
+        );
+        let positions: Vec<usize> = (0..n).collect();
+        let judged = par_map(&positions, |&i| {
+            let p = &pending[i];
+            let mut out: Vec<(Option<&str>, usize, Judged)> = Vec::new();
+            for &node in &found.ranked[i] {
+                let c = match node.checked_sub(n) {
+                    None => &pending[node],
+                    Some(s) => &found.stored[s],
+                };
+                if c.id == p.id {
+                    continue;
                 }
-                out
-            });
-            for (offset, list) in judged.into_iter().enumerate() {
-                let i = start + offset;
-                for (story, other, judged) in list {
-                    let other = match story {
-                        Some(story) => node_of_story(story, &mut stories),
-                        None => other,
-                    };
-                    let pair = (i.min(other), i.max(other));
-                    match judged {
-                        Judged::Same(score) => {
-                            let best = best.entry(pair).or_insert(0.0);
-                            *best = best.max(score);
-                        }
-                        Judged::Conflict => {
-                            conflicts.insert(pair);
-                        }
-                        Judged::Apart => {}
+                let other = match (&c.story, node < n) {
+                    (None, true) if node > i => node,
+                    (None, _) => continue,
+                    (Some(_), _) => usize::MAX,
+                };
+                let (sim, verdict) = compare(&p.features, &c.features, cfg);
+                let judged = match verdict {
+                    Verdict::Same(_) => Judged::Same(sim.score()),
+                    Verdict::Conflict(_) => Judged::Conflict,
+                    Verdict::Apart(_) => Judged::Apart,
+                };
+                out.push((c.story.as_deref(), other, judged));
+            }
+            out
+        });
+        for (i, list) in judged.into_iter().enumerate() {
+            for (story, other, judged) in list {
+                let other = match story {
+                    Some(story) => node_of_story(story, &mut stories),
+                    None => other,
+                };
+                let pair = (i.min(other), i.max(other));
+                match judged {
+                    Judged::Same(score) => {
+                        let best = best.entry(pair).or_insert(0.0);
+                        *best = best.max(score);
                     }
+                    Judged::Conflict => {
+                        conflicts.insert(pair);
+                    }
+                    Judged::Apart => {}
                 }
             }
         }
+        let band_keys = found.band_keys;
+        drop(found.ranked);
+        drop(found.stored);
 
         tracing::debug!(elapsed = ?started.elapsed(), "candidates compared");
         let edges: Vec<(usize, usize, f64)> = best.into_iter().map(|((a, b), s)| (a, b, s)).collect();
@@ -168,9 +258,7 @@ impl Store {
             ..FoldReport::default()
         };
         let stored_set: HashSet<&String> = stories.iter().collect();
-        let mut touched: Vec<String> = Vec::new();
-        let mut touched_set: HashSet<String> = HashSet::new();
-        let mut assigned: Vec<(i64, String)> = Vec::with_capacity(n);
+        let mut assigned: Vec<String> = Vec::with_capacity(n);
         for (i, p) in pending.iter().enumerate() {
             let story = match group_story.get(&groups[i]) {
                 Some(s) => {
@@ -186,25 +274,37 @@ impl Store {
                     s
                 }
             };
-            if touched_set.insert(story.clone()) {
-                touched.push(story.clone());
-            }
-            assigned.push((p.id, story));
+            assigned.push(story);
         }
-        set_stories(&mut tx, &assigned).await.map_err(err())?;
+        // The waiting items' keys, now that they have stories.
+        let keys: Vec<(i64, i64, Vec<u8>)> = pending
+            .iter()
+            .zip(&band_keys)
+            .map(|(p, keys)| (p.id, p.features.published, pack_keys(keys)))
+            .collect();
+        drop(band_keys);
+        write_keys(&mut tx, &keys).await.map_err(err())?;
+        drop(keys);
+        tracing::debug!(elapsed = ?started.elapsed(), "waiting items indexed");
+        let regions = story_regions(&mut tx, &pending, &waiting, &assigned, priors)
+            .await
+            .map_err(err())?;
+        tracing::debug!(elapsed = ?started.elapsed(), "regions computed");
+        set_stories(&mut tx, &pending, &assigned, &regions.of_pending)
+            .await
+            .map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "stories stored");
-        for chunk in touched.chunks(BATCH) {
-            tag_regions(&mut tx, chunk, priors).await.map_err(err())?;
-        }
+        update_stored_regions(&mut tx, &regions.of_joined)
+            .await
+            .map_err(err())?;
+        let sources: Vec<&str> = regions.sources.iter().map(String::as_str).collect();
+        super::bump_generations(&mut tx, &sources).await.map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "regions tagged");
         tx.commit().await.map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "fold committed");
         Ok(report)
     }
 }
-
-/// Waiting items whose candidates are looked up together.
-const CHUNK: usize = 500;
 
 /// What a comparison said, for the clustering step.
 enum Judged {
@@ -217,121 +317,208 @@ enum Judged {
 }
 
 /// Most candidates compared per item (those sharing the most band keys).
-const MAX_CANDIDATES: usize = 64;
+pub(super) const MAX_CANDIDATES: usize = 64;
 
-/// The candidates of a chunk of waiting items.
+/// The candidates of the waiting items.
 struct Found {
-    /// Per item, in order: candidate ids, most shared keys first (then lowest id), at most
-    /// [`MAX_CANDIDATES`], only ids of stored items.
-    ranked: Vec<Vec<i64>>,
-    /// The candidates that are not waiting items themselves.
-    stored: HashMap<i64, Candidate>,
+    /// Per waiting item, in order: its candidates as nodes (a waiting item's position, or the
+    /// number of waiting items plus a position in `stored`), most shared band keys first (then
+    /// lowest id), at most [`MAX_CANDIDATES`]. An item is its own first candidate, as it shares
+    /// all its keys with itself.
+    ranked: Vec<Vec<usize>>,
+    /// The stored items among the candidates.
+    stored: Vec<Candidate>,
+    /// Per waiting item, its band keys (what `item_keys` gets).
+    band_keys: Vec<Vec<i64>>,
 }
 
-/// For each item of `chunk`, the stored items sharing any of its query keys, most shared keys
-/// first, at most [`MAX_CANDIDATES`]: what one `lsh` lookup per item gives, with one lookup
-/// for the whole chunk. `waiting` indexes the waiting items (known already).
-async fn candidates_of(
-    conn: &mut AnyConnection,
-    chunk: &[Candidate],
-    waiting: &HashMap<i64, usize>,
-) -> Result<Found, sqlx::Error> {
-    let item_keys: Vec<Vec<i64>> = chunk
-        .iter()
-        .map(|p| {
-            let mut keys = p.features.query_keys();
-            keys.sort_unstable();
-            keys.dedup();
-            keys
-        })
-        .collect();
-    let mut all: Vec<i64> = item_keys.iter().flatten().copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    // key → the item of every index row with that key (a row counted once per row, as COUNT(*)).
-    let mut postings: HashMap<i64, Vec<i64>> = HashMap::with_capacity(all.len());
-    for keys in all.chunks(BATCH) {
-        let sql = format!(
-            "SELECT key, item_id FROM lsh WHERE key IN ({})",
-            placeholder_list(keys.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+/// An inverted index from band keys to items, built for a set of query keys.
+#[derive(Default)]
+pub(super) struct Postings {
+    /// Query key → its slot.
+    slots: KeyMap<u32>,
+    /// Per slot, the range of `nodes` holding the items with that key (an item once per copy of
+    /// the key in its list, as the old one-row-per-key table counted).
+    offsets: Vec<u32>,
+    nodes: Vec<u32>,
+    /// (slot, node) pairs, before [`Postings::finish`].
+    pairs: Vec<(u32, u32)>,
+}
+
+impl Postings {
+    /// An index that records the items having any of `keys`.
+    pub(super) fn for_keys<'a>(keys: impl IntoIterator<Item = &'a i64>) -> Postings {
+        let mut slots = KeyMap::default();
+        for &k in keys {
+            let next = slots.len() as u32;
+            slots.entry(k).or_insert(next);
+        }
+        Postings {
+            slots,
+            ..Postings::default()
+        }
+    }
+
+    /// Records that `node` has `keys`; whether any of them is a query key.
+    pub(super) fn add(&mut self, node: u32, keys: impl IntoIterator<Item = i64>) -> bool {
+        let before = self.pairs.len();
         for k in keys {
-            query = query.bind(*k);
+            if let Some(&slot) = self.slots.get(&k) {
+                self.pairs.push((slot, node));
+            }
         }
-        for row in query.fetch_all(&mut *conn).await? {
-            postings
-                .entry(row.try_get("key")?)
-                .or_default()
-                .push(row.try_get("item_id")?);
+        self.pairs.len() > before
+    }
+
+    /// Groups the recorded pairs by key.
+    pub(super) fn finish(&mut self) {
+        let mut counts = vec![0u32; self.slots.len() + 1];
+        for &(slot, _) in &self.pairs {
+            counts[slot as usize + 1] += 1;
+        }
+        for s in 1..counts.len() {
+            counts[s] += counts[s - 1];
+        }
+        let mut fill = counts.clone();
+        let mut nodes = vec![0u32; self.pairs.len()];
+        for &(slot, node) in &self.pairs {
+            nodes[fill[slot as usize] as usize] = node;
+            fill[slot as usize] += 1;
+        }
+        self.offsets = counts;
+        self.nodes = nodes;
+        self.pairs = Vec::new();
+    }
+
+    /// The nodes sharing the most of `keys` (distinct), at most `limit`, most shared first and
+    /// then by lowest `ids[node]`. `count` is scratch space of one counter per node, all zero,
+    /// and left so.
+    pub(super) fn ranked(&self, keys: &[i64], ids: &[i64], count: &mut [u32], limit: usize) -> Vec<usize> {
+        let mut touched: Vec<u32> = Vec::new();
+        for k in keys {
+            let Some(&slot) = self.slots.get(k) else { continue };
+            let range = self.offsets[slot as usize] as usize..self.offsets[slot as usize + 1] as usize;
+            for &node in &self.nodes[range] {
+                let c = &mut count[node as usize];
+                if *c == 0 {
+                    touched.push(node);
+                }
+                *c += 1;
+            }
+        }
+        let mut found: Vec<(std::cmp::Reverse<u32>, i64, u32)> = touched
+            .iter()
+            .map(|&node| (std::cmp::Reverse(count[node as usize]), ids[node as usize], node))
+            .collect();
+        for node in touched {
+            count[node as usize] = 0;
+        }
+        if found.len() > limit {
+            found.select_nth_unstable(limit - 1);
+            found.truncate(limit);
+        }
+        found.sort_unstable();
+        found.into_iter().map(|(_, _, node)| node as usize).collect()
+    }
+}
+
+thread_local! {
+    /// Per-thread counters for [`Postings::ranked`].
+    static COUNTS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// For each waiting item, the items sharing any of its query keys (waiting, or stored and
+/// compared within [`HORIZON_SECS`] of the waiting items), most shared keys first, at most
+/// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
+async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
+    let n = pending.len();
+    let (band_keys, query_keys): (Vec<Vec<i64>>, Vec<Vec<i64>>) = par_map(pending, |p| {
+        let (band, mut query) = p.features.band_and_query_keys();
+        query.sort_unstable();
+        query.dedup();
+        (band, query)
+    })
+    .into_iter()
+    .unzip();
+    let mut postings = Postings::for_keys(query_keys.iter().flatten());
+    let mut ids: Vec<i64> = Vec::with_capacity(n);
+    for (i, p) in pending.iter().enumerate() {
+        postings.add(i as u32, band_keys[i].iter().copied());
+        ids.push(p.id);
+    }
+    let lo = pending.iter().map(|p| p.features.published).min().unwrap_or(0);
+    let hi = pending.iter().map(|p| p.features.published).max().unwrap_or(0);
+    // Items whose row is gone do not count (the scan joins `items`).
+    let mut rows = sqlx::query(
+        "SELECT k.item_id, k.band_keys FROM item_keys k JOIN items i ON i.id = k.item_id \
+         WHERE k.compared_at >= $1 AND k.compared_at <= $2 AND k.band_keys IS NOT NULL",
+    )
+    .bind(lo.saturating_sub(HORIZON_SECS))
+    .bind(hi.saturating_add(HORIZON_SECS))
+    .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        let keys: Vec<u8> = row.try_get("band_keys")?;
+        if postings.add(ids.len() as u32, unpack_keys(&keys)) {
+            ids.push(row.try_get("item_id")?);
         }
     }
-    let by_shared: Vec<Vec<i64>> = item_keys
-        .iter()
-        .map(|keys| {
-            let mut shared: HashMap<i64, i64> = HashMap::new();
-            for k in keys {
-                for id in postings.get(k).into_iter().flatten() {
-                    *shared.entry(*id).or_default() += 1;
-                }
+    drop(rows);
+    postings.finish();
+    let positions: Vec<usize> = (0..n).collect();
+    let nodes = ids.len();
+    let ranked: Vec<Vec<usize>> = par_map(&positions, |&i| {
+        COUNTS.with(|count| {
+            let mut count = count.borrow_mut();
+            if count.len() < nodes {
+                count.resize(nodes, 0);
             }
-            let mut ranked: Vec<(i64, i64)> = shared.into_iter().collect();
-            ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            ranked.into_iter().map(|(id, _)| id).collect()
+            postings.ranked(&query_keys[i], &ids, &mut count, MAX_CANDIDATES)
         })
+    });
+    drop(postings);
+    // Read the stored candidates, and renumber them by their place in `stored`.
+    let mut wanted: Vec<usize> = ranked
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&node| node >= n)
         .collect();
-    // Index rows whose item is gone do not count (the lookup joins `items`): read the stored
-    // candidates each item needs, then more if some were missing.
-    let mut stored: HashMap<i64, Candidate> = HashMap::new();
-    let mut missing: HashSet<i64> = HashSet::new();
-    loop {
-        let mut unknown: Vec<i64> = Vec::new();
-        for ids in &by_shared {
-            let mut taken = 0;
-            for id in ids {
-                if taken == MAX_CANDIDATES {
-                    break;
-                }
-                if missing.contains(id) {
-                    continue;
-                }
-                if !waiting.contains_key(id) && !stored.contains_key(id) {
-                    unknown.push(*id);
-                }
-                taken += 1;
-            }
-        }
-        if unknown.is_empty() {
-            break;
-        }
-        unknown.sort_unstable();
-        unknown.dedup();
-        for ids in unknown.chunks(BATCH) {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM items WHERE id IN ({})",
-                placeholder_list(ids.len(), 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in ids {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&mut *conn).await? {
-                let c = candidate_from_row(&row)?;
-                stored.insert(c.id, c);
-            }
-        }
-        missing.extend(unknown.into_iter().filter(|id| !stored.contains_key(id)));
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut place: HashMap<i64, usize> = HashMap::with_capacity(wanted.len());
+    let mut stored: Vec<Candidate> = Vec::with_capacity(wanted.len());
+    let wanted: Vec<i64> = wanted.into_iter().map(|node| ids[node]).collect();
+    let rows = rows_in(
+        conn,
+        &format!("SELECT {COLUMNS} FROM items WHERE id IN"),
+        &wanted,
+        "",
+    )
+    .await?;
+    for c in par_map(&rows, candidate_from_row) {
+        let c = c?;
+        place.insert(c.id, n + stored.len());
+        stored.push(c);
     }
-    let ranked = by_shared
+    let ranked = ranked
         .into_iter()
-        .map(|ids| {
-            ids.into_iter()
-                .filter(|id| !missing.contains(id))
-                .take(MAX_CANDIDATES)
+        .map(|list| {
+            list.into_iter()
+                .filter_map(|node| {
+                    if node < n {
+                        Some(node)
+                    } else {
+                        place.get(&ids[node]).copied()
+                    }
+                })
                 .collect()
         })
         .collect();
-    Ok(Found { ranked, stored })
+    Ok(Found {
+        ranked,
+        stored,
+        band_keys,
+    })
 }
 
 /// The story of each exact group's earliest stored member that has one.
@@ -340,107 +527,277 @@ async fn first_stories(
     exact_ids: &[&str],
 ) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut first: HashMap<String, String> = HashMap::new();
-    for chunk in exact_ids.chunks(BATCH) {
-        let sql = format!(
-            "SELECT exact_id, story_id FROM items WHERE exact_id IN ({}) AND story_id IS NOT NULL \
-             ORDER BY exact_id, first_seen, id",
-            placeholder_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
-            query = query.bind(*e);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let exact: String = row.try_get("exact_id")?;
-            if let std::collections::hash_map::Entry::Vacant(e) = first.entry(exact) {
-                e.insert(row.try_get("story_id")?);
-            }
+    let rows = rows_in(
+        conn,
+        "SELECT exact_id, story_id FROM items WHERE exact_id IN",
+        exact_ids,
+        " AND story_id IS NOT NULL ORDER BY exact_id, first_seen, id",
+    )
+    .await?;
+    for row in rows {
+        let exact: String = row.try_get("exact_id")?;
+        if let std::collections::hash_map::Entry::Vacant(e) = first.entry(exact) {
+            e.insert(row.try_get("story_id")?);
         }
     }
     Ok(first)
 }
 
-/// Stores each waiting item's story, many items per statement.
-async fn set_stories(conn: &mut AnyConnection, assigned: &[(i64, String)]) -> Result<(), sqlx::Error> {
-    for chunk in assigned.chunks(BATCH / 2) {
-        let mut cases = String::with_capacity(chunk.len() * 20);
+/// Stores each waiting item's story and regions, many items per statement.
+async fn set_stories(
+    conn: &mut AnyConnection,
+    pending: &[Candidate],
+    stories: &[String],
+    regions: &[String],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(i64, &str, &str)> = pending
+        .iter()
+        .zip(stories.iter().zip(regions))
+        .map(|(p, (s, r))| (p.id, s.as_str(), r.as_str()))
+        .collect();
+    for chunk in rows.chunks(BATCH / 3) {
+        let (mut story, mut region) = (String::new(), String::new());
         for j in 0..chunk.len() {
-            let _ = write!(cases, " WHEN ${} THEN ${}", 2 * j + 1, 2 * j + 2);
+            let _ = write!(story, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 2);
+            let _ = write!(region, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 3);
         }
-        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 2 * j + 1)).collect();
+        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 3 * j + 1)).collect();
         let sql = format!(
-            "UPDATE items SET story_id = CASE id{cases} END WHERE id IN ({})",
+            "UPDATE items SET story_id = CASE id{story} END, regions = CASE id{region} END WHERE id IN ({})",
             ids.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, story) in chunk {
-            query = query.bind(*id).bind(story.as_str());
+        for (id, story, regions) in chunk {
+            query = query.bind(*id).bind(*story).bind(*regions);
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// A story's copies (comparison title and body), oldest first, and the first `[[source]]
-/// region` prior among their sources.
-type Copies = (Vec<(String, String)>, Option<usize>);
+/// One copy of a story, for its regions.
+struct Copy<'a> {
+    first_seen: i64,
+    id: i64,
+    source: &'a str,
+    title: &'a str,
+    body: &'a str,
+}
 
-/// Recomputes the regions of `stories` from all their copies and stores them on each of their
-/// items; raises the change counters of every source with an item in them.
-async fn tag_regions(
+/// The regions the fold pass stores.
+struct Regions {
+    /// Per waiting item, its story's regions (JSON).
+    of_pending: Vec<String>,
+    /// Per stored story that gained items, its regions (JSON).
+    of_joined: Vec<(String, String)>,
+    /// The sources with an item in a story that gained items, sorted.
+    sources: Vec<String>,
+}
+
+/// Recomputes the regions of every story that gained items from all its copies (oldest first),
+/// the first `[[source]] region` prior among their sources; `stories[i]` is the story of
+/// `pending[i]`. Stored copies are read for every such story (a new story's id can be an old
+/// one's).
+async fn story_regions(
     conn: &mut AnyConnection,
+    pending: &[Candidate],
+    waiting: &[Waiting],
     stories: &[String],
     priors: &HashMap<String, usize>,
-) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "SELECT story_id, source, cmp_title, cmp_body FROM items WHERE story_id IN ({}) ORDER BY first_seen, id",
-        placeholder_list(stories.len(), 1)
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for s in stories {
-        query = query.bind(s.as_str());
+) -> Result<Regions, sqlx::Error> {
+    let mut distinct: Vec<&str> = stories.iter().map(String::as_str).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let stored_rows = rows_in(
+        conn,
+        "SELECT id, story_id, source, first_seen, cmp_title, cmp_body FROM items WHERE story_id IN",
+        &distinct,
+        "",
+    )
+    .await?;
+    let mut stored: Vec<(String, i64, i64, String, String, String)> = Vec::with_capacity(stored_rows.len());
+    for row in &stored_rows {
+        stored.push((
+            row.try_get("story_id")?,
+            row.try_get("first_seen")?,
+            row.try_get("id")?,
+            row.try_get("source")?,
+            row.try_get("cmp_title")?,
+            row.try_get("cmp_body")?,
+        ));
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    // Per story, in order: its copies (title, body) and the first prior of their sources.
-    let mut copies: HashMap<String, Copies> = HashMap::new();
-    let mut sources: Vec<String> = Vec::new();
-    for row in &rows {
-        let story: String = row.try_get("story_id")?;
-        let source: String = row.try_get("source")?;
-        let entry = copies.entry(story).or_default();
-        entry.1 = entry.1.or_else(|| priors.get(&source).copied());
-        entry
-            .0
-            .push((row.try_get("cmp_title")?, row.try_get("cmp_body")?));
-        sources.push(source);
+    drop(stored_rows);
+    // Per story, in the order stories first appear: its copies.
+    let mut order: Vec<&str> = Vec::new();
+    let mut copies: HashMap<&str, Vec<Copy<'_>>> = HashMap::new();
+    for ((p, w), story) in pending.iter().zip(waiting).zip(stories) {
+        let list = copies.entry(story.as_str()).or_insert_with(|| {
+            order.push(story.as_str());
+            Vec::new()
+        });
+        list.push(Copy {
+            first_seen: w.row.first_seen,
+            id: p.id,
+            source: &w.source,
+            title: &w.row.cmp.title,
+            body: &w.row.cmp.body,
+        });
     }
-    // Stories with the same regions are updated together.
+    let mut joined: Vec<&str> = Vec::new();
+    for (story, first_seen, id, source, title, body) in &stored {
+        if joined.last() != Some(&story.as_str()) {
+            joined.push(story);
+        }
+        if let Some(list) = copies.get_mut(story.as_str()) {
+            list.push(Copy {
+                first_seen: *first_seen,
+                id: *id,
+                source,
+                title,
+                body,
+            });
+        }
+    }
+    for list in copies.values_mut() {
+        list.sort_unstable_by_key(|c| (c.first_seen, c.id));
+    }
     let gazetteer = Gazetteer::embedded();
-    let tagged = par_map(stories, |story| {
-        let (texts, prior) = copies
-            .get(story)
-            .map(|(t, p)| (t.as_slice(), *p))
-            .unwrap_or((&[], None));
-        let regions = gazetteer.classify(texts.iter().map(|(t, b)| (t.as_str(), b.as_str())), prior);
+    let tagged = par_map(&order, |story| {
+        let list = &copies[story];
+        let prior = list.iter().find_map(|c| priors.get(c.source).copied());
+        let regions = gazetteer.classify(list.iter().map(|c| (c.title, c.body)), prior);
         serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
     });
-    let mut by_regions: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for (story, json) in stories.iter().zip(tagged) {
-        by_regions.entry(json).or_default().push(story);
-    }
-    for (json, group) in &by_regions {
-        let sql = format!(
-            "UPDATE items SET regions = $1 WHERE story_id IN ({})",
-            placeholder_list(group.len(), 2)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json.as_str());
-        for s in group {
-            query = query.bind(*s);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    let json: HashMap<&str, &String> = order.iter().copied().zip(&tagged).collect();
+    let mut sources: Vec<String> = copies.values().flatten().map(|c| c.source.to_string()).collect();
     sources.sort_unstable();
     sources.dedup();
-    let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
-    super::bump_generations(conn, &sources).await
+    joined.sort_unstable();
+    joined.dedup();
+    Ok(Regions {
+        of_pending: stories.iter().map(|s| json[s.as_str()].clone()).collect(),
+        of_joined: joined.iter().map(|s| (s.to_string(), json[s].clone())).collect(),
+        sources,
+    })
+}
+
+/// Stores the regions of stored stories that gained items on all their items, stories with the
+/// same regions together.
+async fn update_stored_regions(
+    conn: &mut AnyConnection,
+    stories: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    let mut by_regions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (story, json) in stories {
+        by_regions.entry(json.as_str()).or_default().push(story.as_str());
+    }
+    for (json, group) in &by_regions {
+        for chunk in group.chunks(BATCH) {
+            let sql = format!(
+                "UPDATE items SET regions = $1 WHERE story_id IN ({})",
+                placeholder_list(chunk.len(), 2)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*json);
+            for s in chunk {
+                query = query.bind(*s);
+            }
+            query.execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Item;
+    use crate::store::Rendered;
+    use chrono::{TimeZone, Utc};
+
+    const BODY: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
+
+    fn item(key: &str, title: &str, hour: i64) -> Item {
+        Item {
+            key: key.to_string(),
+            guid: Some(key.to_string()),
+            title: Some(title.to_string()),
+            content: Some(BODY.to_string()),
+            published: Utc.timestamp_opt(1_641_000_000 + hour * 3600, 0).single(),
+            ..Item::default()
+        }
+    }
+
+    fn render(i: &Item) -> Rendered {
+        Rendered {
+            summary_html: None,
+            content_html: i.content.clone(),
+        }
+    }
+
+    async fn keys(store: &Store) -> Vec<(i64, i64, Option<Vec<u8>>)> {
+        let rows = sqlx::query("SELECT item_id, compared_at, band_keys FROM item_keys ORDER BY item_id")
+            .fetch_all(&store.pool)
+            .await
+            .expect("keys");
+        rows.iter()
+            .map(|r| {
+                (
+                    r.try_get("item_id").expect("id"),
+                    r.try_get("compared_at").expect("at"),
+                    r.try_get("band_keys").expect("keys"),
+                )
+            })
+            .collect()
+    }
+
+    /// A store from before `item_keys` (its rows copied from `lsh` without keys) gets its keys
+    /// back from the comparison text when opened, and its stories still take new copies.
+    #[tokio::test]
+    async fn keys_are_rebuilt_and_stored_stories_still_fold() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let cfg = FoldConfig::default();
+        let store = Store::open(&url).await.expect("open");
+        store
+            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
+            .await
+            .expect("ingest");
+        store
+            .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
+            .await
+            .expect("ingest");
+        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        assert_eq!((report.items, report.stories), (2, 1));
+        let written = keys(&store).await;
+        assert_eq!(written.len(), 2);
+        assert!(
+            written
+                .iter()
+                .all(|(_, _, k)| k.as_ref().is_some_and(|k| k.len() == 48 * 8))
+        );
+        sqlx::query("UPDATE item_keys SET band_keys = NULL")
+            .execute(&store.pool)
+            .await
+            .expect("forget keys");
+        store.close().await;
+
+        let store = Store::open(&url).await.expect("reopen");
+        assert_eq!(keys(&store).await, written);
+        store
+            .ingest("c", &[item("c1", "西安疫情防控会议", 2)], now, &render)
+            .await
+            .expect("ingest");
+        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        assert_eq!((report.items, report.joined, report.stories), (1, 1, 0));
+        let stories: HashSet<String> = store
+            .all_items()
+            .await
+            .expect("items")
+            .into_iter()
+            .map(|i| i.story_id)
+            .collect();
+        assert_eq!(stories.len(), 1);
+        store.close().await;
+    }
 }

@@ -1,7 +1,7 @@
 //! Storing a fetch's items and folding them into stories, in one transaction per fetch.
 //!
 //! In: a source's parsed items, the folding thresholds and a renderer for sanitised HTML.
-//! Out: rows in `items`, band keys in `lsh`, line counts in `source_lines`, and the counts of
+//! Out: rows in `items`, band keys in `item_keys`, line counts in `source_lines`, and the counts of
 //! new / updated / unchanged items.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
@@ -53,6 +53,29 @@ pub(super) fn placeholder_list(n: usize, first: usize) -> String {
     out
 }
 
+/// Runs `before (…) after` once per [`BATCH`] of `values`, the list holding their placeholders
+/// (numbered from `$1`), and returns every row: an `IN (…)` lookup over any number of values.
+pub(super) async fn rows_in<'v, T>(
+    conn: &mut AnyConnection,
+    before: &str,
+    values: &'v [T],
+    after: &str,
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error>
+where
+    T: sqlx::Encode<'v, Any> + sqlx::Type<Any> + Clone + Send + 'v,
+{
+    let mut rows = Vec::new();
+    for chunk in values.chunks(BATCH) {
+        let sql = format!("{before} ({}){after}", placeholder_list(chunk.len(), 1));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in chunk {
+            query = query.bind(value.clone());
+        }
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 /// The HTML an item is compared by: its full content, else its summary.
 fn body_html(item: &Item) -> Option<&str> {
     item.content.as_deref().or(item.summary.as_deref())
@@ -68,44 +91,50 @@ pub(super) struct Candidate {
 }
 
 pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    let published: Option<i64> = row.try_get("published")?;
-    let first_seen: i64 = row.try_get("first_seen")?;
-    let comparison = Comparison {
-        title: row.try_get("cmp_title")?,
-        body: row.try_get("cmp_body")?,
-        lines: 0,
-        removed: 0,
-    };
-    let when = super::from_ts(published.unwrap_or(first_seen));
-    Ok(Candidate {
-        id: row.try_get("id")?,
-        story: row.try_get("story_id")?,
-        exact: row.try_get("exact_id")?,
-        features: Features::new(&comparison, when),
-    })
+    Ok(CandidateRow::read(row)?.candidate())
 }
 
-/// Stored items sharing any of `keys`, most shared keys first, at most 64.
-pub(super) async fn candidates(tx: &mut AnyConnection, keys: &[i64]) -> Result<Vec<Candidate>, sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
+/// A stored item as read, before its [`Features`] are computed.
+pub(super) struct CandidateRow {
+    pub(super) id: i64,
+    pub(super) story: Option<String>,
+    pub(super) exact: String,
+    pub(super) first_seen: i64,
+    /// Its comparison text (title and body).
+    pub(super) cmp: Comparison,
+    /// The time it is compared by: its publication, else when it was first seen.
+    pub(super) when: DateTime<Utc>,
+}
+
+impl CandidateRow {
+    /// Reads the columns `id, story_id, exact_id, cmp_title, cmp_body, published, first_seen`.
+    pub(super) fn read(row: &sqlx::any::AnyRow) -> Result<CandidateRow, sqlx::Error> {
+        let published: Option<i64> = row.try_get("published")?;
+        let first_seen: i64 = row.try_get("first_seen")?;
+        Ok(CandidateRow {
+            id: row.try_get("id")?,
+            story: row.try_get("story_id")?,
+            exact: row.try_get("exact_id")?,
+            first_seen,
+            cmp: Comparison {
+                title: row.try_get("cmp_title")?,
+                body: row.try_get("cmp_body")?,
+                lines: 0,
+                removed: 0,
+            },
+            when: super::from_ts(published.unwrap_or(first_seen)),
+        })
     }
-    let sql = format!(
-        "SELECT i.id, i.story_id, i.exact_id, i.cmp_title, i.cmp_body, i.published, i.first_seen, c.shared \
-         FROM items i JOIN (SELECT item_id, COUNT(*) AS shared FROM lsh WHERE key IN ({}) GROUP BY item_id) c \
-         ON c.item_id = i.id ORDER BY c.shared DESC, i.id LIMIT 64",
-        placeholder_list(keys.len(), 1)
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for k in keys {
-        query = query.bind(*k);
+
+    /// The item as the folding step sees it.
+    pub(super) fn candidate(&self) -> Candidate {
+        Candidate {
+            id: self.id,
+            story: self.story.clone(),
+            exact: self.exact.clone(),
+            features: Features::new(&self.cmp, self.when),
+        }
     }
-    query
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(candidate_from_row)
-        .collect()
 }
 
 /// One item of a fetch that is new or changed, with everything its row needs. Worked out
@@ -411,48 +440,26 @@ impl Store {
     }
 }
 
-/// Rows of the index (`lsh`) written per statement. Small: SQLite looks each `$n` up in a list
+/// Rows of `source_lines` written per statement. Small: SQLite looks each `$n` up in a list
 /// of the statement's parameters, so a statement's binding time grows with the square of its
 /// parameter count.
 const INDEX_ROWS: usize = 100;
 
-/// Writes `(band key, item id)` rows into the index.
-pub(super) async fn insert_index_rows(
-    conn: &mut AnyConnection,
-    rows: &[(i64, i64)],
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(INDEX_ROWS) {
-        let sql = format!(
-            "INSERT INTO lsh (key, item_id) VALUES {}",
-            placeholder_rows(chunk.len(), 2, 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, id) in chunk {
-            query = query.bind(*key).bind(*id);
-        }
-        query.execute(&mut *conn).await?;
+/// Replaces the band keys of changed items that already have a story (and the time they are
+/// compared by, which a changed publication date moves).
+async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Result<(), sqlx::Error> {
+    for p in items {
+        sqlx::query(
+            "INSERT INTO item_keys (item_id, compared_at, band_keys) \
+             SELECT id, COALESCE(published, first_seen), $2 FROM items WHERE id = $1 \
+             ON CONFLICT (item_id) DO UPDATE SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
+        )
+        .bind(p.id)
+        .bind(super::fold::pack_keys(&p.band_keys()))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
-}
-
-/// Replaces the band keys of changed items that already have a story.
-async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Result<(), sqlx::Error> {
-    for chunk in items.chunks(BATCH) {
-        let sql = format!(
-            "DELETE FROM lsh WHERE item_id IN ({})",
-            placeholder_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for p in chunk {
-            query = query.bind(p.id);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    let rows: Vec<(i64, i64)> = items
-        .iter()
-        .flat_map(|p| p.band_keys().into_iter().map(move |k| (k, p.id)))
-        .collect();
-    insert_index_rows(conn, &rows).await
 }
 
 /// Changed items are updated in place, keeping their story.
@@ -476,33 +483,24 @@ async fn update_changed(
     Ok(())
 }
 
-/// New items are inserted with their exact group: the group of a stored item (or of an item
-/// earlier in this batch) with the same canonical URL or permalink GUID, else a new one.
-async fn insert_new(
+/// The exact group of each new item, from the stored groups of `wanted` (their exact keys),
+/// and the keys not yet in a group with the item (its position) whose group they join.
+async fn exact_groups<'k>(
     conn: &mut AnyConnection,
     source: &str,
-    new: &[&Prepared<'_>],
-    seen: i64,
-) -> Result<(), sqlx::Error> {
-    let mut wanted: Vec<&str> = new
-        .iter()
-        .flat_map(|p| p.exact_keys.iter().map(String::as_str))
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    new: &[&'k Prepared<'_>],
+    wanted: &[&str],
+) -> Result<(Vec<String>, Vec<(&'k str, usize)>), sqlx::Error> {
     let mut known: HashMap<String, String> = HashMap::with_capacity(wanted.len());
-    for chunk in wanted.chunks(BATCH) {
-        let sql = format!(
-            "SELECT key, exact_id FROM exact_keys WHERE key IN ({})",
-            placeholder_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for key in chunk {
-            query = query.bind(*key);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            known.insert(row.try_get("key")?, row.try_get("exact_id")?);
-        }
+    for row in rows_in(
+        conn,
+        "SELECT key, exact_id FROM exact_keys WHERE key IN",
+        wanted,
+        "",
+    )
+    .await?
+    {
+        known.insert(row.try_get("key")?, row.try_get("exact_id")?);
     }
     // In feed order, as one item at a time would: the first key with a group gives it, and
     // every key of the item not yet in a group joins this one.
@@ -522,17 +520,52 @@ async fn insert_new(
         }
         groups.push(group);
     }
-    for chunk in fresh_keys.chunks(BATCH) {
-        let sql = format!(
-            "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING",
-            placeholder_rows(chunk.len(), 2, 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, n) in chunk {
-            query = query.bind(*key).bind(groups[*n].as_str());
+    Ok((groups, fresh_keys))
+}
+
+/// New items are inserted with their exact group: the group of a stored item (or of an item
+/// earlier in this batch) with the same canonical URL or permalink GUID, else a new one.
+async fn insert_new(
+    conn: &mut AnyConnection,
+    source: &str,
+    new: &[&Prepared<'_>],
+    seen: i64,
+) -> Result<(), sqlx::Error> {
+    let mut wanted: Vec<&str> = new
+        .iter()
+        .flat_map(|p| p.exact_keys.iter().map(String::as_str))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    // PostgreSQL runs sources' transactions side by side: a key that another transaction gave a
+    // group after `known` was read is not inserted again (the insert waits for that transaction,
+    // then skips the key). Then this attempt's keys are taken back and the groups worked out again
+    // from what is stored now, as if the other transaction had come first; keys are inserted in
+    // key order so two such transactions cannot deadlock. SQLite writes one transaction at a
+    // time, so there the first attempt always holds.
+    let groups = loop {
+        let (groups, mut fresh_keys) = exact_groups(conn, source, new, &wanted).await?;
+        fresh_keys.sort_unstable();
+        let mut inserted: Vec<String> = Vec::with_capacity(fresh_keys.len());
+        for chunk in fresh_keys.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
+                placeholder_rows(chunk.len(), 2, 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (key, n) in chunk {
+                query = query.bind(*key).bind(groups[*n].as_str());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                inserted.push(row.try_get("key")?);
+            }
         }
-        query.execute(&mut *conn).await?;
-    }
+        if inserted.len() == fresh_keys.len() {
+            break groups;
+        }
+        tracing::debug!(source, "exact keys taken by a concurrent fetch: grouping again");
+        rows_in(conn, "DELETE FROM exact_keys WHERE key IN", &inserted, "").await?;
+    };
     const WIDTH: usize = 23;
     // Few rows per statement, for the reason given at [`INDEX_ROWS`].
     const ITEM_ROWS: usize = 10;

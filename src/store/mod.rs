@@ -44,6 +44,7 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 1
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "changes", include_str!("migrations/0002_changes.sql")),
+    (3, "item keys", include_str!("migrations/0003_item_keys.sql")),
 ];
 
 /// A store failure, naming what was being done.
@@ -266,6 +267,7 @@ impl Store {
             ..Migrator::DEFAULT
         };
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
+        fold::rebuild_keys(&pool).await?;
         Ok(Store {
             pool,
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),

@@ -385,6 +385,19 @@ impl Features {
         if self.title_only() { title } else { text }
     }
 
+    /// [`band_keys`](Self::band_keys) and [`query_keys`](Self::query_keys) at once, from one
+    /// MinHash signature per channel.
+    pub fn band_and_query_keys(&self) -> (Vec<i64>, Vec<i64>) {
+        let (mut keys, title) = self.channel_keys();
+        let query = if self.title_only() {
+            title.clone()
+        } else {
+            keys.clone()
+        };
+        keys.extend(title);
+        (keys, query)
+    }
+
     /// (body and lead keys, title keys).
     fn channel_keys(&self) -> (Vec<i64>, Vec<i64>) {
         let mut text = Vec::with_capacity(40);
@@ -751,7 +764,10 @@ pub struct Index {
 /// Band keys are hashes already: one multiplication spreads them over the table's control bits
 /// (SipHash, the default, would cost more than the lookup).
 #[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
+
+/// A map keyed by full (64-bit) band keys, hashed by [`KeyHasher`].
+pub(crate) type KeyMap<V> = HashMap<i64, V, BuildHasherDefault<KeyHasher>>;
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -766,6 +782,10 @@ impl std::hash::Hasher for KeyHasher {
 
     fn write_u32(&mut self, n: u32) {
         self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
