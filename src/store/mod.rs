@@ -35,10 +35,12 @@ pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: WAL (readers never block the writer; a crash loses at
 /// most the last transactions, never consistency), a busy timeout instead of immediate
-/// "database is locked", a 32 MiB page cache and 256 MiB of memory-mapped reads so index lookups
-/// of a large store do not go through a read system call each.
+/// "database is locked", and an 8 MiB page cache. No memory-mapped reads: each pooled
+/// connection maps the file on its own and every mapped page counts in the process's memory
+/// (benchmark (iv): 684 MB peak with 256 MiB maps and 32 MiB caches, 390 MB without, at the same
+/// speed, since candidate lookup no longer walks an on-disk index).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-     PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;";
+     PRAGMA cache_size = -8192; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;";
 
 /// Migrations, embedded so the binary needs no files beside it.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
