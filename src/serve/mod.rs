@@ -85,6 +85,8 @@ pub struct Shared {
     fetcher: RwLock<Fetcher>,
     outputs: RwLock<HashMap<String, Arc<Rendered>>>,
     adhoc: Mutex<LruCache<String, Arc<Variant>>>,
+    /// Raised each time outputs are re-rendered: an ad-hoc rendering begun before is not cached.
+    generation: std::sync::atomic::AtomicU64,
     schedules: Mutex<HashMap<String, Schedule>>,
     metrics: Metrics,
     ready: AtomicBool,
@@ -150,9 +152,13 @@ impl Shared {
         if let Some(hit) = lock(&self.adhoc).get(&key) {
             return Ok(hit.clone());
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let bytes = render().await?;
         let variant = Arc::new(Variant::new(format, bytes, Utc::now(), Effort::Fast));
-        lock(&self.adhoc).put(key, variant.clone());
+        let mut cache = lock(&self.adhoc);
+        if self.generation.load(Ordering::Acquire) == generation {
+            cache.put(key, variant.clone());
+        }
         Ok(variant)
     }
 }
@@ -200,7 +206,11 @@ async fn render_outputs(
         count += 1;
     }
     write(&shared.outputs).retain(|name, _| cfg.outputs.iter().any(|o| &o.name == name));
-    lock(&shared.adhoc).clear();
+    {
+        let mut cache = lock(&shared.adhoc);
+        shared.generation.fetch_add(1, Ordering::AcqRel);
+        cache.clear();
+    }
     if let Ok(t) = shared.store.totals().await {
         shared.metrics.totals(t.items, t.stories);
     }
@@ -306,6 +316,7 @@ pub async fn run(
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
     let shared = Arc::new(Shared {
         adhoc: Mutex::new(LruCache::new(cache_size(cfg.server.cache_entries))),
+        generation: std::sync::atomic::AtomicU64::new(0),
         config: RwLock::new(Arc::new(cfg)),
         store: store.clone(),
         fetcher: RwLock::new(fetcher),
