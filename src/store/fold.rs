@@ -140,15 +140,14 @@ impl Store {
             "SELECT {COLUMNS}, source FROM items WHERE story_id IS NULL \
              ORDER BY CASE WHEN published IS NULL THEN 0 ELSE 1 END, published, id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err())?;
+        // Rows are read one at a time: all of them at once would hold every waiting item's
+        // comparison text twice (as read and as kept) at the pass's start.
         let started = std::time::Instant::now();
-        let mut waiting: Vec<Waiting> = Vec::with_capacity(rows.len());
-        for row in &rows {
+        let mut waiting: Vec<Waiting> = Vec::new();
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await.map_err(err())? {
             waiting.push(Waiting {
-                row: CandidateRow::read(row).map_err(err())?,
+                row: CandidateRow::read(&row).map_err(err())?,
                 source: row.try_get("source").map_err(err())?,
             });
         }
@@ -241,7 +240,6 @@ impl Store {
                 }
             }
         }
-        let band_keys = found.band_keys;
         drop(found.ranked);
         drop(found.stored);
 
@@ -279,10 +277,8 @@ impl Store {
         // The waiting items' keys, now that they have stories.
         let keys: Vec<(i64, i64, Vec<u8>)> = pending
             .iter()
-            .zip(&band_keys)
-            .map(|(p, keys)| (p.id, p.features.published, pack_keys(keys)))
+            .map(|p| (p.id, p.features.published, pack_keys(p.features.keys())))
             .collect();
-        drop(band_keys);
         write_keys(&mut tx, &keys).await.map_err(err())?;
         drop(keys);
         tracing::debug!(elapsed = ?started.elapsed(), "waiting items indexed");
@@ -328,8 +324,6 @@ struct Found {
     ranked: Vec<Vec<usize>>,
     /// The stored items among the candidates.
     stored: Vec<Candidate>,
-    /// Per waiting item, its band keys (what `item_keys` gets).
-    band_keys: Vec<Vec<i64>>,
 }
 
 /// An inverted index from band keys to items, built for a set of query keys.
@@ -432,18 +426,20 @@ thread_local! {
 /// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
 async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
     let n = pending.len();
-    let (band_keys, query_keys): (Vec<Vec<i64>>, Vec<Vec<i64>>) = par_map(pending, |p| {
-        let (band, mut query) = p.features.band_and_query_keys();
-        query.sort_unstable();
-        query.dedup();
-        (band, query)
-    })
-    .into_iter()
-    .unzip();
+    // The band keys were computed with the features; the query keys are read distinct.
+    let query_keys: Vec<Vec<i64>> = pending
+        .iter()
+        .map(|p| {
+            let mut query = p.features.query_key_slice().to_vec();
+            query.sort_unstable();
+            query.dedup();
+            query
+        })
+        .collect();
     let mut postings = Postings::for_keys(query_keys.iter().flatten());
     let mut ids: Vec<i64> = Vec::with_capacity(n);
     for (i, p) in pending.iter().enumerate() {
-        postings.add(i as u32, band_keys[i].iter().copied());
+        postings.add(i as u32, p.features.keys().iter().copied());
         ids.push(p.id);
     }
     let lo = pending.iter().map(|p| p.features.published).min().unwrap_or(0);
@@ -514,11 +510,7 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
                 .collect()
         })
         .collect();
-    Ok(Found {
-        ranked,
-        stored,
-        band_keys,
-    })
+    Ok(Found { ranked, stored })
 }
 
 /// The story of each exact group's earliest stored member that has one.
