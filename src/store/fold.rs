@@ -25,6 +25,7 @@ use sqlx::{AnyConnection, Row};
 use super::ingest::{BATCH, Candidate, CandidateRow, candidate_from_row, placeholder_list, rows_in};
 use super::{Store, StoreError, par_map, query_error};
 use crate::transform::fold::{FoldConfig, KeyMap, Verdict, cluster, compare};
+use crate::transform::normalize::Comparison;
 use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
@@ -140,22 +141,27 @@ impl Store {
             "SELECT {COLUMNS}, source FROM items WHERE story_id IS NULL \
              ORDER BY CASE WHEN published IS NULL THEN 0 ELSE 1 END, published, id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err())?;
+        // Rows are read one at a time: all of them at once would hold every waiting item's
+        // comparison text twice (as read and as kept) at the pass's start.
         let started = std::time::Instant::now();
-        let mut waiting: Vec<Waiting> = Vec::with_capacity(rows.len());
-        for row in &rows {
+        // Features on this thread: computed on every core they would take ~100 MB more of peak
+        // memory in benchmark (iv) (the workers' allocator arenas keep them) for 0.15 s.
+        // The comparison text is dropped as soon as an item's features are computed: the
+        // regions step reads it again, and the pass never holds every item's text beside every
+        // item's features.
+        let mut waiting: Vec<Waiting> = Vec::new();
+        let mut pending: Vec<Candidate> = Vec::new();
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await.map_err(err())? {
+            let mut read = CandidateRow::read(&row).map_err(err())?;
+            pending.push(read.candidate());
+            read.cmp = Comparison::default();
             waiting.push(Waiting {
-                row: CandidateRow::read(row).map_err(err())?,
+                row: read,
                 source: row.try_get("source").map_err(err())?,
             });
         }
         drop(rows);
-        // Features on this thread: computed on every core they would take ~100 MB more of peak
-        // memory in benchmark (iv) (the workers' allocator arenas keep them) for 0.15 s.
-        let pending: Vec<Candidate> = waiting.iter().map(|w| w.row.candidate()).collect();
         if pending.is_empty() {
             return Ok(FoldReport::default());
         }
@@ -241,7 +247,6 @@ impl Store {
                 }
             }
         }
-        let band_keys = found.band_keys;
         drop(found.ranked);
         drop(found.stored);
 
@@ -279,18 +284,18 @@ impl Store {
         // The waiting items' keys, now that they have stories.
         let keys: Vec<(i64, i64, Vec<u8>)> = pending
             .iter()
-            .zip(&band_keys)
-            .map(|(p, keys)| (p.id, p.features.published, pack_keys(keys)))
+            .map(|p| (p.id, p.features.published, pack_keys(p.features.keys())))
             .collect();
-        drop(band_keys);
         write_keys(&mut tx, &keys).await.map_err(err())?;
         drop(keys);
         tracing::debug!(elapsed = ?started.elapsed(), "waiting items indexed");
-        let regions = story_regions(&mut tx, &pending, &waiting, &assigned, priors)
+        let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
+        drop(pending);
+        let regions = story_regions(&mut tx, &ids, &waiting, &assigned, priors)
             .await
             .map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "regions computed");
-        set_stories(&mut tx, &pending, &assigned, &regions.of_pending)
+        set_stories(&mut tx, &ids, &assigned, &regions.of_pending)
             .await
             .map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "stories stored");
@@ -328,8 +333,6 @@ struct Found {
     ranked: Vec<Vec<usize>>,
     /// The stored items among the candidates.
     stored: Vec<Candidate>,
-    /// Per waiting item, its band keys (what `item_keys` gets).
-    band_keys: Vec<Vec<i64>>,
 }
 
 /// An inverted index from band keys to items, built for a set of query keys.
@@ -346,9 +349,10 @@ pub(super) struct Postings {
 }
 
 impl Postings {
-    /// An index that records the items having any of `keys`.
-    pub(super) fn for_keys<'a>(keys: impl IntoIterator<Item = &'a i64>) -> Postings {
-        let mut slots = KeyMap::default();
+    /// An index that records the items having any of `keys` (at most `capacity` of them: sized
+    /// up front, the table is never rehashed, which would hold it twice).
+    pub(super) fn for_keys<'a>(keys: impl IntoIterator<Item = &'a i64>, capacity: usize) -> Postings {
+        let mut slots = KeyMap::with_capacity_and_hasher(capacity, Default::default());
         for &k in keys {
             let next = slots.len() as u32;
             slots.entry(k).or_insert(next);
@@ -432,18 +436,12 @@ thread_local! {
 /// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
 async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
     let n = pending.len();
-    let (band_keys, query_keys): (Vec<Vec<i64>>, Vec<Vec<i64>>) = par_map(pending, |p| {
-        let (band, mut query) = p.features.band_and_query_keys();
-        query.sort_unstable();
-        query.dedup();
-        (band, query)
-    })
-    .into_iter()
-    .unzip();
-    let mut postings = Postings::for_keys(query_keys.iter().flatten());
+    // The band keys were computed with the features.
+    let queried = pending.iter().map(|p| p.features.query_key_slice().len()).sum();
+    let mut postings = Postings::for_keys(pending.iter().flat_map(|p| p.features.query_key_slice()), queried);
     let mut ids: Vec<i64> = Vec::with_capacity(n);
     for (i, p) in pending.iter().enumerate() {
-        postings.add(i as u32, band_keys[i].iter().copied());
+        postings.add(i as u32, p.features.keys().iter().copied());
         ids.push(p.id);
     }
     let lo = pending.iter().map(|p| p.features.published).min().unwrap_or(0);
@@ -472,7 +470,10 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
             if count.len() < nodes {
                 count.resize(nodes, 0);
             }
-            postings.ranked(&query_keys[i], &ids, &mut count, MAX_CANDIDATES)
+            let mut query = pending[i].features.query_key_slice().to_vec();
+            query.sort_unstable();
+            query.dedup();
+            postings.ranked(&query, &ids, &mut count, MAX_CANDIDATES)
         })
     });
     drop(postings);
@@ -514,11 +515,7 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
                 .collect()
         })
         .collect();
-    Ok(Found {
-        ranked,
-        stored,
-        band_keys,
-    })
+    Ok(Found { ranked, stored })
 }
 
 /// The story of each exact group's earliest stored member that has one.
@@ -546,14 +543,14 @@ async fn first_stories(
 /// Stores each waiting item's story and regions, many items per statement.
 async fn set_stories(
     conn: &mut AnyConnection,
-    pending: &[Candidate],
+    ids: &[i64],
     stories: &[String],
     regions: &[String],
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(i64, &str, &str)> = pending
+    let rows: Vec<(i64, &str, &str)> = ids
         .iter()
         .zip(stories.iter().zip(regions))
-        .map(|(p, (s, r))| (p.id, s.as_str(), r.as_str()))
+        .map(|(id, (s, r))| (*id, s.as_str(), r.as_str()))
         .collect();
     for chunk in rows.chunks(BATCH / 3) {
         let (mut story, mut region) = (String::new(), String::new());
@@ -596,11 +593,11 @@ struct Regions {
 
 /// Recomputes the regions of every story that gained items from all its copies (oldest first),
 /// the first `[[source]] region` prior among their sources; `stories[i]` is the story of
-/// `pending[i]`. Stored copies are read for every such story (a new story's id can be an old
-/// one's).
+/// the waiting item `ids[i]` (whose comparison text is read again here). Stored copies are read
+/// for every such story (a new story's id can be an old one's).
 async fn story_regions(
     conn: &mut AnyConnection,
-    pending: &[Candidate],
+    ids: &[i64],
     waiting: &[Waiting],
     stories: &[String],
     priors: &HashMap<String, usize>,
@@ -627,20 +624,33 @@ async fn story_regions(
         ));
     }
     drop(stored_rows);
+    // The waiting items are still those without a story (the pass holds the write lock).
+    let mut text: HashMap<i64, (String, String)> = HashMap::with_capacity(ids.len());
+    let mut rows =
+        sqlx::query("SELECT id, cmp_title, cmp_body FROM items WHERE story_id IS NULL").fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        text.insert(
+            row.try_get("id")?,
+            (row.try_get("cmp_title")?, row.try_get("cmp_body")?),
+        );
+    }
+    drop(rows);
+    let empty = (String::new(), String::new());
     // Per story, in the order stories first appear: its copies.
     let mut order: Vec<&str> = Vec::new();
     let mut copies: HashMap<&str, Vec<Copy<'_>>> = HashMap::new();
-    for ((p, w), story) in pending.iter().zip(waiting).zip(stories) {
+    for ((id, w), story) in ids.iter().zip(waiting).zip(stories) {
+        let (title, body) = text.get(id).unwrap_or(&empty);
         let list = copies.entry(story.as_str()).or_insert_with(|| {
             order.push(story.as_str());
             Vec::new()
         });
         list.push(Copy {
             first_seen: w.row.first_seen,
-            id: p.id,
+            id: *id,
             source: &w.source,
-            title: &w.row.cmp.title,
-            body: &w.row.cmp.body,
+            title,
+            body,
         });
     }
     let mut joined: Vec<&str> = Vec::new();
