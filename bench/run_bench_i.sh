@@ -34,13 +34,7 @@ busy_cpus() { # busy_cpus "BEFORE" "AFTER"
     awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v n="$(nproc)" 'BEGIN { printf "%.2f", b / t * n }'
 }
 
-echo "== environment"
-date -u +"date: %Y-%m-%dT%H:%M:%SZ"
-echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')"
-echo "cpus: $(nproc)  $(lscpu | sed -n 's/^Model name: *//p')"
-echo "rustc: $(rustc --version)"
-echo "python: $(python3 --version 2>&1)"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
+source bench/environment.sh
 echo "feed: $FEED ($(wc -c < "$FEED") bytes, $(grep -c '<item>' "$FEED") items)"
 
 if ! python3 -c 'import feedparser' 2>/dev/null; then

@@ -19,12 +19,7 @@ PERSISTED=${3:-100000}
 PEER=${4:-$DOCS}
 cd "$(dirname "$0")/.."
 
-echo "== environment"
-date -u +"date: %Y-%m-%dT%H:%M:%SZ"
-echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "cpus: $(nproc)  $(lscpu | sed -n 's/^Model name: *//p')"
-free -h | sed -n 2p
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+source bench/environment.sh
 
 echo "== feedfold (cargo bench --bench fold -- $DOCS $PERSISTED)"
 cargo bench --bench fold -- "$DOCS" "$PERSISTED"

@@ -13,11 +13,7 @@ fi
 BASELINES=$(cd "$1" && pwd)
 cd "$(dirname "$0")/.."
 
-echo "== environment"
-date -u +"date: %Y-%m-%dT%H:%M:%SZ"
-echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "cpus: $(nproc)  $(lscpu | sed -n 's/^Model name: *//p')"
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+source bench/environment.sh
 
 echo "== feedfold (cargo bench --bench region)"
 cargo bench --bench region

@@ -40,13 +40,7 @@ wait_for() { # wait_for URL
     exit 1
 }
 
-echo "== environment"
-date -u +"date: %Y-%m-%dT%H:%M:%SZ"
-echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')"
-echo "cpus: $(nproc)  $(lscpu | sed -n 's/^Model name: *//p')"
-free -h | sed -n 2p
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "rustc: $(rustc --version)  python: $(python3 --version 2>&1)"
+source bench/environment.sh
 
 echo "== build (release)"
 cargo build --release --locked --bin feedfold --example bench-origin 2>&1 | tail -1

@@ -12,12 +12,7 @@ ROOT=$(pwd)
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
-echo "== environment"
-date -u +"date: %Y-%m-%dT%H:%M:%SZ"
-echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "cpus: $(nproc)  $(lscpu | sed -n 's/^Model name: *//p')"
-free -h | sed -n 2p
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+source bench/environment.sh
 wrk --version 2>&1 | head -1 || true
 
 cargo build --release --locked --bin feedfold --example bench-minimal-server 2>&1 | tail -1
