@@ -220,6 +220,22 @@ const ALLOWED_TAGS: &[&str] = &[
 /// URL schemes allowed in links and media.
 const URL_SCHEMES: &[&str] = &["http", "https", "mailto"];
 
+/// Escapes text for HTML content and (double- or single-quoted) attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Sanitises HTML that will be republished to feed readers.
 ///
 /// Policy: an allow-list of presentational tags ([`ALLOWED_TAGS`]), a small set of attributes

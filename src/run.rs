@@ -335,12 +335,7 @@ pub async fn publish(
         let started = Instant::now();
         let entries = store.entries(&sources, Selection::of(out)).await?;
         let selected = started.elapsed();
-        let meta = FeedMeta {
-            name: out.name.clone(),
-            title: out.title.clone(),
-            description: out.description.clone(),
-            home: cfg.publish.base_url.clone(),
-        };
+        let meta = FeedMeta::of(out, &cfg.publish.base_url);
         for (format, path) in Format::ALL.into_iter().zip(paths) {
             let bytes = output::render(format, &meta, &entries, now)?;
             write_atomically(&path, &bytes)?;

@@ -95,6 +95,16 @@ pub struct FeedMeta {
 }
 
 impl FeedMeta {
+    /// The metadata of an output published under `home` (`[publish] base_url`).
+    pub fn of(out: &OutputConfig, home: &Url) -> FeedMeta {
+        FeedMeta {
+            name: out.name.clone(),
+            title: out.title.clone(),
+            description: out.description.clone(),
+            home: home.clone(),
+        }
+    }
+
     /// The URL this output is published at in `format`: `{base_url}/feeds/NAME.EXT`.
     pub fn self_url(&self, format: Format) -> String {
         let base = self.home.as_str().trim_end_matches('/');
@@ -515,14 +525,6 @@ fn fallback_title(item: &StoredItem) -> String {
     }
 }
 
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// An "Also reported by" paragraph listing the other copies, or nothing.
 pub fn also_reported_html(others: &[Member]) -> String {
     if others.is_empty() {
@@ -533,14 +535,14 @@ pub fn also_reported_html(others: &[Member]) -> String {
         .map(|o| match &o.url {
             Some(url) => format!(
                 "<a href=\"{}\" rel=\"noopener noreferrer\"{}>{}</a>",
-                escape(url),
+                html::escape(url),
                 o.title
                     .as_deref()
-                    .map(|t| format!(" title=\"{}\"", escape(t)))
+                    .map(|t| format!(" title=\"{}\"", html::escape(t)))
                     .unwrap_or_default(),
-                escape(&o.source)
+                html::escape(&o.source)
             ),
-            None => escape(&o.source),
+            None => html::escape(&o.source),
         })
         .collect();
     format!("<p>Also reported by: {}</p>", links.join(", "))

@@ -177,7 +177,6 @@ async fn feed(
         params.get("q").map_or("", String::as_str),
         filters.limit
     );
-    let home = cfg.publish.base_url.clone();
     let rendered = shared
         .adhoc(key, format, async || {
             let sources = cfg.output_sources(out);
@@ -186,12 +185,7 @@ async fn feed(
                 .entries(&sources, filters.selection(out))
                 .await
                 .map_err(|e| crate::run::error_chain(&e))?;
-            let meta = FeedMeta {
-                name: out.name.clone(),
-                title: out.title.clone(),
-                description: out.description.clone(),
-                home,
-            };
+            let meta = FeedMeta::of(out, &cfg.publish.base_url);
             let out_name = out.name.clone();
             tokio::task::spawn_blocking(move || {
                 output::render(format, &meta, &entries, chrono::Utc::now())

@@ -180,12 +180,7 @@ async fn render_outputs(
             continue;
         }
         let entries = shared.store.entries(&sources, Selection::of(out)).await?;
-        let meta = FeedMeta {
-            name: out.name.clone(),
-            title: out.title.clone(),
-            description: out.description.clone(),
-            home: cfg.publish.base_url.clone(),
-        };
+        let meta = FeedMeta::of(out, &cfg.publish.base_url);
         let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, output::OutputError> {
             let one = |format| {
                 output::render(format, &meta, &entries, now)
