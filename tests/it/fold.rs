@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 
 use feedfold::model::StoredItem;
-use feedfold::run;
 
-use crate::support::{Env, Origin, fixtures, sources};
+use crate::support::{Env, FOLD_FIXTURES, Origin, fixtures, sources};
 
 fn fold_fixture(name: &str) -> String {
     fixtures().join("fold").join(name).display().to_string()
@@ -31,17 +30,7 @@ async fn stories(env: &Env) -> HashMap<String, String> {
 
 #[tokio::test]
 async fn seeds_fold_into_stories_and_look_alikes_stay_apart() {
-    let env = Env::new(&file_sources(&[
-        "qutoutiao.xml",
-        "sxdaily.xml",
-        "summary.xml",
-        "tianning.xml",
-        "jiyuan-trad.xml",
-        "jiyuan-simp.xml",
-        "nhc.xml",
-        "nhc-copy.xml",
-    ]))
-    .await;
+    let env = Env::new(&file_sources(&FOLD_FIXTURES)).await;
     let reports = env.fetch().await;
     assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
     let s = stories(&env).await;
@@ -76,10 +65,7 @@ async fn a_story_keeps_its_id_when_a_longer_copy_arrives() {
     );
     let env = Env::new(&body).await;
     env.fetch().await;
-    let out = env.dir.path().join("public");
-    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
-        .await
-        .expect("publish");
+    let out = env.publish().await;
     let first =
         feed_rs::parser::parse(std::fs::read(out.join("all.atom")).expect("atom").as_slice()).expect("atom");
     assert_eq!(first.entries.len(), 1);
@@ -89,9 +75,7 @@ async fn a_story_keeps_its_id_when_a_longer_copy_arrives() {
         &std::fs::read(fold_fixture("sxdaily.xml")).expect("fixture"),
     );
     env.fetch().await;
-    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
-        .await
-        .expect("publish");
+    env.publish().await;
     let second =
         feed_rs::parser::parse(std::fs::read(out.join("all.atom")).expect("atom").as_slice()).expect("atom");
     assert_eq!(second.entries.len(), 1, "the full text joined the story");

@@ -135,15 +135,10 @@ async fn outputs_are_written_in_three_formats_and_reparse_with_the_same_entries(
 async fn entry_ids_are_stable_across_runs() {
     let origin = Origin::start().await;
     let env = env_with_outputs(&origin).await;
-    let out = env.dir.path().join("public");
-    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
-        .await
-        .expect("publish");
+    let out = env.publish().await;
     let first = std::fs::read(out.join("stories.atom")).expect("atom");
     env.fetch().await;
-    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
-        .await
-        .expect("publish");
+    env.publish().await;
     let second = std::fs::read(out.join("stories.atom")).expect("atom");
     let ids = |b: &[u8]| parse(b).entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
     assert_eq!(ids(&first), ids(&second));
@@ -168,10 +163,7 @@ async fn outputs_filter_by_region_and_keywords() {
     );
     let env = Env::new(&body).await;
     env.fetch().await;
-    let out = env.dir.path().join("public");
-    run::publish(&env.config, &env.store, &out, chrono::Utc::now())
-        .await
-        .expect("publish");
+    let out = env.publish().await;
     let titles = |name: &str| -> Vec<String> {
         let feed = parse(&std::fs::read(out.join(format!("{name}.atom"))).expect("atom"));
         let mut t: Vec<String> = feed

@@ -17,7 +17,7 @@ use feedfold::transform::filter::{Doc, Query};
 use feedfold::transform::region::Gazetteer;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::support::{Env, fixtures, sources};
+use crate::support::{Env, FOLD_FIXTURES, fixtures, sources};
 
 /// Two feeds whose items share links (so they are one story each), with bodies that pick the
 /// copy shown by byte length (not character length), content before summary, then date; and
@@ -81,16 +81,7 @@ fn config_body(dir: &std::path::Path) -> String {
     let fold = fixtures().join("fold");
     let feeds = fixtures().join("feeds");
     let mut list: Vec<(String, String)> = write_copies(dir);
-    for f in [
-        "qutoutiao.xml",
-        "sxdaily.xml",
-        "summary.xml",
-        "tianning.xml",
-        "jiyuan-trad.xml",
-        "jiyuan-simp.xml",
-        "nhc.xml",
-        "nhc-copy.xml",
-    ] {
+    for f in FOLD_FIXTURES {
         let path = fold.join(f).display().to_string();
         list.push((f.trim_end_matches(".xml").to_string(), path.clone()));
         list.push((format!("again-{}", f.trim_end_matches(".xml")), path));

@@ -342,6 +342,15 @@ impl Env {
         .reports
     }
 
+    /// Writes every output into `public/` in the temporary folder and returns that folder.
+    pub async fn publish(&self) -> PathBuf {
+        let out = self.dir.path().join("public");
+        run::publish(&self.config, &self.store, &out, chrono::Utc::now())
+            .await
+            .expect("publish");
+        out
+    }
+
     pub fn report<'a>(&self, reports: &'a [SourceReport], name: &str) -> &'a SourceReport {
         reports
             .iter()
@@ -349,6 +358,18 @@ impl Env {
             .unwrap_or_else(|| panic!("no report for {name}"))
     }
 }
+
+/// The fold fixtures (`tests/fixtures/fold/`): the seed stories, their copies and look-alikes.
+pub const FOLD_FIXTURES: [&str; 8] = [
+    "qutoutiao.xml",
+    "sxdaily.xml",
+    "summary.xml",
+    "tianning.xml",
+    "jiyuan-trad.xml",
+    "jiyuan-simp.xml",
+    "nhc.xml",
+    "nhc-copy.xml",
+];
 
 /// `[[source]]` tables for `(name, url)` pairs.
 pub fn sources(list: &[(&str, String)]) -> String {
