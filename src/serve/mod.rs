@@ -58,6 +58,9 @@ pub enum ServeError {
     /// The HTTP client could not be built.
     #[error("serve: cannot build the HTTP client")]
     Client(#[source] reqwest::Error),
+    /// The outputs could not be rendered from the store at start-up.
+    #[error("serve: cannot render the outputs")]
+    Render(#[from] run::RunError),
     /// The HTTP server failed.
     #[error("serve: the HTTP server failed")]
     Http(#[source] std::io::Error),
@@ -322,9 +325,7 @@ pub async fn run(
     });
 
     // What is stored already is served at once.
-    render_outputs(&shared, None)
-        .await
-        .map_err(|e| ServeError::Http(std::io::Error::other(run::error_chain(&e))))?;
+    render_outputs(&shared, None).await?;
     shared.ready.store(true, Ordering::Release);
 
     let (shutdown_http, http_stopped) = tokio::sync::watch::channel(false);
