@@ -38,9 +38,13 @@ pub use status::{SourceStatus, Totals};
 /// "database is locked", and an 8 MiB page cache. No memory-mapped reads: each pooled
 /// connection maps the file on its own and every mapped page counts in the process's memory
 /// (benchmark (iv): 684 MB peak with 256 MiB maps and 32 MiB caches, 390 MB without, at the same
-/// speed, since candidate lookup no longer walks an on-disk index).
+/// speed, since candidate lookup no longer walks an on-disk index). The WAL is checkpointed
+/// every 10,000 pages (40 MiB) rather than SQLite's 1,000: each checkpoint syncs the file, and
+/// a cold cycle writes over 100 MB of items (benchmark (iv)'s 30,000 items, inserted 30 per
+/// transaction from Python's sqlite3: 1.5 s instead of 2.2 s).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-     PRAGMA cache_size = -8192; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;";
+     PRAGMA cache_size = -8192; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY; \
+     PRAGMA wal_autocheckpoint = 10000;";
 
 /// Migrations, embedded so the binary needs no files beside it.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
