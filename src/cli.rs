@@ -97,6 +97,8 @@ pub(crate) fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        // Colour for a terminal only: log files and journald get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     feedfold::install_tls_provider();
     let config_path = match &cli.command {

@@ -324,7 +324,18 @@ pub async fn run(
         ready: AtomicBool::new(false),
     });
 
-    // What is stored already is served at once.
+    // Items a previous run stored but did not fold (it was killed in between) are folded
+    // first; then what is stored is served at once.
+    let cfg = shared.config();
+    match store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
+        Ok(report) if report.items > 0 => {
+            tracing::info!(items = report.items, "folded items a previous run left waiting")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
+        }
+    }
     render_outputs(&shared, None).await?;
     shared.ready.store(true, Ordering::Release);
 
@@ -343,7 +354,6 @@ pub async fn run(
     let folding = tokio::spawn(folder(shared.clone(), change_rx));
 
     let (control, control_rx) = mpsc::channel(8);
-    let cfg = shared.config();
     let ago = fetched_ago(&store).await;
     let _ = control
         .send(Control::Sync(
@@ -369,6 +379,15 @@ pub async fn run(
                 let report = run::fetch_source(&cfg, source, &shared.store, &fetcher, Utc::now()).await;
                 let result = match &report.outcome {
                     Outcome::Stored { counts, .. } => {
+                        // Logged once the items are committed: an operator (and the crash
+                        // test) can count on them being in the store.
+                        tracing::info!(
+                            source = %name,
+                            new = counts.new,
+                            updated = counts.updated,
+                            unchanged = counts.unchanged,
+                            "stored"
+                        );
                         if counts.new + counts.updated > 0 {
                             let _ = change_tx.send(Change::Source(name.clone()));
                         }
