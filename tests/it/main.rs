@@ -7,13 +7,15 @@
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
-//! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL).
+//! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
+//! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness.
 
 #![allow(unreachable_pub)]
 
 mod cli;
 mod fetch;
 mod fold;
+mod fuzz_seeds;
 mod opml;
 mod output;
 mod select;
