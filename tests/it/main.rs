@@ -7,7 +7,8 @@
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
-//! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL).
+//! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
+//! - `xss`: XSS filter-evasion vectors in every position of every input format, none surviving.
 
 #![allow(unreachable_pub)]
 
@@ -19,3 +20,4 @@ mod output;
 mod select;
 mod serve;
 mod support;
+mod xss;
