@@ -11,7 +11,6 @@
 //! reach the parser and that the checker finds every one of them when nothing sanitises it.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
@@ -236,130 +235,118 @@ fn items(n: usize, input: Input, vector: &str) -> Vec<ItemSpec<'_>> {
         .collect()
 }
 
+/// The element carrying `vector` at an item `position` of an XML input (nothing for the title
+/// and link, which every item has).
+fn xml_field(input: Input, carrier: Carrier, position: Position, vector: &str) -> String {
+    let v = xml_text(carrier, vector);
+    let a = xml_attr(vector);
+    match (input, position) {
+        (_, Position::Title | Position::Link) => String::new(),
+        (Input::Atom, Position::Summary) => format!("<summary type=\"html\">{v}</summary>"),
+        (Input::Atom, Position::Content) => format!("<content type=\"html\">{v}</content>"),
+        (Input::Atom, Position::Author) => format!("<author><name>{v}</name></author>"),
+        (Input::Atom, Position::Category) => format!("<category term=\"{a}\" label=\"{a}\"/>"),
+        (Input::Atom, Position::Enclosure) => {
+            format!("<link rel=\"enclosure\" type=\"audio/mpeg\" length=\"1\" href=\"{a}\"/>")
+        }
+        (_, Position::Summary) => format!("<description>{v}</description>"),
+        (_, Position::Content) => format!("<content:encoded>{v}</content:encoded>"),
+        (Input::Rss091, Position::Author) => format!("<author>{v}</author>"),
+        (_, Position::Author) => format!("<dc:creator>{v}</dc:creator>"),
+        (_, Position::Category) => format!("<category>{v}</category>"),
+        (_, Position::Enclosure) => format!("<enclosure url=\"{a}\" length=\"1\" type=\"audio/mpeg\"/>"),
+    }
+}
+
 /// The feed carrying vector `n` in `input`.
 fn feed(input: Input, carrier: Carrier, n: usize, vector: &str) -> String {
-    let t = |s: &str| xml_text(carrier, s);
-    let a = xml_attr;
-    let mut x = String::new();
     let items = items(n, input, vector);
-    match input {
-        Input::Json => return json_feed(n, vector, &items),
-        Input::Rss2 | Input::Rss091 => {
-            let version = if input == Input::Rss2 { "2.0" } else { "0.91" };
-            let _ = write!(
-                x,
-                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"{version}\" \
-                 xmlns:dc=\"http://purl.org/dc/elements/1.1/\" \
-                 xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\n<channel>\
-                 <title>{}</title><link>{}</link><description>vector {n}</description>\n",
-                t(vector),
-                t(vector)
-            );
-            for i in &items {
-                let _ = write!(
-                    x,
-                    "<item><title>{}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
-                     <pubDate>Mon, 03 Jan 2022 10:00:00 +0000</pubDate>",
-                    t(&i.title),
-                    t(&i.link),
-                    i.id
-                );
-                let v = t(i.vector);
-                let _ = match i.position {
-                    Position::Summary => write!(x, "<description>{v}</description>"),
-                    Position::Content => write!(x, "<content:encoded>{v}</content:encoded>"),
-                    Position::Author if input == Input::Rss2 => write!(x, "<dc:creator>{v}</dc:creator>"),
-                    Position::Author => write!(x, "<author>{v}</author>"),
-                    Position::Category => write!(x, "<category>{v}</category>"),
-                    Position::Enclosure => write!(
-                        x,
-                        "<enclosure url=\"{}\" length=\"1\" type=\"audio/mpeg\"/>",
-                        a(i.vector)
-                    ),
-                    Position::Title | Position::Link => Ok(()),
-                };
-                x.push_str("</item>\n");
-            }
-            x.push_str("</channel></rss>\n");
-        }
+    if input == Input::Json {
+        return json_feed(n, vector, &items);
+    }
+    let t = |s: &str| xml_text(carrier, s);
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    x.push_str(&match input {
         Input::Rss1 => {
-            let _ = write!(
-                x,
-                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rdf:RDF \
-                 xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
+            let seq: String = items
+                .iter()
+                .map(|i| format!("<rdf:li rdf:resource=\"{}\"/>", i.id))
+                .collect();
+            format!(
+                "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
                  xmlns=\"http://purl.org/rss/1.0/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" \
                  xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\n\
                  <channel rdf:about=\"https://benign.example/rss1/{n}\"><title>{}</title><link>{}</link>\
-                 <description>vector {n}</description><items><rdf:Seq>",
+                 <description>vector {n}</description><items><rdf:Seq>{seq}</rdf:Seq></items></channel>\n",
                 t(vector),
                 t(vector)
-            );
-            for i in &items {
-                let _ = write!(x, "<rdf:li rdf:resource=\"{}\"/>", i.id);
-            }
-            x.push_str("</rdf:Seq></items></channel>\n");
-            for i in &items {
-                let _ = write!(
-                    x,
-                    "<item rdf:about=\"{}\"><title>{}</title><link>{}</link>\
-                     <dc:date>2022-01-03T10:00:00Z</dc:date>",
-                    i.id,
-                    t(&i.title),
-                    t(&i.link)
-                );
-                let v = t(i.vector);
-                let _ = match i.position {
-                    Position::Summary => write!(x, "<description>{v}</description>"),
-                    Position::Content => write!(x, "<content:encoded>{v}</content:encoded>"),
-                    Position::Author => write!(x, "<dc:creator>{v}</dc:creator>"),
-                    _ => Ok(()),
-                };
-                x.push_str("</item>\n");
-            }
-            x.push_str("</rdf:RDF>\n");
+            )
         }
-        Input::Atom => {
-            let _ = write!(
-                x,
-                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
-                 <title type=\"html\">{}</title><link rel=\"alternate\" href=\"{}\"/>\
-                 <id>urn:xss:feed:{n}</id><updated>2022-01-03T10:00:00Z</updated>\n",
-                t(vector),
-                a(vector)
-            );
-            for i in &items {
-                let _ = write!(
-                    x,
-                    "<entry><id>{}</id><title type=\"html\">{}</title><link rel=\"alternate\" href=\"{}\"/>\
-                     <updated>2022-01-03T10:00:00Z</updated>",
-                    i.id,
-                    t(&i.title),
-                    a(&i.link)
-                );
-                let v = t(i.vector);
-                let _ = match i.position {
-                    Position::Summary => write!(x, "<summary type=\"html\">{v}</summary>"),
-                    Position::Content => write!(x, "<content type=\"html\">{v}</content>"),
-                    Position::Author => write!(x, "<author><name>{v}</name></author>"),
-                    Position::Category => write!(
-                        x,
-                        "<category term=\"{}\" label=\"{}\"/>",
-                        a(i.vector),
-                        a(i.vector)
-                    ),
-                    Position::Enclosure => write!(
-                        x,
-                        "<link rel=\"enclosure\" type=\"audio/mpeg\" length=\"1\" href=\"{}\"/>",
-                        a(i.vector)
-                    ),
-                    Position::Title | Position::Link => Ok(()),
-                };
-                x.push_str("</entry>\n");
-            }
-            x.push_str("</feed>\n");
-        }
+        Input::Atom => format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">{}</title>\
+             <link rel=\"alternate\" href=\"{}\"/><id>urn:xss:feed:{n}</id>\
+             <updated>2022-01-03T10:00:00Z</updated>\n",
+            t(vector),
+            xml_attr(vector)
+        ),
+        _ => format!(
+            "<rss version=\"{}\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" \
+             xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\n<channel>\
+             <title>{}</title><link>{}</link><description>vector {n}</description>\n",
+            if input == Input::Rss2 { "2.0" } else { "0.91" },
+            t(vector),
+            t(vector)
+        ),
+    });
+    for i in &items {
+        x.push_str(&xml_item(input, carrier, i));
     }
+    x.push_str(match input {
+        Input::Rss1 => "</rdf:RDF>\n",
+        Input::Atom => "</feed>\n",
+        _ => "</channel></rss>\n",
+    });
     x
+}
+
+/// One item (entry) of an XML input.
+fn xml_item(input: Input, carrier: Carrier, i: &ItemSpec<'_>) -> String {
+    let t = |s: &str| xml_text(carrier, s);
+    let (open, close) = match input {
+        Input::Rss1 => (
+            format!(
+                "<item rdf:about=\"{}\"><title>{}</title><link>{}</link><dc:date>2022-01-03T10:00:00Z</dc:date>",
+                i.id,
+                t(&i.title),
+                t(&i.link)
+            ),
+            "</item>",
+        ),
+        Input::Atom => (
+            format!(
+                "<entry><id>{}</id><title type=\"html\">{}</title><link rel=\"alternate\" href=\"{}\"/>\
+                 <updated>2022-01-03T10:00:00Z</updated>",
+                i.id,
+                t(&i.title),
+                xml_attr(&i.link)
+            ),
+            "</entry>",
+        ),
+        _ => (
+            format!(
+                "<item><title>{}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
+                 <pubDate>Mon, 03 Jan 2022 10:00:00 +0000</pubDate>",
+                t(&i.title),
+                t(&i.link),
+                i.id
+            ),
+            "</item>",
+        ),
+    };
+    format!(
+        "{open}{}{close}\n",
+        xml_field(input, carrier, i.position, i.vector)
+    )
 }
 
 fn json_feed(n: usize, vector: &str, items: &[ItemSpec<'_>]) -> String {
@@ -612,48 +599,51 @@ fn the_checker_passes_a_clean_output_and_finds_every_vector_left_unsanitised() {
 
 #[test]
 fn the_checker_finds_known_bad_outputs() {
-    let bad_rss = [
-        "<rss version=\"2.0\"><channel><title>t</title><item><description>&lt;script&gt;x()&lt;/script&gt;</description></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><link>javascript:alert(1)</link></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><link> JaVa&#9;Script:alert(1)</link></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><description><![CDATA[<a href=\"&#106;avascript:x()\" rel=\"noopener noreferrer\">x</a>]]></description></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><description><![CDATA[<p style=\"color:red\">x</p>]]></description></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><title>&lt;img src=x onerror=alert(1)&gt;</title></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><enclosure url=\"data:text/html,x\" length=\"1\" type=\"text/html\"/></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><description><![CDATA[<a href=\"https://x.example/\">no rel</a>]]></description></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><description><![CDATA[<!--[if IE]><p>x</p><![endif]-->]]></description></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><link>file:///etc/passwd</link></item></channel></rss>",
-        "<rss version=\"2.0\"><channel><title>t</title><item><description>x</description></item></channel>",
+    let rss = |item: &str| {
+        format!("<rss version=\"2.0\"><channel><title>t</title><item>{item}</item></channel></rss>")
+    };
+    let rss_items = [
+        "<description>&lt;script&gt;x()&lt;/script&gt;</description>",
+        "<link>javascript:alert(1)</link>",
+        "<link> JaVa&#9;Script:alert(1)</link>",
+        "<link>file:///etc/passwd</link>",
+        "<description><![CDATA[<a href=\"&#106;avascript:x()\" rel=\"noopener noreferrer\">x</a>]]></description>",
+        "<description><![CDATA[<p style=\"color:red\">x</p>]]></description>",
+        "<description><![CDATA[<a href=\"https://x.example/\">no rel</a>]]></description>",
+        "<description><![CDATA[<!--[if IE]><p>x</p><![endif]-->]]></description>",
+        "<title>&lt;img src=x onerror=alert(1)&gt;</title>",
+        "<enclosure url=\"data:text/html,x\" length=\"1\" type=\"text/html\"/>",
+        "<description>x</description></item></channel>",
     ];
-    for doc in bad_rss {
-        assert!(!output_findings(Format::Rss, doc.as_bytes()).is_empty(), "{doc}");
-    }
-    let bad_atom = [
-        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"html\">&lt;svg onload=x()&gt;</title></entry></feed>",
-        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><link href=\"vbscript:x\"/></entry></feed>",
-        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content type=\"html\">&lt;img src=\"x.png\" srcset=\"javascript:x() 1x\"&gt;</content></entry></feed>",
-        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><summary type=\"html\">&lt;iframe src=https://x.example/&gt;</summary></entry></feed>",
-        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content type=\"html\">&lt;img src=\"/relative.png\"&gt;</content></entry></feed>",
+    let atom =
+        |entry: &str| format!("<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry>{entry}</entry></feed>");
+    let atom_entries = [
+        "<title type=\"html\">&lt;svg onload=x()&gt;</title>",
+        "<link href=\"vbscript:x\"/>",
+        "<content type=\"html\">&lt;img src=\"x.png\" srcset=\"javascript:x() 1x\"&gt;</content>",
+        "<summary type=\"html\">&lt;iframe src=https://x.example/&gt;</summary>",
+        "<content type=\"html\">&lt;img src=\"/relative.png\"&gt;</content>",
     ];
-    for doc in bad_atom {
-        assert!(!output_findings(Format::Atom, doc.as_bytes()).is_empty(), "{doc}");
-    }
-    let bad_json = [
-        json!({"items": [{"url": "javascript:alert(1)"}]}),
-        json!({"items": [{"external_url": "\u{1}javascript:alert(1)"}]}),
-        json!({"items": [{"content_html": "<object data=\"https://x.example/x.swf\"></object>"}]}),
-        json!({"items": [{"content_html": "<a href=\"https://x.example/\" rel=\"noopener noreferrer\" onclick=\"x()\">x</a>"}]}),
-        json!({"items": [{"attachments": [{"url": "data:audio/mpeg;base64,AAAA"}]}]}),
-        json!({"items": [{"_feedfold": {"members": [{"url": "javascript:x()"}]}}]}),
+    let json_items = [
+        json!({"url": "javascript:alert(1)"}),
+        json!({"external_url": "\u{1}javascript:alert(1)"}),
+        json!({"content_html": "<object data=\"https://x.example/x.swf\"></object>"}),
+        json!({"content_html": "<a href=\"https://x.example/\" rel=\"noopener noreferrer\" onclick=\"x()\">x</a>"}),
+        json!({"attachments": [{"url": "data:audio/mpeg;base64,AAAA"}]}),
+        json!({"_feedfold": {"members": [{"url": "javascript:x()"}]}}),
     ];
-    for doc in bad_json {
-        assert!(
-            !output_findings(Format::JsonFeed, doc.to_string().as_bytes()).is_empty(),
-            "{doc}"
+    let bad = (rss_items.iter().map(|i| (Format::Rss, rss(i))))
+        .chain(atom_entries.iter().map(|e| (Format::Atom, atom(e))))
+        .chain(
+            json_items
+                .iter()
+                .map(|i| (Format::JsonFeed, json!({ "items": [i] }).to_string())),
         );
+    for (format, doc) in bad {
+        assert!(!output_findings(format, doc.as_bytes()).is_empty(), "{doc}");
     }
     // Plain text stays plain where the format says so.
-    let plain_atom = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"text\">&lt;script&gt;</title></entry></feed>";
+    let plain_atom = atom("<title type=\"text\">&lt;script&gt;</title>");
     assert_eq!(
         output_findings(Format::Atom, plain_atom.as_bytes()),
         Vec::<String>::new()
