@@ -6,8 +6,9 @@
 //! reported by" paragraph when the story has other copies.
 //!
 //! RSS does not say whether titles, authors and categories are text or HTML, and many readers
-//! render them as HTML. Plain text is therefore written so both readings are safe: `<` becomes
-//! `&lt;` (see [`text`]), so no title can open a tag in a reader that renders it.
+//! render them as HTML. Plain text is therefore written so both readings are safe: a `<` that
+//! would open a tag becomes `&lt;` (see [`text`]), so no title can open a tag in a reader that
+//! renders it.
 
 use std::collections::BTreeMap;
 
@@ -54,11 +55,24 @@ pub fn render(meta: &FeedMeta, entries: &[Entry], now: DateTime<Utc>) -> std::io
     Ok(out)
 }
 
-/// Plain text for an RSS element that readers may render as HTML: `<` written as `&lt;`, which
-/// such readers show as `<` and which never starts a tag. Nothing else changes, so readers that
-/// show the text as it is see a difference only where it has a `<`.
+/// Plain text for an RSS element that readers may render as HTML: a `<` that would open a tag,
+/// an end tag, a comment or a declaration there (followed by a letter, `/`, `!` or `?`) is
+/// written as `&lt;`, which such readers show as `<`. Nothing else changes, so `AT&T` or
+/// `I <3 NY` read the same whether a reader takes the text as HTML or as text.
 fn text(plain: &str) -> String {
-    plain.replace('<', "&lt;")
+    let mut out = String::with_capacity(plain.len());
+    let mut chars = plain.chars().peekable();
+    while let Some(c) = chars.next() {
+        let opens = chars
+            .peek()
+            .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+        if c == '<' && opens {
+            out.push_str("&lt;");
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn item(e: &Entry) -> Item {
@@ -117,14 +131,14 @@ mod tests {
         let e = Entry {
             id: "urn:feedfold:story:x".into(),
             story: "x".into(),
-            title: "<script>alert(1)</script> & AT&T".into(),
+            title: "<script>alert(1)</script> & AT&T, I <3 NY, a < b".into(),
             link: None,
             published: t,
             updated: t,
             summary_html: None,
             content_html: None,
             authors: vec!["<img src=x onerror=alert(1)>".into()],
-            categories: vec!["<svg onload=alert(1)>".into()],
+            categories: vec!["<!--x--><?x><svg onload=alert(1)>".into()],
             enclosures: Vec::new(),
             source: "s".into(),
             others: Vec::new(),
@@ -138,14 +152,18 @@ mod tests {
         };
         let xml = String::from_utf8(render(&meta, &[e], t).expect("renders")).expect("utf-8");
         let channel = Channel::read_from(xml.as_bytes()).expect("reads back");
-        assert_eq!(channel.title, "A &lt; B");
+        assert_eq!(channel.title, "A < B");
         let item = &channel.items[0];
-        // What a reader that renders the title as HTML parses: text only, `&` left alone.
+        // What a reader that renders the title as HTML parses: text only; what cannot start a
+        // tag is left alone.
         assert_eq!(
             item.title.as_deref(),
-            Some("&lt;script>alert(1)&lt;/script> & AT&T")
+            Some("&lt;script>alert(1)&lt;/script> & AT&T, I <3 NY, a < b")
         );
-        assert_eq!(item.categories[0].name, "&lt;svg onload=alert(1)>");
+        assert_eq!(
+            item.categories[0].name,
+            "&lt;!--x-->&lt;?x>&lt;svg onload=alert(1)>"
+        );
         let creators = &item.dublin_core_ext.as_ref().expect("dc").creators;
         assert_eq!(creators, &["&lt;img src=x onerror=alert(1)>"]);
     }
