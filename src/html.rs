@@ -217,8 +217,29 @@ const ALLOWED_TAGS: &[&str] = &[
     "picture",
 ];
 
+/// Tags removed together with everything inside them: script and style, templates, embedded
+/// and framed documents and their fallbacks, form fields whose text is not prose, and SVG and
+/// MathML (foreign content, whose children include script, style and links of their own).
+/// Other tags outside [`ALLOWED_TAGS`] are removed and their text kept.
+const DROPPED_WITH_CONTENT: &[&str] = &[
+    "script", "style", "template", "noscript", "noembed", "noframes", "iframe", "frameset", "object",
+    "embed", "applet", "svg", "math", "textarea", "select", "xmp",
+];
+
 /// URL schemes allowed in links and media.
 const URL_SCHEMES: &[&str] = &["http", "https", "mailto"];
+
+/// Whether a URL may be republished as an item or feed link, a member link or an enclosure:
+/// absolute `http` or `https`. (`javascript:`, `vbscript:`, `data:`, `file:`, relative and
+/// unparsable URLs may not.)
+pub fn is_web_url(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+/// [`is_web_url`] of a URL as text.
+pub fn is_web_link(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|u| is_web_url(&u))
+}
 
 /// Escapes text for HTML content and (double- or single-quoted) attribute values.
 pub fn escape(text: &str) -> String {
@@ -238,10 +259,12 @@ pub fn escape(text: &str) -> String {
 
 /// Sanitises HTML that will be republished to feed readers.
 ///
-/// Policy: an allow-list of presentational tags ([`ALLOWED_TAGS`]), a small set of attributes
-/// per tag (no event handlers, no `style`), URL schemes `http`, `https` and `mailto` only,
-/// relative URLs resolved against `base` (or dropped when there is none), comments stripped,
-/// and `rel="noopener noreferrer"` on every link.
+/// Policy: an allow-list of presentational tags ([`ALLOWED_TAGS`]; script, style, frames,
+/// objects, SVG and MathML go with their content, [`DROPPED_WITH_CONTENT`]), a small set of attributes
+/// per tag (no event handlers, no `style`, no `srcset`), URL schemes `http`, `https` and
+/// `mailto` only in every URL attribute (`href`, `src`, `poster`, `cite`), relative URLs
+/// resolved against `base` (or dropped when there is none), comments stripped, and
+/// `rel="noopener noreferrer"` on every link. SECURITY.md describes it for operators.
 pub fn sanitize(html: &str, base: Option<&Url>) -> String {
     match base {
         // The policy with a base is built once; the base in effect is handed to its URL
@@ -264,7 +287,13 @@ thread_local! {
 /// The sanitising policy for HTML with a base URL: relative URLs are resolved against it.
 static WITH_BASE: LazyLock<Builder<'static>> = LazyLock::new(|| {
     let mut builder = policy();
-    builder.url_relative(UrlRelative::Custom(Box::new(resolve_against_base)));
+    builder
+        .url_relative(UrlRelative::Custom(Box::new(resolve_against_base)))
+        .attribute_filter(|_, attribute, value| {
+            check_cite(attribute, value, |url| {
+                resolve_against_base(url).map(Cow::into_owned)
+            })
+        });
     builder
 });
 
@@ -281,9 +310,31 @@ fn resolve_against_base(url: &str) -> Option<Cow<'_, str>> {
 /// The sanitising policy for HTML without a base URL: relative URLs are dropped.
 static WITHOUT_BASE: LazyLock<Builder<'static>> = LazyLock::new(|| {
     let mut builder = policy();
-    builder.url_relative(UrlRelative::Deny);
+    builder
+        .url_relative(UrlRelative::Deny)
+        .attribute_filter(|_, attribute, value| check_cite(attribute, value, |_| None));
     builder
 });
+
+/// The URL check ammonia does not do for `cite` (it checks `href`, `src` and `poster` only): an
+/// absolute `cite` is kept when its scheme is allowed, a relative one is replaced by what
+/// `resolve` makes of it, anything else is dropped. Other attributes pass unchanged.
+fn check_cite<'u>(
+    attribute: &str,
+    value: &'u str,
+    resolve: impl Fn(&str) -> Option<String>,
+) -> Option<Cow<'u, str>> {
+    if attribute != "cite" {
+        return Some(Cow::Borrowed(value));
+    }
+    match Url::parse(value) {
+        Ok(url) => URL_SCHEMES
+            .contains(&url.scheme())
+            .then_some(Cow::Borrowed(value)),
+        Err(url::ParseError::RelativeUrlWithoutBase) => resolve(value).map(Cow::Owned),
+        Err(_) => None,
+    }
+}
 
 /// Everything of the policy but relative URLs (see [`sanitize`]). Built once per process:
 /// building it (hash sets of tags and attributes) costs about as much as sanitising a short item.
@@ -292,6 +343,7 @@ fn policy() -> Builder<'static> {
     let mut builder = Builder::empty();
     builder
         .tags(tags)
+        .clean_content_tags(DROPPED_WITH_CONTENT.iter().copied().collect())
         .url_schemes(URL_SCHEMES.iter().copied().collect())
         .link_rel(Some("noopener noreferrer"))
         .strip_comments(true)
@@ -351,7 +403,12 @@ mod tests {
         for base in ["https://example.org/news/1.html", "http://example.com:8080/a/b/"] {
             let base = Url::parse(base).expect("url");
             let mut per_call = policy();
-            per_call.url_relative(UrlRelative::RewriteWithBase(base.clone()));
+            let cite_base = base.clone();
+            per_call
+                .url_relative(UrlRelative::RewriteWithBase(base.clone()))
+                .attribute_filter(move |_, attribute, value| {
+                    check_cite(attribute, value, |url| cite_base.join(url).ok().map(String::from))
+                });
             for html in snippets {
                 assert_eq!(
                     sanitize(html, Some(&base)),
@@ -361,9 +418,74 @@ mod tests {
             }
         }
         let mut deny = policy();
-        deny.url_relative(UrlRelative::Deny);
+        deny.url_relative(UrlRelative::Deny)
+            .attribute_filter(|_, attribute, value| check_cite(attribute, value, |_| None));
         for html in snippets {
             assert_eq!(sanitize(html, None), deny.clean(html).to_string(), "{html}");
+        }
+    }
+
+    #[test]
+    fn sanitize_keeps_no_script_url_style_or_svg() {
+        let base = Url::parse("https://example.org/news/1.html").ok();
+        for (html, want) in [
+            (
+                r#"<blockquote cite="javascript:alert(1)">q</blockquote>"#,
+                "<blockquote>q</blockquote>",
+            ),
+            (r#"<q cite="data:text/html,x">q</q>"#, "<q>q</q>"),
+            (
+                r#"<q cite="other.html">q</q>"#,
+                r#"<q cite="https://example.org/news/other.html">q</q>"#,
+            ),
+            (
+                r#"<img src="data:image/png;base64,AA" srcset="x.png 2x" style="x:expression(1)" onerror="x()">"#,
+                "<img>",
+            ),
+            (
+                r#"<video poster="vbscript:x" src="&#106;avascript:x()"></video>"#,
+                "<video></video>",
+            ),
+            (
+                "<a href=\"jav&#x09;ascript:alert(1)\">x</a><a href=\"\u{1} javascript:x()\">y</a>",
+                r#"<a rel="noopener noreferrer">x</a><a rel="noopener noreferrer">y</a>"#,
+            ),
+            (
+                r#"<svg><text>drawn</text><script>x()</script></svg>after"#,
+                "after",
+            ),
+            (r#"<math><mi>x</mi><mo>=</mo><mn>2</mn></math>after"#, "after"),
+            (
+                r#"<iframe src="https://x.example/">fallback</iframe><form action="https://x.example/"><button formaction="javascript:x()">b</button></form>"#,
+                "b",
+            ),
+            (
+                r#"<meta http-equiv="refresh" content="0;url=javascript:x()"><base href="https://x.example/"><link rel="stylesheet" href="https://x.example/x.css"><style>@import 'x.css';</style>ok"#,
+                "ok",
+            ),
+        ] {
+            assert_eq!(sanitize(html, base.as_ref()), want, "{html}");
+        }
+        assert_eq!(sanitize(r#"<q cite="other.html">q</q>"#, None), "<q>q</q>");
+    }
+
+    #[test]
+    fn only_http_and_https_are_web_links() {
+        for ok in ["https://example.org/a", "http://example.org:8080/b?c#d"] {
+            assert!(is_web_link(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            " JaVaScRiPt:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,x",
+            "vbscript:x",
+            "file:///etc/passwd",
+            "mailto:a@example.org",
+            "/relative",
+            "",
+        ] {
+            assert!(!is_web_link(bad), "{bad:?}");
         }
     }
 

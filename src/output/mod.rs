@@ -13,7 +13,8 @@
 //! An entry's id is stable: it is derived from the story (or item) id, never from which copy is
 //! shown, so readers do not show a story twice when a better copy arrives. The copy shown is the
 //! most complete one (longest body), dated by the earliest publication, and every other copy is
-//! listed as a member. HTML reaching this module was sanitised when it was stored.
+//! listed as a member. HTML reaching this module was sanitised when it was stored; links and
+//! enclosures that are not absolute `http(s)` are left out of entries.
 
 pub mod atom;
 pub mod json_feed;
@@ -117,7 +118,7 @@ impl FeedMeta {
 pub struct Member {
     /// Source name.
     pub source: String,
-    /// Absolute link, if any.
+    /// Absolute `http(s)` link, if any.
     pub url: Option<String>,
     /// Title, if any.
     pub title: Option<String>,
@@ -132,7 +133,7 @@ pub struct Entry {
     pub story: String,
     /// Plain-text title.
     pub title: String,
-    /// Absolute link of the copy shown.
+    /// Absolute `http(s)` link of the copy shown.
     pub link: Option<String>,
     /// Earliest publication among the copies.
     pub published: DateTime<Utc>,
@@ -146,7 +147,7 @@ pub struct Entry {
     pub authors: Vec<String>,
     /// Categories of the copy shown.
     pub categories: Vec<String>,
-    /// Enclosures of the copy shown.
+    /// Enclosures of the copy shown (`http(s)` only).
     pub enclosures: Vec<Enclosure>,
     /// Source of the copy shown.
     pub source: String,
@@ -471,14 +472,17 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         .max()
         .unwrap_or(published)
         .max(published);
+    // Parsing keeps only http(s) links; items stored before it did may hold others.
+    let web = |link: Option<String>| link.filter(|l| html::is_web_link(l));
+    let link = web(shown.link.clone());
     let mut others: Vec<Member> = Vec::new();
     for m in members.into_iter().skip(1) {
         let member = Member {
             source: m.source,
-            url: m.link,
+            url: web(m.link),
             title: m.title,
         };
-        let same_as_shown = member.source == shown.source && member.url == shown.link;
+        let same_as_shown = member.source == shown.source && member.url == link;
         if !same_as_shown && !others.contains(&member) {
             others.push(member);
         }
@@ -492,14 +496,18 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         id,
         story: shown.story_id.clone(),
         title,
-        link: shown.link,
+        link,
         published,
         updated,
         summary_html: shown.summary_html,
         content_html: shown.content_html,
         authors: shown.authors,
         categories: shown.categories,
-        enclosures: shown.enclosures,
+        enclosures: shown
+            .enclosures
+            .into_iter()
+            .filter(|x| html::is_web_link(&x.url))
+            .collect(),
         source: shown.source,
         others,
         regions: shown.regions,
@@ -565,4 +573,65 @@ pub fn render(
         format,
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(source: &str, link: &str, enclosure: &str) -> StoredItem {
+        StoredItem {
+            source: source.into(),
+            key: format!("g:{source}"),
+            guid: None,
+            url: Some(link.into()),
+            link: Some(link.into()),
+            title: Some(format!("{source} title")),
+            summary_html: None,
+            content_html: Some("<p>text</p>".into()),
+            authors: Vec::new(),
+            categories: Vec::new(),
+            enclosures: vec![Enclosure {
+                url: enclosure.into(),
+                mime: None,
+                length: None,
+            }],
+            language: None,
+            published: None,
+            updated: None,
+            first_seen: DateTime::UNIX_EPOCH,
+            exact_id: "e".into(),
+            story_id: "s".into(),
+            regions: serde_json::json!([]),
+        }
+    }
+
+    #[test]
+    fn entries_carry_only_http_links_and_enclosures() {
+        let out = OutputConfig {
+            name: "o".into(),
+            title: "O".into(),
+            description: None,
+            sources: None,
+            limit: 10,
+            dedup: Dedup::Story,
+            regions: Vec::new(),
+            exclude_regions: Vec::new(),
+            keywords: None,
+            token: None,
+        };
+        // As a store written before parsing dropped such links may hold them.
+        let items = vec![
+            stored("a", "javascript:alert(1)", "data:audio/mpeg;base64,AAAA"),
+            stored("b", "file:///etc/passwd", "https://e.example/b.mp3"),
+            stored("c", "https://e.example/c", "vbscript:x"),
+        ];
+        let entries = select(items, &out);
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.link, None);
+        assert!(e.enclosures.is_empty(), "{:?}", e.enclosures);
+        let urls: Vec<_> = e.others.iter().map(|o| o.url.as_deref()).collect();
+        assert_eq!(urls, [None, Some("https://e.example/c")]);
+    }
 }

@@ -4,6 +4,11 @@
 //! dates, non-permalink GUIDs (the stable entry ids), `dc:creator` for authors, the sanitised
 //! body in `description` (and `content:encoded` when there is full content), and an "Also
 //! reported by" paragraph when the story has other copies.
+//!
+//! RSS does not say whether titles, authors and categories are text or HTML, and many readers
+//! render them as HTML. Plain text is therefore written so both readings are safe: a `<` that
+//! would open a tag becomes `&lt;` (see [`text`]), so no title can open a tag in a reader that
+//! renders it.
 
 use std::collections::BTreeMap;
 
@@ -26,9 +31,9 @@ pub fn render(meta: &FeedMeta, entries: &[Entry], now: DateTime<Utc>) -> std::io
     namespaces.insert("dc".to_string(), "http://purl.org/dc/elements/1.1/".to_string());
     let last = entries.iter().map(|e| e.updated).max().unwrap_or(now);
     let channel = Channel {
-        title: meta.title.clone(),
+        title: text(&meta.title),
         link: meta.home.to_string(),
-        description: meta.description.clone().unwrap_or_else(|| meta.title.clone()),
+        description: text(meta.description.as_deref().unwrap_or(&meta.title)),
         generator: Some(format!("feedfold {}", env!("CARGO_PKG_VERSION"))),
         last_build_date: Some(last.to_rfc2822()),
         items,
@@ -50,6 +55,26 @@ pub fn render(meta: &FeedMeta, entries: &[Entry], now: DateTime<Utc>) -> std::io
     Ok(out)
 }
 
+/// Plain text for an RSS element that readers may render as HTML: a `<` that would open a tag,
+/// an end tag, a comment or a declaration there (followed by a letter, `/`, `!` or `?`) is
+/// written as `&lt;`, which such readers show as `<`. Nothing else changes, so `AT&T` or
+/// `I <3 NY` read the same whether a reader takes the text as HTML or as text.
+fn text(plain: &str) -> String {
+    let mut out = String::with_capacity(plain.len());
+    let mut chars = plain.chars().peekable();
+    while let Some(c) = chars.next() {
+        let opens = chars
+            .peek()
+            .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+        if c == '<' && opens {
+            out.push_str("&lt;");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn item(e: &Entry) -> Item {
     let also = also_reported_html(&e.others);
     let body = e
@@ -60,7 +85,7 @@ fn item(e: &Entry) -> Item {
     let description = format!("{body}{also}");
     let content = e.content_html.as_ref().map(|c| format!("{c}{also}"));
     Item {
-        title: Some(e.title.clone()),
+        title: Some(text(&e.title)),
         link: e.link.clone(),
         description: (!description.is_empty()).then_some(description),
         content,
@@ -73,7 +98,7 @@ fn item(e: &Entry) -> Item {
             .categories
             .iter()
             .map(|c| Category {
-                name: c.clone(),
+                name: text(c),
                 domain: None,
             })
             .collect(),
@@ -86,10 +111,60 @@ fn item(e: &Entry) -> Item {
                 .unwrap_or_else(|| "application/octet-stream".to_string()),
         }),
         dublin_core_ext: (!e.authors.is_empty()).then(|| DublinCoreExtension {
-            creators: e.authors.clone(),
+            creators: e.authors.iter().map(|a| text(a)).collect(),
             ..DublinCoreExtension::default()
         }),
         source: None,
         ..Item::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use url::Url;
+
+    #[test]
+    fn plain_text_cannot_open_a_tag_when_read_as_html() {
+        let t = Utc.with_ymd_and_hms(2022, 1, 3, 10, 0, 0).single().expect("date");
+        let e = Entry {
+            id: "urn:feedfold:story:x".into(),
+            story: "x".into(),
+            title: "<script>alert(1)</script> & AT&T, I <3 NY, a < b".into(),
+            link: None,
+            published: t,
+            updated: t,
+            summary_html: None,
+            content_html: None,
+            authors: vec!["<img src=x onerror=alert(1)>".into()],
+            categories: vec!["<!--x--><?x><svg onload=alert(1)>".into()],
+            enclosures: Vec::new(),
+            source: "s".into(),
+            others: Vec::new(),
+            regions: serde_json::json!([]),
+        };
+        let meta = FeedMeta {
+            name: "n".into(),
+            title: "A < B".into(),
+            description: None,
+            home: Url::parse("https://feeds.example/").expect("url"),
+        };
+        let xml = String::from_utf8(render(&meta, &[e], t).expect("renders")).expect("utf-8");
+        let channel = Channel::read_from(xml.as_bytes()).expect("reads back");
+        assert_eq!(channel.title, "A < B");
+        let item = &channel.items[0];
+        // What a reader that renders the title as HTML parses: text only; what cannot start a
+        // tag is left alone.
+        assert_eq!(
+            item.title.as_deref(),
+            Some("&lt;script>alert(1)&lt;/script> & AT&T, I <3 NY, a < b")
+        );
+        assert_eq!(
+            item.categories[0].name,
+            "&lt;!--x-->&lt;?x>&lt;svg onload=alert(1)>"
+        );
+        let creators = &item.dublin_core_ext.as_ref().expect("dc").creators;
+        assert_eq!(creators, &["&lt;img src=x onerror=alert(1)>"]);
     }
 }

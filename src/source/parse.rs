@@ -2,8 +2,9 @@
 //!
 //! In: UTF-8 text (from [`decode`](super::decode)), the URL the feed was fetched from and the
 //! offset to assume for dates without a zone. Out: a [`ParsedFeed`] whose items carry our own
-//! keys (never feed-rs's generated ids), absolute links and plain-text titles. HTML is kept as
-//! the publisher wrote it; it is sanitised when stored.
+//! keys (never feed-rs's generated ids), absolute `http(s)` links and enclosures (others are
+//! dropped) and plain-text titles. HTML is kept as the publisher wrote it; it is sanitised when
+//! stored.
 //!
 //! feed-rs is strict XML; on an XML error the text is repaired (invalid characters dropped, bare
 //! `&` escaped, a truncated tail cut after the last complete item and closed) and parsed again.
@@ -26,7 +27,7 @@ use crate::transform::canonical_url;
 pub struct ParsedFeed {
     /// Feed title, plain text.
     pub title: Option<String>,
-    /// The feed's home page, absolute.
+    /// The feed's home page, absolute `http(s)`.
     pub link: Option<String>,
     /// Entries in feed order.
     pub items: Vec<Item>,
@@ -95,7 +96,7 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> Parse
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .and_then(|l| resolve(&l.href, base));
+        .and_then(|l| web_link(&l.href, base));
     let feed_base = feed_link.as_ref().or(base).cloned();
     let root_base = root_xml_base(text).and_then(|b| resolve(&b, base));
     let is_json = feed.feed_type == FeedType::JSON;
@@ -179,6 +180,13 @@ fn resolve(href: &str, base: Option<&Url>) -> Option<Url> {
     }
 }
 
+/// A link that may be republished: `href` resolved against `base`, kept only when it is `http`
+/// or `https`. A `javascript:`, `data:` or `file:` link (written so, or a relative link in a
+/// feed read from a file) is dropped.
+fn web_link(href: &str, base: Option<&Url>) -> Option<Url> {
+    resolve(href, base).filter(html::is_web_url)
+}
+
 /// Plain text of a feed-rs text construct: markup removed, entities decoded, one line.
 fn text_of(t: &Text) -> String {
     html::one_line(&html::to_text(&t.content))
@@ -222,7 +230,7 @@ fn map_entry(
     for link in &e.links {
         let rel = link.rel.as_deref();
         if rel == Some("enclosure") || (is_json && link.media_type.is_some()) {
-            if let Some(u) = resolve(&link.href, base) {
+            if let Some(u) = web_link(&link.href, base) {
                 enclosures.push(Enclosure {
                     url: u.into(),
                     mime: link.media_type.clone(),
@@ -238,7 +246,7 @@ fn map_entry(
             if let Some(u) = content
                 .url
                 .as_ref()
-                .filter(|u| !enclosures.iter().any(|x| x.url == u.as_str()))
+                .filter(|u| html::is_web_url(u) && !enclosures.iter().any(|x| x.url == u.as_str()))
             {
                 enclosures.push(Enclosure {
                     url: u.to_string(),
@@ -248,7 +256,7 @@ fn map_entry(
             }
         }
     }
-    let link = url.as_deref().and_then(|u| resolve(u, base)).map(String::from);
+    let link = url.as_deref().and_then(|u| web_link(u, base)).map(String::from);
     let guid = non_empty(e.id.trim().to_string());
     let title = e.title.as_ref().map(text_of).and_then(non_empty);
     let summary = e.summary.as_ref().map(html_of).and_then(non_empty);
@@ -555,6 +563,28 @@ mod tests {
             close_truncated(t).as_deref(),
             Some("<rss><channel><title>t</title><item><title>a</title></item></channel></rss>")
         );
+    }
+
+    #[test]
+    fn only_http_links_and_enclosures_are_kept() {
+        let rss = "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><title>t</title>\
+            <link>javascript:alert(1)</link>\
+            <item><title>a</title><link> JaVaScRiPt:alert(1)</link>\
+              <enclosure url=\"data:audio/mpeg;base64,AAAA\" length=\"4\" type=\"audio/mpeg\"/></item>\
+            <item><title>b</title><link>story.html</link>\
+              <media:content url=\"file:///etc/passwd\" type=\"text/plain\"/></item>\
+            <item><title>c</title><link>https://e.example/c</link>\
+              <enclosure url=\"https://e.example/c.mp3\" length=\"4\" type=\"audio/mpeg\"/></item>\
+            </channel></rss>";
+        let file = Url::parse("file:///srv/feeds/x.xml").ok();
+        let feed = parse_feed(rss, file.as_ref(), cst()).expect("parses");
+        assert_eq!(feed.link, None, "a javascript: home page is no base either");
+        let links: Vec<_> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(links, [None, None, Some("https://e.example/c")]);
+        // The link as written (as feed-rs gives it) is kept for `export`, but is no link.
+        assert_eq!(feed.items[0].url.as_deref(), Some("javascript:alert(1)"));
+        let enclosures: Vec<_> = feed.items.iter().map(|i| i.enclosures.len()).collect();
+        assert_eq!(enclosures, [0, 0, 1]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Test support: a loopback origin serving the fixtures, and helpers to build a config,
-//! a store and a fetcher in a temporary folder.
+//! a store and a fetcher in a temporary folder; [`inert`], a checker of published outputs.
+
+pub mod inert;
 
 use std::collections::HashMap;
 use std::io::Write;
