@@ -17,6 +17,22 @@ use feedfold::transform::filter::{Doc, Query};
 use feedfold::transform::normalize::{self, Furniture};
 use url::Url;
 
+/// For the fuzzer's `init`: libFuzzer aborts on any panic, even one that is caught. feedfold
+/// contains panics of the feed parser it depends on (`ParseError::Panicked`, a source reported
+/// as failed), so a panic raised inside a dependency is let unwind to that containment; a
+/// panic in feedfold's own code, or a dependency's that nothing catches, still aborts.
+pub fn contain_dependency_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_dependency = info
+            .location()
+            .is_some_and(|l| l.file().contains("/registry/src/"));
+        if !in_dependency {
+            abort(info);
+        }
+    }));
+}
+
 /// Decode + parse: any bytes decode to UTF-8 text, and a feed that parses gives items with a
 /// key, plain-text titles and links that are absolute; its HTML sanitises to markup with no
 /// script.

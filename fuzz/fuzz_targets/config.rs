@@ -1,6 +1,7 @@
 //! cargo-fuzz target: see `harness::config` (fuzz/harness.rs) for what it checks.
 #![no_main]
 
+#[allow(dead_code)] // each target uses one body of the shared harness
 #[path = "../harness.rs"]
 mod harness;
 
