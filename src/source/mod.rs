@@ -5,9 +5,11 @@
 //!
 //! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, a body cap and a redirect
 //!   cap, or reading a local file;
+//! - [`guard`]: which addresses a redirect may lead to (no public-to-private redirects);
 //! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
 //! - [`parse`]: text to items through feed-rs, with repair-and-retry and lenient dates.
 
 pub mod decode;
+pub mod guard;
 pub mod http;
 pub mod parse;
