@@ -6,10 +6,12 @@
 //! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, a body cap and a redirect
 //!   cap, or reading a local file;
 //! - [`guard`]: which addresses a redirect may lead to (no public-to-private redirects);
+//! - [`discover`]: the feed an HTML page links to, when a source gives a page;
 //! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
 //! - [`parse`]: text to items through feed-rs, with repair-and-retry and lenient dates.
 
 pub mod decode;
+pub mod discover;
 pub mod guard;
 pub mod http;
 pub mod parse;
