@@ -216,11 +216,14 @@ async fn run_source(
         Some(Ok(url)) if matches!(source.location, Location::Http(_)) => Location::Http(url),
         _ => source.location.clone(),
     };
-    let fetched = fetcher.fetch(&location, &state.validators).await.map_err(|e| {
-        hints.retry_after = e.retry_after();
-        hints.gone = e.is_gone();
-        error_chain(&e)
-    })?;
+    let fetched = fetcher
+        .fetch(&location, &state.validators, cfg.allow_private_of(source))
+        .await
+        .map_err(|e| {
+            hints.retry_after = e.retry_after();
+            hints.gone = e.is_gone();
+            error_chain(&e)
+        })?;
     let (bytes, charset, final_url, moved_to, validators) = match fetched {
         Fetched::NotModified { fresh_for } => {
             hints.fresh_for = fresh_for;

@@ -77,8 +77,6 @@ impl Daemon {
         let (signals, rx) = mpsc::channel(4);
         let handle = tokio::spawn(serve::run(path, cfg, listener, rx));
         let client = reqwest::Client::builder()
-            .no_gzip()
-            .no_brotli()
             .timeout(Duration::from_secs(10))
             .build()
             .expect("client");
