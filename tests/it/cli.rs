@@ -4,11 +4,11 @@ use std::process::Command;
 
 use crate::support::{Origin, sources};
 
-fn feedfold() -> Command {
+pub fn feedfold() -> Command {
     Command::new(env!("CARGO_BIN_EXE_feedfold"))
 }
 
-fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+pub fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("feedfold.toml");
     std::fs::write(&path, format!("[store]\nurl = \"sqlite://cli.db\"\n\n{body}")).expect("write");
     path

@@ -513,3 +513,37 @@ impl PostgresDb {
         .expect("drop database");
     }
 }
+
+/// How a [`raw_server`] ends each connection after its reply.
+#[derive(Clone, Copy)]
+pub enum End {
+    /// An orderly close (FIN).
+    Close,
+    /// A reset (RST).
+    Reset,
+}
+
+/// A loopback server that reads each request, writes `reply` as is and ends the connection:
+/// for bodies cut short and handshakes that never happen.
+pub async fn raw_server(reply: &'static [u8], end: End) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(reply).await;
+            let _ = stream.flush().await;
+            // Let the client read what was sent before the connection ends.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let End::Reset = end {
+                let _ = stream.set_zero_linger();
+            }
+            drop(stream);
+        }
+    });
+    addr
+}
