@@ -630,23 +630,18 @@ impl Config {
             startup_spread: Duration::from_secs(60),
         };
         let fetch_span = |k: &str| table_of(&tables[1], k);
-        if let Some(n) = fetch.concurrency {
+        for (raw, key, slot, most) in [
+            (fetch.concurrency, "concurrency", &mut fetch_cfg.concurrency, 1024),
+            (fetch.per_host, "per_host", &mut fetch_cfg.per_host, 1024),
+            (fetch.max_items, "max_items", &mut fetch_cfg.max_items, 100_000),
+        ] {
+            let Some(n) = raw else { continue };
             match usize::try_from(n) {
-                Ok(n) if (1..=1024).contains(&n) => fetch_cfg.concurrency = n,
+                Ok(n) if (1..=most).contains(&n) => *slot = n,
                 _ => c.push(
-                    fetch_span("concurrency"),
-                    "fetch.concurrency",
-                    "must be between 1 and 1024",
-                ),
-            }
-        }
-        if let Some(n) = fetch.per_host {
-            match usize::try_from(n) {
-                Ok(n) if (1..=1024).contains(&n) => fetch_cfg.per_host = n,
-                _ => c.push(
-                    fetch_span("per_host"),
-                    "fetch.per_host",
-                    "must be between 1 and 1024",
+                    fetch_span(key),
+                    format!("fetch.{key}"),
+                    format!("must be between 1 and {most}"),
                 ),
             }
         }
@@ -709,16 +704,6 @@ impl Config {
         fetch_cfg.max_body = max_body.unwrap_or(fetch_cfg.max_body);
         // Unset, the compressed cap is the decompressed one: a feed shrinks when compressed.
         fetch_cfg.max_compressed_body = max_compressed_body.unwrap_or(fetch_cfg.max_body);
-        if let Some(n) = fetch.max_items {
-            match usize::try_from(n) {
-                Ok(n) if (1..=100_000).contains(&n) => fetch_cfg.max_items = n,
-                _ => c.push(
-                    fetch_span("max_items"),
-                    "fetch.max_items",
-                    "must be between 1 and 100000",
-                ),
-            }
-        }
         fetch_cfg.allow_private = fetch.allow_private.unwrap_or(false);
         if let Some(n) = fetch.max_redirects {
             match usize::try_from(n) {

@@ -12,7 +12,7 @@ use feedfold::run::{self, Outcome, SourceReport};
 use feedfold::source::guard::Policy;
 use feedfold::source::http::Fetcher;
 
-use crate::cli::{feedfold, write_config};
+use crate::cli::{run_command, write_config};
 use crate::serve::Daemon;
 use crate::support::{End, Env, Origin, failure, fixture, raw_server, sources, stored};
 
@@ -669,15 +669,7 @@ async fn the_fetch_summary_names_every_failing_source_and_why() {
     list.push(("fine", origin.url("/feeds/rss2.xml")));
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_config(dir.path(), &format!("{FAILING_FETCH}{}", sources(&list)));
-    let out = tokio::task::spawn_blocking(move || {
-        feedfold()
-            .args(["fetch", "--config"])
-            .arg(path)
-            .output()
-            .expect("run")
-    })
-    .await
-    .expect("join");
+    let out = run_command("fetch", &path, &[]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let line = |name: &str| {
