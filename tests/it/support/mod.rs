@@ -76,7 +76,7 @@ impl Origin {
             .route("/encoded/{coding}/{name}", get(encoded))
             .route("/bomb/{coding}", get(bomb))
             .route("/empty-members", get(empty_members))
-            .route("/hang", get(|| std::future::pending::<Response>()))
+            .route("/hang", get(std::future::pending::<Response>))
             .route("/redirect", get(redirect_to))
             .route("/mutable/{name}", get(mutable))
             .route("/status/{code}", get(status))
