@@ -238,6 +238,7 @@ fn print_summary(reports: &[SourceReport]) {
                 counts,
                 repaired,
                 moved_to,
+                dropped,
             } => {
                 new += counts.new;
                 updated += counts.updated;
@@ -248,13 +249,16 @@ fn print_summary(reports: &[SourceReport]) {
                 if *repaired {
                     line.push_str(" (repaired malformed XML)");
                 }
+                if *dropped > 0 {
+                    line.push_str(&format!(" ({dropped} items beyond [fetch] max_items dropped)"));
+                }
                 if let Some(to) = moved_to {
                     line.push_str(&format!(" (moved permanently to {to})"));
                 }
                 line
             }
             Outcome::NotModified => "unchanged  not modified (304)".to_string(),
-            Outcome::Failed { error } => {
+            Outcome::Failed { error, .. } => {
                 failed += 1;
                 format!("FAILED     {error}")
             }

@@ -62,6 +62,14 @@ pub struct FetchConfig {
     pub connect_timeout: Duration,
     /// Largest body accepted, in bytes, after decompression.
     pub max_body: u64,
+    /// Largest compressed body accepted, in bytes as sent (`Content-Encoding` gzip, br, zstd or
+    /// deflate); bodies sent without compression are held to `max_body` alone.
+    pub max_compressed_body: u64,
+    /// Most items read from one feed; the rest (the last in feed order) are dropped with a warning.
+    pub max_items: usize,
+    /// Whether a redirect from a public address may lead to a loopback, private, link-local or
+    /// otherwise non-public address (a source's own `allow_private` overrides it).
+    pub allow_private: bool,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
     /// `User-Agent` header sent with every request.
@@ -130,6 +138,8 @@ pub struct SourceConfig {
     pub region: Option<usize>,
     /// How often the daemon fetches this source, overriding `[fetch] interval`.
     pub interval: Option<Duration>,
+    /// Overrides `[fetch] allow_private` for this source.
+    pub allow_private: Option<bool>,
 }
 
 /// How an output folds duplicates.
@@ -245,6 +255,9 @@ struct RawFetch {
     timeout: Option<RawDuration>,
     connect_timeout: Option<RawDuration>,
     max_body: Option<RawSize>,
+    max_compressed_body: Option<RawSize>,
+    max_items: Option<i64>,
+    allow_private: Option<bool>,
     max_redirects: Option<i64>,
     user_agent: Option<String>,
     default_timezone: Option<String>,
@@ -286,6 +299,7 @@ struct RawSource {
     timezone: Option<String>,
     region: Option<String>,
     interval: Option<RawDuration>,
+    allow_private: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +616,9 @@ impl Config {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_body: 10 << 20,
+            max_compressed_body: 10 << 20,
+            max_items: 1000,
+            allow_private: false,
             max_redirects: 5,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             default_timezone: FixedOffset::east_opt(8 * 3600)
@@ -613,23 +630,18 @@ impl Config {
             startup_spread: Duration::from_secs(60),
         };
         let fetch_span = |k: &str| table_of(&tables[1], k);
-        if let Some(n) = fetch.concurrency {
+        for (raw, key, slot, most) in [
+            (fetch.concurrency, "concurrency", &mut fetch_cfg.concurrency, 1024),
+            (fetch.per_host, "per_host", &mut fetch_cfg.per_host, 1024),
+            (fetch.max_items, "max_items", &mut fetch_cfg.max_items, 100_000),
+        ] {
+            let Some(n) = raw else { continue };
             match usize::try_from(n) {
-                Ok(n) if (1..=1024).contains(&n) => fetch_cfg.concurrency = n,
+                Ok(n) if (1..=most).contains(&n) => *slot = n,
                 _ => c.push(
-                    fetch_span("concurrency"),
-                    "fetch.concurrency",
-                    "must be between 1 and 1024",
-                ),
-            }
-        }
-        if let Some(n) = fetch.per_host {
-            match usize::try_from(n) {
-                Ok(n) if (1..=1024).contains(&n) => fetch_cfg.per_host = n,
-                _ => c.push(
-                    fetch_span("per_host"),
-                    "fetch.per_host",
-                    "must be between 1 and 1024",
+                    fetch_span(key),
+                    format!("fetch.{key}"),
+                    format!("must be between 1 and {most}"),
                 ),
             }
         }
@@ -666,20 +678,33 @@ impl Config {
                 ),
             }
         }
-        if let Some(raw) = &fetch.max_body {
+        let (mut max_body, mut max_compressed_body) = (None, None);
+        for (raw, key, slot) in [
+            (&fetch.max_body, "max_body", &mut max_body),
+            (
+                &fetch.max_compressed_body,
+                "max_compressed_body",
+                &mut max_compressed_body,
+            ),
+        ] {
+            let Some(raw) = raw else { continue };
             let parsed = match raw {
                 RawSize::Bytes(b) => u64::try_from(*b).ok(),
                 RawSize::Text(t) => parse_size(t),
             };
             match parsed {
-                Some(b) if b > 0 => fetch_cfg.max_body = b,
+                Some(b) if b > 0 => *slot = Some(b),
                 _ => c.push(
-                    fetch_span("max_body"),
-                    "fetch.max_body",
+                    fetch_span(key),
+                    format!("fetch.{key}"),
                     "must be a positive size: bytes, or a string like \"10MiB\"",
                 ),
             }
         }
+        fetch_cfg.max_body = max_body.unwrap_or(fetch_cfg.max_body);
+        // Unset, the compressed cap is the decompressed one: a feed shrinks when compressed.
+        fetch_cfg.max_compressed_body = max_compressed_body.unwrap_or(fetch_cfg.max_body);
+        fetch_cfg.allow_private = fetch.allow_private.unwrap_or(false);
         if let Some(n) = fetch.max_redirects {
             match usize::try_from(n) {
                 Ok(n) if n <= 20 => fetch_cfg.max_redirects = n,
@@ -870,6 +895,7 @@ impl Config {
                     timezone,
                     region,
                     interval,
+                    allow_private: raw.allow_private,
                 });
             }
         }
@@ -1016,6 +1042,12 @@ impl Config {
         source.interval.unwrap_or(self.fetch.interval)
     }
 
+    /// Whether a redirect from a public address to a non-public one is followed for a source:
+    /// its own `allow_private`, else `[fetch] allow_private`.
+    pub fn allow_private_of(&self, source: &SourceConfig) -> bool {
+        source.allow_private.unwrap_or(self.fetch.allow_private)
+    }
+
     /// The sources an output draws from.
     pub fn output_sources<'a>(&'a self, output: &'a OutputConfig) -> Vec<&'a str> {
         match &output.sources {
@@ -1142,6 +1174,78 @@ mod tests {
             (Some(13), "output[0].token"),
         ] {
             assert!(keys.contains(&want), "{want:?} in {problems:?}");
+        }
+    }
+
+    #[test]
+    fn fetch_limits_and_allow_private_are_read_and_checked() {
+        let cfg = parse(
+            "[fetch]\nmax_body = \"2MiB\"\nmax_items = 50\nallow_private = true\n\
+             [[source]]\nname = \"a\"\nurl = \"http://e.example/a\"\nallow_private = false\n\
+             [[source]]\nname = \"b\"\nurl = \"http://e.example/b\"\n",
+        )
+        .expect("valid");
+        assert_eq!(cfg.fetch.max_items, 50);
+        assert_eq!(
+            cfg.fetch.max_compressed_body,
+            2 << 20,
+            "unset, the compressed cap follows max_body"
+        );
+        assert!(!cfg.allow_private_of(&cfg.sources[0]));
+        assert!(cfg.allow_private_of(&cfg.sources[1]));
+        let defaults = parse("[[source]]\nname = \"a\"\nurl = \"http://e.example/a\"\n").expect("valid");
+        assert_eq!(defaults.fetch.max_items, 1000);
+        assert_eq!(defaults.fetch.max_compressed_body, 10 << 20);
+        assert!(!defaults.allow_private_of(&defaults.sources[0]));
+
+        let text = "[fetch]\nmax_items = 0\nmax_compressed_body = \"lots\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert!(keys.contains(&(Some(2), "fetch.max_items")), "{problems:?}");
+        assert!(
+            keys.contains(&(Some(3), "fetch.max_compressed_body")),
+            "{problems:?}"
+        );
+        for text in [
+            "[fetch]\nallow_private = \"yes\"\n",
+            "[[source]]\nname = \"a\"\nurl = \"a.xml\"\n\nallow_private = 1\n",
+        ] {
+            let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+                panic!("expected invalid: {text}")
+            };
+            let want = if text.starts_with("[fetch]") {
+                (Some(2), "fetch.allow_private")
+            } else {
+                (Some(5), "source[0].allow_private")
+            };
+            assert_eq!((problems[0].line, problems[0].key.as_str()), want, "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_pathological_keyword_query_is_a_config_error_at_once() {
+        let deep = format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000));
+        let nested = format!("{}a{}", "(".repeat(40), ")".repeat(40));
+        let wide = vec!["a OR (b c)"; 200].join(" ");
+        for (query, message) in [
+            (deep, "longer than 4096 characters"),
+            (nested, "nested more than 32"),
+            (wide, "too many terms"),
+        ] {
+            let text = format!(
+                "[[source]]\nname = \"a\"\nurl = \"a.xml\"\n\n[[output]]\nname = \"o\"\ntitle = \"O\"\nkeywords = '{query}'\n"
+            );
+            let started = std::time::Instant::now();
+            let Err(ConfigError::Invalid { problems, .. }) = parse(&text) else {
+                panic!("expected invalid")
+            };
+            assert!(started.elapsed() < Duration::from_secs(2));
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            let p = &problems[0];
+            assert_eq!((p.line, p.key.as_str()), (Some(8), "output[0].keywords"));
+            assert!(p.message.contains(message), "{}", p.message);
         }
     }
 

@@ -105,17 +105,80 @@ pub fn to_text(html: &str) -> String {
     if !html.contains(['<', '&']) {
         return fold_whitespace(html);
     }
-    let sink = TextSink {
-        out: RefCell::new(String::with_capacity(html.len())),
-        hidden: RefCell::new(0),
-    };
+    let sink = tokenize(
+        html,
+        TextSink {
+            out: RefCell::new(String::with_capacity(html.len())),
+            hidden: RefCell::new(0),
+        },
+    );
+    fold_whitespace(&sink.out.take())
+}
+
+/// Runs the HTML tokenizer (no tree is built) over `html`, feeding `sink`; gives the sink back.
+fn tokenize<S: TokenSink>(html: &str, sink: S) -> S {
     let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
     let queue = BufferQueue::default();
     queue.push_back(StrTendril::from_slice(html));
     let _ = tokenizer.feed(&queue);
     tokenizer.end();
-    let text = tokenizer.sink.out.take();
-    fold_whitespace(&text)
+    tokenizer.sink
+}
+
+/// Hands every tag to a closure.
+struct TagSink<F>(RefCell<F>);
+
+impl<F: FnMut(&Tag)> TokenSink for TagSink<F> {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        if let Token::TagToken(tag) = token {
+            (self.0.borrow_mut())(&tag);
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+/// Calls `f` with every start and end tag of `html`, in document order.
+pub fn for_each_tag(html: &str, f: impl FnMut(&Tag)) {
+    tokenize(html, TagSink(RefCell::new(f)));
+}
+
+/// The value of a tag's attribute.
+pub fn attribute<'t>(tag: &'t Tag, name: &str) -> Option<&'t str> {
+    tag.attrs
+        .iter()
+        .find(|a| &*a.name.local == name)
+        .map(|a| &*a.value)
+}
+
+/// Start tags that open no element for others to nest in: void elements, and elements that the
+/// next one of their kind closes (`<p><p>` are siblings).
+const FLAT_TAGS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
+    "wbr", "p", "li", "dt", "dd", "option", "tr", "td", "th",
+];
+
+/// How deeply the elements of `html` nest, counted from its tags as a browser would build them
+/// (an upper bound: a self-closing `<div/>` counts as open, as HTML parsers read it).
+pub fn nesting_depth(html: &str) -> usize {
+    if !html.contains('<') {
+        return 0;
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for_each_tag(html, |tag| {
+        if FLAT_TAGS.contains(&&*tag.name) {
+            return;
+        }
+        match tag.kind {
+            TagKind::StartTag => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            TagKind::EndTag => depth = depth.saturating_sub(1),
+        }
+    });
+    deepest
 }
 
 /// Folds runs of whitespace inside lines to one space, trims lines and drops empty ones.
@@ -493,5 +556,16 @@ mod tests {
     fn sanitize_without_base_drops_relative_urls() {
         let out = sanitize(r#"<a href="/x">x</a>"#, None);
         assert!(!out.contains("href"), "{out}");
+    }
+
+    #[test]
+    fn nesting_depth_counts_open_elements() {
+        assert_eq!(nesting_depth("plain text"), 0);
+        assert_eq!(nesting_depth("<p>a</p><p>b <b>c</b></p>"), 1);
+        assert_eq!(nesting_depth("<div><div><span>x</span></div></div>"), 3);
+        assert_eq!(nesting_depth("<ul><li>a<li>b<ul><li>c</ul></ul>"), 2);
+        assert_eq!(nesting_depth("<p><p><p><br><img src=x><hr>"), 0);
+        assert_eq!(nesting_depth(&"<div/>".repeat(10)), 10, "as a browser reads it");
+        assert_eq!(nesting_depth(&"<b>".repeat(300)), 300);
     }
 }

@@ -23,7 +23,7 @@ use crate::output::{self, FeedMeta, Format, OutputError, Selection};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
-use crate::source::parse::parse_feed;
+use crate::source::parse::parse_feed_with;
 use crate::store::{FetchRecord, FoldReport, IngestCounts, Rendered, Store, StoreError};
 
 /// A failure of a whole job (not of one source: those are reported per source).
@@ -57,6 +57,8 @@ pub enum Outcome {
         repaired: bool,
         /// New address after a permanent redirect.
         moved_to: Option<String>,
+        /// Items beyond `[fetch] max_items`, dropped.
+        dropped: usize,
     },
     /// The source answered 304 (or the file is unchanged): nothing was parsed.
     NotModified,
@@ -64,6 +66,9 @@ pub enum Outcome {
     Failed {
         /// The error with its causes.
         error: String,
+        /// The kind of failure, for metrics: a
+        /// [`FetchError::reason`](crate::source::http::FetchError::reason), `parse` or `store`.
+        reason: &'static str,
     },
 }
 
@@ -175,7 +180,7 @@ pub async fn fetch_source(
     let mut hints = Hints::default();
     let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
         Ok(outcome) => outcome,
-        Err(error) => {
+        Err((reason, error)) => {
             tracing::warn!(%error, "source failed");
             let record = FetchRecord {
                 status: "failed",
@@ -188,7 +193,7 @@ pub async fn fetch_source(
             if let Err(e) = store.record_fetch(&source.name, &configured, &record, now).await {
                 tracing::error!(error = %error_chain(&e), "cannot record failure");
             }
-            Outcome::Failed { error }
+            Outcome::Failed { error, reason }
         }
     };
     SourceReport {
@@ -207,20 +212,24 @@ async fn run_source(
     now: DateTime<Utc>,
     configured: &str,
     hints: &mut Hints,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, (&'static str, String)> {
+    let store_error = |e: StoreError| ("store", error_chain(&e));
     let state = store
         .source_state(&source.name, configured)
         .await
-        .map_err(|e| error_chain(&e))?;
+        .map_err(store_error)?;
     let location = match state.fetch_url.as_deref().map(Url::parse) {
         Some(Ok(url)) if matches!(source.location, Location::Http(_)) => Location::Http(url),
         _ => source.location.clone(),
     };
-    let fetched = fetcher.fetch(&location, &state.validators).await.map_err(|e| {
-        hints.retry_after = e.retry_after();
-        hints.gone = e.is_gone();
-        error_chain(&e)
-    })?;
+    let fetched = fetcher
+        .fetch(&location, &state.validators, cfg.allow_private_of(source))
+        .await
+        .map_err(|e| {
+            hints.retry_after = e.retry_after();
+            hints.gone = e.is_gone();
+            (e.reason(), error_chain(&e))
+        })?;
     let (bytes, charset, final_url, moved_to, validators) = match fetched {
         Fetched::NotModified { fresh_for } => {
             hints.fresh_for = fresh_for;
@@ -235,7 +244,7 @@ async fn run_source(
             store
                 .record_fetch(&source.name, configured, &record, now)
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(store_error)?;
             return Ok(Outcome::NotModified);
         }
         Fetched::Body {
@@ -252,15 +261,22 @@ async fn run_source(
     };
     let decoded = decode(&bytes, charset.as_deref());
     let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
-    let feed = parse_feed(&decoded.text, final_url.as_ref(), tz)
-        .map_err(|e| format!("source {}: {}", source.name, error_chain(&e)))?;
+    let feed = parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items)
+        .map_err(|e| ("parse", format!("source {}: {}", source.name, error_chain(&e))))?;
+    if feed.dropped > 0 {
+        tracing::warn!(
+            dropped = feed.dropped,
+            max_items = cfg.fetch.max_items,
+            "the feed has more items than [fetch] max_items: the rest were dropped"
+        );
+    }
     hints.feed_interval = feed.update_interval;
     let http_base = final_url.filter(|u| matches!(u.scheme(), "http" | "https"));
     let render = |item: &Item| render_item(item, http_base.as_ref());
     let counts = store
         .ingest(&source.name, &feed.items, now, &render)
         .await
-        .map_err(|e| error_chain(&e))?;
+        .map_err(store_error)?;
     let moved = moved_to.map(String::from);
     let record = FetchRecord {
         status: "ok",
@@ -273,11 +289,12 @@ async fn run_source(
     store
         .record_fetch(&source.name, configured, &record, now)
         .await
-        .map_err(|e| error_chain(&e))?;
+        .map_err(store_error)?;
     Ok(Outcome::Stored {
         counts,
         repaired: feed.repaired,
         moved_to: moved,
+        dropped: feed.dropped,
     })
 }
 

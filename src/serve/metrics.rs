@@ -4,6 +4,8 @@
 //! sources), the store's totals, and HTTP requests by route and status. Out: the OpenMetrics
 //! text served at `/metrics`.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -25,6 +27,13 @@ struct SourceLabel {
     source: String,
 }
 
+/// The labels of one source's failure.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    source: String,
+    reason: &'static str,
+}
+
 /// The labels of an HTTP request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -41,6 +50,9 @@ pub struct Metrics {
     items: Gauge,
     stories: Gauge,
     source_failures: Family<SourceLabel, Gauge>,
+    source_failed: Family<FailureLabels, Counter>,
+    /// The label sets of `source_failed`, so a removed source's can be dropped.
+    failed_labels: Mutex<HashSet<FailureLabels>>,
     sources_dead: Gauge,
     requests: Family<RequestLabels, Counter>,
     renders: Counter,
@@ -78,6 +90,12 @@ impl Metrics {
             "Failed fetches in a row, per source (0 once it succeeds)",
             source_failures.clone(),
         );
+        let source_failed = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "source_failures",
+            "Failed fetches per source, by kind of failure (timeout, http_status, too_large, tls, private_address, html_page, parse, …)",
+            source_failed.clone(),
+        );
         let sources_dead = Gauge::default();
         registry.register(
             "sources_dead",
@@ -103,6 +121,8 @@ impl Metrics {
             items,
             stories,
             source_failures,
+            source_failed,
+            failed_labels: Mutex::default(),
             sources_dead,
             requests,
             renders,
@@ -124,11 +144,34 @@ impl Metrics {
             .set(i64::from(failures));
     }
 
+    /// Counts a failed fetch of a source, by its kind of failure.
+    pub fn source_failed(&self, source: &str, reason: &'static str) {
+        let labels = FailureLabels {
+            source: source.to_string(),
+            reason,
+        };
+        self.source_failed.get_or_create(&labels).inc();
+        self.failed_labels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(labels);
+    }
+
     /// Forgets a removed source.
     pub fn forget_source(&self, source: &str) {
         self.source_failures.remove(&SourceLabel {
             source: source.to_string(),
         });
+        self.failed_labels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|labels| {
+                let keep = labels.source != source;
+                if !keep {
+                    self.source_failed.remove(labels);
+                }
+                keep
+            });
     }
 
     /// Sets the number of dead sources.
@@ -176,6 +219,9 @@ mod tests {
         let m = Metrics::new();
         m.fetched("stored", Duration::from_millis(30));
         m.source_failures("a", 3);
+        m.source_failed("a", "timeout");
+        m.source_failed("a", "timeout");
+        m.source_failed("b", "tls");
         m.request("/feeds/{file}", 200);
         m.totals(10, 7);
         let text = m.encode();
@@ -189,6 +235,17 @@ mod tests {
         );
         assert!(
             text.contains("feedfold_http_requests_total{route=\"/feeds/{file}\",status=\"200\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("feedfold_source_failures_total{source=\"a\",reason=\"timeout\"} 2"),
+            "{text}"
+        );
+        m.forget_source("a");
+        let text = m.encode();
+        assert!(!text.contains("source=\"a\""), "{text}");
+        assert!(
+            text.contains("feedfold_source_failures_total{source=\"b\",reason=\"tls\"} 1"),
             "{text}"
         );
         assert!(text.contains("feedfold_items 10") && text.contains("feedfold_stories 7"));

@@ -394,7 +394,10 @@ pub async fn run(
                         "stored"
                     }
                     Outcome::NotModified => "not_modified",
-                    Outcome::Failed { .. } => "failed",
+                    Outcome::Failed { reason, .. } => {
+                        shared.metrics.source_failed(&name, reason);
+                        "failed"
+                    }
                 };
                 shared.metrics.fetched(result, report.elapsed);
                 Done {

@@ -4,8 +4,10 @@
 //! any BOM and XML declaration removed (so the parser never re-decodes it), and the encoding used.
 //!
 //! Order of evidence: a byte-order mark; then bytes that are valid UTF-8 (clear bytes beat a
-//! wrong label); then the XML prolog's `encoding`; then the HTTP charset; then chardetng's guess.
-//! A label whose decoding would produce malformed sequences is not trusted.
+//! wrong label), or UTF-8 with a few broken sequences (read with U+FFFD in their place); then the
+//! XML prolog's `encoding`; then the HTTP charset; then chardetng's guess. A label whose decoding
+//! would produce malformed sequences is not trusted. Whatever the bytes, the result is UTF-8 and
+//! decoding never fails.
 
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Encoding, UTF_8};
@@ -36,6 +38,10 @@ fn decode_text(bytes: &[u8], http_charset: Option<&str>) -> (&'static Encoding, 
     if let Ok(text) = std::str::from_utf8(bytes) {
         return (UTF_8, text.to_string());
     }
+    if mostly_utf8(bytes) {
+        let (text, _) = UTF_8.decode_without_bom_handling(bytes);
+        return (UTF_8, text.into_owned());
+    }
     let declared = [prolog_encoding(bytes), http_charset.map(str::to_string)];
     for label in declared.iter().flatten() {
         let Some(encoding) = Encoding::for_label(label.trim().as_bytes()) else {
@@ -54,6 +60,18 @@ fn decode_text(bytes: &[u8], http_charset: Option<&str>) -> (&'static Encoding, 
     let encoding = detector.guess(None, Utf8Detection::Allow);
     let (text, _) = encoding.decode_without_bom_handling(bytes);
     (encoding, text.into_owned())
+}
+
+/// Whether bytes that are not valid UTF-8 are UTF-8 with a few broken sequences (a stray byte,
+/// a character cut in two): well-formed multi-byte characters, at least 8 per broken sequence.
+/// Text in a legacy encoding (GBK, Big5) read as UTF-8 breaks at nearly every character.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut multibyte, mut broken) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        broken += usize::from(!chunk.invalid().is_empty());
+    }
+    multibyte >= 8 * broken.max(1)
 }
 
 /// The `encoding` pseudo-attribute of an XML declaration at the start of `bytes`.
@@ -160,6 +178,36 @@ mod tests {
         }
         let d = decode(&bytes, None);
         assert!(d.text.contains(ZH));
+    }
+
+    #[test]
+    fn utf8_with_a_few_broken_bytes_stays_utf8() {
+        let mut bytes = xml("utf-8").into_bytes();
+        let at = bytes.windows(7).position(|w| w == b"<title>").expect("title") + 7;
+        bytes.insert(at, 0xFF);
+        bytes.extend_from_slice(&"陕西".as_bytes()[..4]);
+        let d = decode(&bytes, Some("gbk"));
+        assert_eq!(d.encoding, UTF_8);
+        assert!(d.text.contains("陕西省西安市"), "{}", d.text);
+        assert_eq!(d.text.matches('\u{FFFD}').count(), 2, "{}", d.text);
+    }
+
+    #[test]
+    fn lying_labels_and_garbage_never_fail() {
+        let text = xml("GBK");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        // The header says UTF-8, the prolog GBK, the bytes are GBK.
+        let d = decode(&gbk, Some("utf-8"));
+        assert!(d.text.contains("陕西省西安市"), "{}", d.text);
+        // The header says UTF-16, the bytes are GBK.
+        assert!(decode(&gbk, Some("utf-16")).text.contains("陕西省西安市"));
+        // A GBK body with a single Chinese character is not taken for broken UTF-8.
+        let (one, _, _) = encoding_rs::GBK.encode("<rss><channel><title>陕</title></channel></rss>");
+        assert!(!mostly_utf8(&one));
+        // Bytes that are no text at all still decode to UTF-8, with NUL and all.
+        let noise: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        let d = decode(&noise, Some("x-no-such-charset"));
+        assert!(!d.text.is_empty());
     }
 
     #[test]

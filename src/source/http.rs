@@ -1,26 +1,40 @@
 //! Fetching: one source's bytes, over HTTP(S) or from a local file.
 //!
-//! In: a [`Location`], the validators (`ETag`, `Last-Modified`) stored from the last fetch and
-//! the `[fetch]` settings. Out: [`Fetched::NotModified`] (a 304, or an unchanged file: nothing to
-//! parse), or [`Fetched::Body`] with the bytes, the HTTP charset, the final URL and new
-//! validators; or a [`FetchError`] naming the URL.
+//! In: a [`Location`], the validators (`ETag`, `Last-Modified`) stored from the last fetch,
+//! whether the source allows private addresses, and the `[fetch]` settings. Out:
+//! [`Fetched::NotModified`] (a 304, or an unchanged file: nothing to parse), or
+//! [`Fetched::Body`] with the bytes, the HTTP charset, the final URL and new validators; or a
+//! [`FetchError`] naming the URL.
 //!
 //! Every fetch is bounded: a connect timeout, a total timeout (which also stops slow-drip
-//! bodies), a body cap applied while streaming (after decompression), and a redirect cap.
-//! Redirects are followed here rather than by reqwest so that a chain made only of permanent
-//! redirects (301 / 308) can be reported and remembered.
+//! bodies), a cap on the compressed bytes received and one on the decompressed body, both
+//! applied while streaming (a decompression bomb stops at the cap), and a redirect cap.
+//! Redirects are followed here rather than by reqwest: only to http(s), only to a public address
+//! when the redirect comes from one (see [`guard`](super::guard)), and so that a chain made only
+//! of permanent redirects (301 / 308) can be reported and remembered. An HTML page instead of a
+//! feed is read for its `<link rel="alternate">` feed, which is fetched once in its place.
 //!
 //! The server's hints on when to ask again travel with the result: how long the answer stays
 //! fresh (`Cache-Control: max-age`, `Expires`) and, on 429 / 503, `Retry-After`.
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode, redirect};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::io::StreamReader;
 use url::Url;
 
+use super::decode::decode;
+use super::discover;
+use super::guard::{self, Policy, PublicOnly, Refused};
 use crate::config::{FetchConfig, Location};
 
 /// Cache validators from a previous fetch.
@@ -74,13 +88,15 @@ pub enum FetchError {
         /// `Retry-After` sent with a 429 or 503.
         retry_after: Option<Duration>,
     },
-    /// The body is larger than `[fetch] max_body`.
-    #[error("fetch {url}: body larger than {limit} bytes")]
+    /// The body, as sent or after decompression, is larger than its cap.
+    #[error("fetch {url}: {} larger than {limit} bytes ([fetch] {key})", if *key == "max_compressed_body" { "compressed body" } else { "body" })]
     TooLarge {
         /// The URL or path.
         url: String,
         /// The cap.
         limit: u64,
+        /// The `[fetch]` key that sets it: `max_body` or `max_compressed_body`.
+        key: &'static str,
     },
     /// The whole fetch took longer than `[fetch] timeout`.
     #[error("fetch {url}: timed out after {}s", timeout.as_secs_f32())]
@@ -99,14 +115,33 @@ pub enum FetchError {
         limit: usize,
     },
     /// A redirect without a usable `Location`, or to a scheme other than http(s).
-    #[error("fetch {url}: bad redirect to `{location}`")]
+    #[error("fetch {url}: bad redirect to `{location}`: only http and https URLs are followed")]
     BadRedirect {
         /// The URL that redirected.
         url: Url,
         /// Where it pointed.
         location: String,
     },
-    /// Connection, TLS or protocol failure.
+    /// A redirect (or a page's feed link) from a public address to a non-public one.
+    #[error("fetch {url}: redirect to {to} refused: {refused}; set allow_private = true to allow it")]
+    Refused {
+        /// The URL that redirected (or linked).
+        url: Url,
+        /// Where it pointed.
+        to: Url,
+        /// The address refused.
+        refused: Refused,
+    },
+    /// The TLS handshake failed (no TLS on that port, a bad certificate, a closed connection).
+    #[error("fetch {url}: TLS handshake failed")]
+    Tls {
+        /// The URL.
+        url: Url,
+        /// The client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Connection or protocol failure before the response.
     #[error("fetch {url}: request failed")]
     Request {
         /// The URL.
@@ -115,6 +150,37 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    /// The connection failed while the body was being read (reset, closed early).
+    #[error("fetch {url}: the connection failed while reading the body")]
+    Body {
+        /// The URL.
+        url: Url,
+        /// The client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The body could not be decompressed, or its `Content-Encoding` is not one feedfold reads.
+    #[error("fetch {url}: cannot decode the `{coding}` body")]
+    Encoding {
+        /// The URL.
+        url: Url,
+        /// The `Content-Encoding`.
+        coding: String,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// An HTML page, not a feed, and it links to no feed (or to another HTML page).
+    #[error("fetch {url}: is an HTML page, not a feed, {}", match linked {
+        None => "and it links to no RSS, Atom or JSON feed".to_string(),
+        Some(feed) => format!("and the feed it links to, {feed}, is an HTML page too"),
+    })]
+    HtmlPage {
+        /// The page.
+        url: Url,
+        /// The feed link it had, if any.
+        linked: Option<Url>,
+    },
     /// A local file could not be read.
     #[error("fetch {}: cannot read file", path.display())]
     File {
@@ -122,7 +188,7 @@ pub enum FetchError {
         path: PathBuf,
         /// The I/O error.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
 }
 
@@ -149,21 +215,118 @@ impl FetchError {
                     || *status == StatusCode::TOO_MANY_REQUESTS
                     || *status == StatusCode::REQUEST_TIMEOUT
             }
-            FetchError::Timeout { .. } | FetchError::Request { .. } => true,
+            FetchError::Timeout { .. }
+            | FetchError::Request { .. }
+            | FetchError::Tls { .. }
+            | FetchError::Body { .. } => true,
             FetchError::TooLarge { .. }
             | FetchError::TooManyRedirects { .. }
             | FetchError::BadRedirect { .. }
+            | FetchError::Refused { .. }
+            | FetchError::Encoding { .. }
+            | FetchError::HtmlPage { .. }
             | FetchError::File { .. } => false,
         }
     }
+
+    /// A short name for the kind of failure, for metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FetchError::Status { .. } => "http_status",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::TooManyRedirects { .. } => "too_many_redirects",
+            FetchError::BadRedirect { .. } => "bad_redirect",
+            FetchError::Refused { .. } => "private_address",
+            FetchError::Tls { .. } => "tls",
+            FetchError::Request { .. } => "connection",
+            FetchError::Body { .. } => "body",
+            FetchError::Encoding { .. } => "encoding",
+            FetchError::HtmlPage { .. } => "html_page",
+            FetchError::File { .. } => "file",
+        }
+    }
+}
+
+/// A response at the end of a redirect chain.
+struct Arrived {
+    response: reqwest::Response,
+    url: Url,
+    hops: usize,
+    all_permanent: bool,
+}
+
+/// A `Content-Encoding` feedfold decompresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Gzip,
+    Deflate,
+    Brotli,
+    Zstd,
+}
+
+impl Coding {
+    /// The coding of a response, or the header's text if it is one feedfold does not read.
+    fn of(headers: &HeaderMap) -> Result<Coding, String> {
+        let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+            return Ok(Coding::Identity);
+        };
+        let text = value.to_str().unwrap_or("").trim().to_ascii_lowercase();
+        match text.as_str() {
+            "" | "identity" => Ok(Coding::Identity),
+            "gzip" | "x-gzip" => Ok(Coding::Gzip),
+            "deflate" => Ok(Coding::Deflate),
+            "br" => Ok(Coding::Brotli),
+            "zstd" => Ok(Coding::Zstd),
+            _ => Err(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Coding::Identity => "identity",
+            Coding::Gzip => "gzip",
+            Coding::Deflate => "deflate",
+            Coding::Brotli => "br",
+            Coding::Zstd => "zstd",
+        }
+    }
+}
+
+/// Raised inside the body stream when more compressed bytes arrive than the cap allows.
+#[derive(Debug, thiserror::Error)]
+#[error("over the cap")]
+struct OverCap;
+
+/// An error and its causes, looking inside I/O errors (whose `source` skips what they wrap).
+fn chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| {
+        match e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        }
+    })
+}
+
+/// The first cause of type `T` in an error's chain.
+fn cause<'a, T: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    chain(error).find_map(|e| e.downcast_ref::<T>())
 }
 
 /// A configured HTTP client plus the limits every fetch obeys.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: Client,
+    /// For a source's own URL, and for redirects that need no guard.
+    open: Client,
+    /// For redirects that must stay on public addresses: its resolver gives no other.
+    guarded: Client,
+    policy: Policy,
     timeout: Duration,
     max_body: u64,
+    max_compressed_body: u64,
     max_redirects: usize,
 }
 
@@ -171,30 +334,51 @@ impl Fetcher {
     /// Builds the client from `[fetch]`. Requires a TLS provider
     /// ([`install_tls_provider`](crate::install_tls_provider)).
     pub fn new(cfg: &FetchConfig) -> Result<Fetcher, reqwest::Error> {
-        let client = Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
-            .redirect(redirect::Policy::none())
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
-            .zstd(true)
+        Fetcher::with_policy(cfg, Policy::default())
+    }
+
+    /// Builds the client with an address policy of its own (see [`Policy::with_stand_ins`]).
+    ///
+    /// Proxies from the environment (`HTTP_PROXY`, …) are not used: through a proxy, the
+    /// addresses connected to could not be checked.
+    pub fn with_policy(cfg: &FetchConfig, policy: Policy) -> Result<Fetcher, reqwest::Error> {
+        let builder = || {
+            Client::builder()
+                .user_agent(cfg.user_agent.clone())
+                .connect_timeout(cfg.connect_timeout)
+                .timeout(cfg.timeout)
+                .redirect(redirect::Policy::none())
+                .no_proxy()
+        };
+        let open = builder().build()?;
+        let guarded = builder()
+            .dns_resolver(Arc::new(PublicOnly {
+                policy: policy.clone(),
+            }))
             .build()?;
         Ok(Fetcher {
-            client,
+            open,
+            guarded,
+            policy,
             timeout: cfg.timeout,
             max_body: cfg.max_body,
+            max_compressed_body: cfg.max_compressed_body,
             max_redirects: cfg.max_redirects,
         })
     }
 
     /// Fetches a location, sending the validators so an unchanged source costs no body.
-    pub async fn fetch(&self, location: &Location, validators: &Validators) -> Result<Fetched, FetchError> {
+    /// `allow_private` lets redirects from public to non-public addresses through.
+    pub async fn fetch(
+        &self,
+        location: &Location,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<Fetched, FetchError> {
         match location {
             Location::File(path) => self.read_file(path, validators).await,
             Location::Http(url) => {
-                match tokio::time::timeout(self.timeout, self.get(url, validators)).await {
+                match tokio::time::timeout(self.timeout, self.get(url, validators, allow_private)).await {
                     Ok(result) => result,
                     Err(_) => Err(FetchError::Timeout {
                         url: url.clone(),
@@ -205,42 +389,106 @@ impl Fetcher {
         }
     }
 
-    async fn get(&self, start: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+    async fn get(
+        &self,
+        start: &Url,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<Fetched, FetchError> {
+        let arrived = self.follow(start, None, validators, allow_private).await?;
+        let page = arrived.url.clone();
+        let guard_link = self.guards_after(&arrived.response, allow_private);
+        let fetched = self.finish(arrived).await?;
+        let Fetched::Body { bytes, charset, .. } = &fetched else {
+            return Ok(fetched);
+        };
+        if !discover::is_html(bytes) {
+            return Ok(fetched);
+        }
+        // An HTML page: follow its feed link once, as if the page had redirected there.
+        let text = decode(bytes, charset.as_deref()).text;
+        let Some(feed) = discover::feed_link(&text, &page) else {
+            return Err(FetchError::HtmlPage {
+                url: page,
+                linked: None,
+            });
+        };
+        tracing::info!(%page, %feed, "an HTML page: fetching the feed it links to");
+        let from = (page.clone(), guard_link);
+        let arrived = self.follow(&feed, Some(from), validators, allow_private).await?;
+        match self.finish(arrived).await? {
+            Fetched::Body { bytes, .. } if discover::is_html(&bytes) => Err(FetchError::HtmlPage {
+                url: page,
+                linked: Some(feed),
+            }),
+            Fetched::Body {
+                bytes,
+                charset,
+                final_url,
+                validators,
+                fresh_for,
+                ..
+            } => Ok(Fetched::Body {
+                bytes,
+                charset,
+                final_url,
+                moved_to: None,
+                validators,
+                fresh_for,
+            }),
+            not_modified => Ok(not_modified),
+        }
+    }
+
+    /// Whether a redirect from this response must lead to a public address.
+    fn guards_after(&self, response: &reqwest::Response, allow_private: bool) -> bool {
+        response
+            .remote_addr()
+            .is_none_or(|a| self.policy.guards(a.ip(), allow_private))
+    }
+
+    /// Requests `start` and follows its redirects. `from` is the page that linked to `start`
+    /// and whether that link is guarded, or `None` for a source's own URL.
+    async fn follow(
+        &self,
+        start: &Url,
+        mut from: Option<(Url, bool)>,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<Arrived, FetchError> {
         let mut url = start.clone();
         let mut all_permanent = true;
         let mut hops = 0;
-        let response = loop {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::ACCEPT,
-                HeaderValue::from_static(
-                    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-                ),
-            );
-            if let Some(v) = validators
-                .etag
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                headers.insert(header::IF_NONE_MATCH, v);
+        loop {
+            let guarded = from.as_ref().is_some_and(|(_, guarded)| *guarded);
+            let refused = |refused: Refused, from: &Option<(Url, bool)>, to: &Url| FetchError::Refused {
+                url: from.as_ref().map_or_else(|| start.clone(), |(u, _)| u.clone()),
+                to: to.clone(),
+                refused,
+            };
+            if guarded && let Some(ip) = guard::literal_ip(&url) {
+                self.policy
+                    .check_literal(url.host_str().unwrap_or(""), ip)
+                    .map_err(|r| refused(r, &from, &url))?;
             }
-            if let Some(v) = validators
-                .last_modified
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                headers.insert(header::IF_MODIFIED_SINCE, v);
-            }
-            let response = self
-                .client
+            let client = if guarded { &self.guarded } else { &self.open };
+            let response = client
                 .get(url.clone())
-                .headers(headers)
+                .headers(request_headers(validators))
                 .send()
                 .await
-                .map_err(|source| request_error(&url, source, self.timeout))?;
+                .map_err(|source| match cause::<Refused>(&source) {
+                    Some(r) => refused(r.clone(), &from, &url),
+                    None => request_error(&url, source, self.timeout),
+                })?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
-                break response;
+                return Ok(Arrived {
+                    response,
+                    url,
+                    hops,
+                    all_permanent,
+                });
             }
             let location = response
                 .headers()
@@ -266,8 +514,19 @@ impl Fetcher {
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
             );
+            from = Some((url, self.guards_after(&response, allow_private)));
             url = next;
-        };
+        }
+    }
+
+    /// Turns the response at the end of a redirect chain into a result.
+    async fn finish(&self, arrived: Arrived) -> Result<Fetched, FetchError> {
+        let Arrived {
+            response,
+            url,
+            hops,
+            all_permanent,
+        } = arrived;
         let status = response.status();
         let headers = response.headers();
         let now = Utc::now();
@@ -313,26 +572,83 @@ impl Fetcher {
         })
     }
 
-    async fn read_body(&self, mut response: reqwest::Response, url: &Url) -> Result<Vec<u8>, FetchError> {
-        let too_large = || FetchError::TooLarge {
+    /// Reads and decompresses a body, holding the bytes received to `max_compressed_body` (to
+    /// `max_body` when not compressed) and the decompressed bytes to `max_body`, as they stream.
+    async fn read_body(&self, response: reqwest::Response, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let too_large = |limit, key| FetchError::TooLarge {
             url: url.to_string(),
-            limit: self.max_body,
+            limit,
+            key,
         };
-        // Content-Length describes the encoded body; a compressed body may still grow, which the
-        // streaming check below catches.
-        if response.content_length().is_some_and(|n| n > self.max_body) {
-            return Err(too_large());
+        let coding = Coding::of(response.headers()).map_err(|coding| FetchError::Encoding {
+            url: url.clone(),
+            coding,
+            source: io::Error::new(io::ErrorKind::Unsupported, "use gzip, br, zstd or deflate"),
+        })?;
+        let (sent_limit, sent_key) = match coding {
+            Coding::Identity => (self.max_body, "max_body"),
+            _ => (self.max_compressed_body, "max_compressed_body"),
+        };
+        if response.content_length().is_some_and(|n| n > sent_limit) {
+            return Err(too_large(sent_limit, sent_key));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|source| request_error(url, source, self.timeout))?
-        {
-            if (body.len() + chunk.len()) as u64 > self.max_body {
-                return Err(too_large());
+        let mut sent = 0u64;
+        let stream = response.bytes_stream().map(move |chunk| {
+            let chunk = chunk.map_err(io::Error::other)?;
+            sent += chunk.len() as u64;
+            if sent > sent_limit {
+                return Err(io::Error::other(OverCap));
             }
-            body.extend_from_slice(&chunk);
+            Ok(chunk)
+        });
+        let raw = StreamReader::new(stream);
+        let reader: Pin<Box<dyn AsyncRead + Send>> = match coding {
+            Coding::Identity => Box::pin(raw),
+            Coding::Gzip => {
+                let mut d = GzipDecoder::new(raw);
+                d.multiple_members(true);
+                Box::pin(d)
+            }
+            Coding::Deflate => Box::pin(ZlibDecoder::new(raw)),
+            Coding::Brotli => Box::pin(BrotliDecoder::new(raw)),
+            Coding::Zstd => {
+                let mut d = ZstdDecoder::new(raw);
+                d.multiple_members(true);
+                Box::pin(d)
+            }
+        };
+        let mut body = Vec::new();
+        // One byte past the cap tells a body at the cap from one over it.
+        let read = reader.take(self.max_body + 1).read_to_end(&mut body).await;
+        if let Err(e) = read {
+            if cause::<OverCap>(&e).is_some() {
+                return Err(too_large(sent_limit, sent_key));
+            }
+            return Err(
+                match e.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
+                    Some(Ok(source)) if source.is_timeout() => FetchError::Timeout {
+                        url: url.clone(),
+                        timeout: self.timeout,
+                    },
+                    Some(Ok(source)) => FetchError::Body {
+                        url: url.clone(),
+                        source: *source,
+                    },
+                    Some(Err(inner)) => FetchError::Encoding {
+                        url: url.clone(),
+                        coding: coding.name().to_string(),
+                        source: io::Error::other(inner),
+                    },
+                    None => FetchError::Encoding {
+                        url: url.clone(),
+                        coding: coding.name().to_string(),
+                        source: io::Error::other("the stream failed"),
+                    },
+                },
+            );
+        }
+        if body.len() as u64 > self.max_body {
+            return Err(too_large(self.max_body, "max_body"));
         }
         Ok(body)
     }
@@ -347,6 +663,7 @@ impl Fetcher {
             return Err(FetchError::TooLarge {
                 url: path.display().to_string(),
                 limit: self.max_body,
+                key: "max_body",
             });
         }
         let modified = meta
@@ -373,11 +690,46 @@ impl Fetcher {
     }
 }
 
+/// The headers of every request: what is accepted, and the validators.
+fn request_headers(validators: &Validators) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(
+            "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+        ),
+    );
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip, br, zstd, deflate"),
+    );
+    if let Some(v) = validators
+        .etag
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        headers.insert(header::IF_NONE_MATCH, v);
+    }
+    if let Some(v) = validators
+        .last_modified
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        headers.insert(header::IF_MODIFIED_SINCE, v);
+    }
+    headers
+}
+
 fn request_error(url: &Url, source: reqwest::Error, timeout: Duration) -> FetchError {
     if source.is_timeout() {
         FetchError::Timeout {
             url: url.clone(),
             timeout,
+        }
+    } else if url.scheme() == "https" && source.is_connect() && is_tls_failure(&source) {
+        FetchError::Tls {
+            url: url.clone(),
+            source,
         }
     } else {
         FetchError::Request {
@@ -385,6 +737,16 @@ fn request_error(url: &Url, source: reqwest::Error, timeout: Duration) -> FetchE
             source,
         }
     }
+}
+
+/// Whether a connect error happened in the TLS handshake: rustls refused what it got, or the
+/// server closed the connection before the handshake ended.
+fn is_tls_failure(error: &reqwest::Error) -> bool {
+    chain(error).any(|e| {
+        e.is::<rustls::Error>()
+            || e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::UnexpectedEof)
+    })
 }
 
 /// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).

@@ -3,11 +3,16 @@
 //! In: a [`SourceConfig`](crate::config::SourceConfig) and the validators stored from the last
 //! fetch. Out: new items, or "not modified", or an error naming the source's URL.
 //!
-//! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, a body cap and a redirect
-//!   cap, or reading a local file;
+//! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, caps on the compressed and
+//!   decompressed body and on redirects, or reading a local file;
+//! - [`guard`]: which addresses a redirect may lead to (no public-to-private redirects);
+//! - [`discover`]: the feed an HTML page links to, when a source gives a page;
 //! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
-//! - [`parse`]: text to items through feed-rs, with repair-and-retry and lenient dates.
+//! - [`parse`]: text to items through feed-rs, with repair-and-retry, lenient dates and caps on
+//!   items and field lengths.
 
 pub mod decode;
+pub mod discover;
+pub mod guard;
 pub mod http;
 pub mod parse;

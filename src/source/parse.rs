@@ -8,6 +8,14 @@
 //!
 //! feed-rs is strict XML; on an XML error the text is repaired (invalid characters dropped, bare
 //! `&` escaped, a truncated tail cut after the last complete item and closed) and parsed again.
+//! DTD entities are never expanded and external ones never fetched or read: `&name;` for an
+//! entity that is not one of XML's five stays as written.
+//!
+//! What a hostile feed can make of an item is bounded: at most `max_items` items per feed (the
+//! rest are dropped and counted), and every field capped ([`MAX_TITLE_BYTES`],
+//! [`MAX_NAME_BYTES`], [`MAX_URL_BYTES`], [`MAX_HTML_BYTES`], [`MAX_LIST`]) on a character
+//! boundary, with NUL and the other characters XML forbids removed. HTML nested deeper than
+//! [`MAX_HTML_DEPTH`] (which would make sanitising it slow) is kept as its text.
 
 use std::sync::LazyLock;
 
@@ -22,6 +30,29 @@ use crate::html;
 use crate::model::{Enclosure, Item};
 use crate::transform::canonical_url;
 
+/// The most items read from one feed, unless `[fetch] max_items` says otherwise.
+pub const DEFAULT_MAX_ITEMS: usize = 1000;
+
+/// Longest title (of an item or the feed), in bytes; longer ones are cut.
+pub const MAX_TITLE_BYTES: usize = 4 << 10;
+
+/// Longest author name, category or language tag, in bytes; longer ones are cut.
+pub const MAX_NAME_BYTES: usize = 512;
+
+/// Longest link, GUID, `xml:base` or enclosure URL, in bytes; longer ones are dropped (a cut
+/// URL would point elsewhere).
+pub const MAX_URL_BYTES: usize = 4 << 10;
+
+/// Longest summary or content, in bytes; longer ones are cut (the sanitiser closes what the
+/// cut leaves open).
+pub const MAX_HTML_BYTES: usize = 1 << 20;
+
+/// Deepest nesting of elements kept in a summary or content; deeper HTML is kept as text.
+pub const MAX_HTML_DEPTH: usize = 256;
+
+/// Most authors, categories and enclosures kept per item.
+pub const MAX_LIST: usize = 64;
+
 /// A parsed feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedFeed {
@@ -33,6 +64,8 @@ pub struct ParsedFeed {
     pub items: Vec<Item>,
     /// Whether the text had to be repaired before it parsed.
     pub repaired: bool,
+    /// Items beyond the `max_items` cap, dropped (the last ones in feed order).
+    pub dropped: usize,
     /// How often the feed says it changes: RSS `<ttl>`, else `sy:updatePeriod` /
     /// `sy:updateFrequency`.
     pub update_interval: Option<std::time::Duration>,
@@ -49,12 +82,23 @@ pub enum ParseError {
     Panicked,
 }
 
-/// Parses feed text into items. `base` is the URL the feed was fetched from (relative links are
-/// resolved against the entry's xml:base, then the feed's link, then `base`); `tz` is the offset
-/// assumed for dates written without one.
+/// Parses feed text into items, at most [`DEFAULT_MAX_ITEMS`] (see [`parse_feed_with`]).
 pub fn parse_feed(text: &str, base: Option<&Url>, tz: FixedOffset) -> Result<ParsedFeed, ParseError> {
+    parse_feed_with(text, base, tz, DEFAULT_MAX_ITEMS)
+}
+
+/// Parses feed text into at most `max_items` items. `base` is the URL the feed was fetched from
+/// (relative links are resolved against the entry's xml:base, then the feed's link, then
+/// `base`); `tz` is the offset assumed for dates written without one.
+pub fn parse_feed_with(
+    text: &str,
+    base: Option<&Url>,
+    tz: FixedOffset,
+    max_items: usize,
+) -> Result<ParsedFeed, ParseError> {
+    let map = |feed, text, repaired| map_feed(feed, text, base, repaired, max_items);
     let first = match parse_once(text, tz) {
-        Ok(feed) => return Ok(map_feed(feed, text, base, false)),
+        Ok(feed) => return Ok(map(feed, text, false)),
         Err(e) => e,
     };
     if text.trim_start().starts_with('{') {
@@ -70,7 +114,7 @@ pub fn parse_feed(text: &str, base: Option<&Url>, tz: FixedOffset) -> Result<Par
         let Some(next) = stage(input) else { continue };
         repaired = next;
         if let Ok(feed) = parse_once(&repaired, tz) {
-            return Ok(map_feed(feed, &repaired, base, true));
+            return Ok(map(feed, &repaired, true));
         }
     }
     Err(first)
@@ -91,7 +135,7 @@ fn parse_once(text: &str, tz: FixedOffset) -> Result<Feed, ParseError> {
     }
 }
 
-fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> ParsedFeed {
+fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_items: usize) -> ParsedFeed {
     let feed_link = feed
         .links
         .iter()
@@ -118,6 +162,8 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> Parse
             }
         }
     }
+    let dropped = entries.len().saturating_sub(max_items);
+    entries.truncate(max_items);
     let items = entries
         .into_iter()
         .map(|e| {
@@ -132,10 +178,14 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool) -> Parse
         })
         .collect();
     ParsedFeed {
-        title: feed.title.map(|t| text_of(&t)),
-        link: feed_link.map(String::from),
+        title: feed
+            .title
+            .map(|t| capped(&text_of(&t), MAX_TITLE_BYTES))
+            .and_then(non_empty),
+        link: feed_link.map(String::from).and_then(url_field),
         items,
         repaired,
+        dropped,
         update_interval,
     }
 }
@@ -298,8 +348,71 @@ fn map_entry(
         enclosures,
         language: e.language.or_else(|| language.map(str::to_string)),
     };
+    cap_fields(&mut item);
     item.key = item_key(&item);
     item
+}
+
+/// `text` without the characters XML forbids (NUL, other controls, U+FFFE / U+FFFF), cut to
+/// `max` bytes on a character boundary.
+fn capped(text: &str, max: usize) -> String {
+    text[..text.floor_char_boundary(max)]
+        .chars()
+        .filter(|&c| is_xml_char(c))
+        .collect()
+}
+
+/// A URL-like field: dropped when longer than [`MAX_URL_BYTES`].
+fn url_field(text: String) -> Option<String> {
+    (text.len() <= MAX_URL_BYTES)
+        .then(|| capped(&text, MAX_URL_BYTES))
+        .and_then(non_empty)
+}
+
+/// An HTML field: cut to [`MAX_HTML_BYTES`]; nested deeper than [`MAX_HTML_DEPTH`], its text.
+fn html_field(html: String) -> Option<String> {
+    let html = capped(&html, MAX_HTML_BYTES);
+    // Fewer tags than the depth cap cannot nest deeper than it: skip the count.
+    let tags = html.bytes().filter(|&b| b == b'<').count();
+    if tags <= MAX_HTML_DEPTH || html::nesting_depth(&html) <= MAX_HTML_DEPTH {
+        return non_empty(html);
+    }
+    let text: String = html::to_text(&html)
+        .lines()
+        .map(|line| format!("<p>{}</p>", escape_text(line)))
+        .collect();
+    non_empty(text)
+}
+
+/// Holds every field of an item to its cap (see the module documentation).
+fn cap_fields(item: &mut Item) {
+    for url in [&mut item.guid, &mut item.url, &mut item.link, &mut item.base] {
+        *url = url.take().and_then(url_field);
+    }
+    item.title = item
+        .title
+        .take()
+        .map(|t| capped(&t, MAX_TITLE_BYTES))
+        .and_then(non_empty);
+    item.summary = item.summary.take().and_then(html_field);
+    item.content = item.content.take().and_then(html_field);
+    for list in [&mut item.authors, &mut item.categories] {
+        list.truncate(MAX_LIST);
+        for name in list.iter_mut() {
+            *name = capped(name, MAX_NAME_BYTES);
+        }
+        list.retain(|name| !name.is_empty());
+    }
+    item.enclosures.truncate(MAX_LIST);
+    item.enclosures.retain(|e| e.url.len() <= MAX_URL_BYTES);
+    for e in &mut item.enclosures {
+        e.mime = e.mime.take().map(|m| capped(&m, MAX_NAME_BYTES));
+    }
+    item.language = item
+        .language
+        .take()
+        .map(|l| capped(&l, MAX_NAME_BYTES))
+        .and_then(non_empty);
 }
 
 /// The `rdf:about` of every `<item>` of an RSS 1.0 document, in document order.
@@ -563,6 +676,175 @@ mod tests {
             close_truncated(t).as_deref(),
             Some("<rss><channel><title>t</title><item><title>a</title></item></channel></rss>")
         );
+    }
+
+    fn rss_items(items: &str) -> String {
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>https://e.example/</link>{items}</channel></rss>"
+        )
+    }
+
+    /// Runs `f` on a thread with a 2 MiB stack, the size of a tokio worker's.
+    fn on_worker_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .expect("thread")
+            .join()
+            .expect("no panic, no overflow");
+    }
+
+    #[test]
+    fn items_beyond_the_cap_are_dropped_and_counted() {
+        let items: String = (0..30)
+            .map(|i| format!("<item><title>n{i}</title><link>https://e.example/{i}</link></item>"))
+            .collect();
+        let feed = parse_feed_with(&rss_items(&items), None, cst(), 25).expect("parses");
+        assert_eq!(feed.items.len(), 25);
+        assert_eq!(feed.dropped, 5);
+        assert_eq!(
+            feed.items[24].title.as_deref(),
+            Some("n24"),
+            "the first ones are kept"
+        );
+        let feed = parse_feed(&rss_items(&items), None, cst()).expect("parses");
+        assert_eq!((feed.items.len(), feed.dropped), (30, 0));
+    }
+
+    #[test]
+    fn fields_are_capped_on_character_boundaries() {
+        let long_title = "陕".repeat(MAX_TITLE_BYTES); // three bytes each
+        let long_link = format!("https://e.example/{}", "a".repeat(MAX_URL_BYTES));
+        let long_body = format!("<p>{}</p>", "文".repeat(MAX_HTML_BYTES));
+        let authors: String = (0..100)
+            .map(|i| format!("<category>{i}{}</category>", "c".repeat(2 * MAX_NAME_BYTES)))
+            .collect();
+        let item = format!(
+            "<item><title>{long_title}</title><link>{long_link}</link><guid>g-1</guid>\
+             <description><![CDATA[{long_body}]]></description>{authors}</item>"
+        );
+        let feed = parse_feed(&rss_items(&item), None, cst()).expect("parses");
+        let i = &feed.items[0];
+        let title = i.title.as_deref().expect("title");
+        assert!(title.len() <= MAX_TITLE_BYTES && title.len() > MAX_TITLE_BYTES - 3);
+        assert!(title.chars().all(|c| c == '陕'));
+        assert_eq!(i.link, None, "an over-long link is dropped, not cut");
+        assert_eq!(i.url, None);
+        assert_eq!(i.key, "g:g-1");
+        let summary = i.summary.as_deref().expect("summary");
+        assert!(summary.len() <= MAX_HTML_BYTES && summary.starts_with("<p>文文"));
+        assert_eq!(i.categories.len(), MAX_LIST);
+        assert!(i.categories.iter().all(|c| c.len() == MAX_NAME_BYTES));
+    }
+
+    #[test]
+    fn nul_and_control_characters_never_reach_an_item() {
+        // Valid XML 1.1 escapes and raw controls, which feed-rs accepts or the repair removes.
+        let item = "<item><title>a\u{0}b\u{1}c&#1;</title><link>https://e.example/x\u{0}y</link>\
+                    <description>d\u{0}e\u{b}</description><author>x\u{0}y</author></item>";
+        let feed = parse_feed(&rss_items(item), None, cst()).expect("parses");
+        let i = &feed.items[0];
+        for field in [&i.title, &i.link, &i.url, &i.summary] {
+            let text = field.as_deref().expect("field kept");
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        }
+        assert_eq!(i.title.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn entities_are_never_expanded_nor_fetched() {
+        let secret = std::env::temp_dir().join(format!("feedfold-xxe-{}.txt", std::process::id()));
+        std::fs::write(&secret, "TOP-SECRET-MARKER").expect("write");
+        let mut dtd = String::from("<!DOCTYPE rss [\n<!ENTITY lol \"lol\">\n");
+        for i in 1..10 {
+            let prev = if i == 1 {
+                "lol".to_string()
+            } else {
+                format!("lol{}", i - 1)
+            };
+            dtd.push_str(&format!(
+                "<!ENTITY lol{i} \"{}\">\n",
+                format!("&{prev};").repeat(10)
+            ));
+        }
+        dtd.push_str(&format!(
+            "<!ENTITY xxe SYSTEM \"file://{}\">\n<!ENTITY remote SYSTEM \"http://127.0.0.1:9/x\">\n]>\n",
+            secret.display()
+        ));
+        let doc = format!(
+            "{dtd}{}",
+            rss_items(
+                "<item><title>a &lol9; b &xxe;</title><link>https://e.example/1</link>\
+                 <description>&lol9; &xxe; &remote;</description></item>"
+            )
+        );
+        let started = std::time::Instant::now();
+        let feed = parse_feed(&doc, None, cst()).expect("parses");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let i = &feed.items[0];
+        let all = format!("{:?}", i);
+        assert!(!all.contains("TOP-SECRET"), "{all}");
+        assert!(!all.contains("lollol"), "{all}");
+        assert!(all.len() < 2000, "nothing was expanded: {all}");
+        assert_eq!(i.title.as_deref(), Some("a &lol9; b &xxe;"));
+        std::fs::remove_file(&secret).expect("remove");
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        on_worker_stack(|| {
+            for n in [1_000, 10_000, 100_000] {
+                let open = "<x>".repeat(n);
+                let close = "</x>".repeat(n);
+                let xml = rss_items(&format!(
+                    "<item><title>a</title><link>https://e.example/1</link>{open}{close}</item>"
+                ));
+                // An error or the item, but an answer.
+                if let Ok(feed) = parse_feed(&xml, None, cst()) {
+                    assert!(feed.items.len() <= 1);
+                }
+                let unclosed = rss_items(&format!("<item><title>a</title>{open}"));
+                let _ = parse_feed(&unclosed, None, cst());
+                let atom = format!(
+                    "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry><id>x</id><title>a</title>\
+                     <content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{}{}</div></content></entry></feed>",
+                    "<div>".repeat(n),
+                    "</div>".repeat(n)
+                );
+                let _ = parse_feed(&atom, None, cst());
+                let json = format!(
+                    "{{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"t\",\"items\":[{{\"id\":\"1\",\"x\":{}{}}}]}}",
+                    "[".repeat(n),
+                    "]".repeat(n)
+                );
+                let _ = parse_feed(&json, None, cst());
+            }
+        });
+    }
+
+    #[test]
+    fn deeply_nested_html_is_kept_as_text() {
+        on_worker_stack(|| {
+            let n = 100_000;
+            let html = format!("{}deep text{}", "<div>".repeat(n), "</div>".repeat(n));
+            let xml = rss_items(&format!(
+                "<item><title>a</title><link>https://e.example/1</link><description><![CDATA[{html}]]></description>\
+                 <content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><![CDATA[<p>shallow <b>bold</b></p>]]></content:encoded></item>"
+            ));
+            let started = std::time::Instant::now();
+            let feed = parse_feed(&xml, None, cst()).expect("parses");
+            let i = &feed.items[0];
+            assert_eq!(i.summary.as_deref(), Some("<p>deep text</p>"));
+            assert_eq!(i.content.as_deref(), Some("<p>shallow <b>bold</b></p>"));
+            // What is stored is sanitised: that must be quick now.
+            let clean = html::sanitize(i.summary.as_deref().unwrap_or(""), None);
+            assert_eq!(clean, "<p>deep text</p>");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{:?}",
+                started.elapsed()
+            );
+        });
     }
 
     #[test]

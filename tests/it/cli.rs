@@ -4,11 +4,27 @@ use std::process::Command;
 
 use crate::support::{Origin, sources};
 
-fn feedfold() -> Command {
+pub fn feedfold() -> Command {
     Command::new(env!("CARGO_BIN_EXE_feedfold"))
 }
 
-fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+/// Runs `feedfold COMMAND --config PATH EXTRA…` on a blocking thread and waits for it.
+pub async fn run_command(
+    command: &str,
+    path: &std::path::Path,
+    extra: &[&std::path::Path],
+) -> std::process::Output {
+    let mut cmd = feedfold();
+    cmd.args([command, "--config"]).arg(path);
+    for arg in extra {
+        cmd.arg(arg);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join")
+}
+
+pub fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("feedfold.toml");
     std::fs::write(&path, format!("[store]\nurl = \"sqlite://cli.db\"\n\n{body}")).expect("write");
     path
@@ -94,18 +110,10 @@ async fn fetch_writes_outputs_and_exit_code_tells_about_failures_then_export_pri
         &format!("[[output]]\nname = \"all\"\ntitle = \"All\"\n\n{good}"),
     );
     let out_dir = dir.path().join("site");
-    let run = |path: std::path::PathBuf, out_dir: std::path::PathBuf| {
-        tokio::task::spawn_blocking(move || {
-            feedfold()
-                .args(["fetch", "--config"])
-                .arg(path)
-                .arg("--out")
-                .arg(out_dir)
-                .output()
-                .expect("run")
-        })
+    let run = |path: std::path::PathBuf, out_dir: std::path::PathBuf| async move {
+        run_command("fetch", &path, &[std::path::Path::new("--out"), &out_dir]).await
     };
-    let out = run(path.clone(), out_dir.clone()).await.expect("join");
+    let out = run(path.clone(), out_dir.clone()).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("rss2") && err.contains("3 new"), "{err}");
@@ -113,21 +121,10 @@ async fn fetch_writes_outputs_and_exit_code_tells_about_failures_then_export_pri
         assert!(out_dir.join(format!("all.{ext}")).is_file());
     }
 
-    let again = run(path.clone(), out_dir.clone()).await.expect("join");
+    let again = run(path.clone(), out_dir.clone()).await;
     assert!(String::from_utf8_lossy(&again.stderr).contains("not modified (304)"));
 
-    let export = tokio::task::spawn_blocking({
-        let path = path.clone();
-        move || {
-            feedfold()
-                .args(["export", "--config"])
-                .arg(path)
-                .output()
-                .expect("run")
-        }
-    })
-    .await
-    .expect("join");
+    let export = run_command("export", &path, &[]).await;
     assert!(export.status.success());
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&export.stdout)
         .lines()
@@ -156,7 +153,7 @@ async fn fetch_writes_outputs_and_exit_code_tells_about_failures_then_export_pri
         dir.path(),
         &format!("[[output]]\nname = \"all\"\ntitle = \"All\"\n\n{broken}"),
     );
-    let out = run(path, out_dir.clone()).await.expect("join");
+    let out = run(path, out_dir.clone()).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("FAILED") && err.contains("HTTP 503"), "{err}");

@@ -4,14 +4,7 @@ use chrono::{TimeZone, Utc};
 use feedfold::model::StoredItem;
 use feedfold::run::Outcome;
 
-use crate::support::{Env, Origin, sources};
-
-fn stored(reports: &[feedfold::run::SourceReport], name: &str) -> feedfold::store::IngestCounts {
-    match &reports.iter().find(|r| r.name == name).expect("report").outcome {
-        Outcome::Stored { counts, .. } => *counts,
-        other => panic!("{name}: expected stored, got {other:?}"),
-    }
-}
+use crate::support::{Env, Origin, failure, sources, stored};
 
 fn by_source<'a>(items: &'a [StoredItem], source: &str) -> Vec<&'a StoredItem> {
     let mut v: Vec<_> = items.iter().filter(|i| i.source == source).collect();
@@ -163,7 +156,7 @@ async fn every_format_and_encoding_is_read() {
 #[tokio::test]
 async fn gzip_bodies_are_decompressed() {
     let origin = Origin::start().await;
-    let env = Env::new(&sources(&[("z", origin.url("/gzip/big5.xml"))])).await;
+    let env = Env::new(&sources(&[("z", origin.url("/encoded/gzip/big5.xml"))])).await;
     let reports = env.fetch().await;
     assert_eq!(stored(&reports, "z").new, 1);
 }
@@ -267,13 +260,6 @@ async fn permanent_redirects_move_the_source_and_temporary_ones_do_not() {
     );
 }
 
-fn failure(reports: &[feedfold::run::SourceReport], name: &str) -> String {
-    match &reports.iter().find(|r| r.name == name).expect("report").outcome {
-        Outcome::Failed { error } => error.clone(),
-        other => panic!("{name}: expected failure, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn failures_are_reported_per_source_and_do_not_stop_the_others() {
     let origin = Origin::start().await;
@@ -310,7 +296,7 @@ async fn failures_are_reported_per_source_and_do_not_stop_the_others() {
         failure(&reports, "slow")
     );
     assert!(failure(&reports, "huge").contains("larger than 1048576 bytes"));
-    assert!(failure(&reports, "notfeed").contains("source notfeed: parse: not a readable"));
+    assert!(failure(&reports, "notfeed").contains("is an HTML page, not a feed"));
     assert!(failure(&reports, "refused").contains("request failed"));
     assert!(failure(&reports, "nofile").contains("cannot read file"));
     for name in ["e500", "slow", "huge"] {

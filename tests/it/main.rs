@@ -4,6 +4,8 @@
 //! - `fetch`: formats, encodings, repair, conditional GET, redirects, limits, failures, updates;
 //! - `output`: merged outputs in three formats, exact dedup across sources, re-parsing;
 //! - `cli`: the binary's commands, exit codes and config error reports;
+//! - `hostile`: bombs, caps, entities, deep nesting, lying charsets, network faults, HTML pages,
+//!   the address guard on redirects, and failures that stay local;
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
@@ -17,6 +19,7 @@ mod cli;
 mod fetch;
 mod fold;
 mod fuzz_seeds;
+mod hostile;
 mod opml;
 mod output;
 mod select;

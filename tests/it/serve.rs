@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::support::Origin;
 
 /// A running daemon on a config file in a temporary folder.
-struct Daemon {
+pub struct Daemon {
     dir: tempfile::TempDir,
     addr: SocketAddr,
     signals: mpsc::Sender<Signal>,
@@ -66,29 +66,8 @@ fn config_text(origin: &Origin, extra: &str) -> String {
 
 impl Daemon {
     async fn start(origin: &Origin) -> Daemon {
-        feedfold::install_tls_provider();
         origin.set_mutable("local.xml", local_news().as_bytes());
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("feedfold.toml");
-        std::fs::write(&path, config_text(origin, "")).expect("write config");
-        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (signals, rx) = mpsc::channel(4);
-        let handle = tokio::spawn(serve::run(path, cfg, listener, rx));
-        let client = reqwest::Client::builder()
-            .no_gzip()
-            .no_brotli()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
-        let daemon = Daemon {
-            dir,
-            addr,
-            signals,
-            handle,
-            client,
-        };
+        let daemon = Daemon::launch(&config_text(origin, "")).await;
         daemon
             .wait_for("the first fetches", |d| async move {
                 let metrics = d.text("/metrics").await;
@@ -98,6 +77,31 @@ impl Daemon {
             })
             .await;
         daemon
+    }
+
+    /// Starts a daemon on a config file with this text (relative paths are in its folder).
+    /// The client it requests with does not decompress.
+    pub async fn launch(config: &str) -> Daemon {
+        feedfold::install_tls_provider();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("feedfold.toml");
+        std::fs::write(&path, config).expect("write config");
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (signals, rx) = mpsc::channel(4);
+        let handle = tokio::spawn(serve::run(path, cfg, listener, rx));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Daemon {
+            dir,
+            addr,
+            signals,
+            handle,
+            client,
+        }
     }
 
     fn config_path(&self) -> PathBuf {
@@ -116,11 +120,11 @@ impl Daemon {
         request.send().await.expect("request")
     }
 
-    async fn text(&self, path: &str) -> String {
+    pub async fn text(&self, path: &str) -> String {
         self.get(path, &[]).await.text().await.expect("body")
     }
 
-    async fn wait_for<'a, F, Fut>(&'a self, what: &str, check: F)
+    pub async fn wait_for<'a, F, Fut>(&'a self, what: &str, check: F)
     where
         F: Fn(&'a Daemon) -> Fut,
         Fut: Future<Output = bool>,
@@ -134,7 +138,7 @@ impl Daemon {
         panic!("timed out waiting for {what}");
     }
 
-    async fn stop(self) -> tempfile::TempDir {
+    pub async fn stop(self) -> tempfile::TempDir {
         self.signals.send(Signal::Shutdown).await.expect("send");
         tokio::time::timeout(Duration::from_secs(20), self.handle)
             .await

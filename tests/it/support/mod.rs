@@ -4,7 +4,6 @@
 pub mod inert;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use feedfold::config::Config;
-use feedfold::run::{self, SourceReport};
+use feedfold::run::{self, Outcome, SourceReport};
 use feedfold::source::http::Fetcher;
 use feedfold::store::Store;
 
@@ -47,14 +46,19 @@ pub struct OriginState {
 /// - `/feeds/{name}`: a fixture with ETag / Last-Modified, 304 on a match; `gbk_noprolog.xml`
 ///   is sent with `charset=gbk` in its Content-Type (its only encoding hint);
 /// - `/nocache/{name}`: a fixture with no validators (always 200);
-/// - `/gzip/{name}`: a fixture gzip-compressed;
+/// - `/encoded/{coding}/{name}`: a fixture compressed with `gzip`, `br`, `zstd` or `deflate`
+///   (any other coding is named in the header and the body sent as is);
+/// - `/bomb/{coding}`: zeros compressed without end (a decompression bomb);
+/// - `/empty-members`: gzip members without content, without end (no output, endless input);
 /// - `/mutable/{name}`: a body the test sets, with an ETag of its content;
 /// - `/status/{code}`: that status;
 /// - `/moved/{name}` (301), `/found/{name}` (302) to `/feeds/{name}`; `/loop` redirects to itself;
 ///   `/to-ftp` redirects to an ftp URL;
 /// - `/slow`: headers, then a body that drips for longer than any test timeout;
 /// - `/huge`: 2 MiB streamed without Content-Length;
-/// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once.
+/// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once;
+/// - `/hang`: never answers;
+/// - `/redirect?to=URL`: a 302 to any URL.
 pub struct Origin {
     pub addr: SocketAddr,
     pub state: Arc<OriginState>,
@@ -62,11 +66,20 @@ pub struct Origin {
 
 impl Origin {
     pub async fn start() -> Origin {
+        Origin::start_on([127, 0, 0, 1].into()).await
+    }
+
+    /// An origin on another loopback address (127.0.0.2 …), which counts as another host.
+    pub async fn start_on(ip: std::net::IpAddr) -> Origin {
         let state = Arc::new(OriginState::default());
         let app = Router::new()
             .route("/feeds/{name}", get(feed))
             .route("/nocache/{name}", get(nocache))
-            .route("/gzip/{name}", get(gzip))
+            .route("/encoded/{coding}/{name}", get(encoded))
+            .route("/bomb/{coding}", get(bomb))
+            .route("/empty-members", get(empty_members))
+            .route("/hang", get(std::future::pending::<Response>))
+            .route("/redirect", get(redirect_to))
             .route("/mutable/{name}", get(mutable))
             .route("/status/{code}", get(status))
             .route("/moved/{name}", get(moved))
@@ -80,7 +93,7 @@ impl Origin {
             .route("/huge", get(huge))
             .route("/held/{name}", get(held))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
@@ -143,6 +156,15 @@ fn count(state: &OriginState, path: String, headers: &HeaderMap) {
 fn content_type(name: &str) -> &'static str {
     if name == "gbk_noprolog.xml" {
         "text/xml; charset=gbk"
+    } else if name.ends_with(".html") {
+        "text/html; charset=utf-8"
+    } else if let Some(charset) = name.split('.').nth(1).filter(|_| name.ends_with(".charset")) {
+        // `name.gbk.charset`: a Content-Type naming that charset, whatever the bytes are.
+        match charset {
+            "gbk" => "application/xml; charset=gbk",
+            "utf-8" => "application/xml; charset=utf-8",
+            _ => "application/xml; charset=utf-16",
+        }
     } else if name.ends_with(".json") {
         "application/feed+json"
     } else {
@@ -191,23 +213,69 @@ async fn nocache(
     ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
 }
 
-async fn gzip(
-    State(s): State<Arc<OriginState>>,
-    UrlPath(name): UrlPath<String>,
-    headers: HeaderMap,
-) -> Response {
-    count(&s, format!("/gzip/{name}"), &headers);
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(&fixture(&name)).expect("gzip");
-    let body = enc.finish().expect("gzip");
+/// `bytes` compressed with an HTTP content coding, or `None` for a coding not known here.
+pub async fn compress(coding: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZlibEncoder, ZstdEncoder};
+    use tokio::io::AsyncReadExt;
+    let mut reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send + '_>> = match coding {
+        "gzip" => Box::pin(GzipEncoder::new(bytes)),
+        "br" => Box::pin(BrotliEncoder::new(bytes)),
+        "zstd" => Box::pin(ZstdEncoder::new(bytes)),
+        "deflate" => Box::pin(ZlibEncoder::new(bytes)),
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).await.expect("compress");
+    Some(out)
+}
+
+async fn encoded(UrlPath((coding, name)): UrlPath<(String, String)>) -> Response {
+    let body = fixture(&name);
+    let body = compress(&coding, &body).await.unwrap_or(body);
     (
         [
-            (header::CONTENT_TYPE, content_type(&name)),
-            (header::CONTENT_ENCODING, "gzip"),
+            (header::CONTENT_TYPE, content_type(&name).to_string()),
+            (header::CONTENT_ENCODING, coding),
         ],
         body,
     )
         .into_response()
+}
+
+async fn bomb(UrlPath(coding): UrlPath<String>) -> Response {
+    use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZlibEncoder, ZstdEncoder};
+    let zeros = tokio::io::BufReader::new(tokio::io::repeat(0));
+    let body = match coding.as_str() {
+        "gzip" => Body::from_stream(tokio_util::io::ReaderStream::new(GzipEncoder::new(zeros))),
+        "br" => Body::from_stream(tokio_util::io::ReaderStream::new(BrotliEncoder::new(zeros))),
+        "zstd" => Body::from_stream(tokio_util::io::ReaderStream::new(ZstdEncoder::new(zeros))),
+        _ => Body::from_stream(tokio_util::io::ReaderStream::new(ZlibEncoder::new(zeros))),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "application/xml".to_string()),
+            (header::CONTENT_ENCODING, coding),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn empty_members() -> Response {
+    let member = compress("gzip", b"").await.expect("gzip");
+    let chunk = member.repeat(1000);
+    (
+        [
+            (header::CONTENT_TYPE, "application/xml"),
+            (header::CONTENT_ENCODING, "gzip"),
+        ],
+        Body::from_stream(async_stream(usize::MAX, Duration::ZERO, chunk)),
+    )
+        .into_response()
+}
+
+async fn redirect_to(axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>) -> Response {
+    redirect(StatusCode::FOUND, q.get("to").map_or("/", String::as_str))
 }
 
 async fn mutable(
@@ -361,6 +429,22 @@ impl Env {
     }
 }
 
+/// The counts of a source that was stored (panics on any other outcome).
+pub fn stored(reports: &[SourceReport], name: &str) -> feedfold::store::IngestCounts {
+    match &reports.iter().find(|r| r.name == name).expect("report").outcome {
+        Outcome::Stored { counts, .. } => *counts,
+        other => panic!("{name}: expected stored, got {other:?}"),
+    }
+}
+
+/// The error of a source that failed (panics on any other outcome).
+pub fn failure(reports: &[SourceReport], name: &str) -> String {
+    match &reports.iter().find(|r| r.name == name).expect("report").outcome {
+        Outcome::Failed { error, .. } => error.clone(),
+        other => panic!("{name}: expected failure, got {other:?}"),
+    }
+}
+
 /// The fold fixtures (`tests/fixtures/fold/`): the seed stories, their copies and look-alikes.
 pub const FOLD_FIXTURES: [&str; 8] = [
     "qutoutiao.xml",
@@ -430,4 +514,38 @@ impl PostgresDb {
         .await
         .expect("drop database");
     }
+}
+
+/// How a [`raw_server`] ends each connection after its reply.
+#[derive(Clone, Copy)]
+pub enum End {
+    /// An orderly close (FIN).
+    Close,
+    /// A reset (RST).
+    Reset,
+}
+
+/// A loopback server that reads each request, writes `reply` as is and ends the connection:
+/// for bodies cut short and handshakes that never happen.
+pub async fn raw_server(reply: &'static [u8], end: End) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(reply).await;
+            let _ = stream.flush().await;
+            // Let the client read what was sent before the connection ends.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let End::Reset = end {
+                let _ = stream.set_zero_linger();
+            }
+            drop(stream);
+        }
+    });
+    addr
 }
