@@ -13,6 +13,10 @@
 
 #![allow(unreachable_pub)]
 
+// First: its macros are used by the others.
+#[macro_use]
+mod support;
+
 mod cli;
 mod fetch;
 mod fold;
@@ -21,5 +25,4 @@ mod opml;
 mod output;
 mod select;
 mod serve;
-mod support;
 mod xss;

@@ -304,21 +304,88 @@ fn async_stream(
     })
 }
 
+/// Runs each scenario `async fn NAME(backend: Backend)` listed as two tests: `sqlite::NAME`
+/// and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The database a test's store is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh database on the server `FEEDFOLD_TEST_POSTGRES` names ([`postgres_admin`]).
+    Postgres,
+}
+
+/// The admin URL of the PostgreSQL server for tests, from `FEEDFOLD_TEST_POSTGRES`. Without it a
+/// PostgreSQL test is skipped (it says so on stderr), except under CI (`CI` set), where that is
+/// a failure: CI must not pass PostgreSQL tests it did not run.
+pub fn postgres_admin() -> Option<String> {
+    match std::env::var("FEEDFOLD_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("FEEDFOLD_TEST_POSTGRES is not set under CI: the PostgreSQL tests cannot run")
+        }
+        _ => {
+            eprintln!("FEEDFOLD_TEST_POSTGRES is not set: PostgreSQL test skipped");
+            None
+        }
+    }
+}
+
 /// A temporary folder with a config file, and everything needed to run fetch cycles on it.
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub store: Store,
     pub fetcher: Fetcher,
+    /// The PostgreSQL database of the store, dropped with the Env.
+    _db: Option<PostgresDb>,
 }
 
 impl Env {
-    /// Writes `body` (the TOML after a generated `[store]` section) and opens everything.
+    /// Writes `body` (the TOML after a generated `[store]` section) and opens everything, with a
+    /// SQLite store.
     pub async fn new(body: &str) -> Env {
+        Env::with_store("sqlite://test.db", body, None).await
+    }
+
+    /// [`Env::new`] with the store on `backend`; None when the PostgreSQL test is skipped.
+    pub async fn on(backend: Backend, body: &str) -> Option<Env> {
+        match backend {
+            Backend::Sqlite => Some(Env::new(body).await),
+            Backend::Postgres => {
+                let db = PostgresDb::create(&postgres_admin()?).await;
+                let url = db.url.clone();
+                Some(Env::with_store(&url, body, Some(db)).await)
+            }
+        }
+    }
+
+    async fn with_store(url: &str, body: &str, db: Option<PostgresDb>) -> Env {
         feedfold::install_tls_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("feedfold.toml");
-        let text = format!("[store]\nurl = \"sqlite://test.db\"\n\n{body}");
+        let text = format!("[store]\nurl = \"{url}\"\n\n{body}");
         std::fs::write(&path, text).expect("write config");
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let store = Store::open(&config.store.url).await.expect("open store");
@@ -328,6 +395,7 @@ impl Env {
             config,
             store,
             fetcher,
+            _db: db,
         }
     }
 
@@ -381,7 +449,8 @@ pub fn sources(list: &[(&str, String)]) -> String {
 }
 
 /// A PostgreSQL database of its own for one test, on the server of an admin URL (such as
-/// `FEEDFOLD_TEST_POSTGRES`): created empty, dropped by [`PostgresDb::drop`].
+/// `FEEDFOLD_TEST_POSTGRES`): created empty, dropped (with any connections left open to it)
+/// when the value is dropped, also when the test fails.
 pub struct PostgresDb {
     admin: String,
     name: String,
@@ -416,18 +485,31 @@ impl PostgresDb {
             url,
         }
     }
+}
 
-    pub async fn drop(self) {
+impl Drop for PostgresDb {
+    /// Drops the database from a thread of its own (a `Drop` cannot wait on the test's runtime).
+    fn drop(&mut self) {
         use sqlx::Connection;
-        let mut conn = sqlx::AnyConnection::connect(&self.admin)
-            .await
-            .expect("connect to postgres");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
+            panic!("cannot drop test database {}: {dropped:?}", self.name);
+        }
     }
 }
