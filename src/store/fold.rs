@@ -48,6 +48,11 @@ const COLUMNS: &str = "id, story_id, exact_id, cmp_title, cmp_body, published, f
 /// keeps a pass's work proportional to the recent part of the store, which never shrinks.
 const HORIZON_SECS: i64 = 30 * 24 * 3600;
 
+/// The PostgreSQL advisory lock a folding pass holds for its transaction ("fold" in ASCII), so
+/// passes of processes sharing a database run one at a time. Anything that must not run beside a
+/// folding pass can take it too.
+pub const FOLD_LOCK: i64 = 0x666f_6c64;
+
 /// What the regions step needs of a waiting item beside its [`Candidate`].
 struct Waiting {
     row: CandidateRow,
@@ -136,6 +141,16 @@ impl Store {
         let _guard = self.write_guard().await;
         let err = || query_error("folding stories");
         let mut tx = self.pool.begin().await.map_err(err())?;
+        // One pass at a time across every process sharing the database: a pass reads the
+        // stories the previous one committed, so copies of one story folded by two daemons at
+        // once still make one story. (SQLite writes one transaction at a time anyway.)
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS fold_lock")
+                .bind(FOLD_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(err())?;
+        }
         // NULL publication times first, on SQLite and PostgreSQL alike (their defaults differ).
         let sql = format!(
             "SELECT {COLUMNS}, source FROM items WHERE story_id IS NULL \

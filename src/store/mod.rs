@@ -30,7 +30,7 @@ mod select;
 mod status;
 
 pub use explain::{Explanation, Neighbour};
-pub use fold::FoldReport;
+pub use fold::{FOLD_LOCK, FoldReport};
 pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: WAL (readers never block the writer; a crash loses at
@@ -129,10 +129,20 @@ pub struct Rendered {
     pub content_html: Option<String>,
 }
 
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// SQLite: one process writes at a time.
+    Sqlite,
+    /// PostgreSQL: several daemons write side by side.
+    Postgres,
+}
+
 /// The store. Cloning it is cheap: clones share the connection pool and the write lock.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
     /// SQLite allows one writer; taking this lock around write transactions avoids
     /// "database is locked" when several sources finish at once. PostgreSQL does not need it.
     write_lock: Option<Arc<Mutex<()>>>,
@@ -276,6 +286,11 @@ impl Store {
         fold::rebuild_keys(&pool).await?;
         Ok(Store {
             pool,
+            backend: if sqlite {
+                Backend::Sqlite
+            } else {
+                Backend::Postgres
+            },
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
         })
     }

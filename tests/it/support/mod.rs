@@ -31,6 +31,10 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("feeds").join(name)).expect("fixture exists")
 }
 
+/// Makes the body of `/generated/{name}` from the name and how many times that path was served
+/// before.
+pub type Generator = Arc<dyn Fn(&str, usize) -> Vec<u8> + Send + Sync>;
+
 #[derive(Default)]
 pub struct OriginState {
     /// Requests seen per path.
@@ -41,6 +45,8 @@ pub struct OriginState {
     pub mutable: Mutex<HashMap<String, Vec<u8>>>,
     /// Requests to `/held/…` under way now, and the most seen at once.
     pub held: Mutex<(usize, usize)>,
+    /// The bodies of `/generated/{name}`.
+    pub generator: Mutex<Option<Generator>>,
 }
 
 /// A loopback HTTP origin. Routes:
@@ -54,7 +60,9 @@ pub struct OriginState {
 ///   `/to-ftp` redirects to an ftp URL;
 /// - `/slow`: headers, then a body that drips for longer than any test timeout;
 /// - `/huge`: 2 MiB streamed without Content-Length;
-/// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once.
+/// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once;
+/// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
+///   many times the path was requested before (so every fetch can bring something new).
 pub struct Origin {
     pub addr: SocketAddr,
     pub state: Arc<OriginState>,
@@ -79,6 +87,7 @@ impl Origin {
             .route("/slow", get(slow))
             .route("/huge", get(huge))
             .route("/held/{name}", get(held))
+            .route("/generated/{name}", get(generated))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -117,6 +126,10 @@ impl Origin {
     /// The most `/held/…` requests that were under way at once.
     pub fn most_held(&self) -> usize {
         self.state.held.lock().expect("lock").1
+    }
+
+    pub fn set_generator(&self, generator: impl Fn(&str, usize) -> Vec<u8> + Send + Sync + 'static) {
+        *self.state.generator.lock().expect("lock") = Some(Arc::new(generator));
     }
 
     pub fn set_mutable(&self, name: &str, body: &[u8]) {
@@ -272,6 +285,24 @@ async fn held(State(s): State<Arc<OriginState>>, UrlPath(name): UrlPath<String>)
     tokio::time::sleep(Duration::from_millis(200)).await;
     s.held.lock().expect("lock").0 -= 1;
     ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
+}
+
+async fn generated(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/generated/{name}");
+    let before = s.hits.lock().expect("lock").get(&path).copied().unwrap_or(0);
+    count(&s, path, &headers);
+    let Some(generator) = s.generator.lock().expect("lock").clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [(header::CONTENT_TYPE, "application/xml")],
+        generator(&name, before),
+    )
+        .into_response()
 }
 
 async fn huge() -> Response {
