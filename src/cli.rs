@@ -231,7 +231,7 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
 
 fn print_summary(reports: &[SourceReport]) {
     let width = reports.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
-    let (mut new, mut updated, mut failed) = (0, 0, 0);
+    let (mut new, mut updated, mut failed, mut elsewhere) = (0, 0, 0, 0);
     for r in reports {
         let line = match &r.outcome {
             Outcome::Stored {
@@ -258,13 +258,22 @@ fn print_summary(reports: &[SourceReport]) {
                 failed += 1;
                 format!("FAILED     {error}")
             }
+            Outcome::Elsewhere { holder } => {
+                elsewhere += 1;
+                format!("elsewhere  being fetched by {holder}")
+            }
         };
         eprintln!("  {:width$}  {line}", r.name);
     }
+    let by_others = if elsewhere > 0 {
+        format!(", {elsewhere} fetched elsewhere")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} sources: {} ok, {} failed; {new} new items, {updated} updated",
+        "{} sources: {} ok, {} failed{by_others}; {new} new items, {updated} updated",
         reports.len(),
-        reports.len() - failed,
+        reports.len() - failed - elsewhere,
         failed
     );
 }

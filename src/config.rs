@@ -79,6 +79,9 @@ pub struct FetchConfig {
     pub max_interval: Duration,
     /// The daemon's first fetches are spread over this long so many sources do not fire at once.
     pub startup_spread: Duration,
+    /// How long a daemon or `fetch` run holds a source it fetches: if it dies, other daemons
+    /// sharing the store take the source over when this runs out.
+    pub lease: Duration,
 }
 
 /// How the daemon serves outputs.
@@ -253,6 +256,7 @@ struct RawFetch {
     max_backoff: Option<RawDuration>,
     max_interval: Option<RawDuration>,
     startup_spread: Option<RawDuration>,
+    lease: Option<RawDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -611,6 +615,7 @@ impl Config {
             max_backoff: Duration::from_secs(6 * 3600),
             max_interval: Duration::from_secs(24 * 3600),
             startup_spread: Duration::from_secs(60),
+            lease: Duration::from_secs(5 * 60),
         };
         let fetch_span = |k: &str| table_of(&tables[1], k);
         if let Some(n) = fetch.concurrency {
@@ -719,6 +724,25 @@ impl Config {
                     fetch_span("startup_spread"),
                     "fetch.startup_spread",
                     "must be a duration: seconds, or a string like \"1m\"",
+                ),
+            }
+        }
+
+        if let Some(raw) = &fetch.lease {
+            match raw.get() {
+                Some(d) if d.as_secs() >= 2 && d > fetch_cfg.timeout => fetch_cfg.lease = d,
+                Some(d) if d.as_secs() >= 2 => c.push(
+                    fetch_span("lease"),
+                    "fetch.lease",
+                    format!(
+                        "must be longer than fetch.timeout ({}s): a lease must outlast a fetch",
+                        fetch_cfg.timeout.as_secs_f64()
+                    ),
+                ),
+                _ => c.push(
+                    fetch_span("lease"),
+                    "fetch.lease",
+                    "must be a duration of at least 2s, like \"5m\"",
                 ),
             }
         }
@@ -1112,7 +1136,8 @@ mod tests {
     #[test]
     fn daemon_keys_are_read_and_checked() {
         let cfg = parse(
-            "[fetch]\ninterval = \"5m\"\nper_host = 3\nstartup_spread = 0\n[server]\nlisten = \"[::1]:9000\"\n\
+            "[fetch]\ninterval = \"5m\"\nper_host = 3\nstartup_spread = 0\nlease = \"40s\"\n\
+             [server]\nlisten = \"[::1]:9000\"\n\
              [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"1h\"\n[[source]]\nname = \"b\"\nurl = \"b.xml\"\n\
              [[output]]\nname = \"p\"\ntitle = \"P\"\ntoken = \"0123456789abcdef\"\n",
         )
@@ -1120,12 +1145,14 @@ mod tests {
         assert_eq!(cfg.server.listen.to_string(), "[::1]:9000");
         assert_eq!(cfg.fetch.per_host, 3);
         assert_eq!(cfg.fetch.startup_spread, Duration::ZERO);
+        assert_eq!(cfg.fetch.lease, Duration::from_secs(40));
         assert_eq!(cfg.interval_of(&cfg.sources[0]), Duration::from_secs(3600));
         assert_eq!(cfg.interval_of(&cfg.sources[1]), Duration::from_secs(300));
         assert_eq!(cfg.outputs[0].token.as_deref(), Some("0123456789abcdef"));
         let defaults = parse("").expect("valid");
         assert_eq!(defaults.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(defaults.fetch.interval, Duration::from_secs(900));
+        assert_eq!(defaults.fetch.lease, Duration::from_secs(300));
 
         let text = "[fetch]\ninterval = \"2s\"\nper_host = 0\n[server]\nlisten = \"localhost\"\n\
                     [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"soon\"\n\
@@ -1143,6 +1170,29 @@ mod tests {
         ] {
             assert!(keys.contains(&want), "{want:?} in {problems:?}");
         }
+    }
+
+    #[test]
+    fn a_lease_must_outlast_a_fetch() {
+        let text = "[fetch]\ntimeout = \"30s\"\nlease = \"20s\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            (problems[0].line, problems[0].key.as_str()),
+            (Some(3), "fetch.lease")
+        );
+        assert!(
+            problems[0].message.contains("longer than fetch.timeout (30s)"),
+            "{problems:?}"
+        );
+        let Err(ConfigError::Invalid { problems, .. }) = parse("[fetch]\nlease = 1\n") else {
+            panic!("expected invalid")
+        };
+        assert!(problems[0].message.contains("at least 2s"), "{problems:?}");
+        let cfg = parse("[fetch]\ntimeout = \"2s\"\nlease = \"3s\"\n").expect("valid");
+        assert_eq!(cfg.fetch.lease, Duration::from_secs(3));
     }
 
     #[test]

@@ -395,6 +395,8 @@ pub async fn run(
                     }
                     Outcome::NotModified => "not_modified",
                     Outcome::Failed { .. } => "failed",
+                    // Only `fetch_all` leaves a source to another process.
+                    Outcome::Elsewhere { .. } => "not_modified",
                 };
                 shared.metrics.fetched(result, report.elapsed);
                 Done {

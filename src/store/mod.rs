@@ -26,11 +26,13 @@ use crate::source::http::Validators;
 mod explain;
 mod fold;
 mod ingest;
+mod lease;
 mod select;
 mod status;
 
 pub use explain::{Explanation, Neighbour};
 pub use fold::{FOLD_LOCK, FoldReport};
+pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: WAL (readers never block the writer; a crash loses at
@@ -51,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "changes", include_str!("migrations/0002_changes.sql")),
     (3, "item keys", include_str!("migrations/0003_item_keys.sql")),
+    (4, "leases", include_str!("migrations/0004_leases.sql")),
 ];
 
 /// A store failure, naming what was being done.

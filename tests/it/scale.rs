@@ -1,5 +1,6 @@
-//! Several feedfold processes sharing one store (issue 7), on PostgreSQL: fold passes at once
-//! make one story of a story's copies, and a pass waits for one under way in another process.
+//! Several feedfold processes sharing one store (issue 7), on PostgreSQL: `fetch` runs at once
+//! fetch each source once; fold passes at once make one story of a story's copies, and a pass
+//! waits for one under way in another process.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -166,6 +167,44 @@ async fn fetch_run(path: PathBuf) -> Vec<run::SourceReport> {
         .expect("fetch cycle");
     store.close().await;
     cycle.reports
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_runs_at_once_fetch_each_source_once() {
+    let Some(admin) = postgres_admin() else { return };
+    feedfold::install_tls_provider();
+    let db = PostgresDb::create(&admin).await;
+    let origin = Origin::start().await;
+    origin.set_generator(scale_feed);
+    // Every answer takes a while, so the two runs overlap whatever the machine's load.
+    origin.set_delay(Duration::from_millis(300));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        "fetch",
+        &db.url,
+        &format!("[fetch]\nper_host = 8\n\n{}", generated_sources(&origin, 20)),
+    );
+    let (one, two) = tokio::join!(
+        tokio::spawn(fetch_run(path.clone())),
+        tokio::spawn(fetch_run(path))
+    );
+    let (one, two) = (one.expect("run"), two.expect("run"));
+    for (a, b) in one.iter().zip(&two) {
+        let fetched = [a, b]
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Stored { .. }))
+            .count();
+        let elsewhere = [a, b]
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Elsewhere { .. }))
+            .count();
+        assert_eq!((fetched, elsewhere), (1, 1), "{a:?} {b:?}");
+    }
+    for i in 0..20 {
+        assert_eq!(origin.hits(&format!("/generated/s{i:03}")), 1, "s{i:03}");
+    }
+    one_story_per_story(&db.url, 20, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,8 @@ pub struct OriginState {
     pub held: Mutex<(usize, usize)>,
     /// The bodies of `/generated/{name}`.
     pub generator: Mutex<Option<Generator>>,
+    /// How long `/generated/…` waits before answering.
+    pub delay: Mutex<Duration>,
 }
 
 /// A loopback HTTP origin. Routes:
@@ -62,7 +64,8 @@ pub struct OriginState {
 /// - `/huge`: 2 MiB streamed without Content-Length;
 /// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once;
 /// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
-///   many times the path was requested before (so every fetch can bring something new).
+///   many times the path was requested before (so every fetch can bring something new), after
+///   [`Origin::set_delay`].
 pub struct Origin {
     pub addr: SocketAddr,
     pub state: Arc<OriginState>,
@@ -130,6 +133,10 @@ impl Origin {
 
     pub fn set_generator(&self, generator: impl Fn(&str, usize) -> Vec<u8> + Send + Sync + 'static) {
         *self.state.generator.lock().expect("lock") = Some(Arc::new(generator));
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().expect("lock") = delay;
     }
 
     pub fn set_mutable(&self, name: &str, body: &[u8]) {
@@ -295,6 +302,10 @@ async fn generated(
     let path = format!("/generated/{name}");
     let before = s.hits.lock().expect("lock").get(&path).copied().unwrap_or(0);
     count(&s, path, &headers);
+    let delay = *s.delay.lock().expect("lock");
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let Some(generator) = s.generator.lock().expect("lock").clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
