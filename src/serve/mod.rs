@@ -6,13 +6,16 @@
 //! writes, log lines; on shutdown, every fetch under way finished and the store closed.
 //!
 //! ```text
-//!  schedule::drive ── job per due source ──► run::fetch_source ──► store
-//!        ▲                                          │ (source changed)
-//!  Signal::Reload ─► Config::load ─► Control::Sync  ▼
+//!  schedule::drive ── job per due source ──► take its lease ──► run::fetch_source ──► store
+//!        ▲                  (held or fetched elsewhere: Done::Elsewhere)      │ (source changed)
+//!  Signal::Reload ─► Config::load ─► Control::Sync                            ▼
 //!                                     folder task: fold_pending, render affected outputs
 //!                                          │
 //!  http (axum) ◄── Shared { config, outputs (rendered, compressed), ad-hoc cache, metrics }
 //! ```
+//!
+//! Daemons sharing a store fetch each source once: the one that takes its lease (see
+//! [`crate::store::Taking`]) fetches it, and gives the lease back with the time it is due next.
 
 pub mod http;
 pub mod index;
@@ -36,7 +39,7 @@ use crate::output::{self, FeedMeta, Format, Selection};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
-use crate::store::{Store, StoreError};
+use crate::store::{Busy, Holder, Store, StoreError, Taking};
 use metrics::Metrics;
 use published::{Effort, Variant};
 
@@ -312,6 +315,7 @@ pub async fn run(
     let store = Arc::new(Store::open(&cfg.store.url).await?);
     let fetcher = Fetcher::new(&cfg.fetch).map_err(ServeError::Client)?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
+    let holder = Arc::new(Holder::new());
     let shared = Arc::new(Shared {
         adhoc: Mutex::new(LruCache::new(cache_size(cfg.server.cache_entries))),
         generation: std::sync::atomic::AtomicU64::new(0),
@@ -325,8 +329,11 @@ pub async fn run(
     });
 
     // Items a previous run stored but did not fold (it was killed in between) are folded
-    // first; then what is stored is served at once.
+    // first, and the leases it held are freed; then what is stored is served at once.
     let cfg = shared.config();
+    if let Err(e) = store.free_stale_leases(&holder, Utc::now()).await {
+        tracing::error!(error = %run::error_chain(&e), "cannot free the leases of exited processes");
+    }
     match store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
         Ok(report) if report.items > 0 => {
             tracing::info!(items = report.items, "folded items a previous run left waiting")
@@ -363,45 +370,27 @@ pub async fn run(
         .await;
     let job = {
         let shared = shared.clone();
+        let holder = holder.clone();
         let change_tx = change_tx.clone();
         move |name: String| {
             let shared = shared.clone();
+            let holder = holder.clone();
             let change_tx = change_tx.clone();
             let fetcher = read(&shared.fetcher).clone();
+            async move { fetch_job(&shared, &holder, &fetcher, &change_tx, name).await }
+        }
+    };
+    let settle = {
+        let store = store.clone();
+        let holder = holder.clone();
+        move |name: String, due: tokio::time::Instant| {
+            let store = store.clone();
+            let holder = holder.clone();
+            let wait = due.saturating_duration_since(tokio::time::Instant::now());
+            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             async move {
-                let cfg = shared.config();
-                let Some(source) = cfg.sources.iter().find(|s| s.name == name) else {
-                    return Done {
-                        ok: true,
-                        hints: schedule::Hints::default(),
-                    };
-                };
-                let report = run::fetch_source(&cfg, source, &shared.store, &fetcher, Utc::now()).await;
-                let result = match &report.outcome {
-                    Outcome::Stored { counts, .. } => {
-                        // Logged once the items are committed: an operator (and the crash
-                        // test) can count on them being in the store.
-                        tracing::info!(
-                            source = %name,
-                            new = counts.new,
-                            updated = counts.updated,
-                            unchanged = counts.unchanged,
-                            "stored"
-                        );
-                        if counts.new + counts.updated > 0 {
-                            let _ = change_tx.send(Change::Source(name.clone()));
-                        }
-                        "stored"
-                    }
-                    Outcome::NotModified => "not_modified",
-                    Outcome::Failed { .. } => "failed",
-                    // Only `fetch_all` leaves a source to another process.
-                    Outcome::Elsewhere { .. } => "not_modified",
-                };
-                shared.metrics.fetched(result, report.elapsed);
-                Done {
-                    ok: !report.failed(),
-                    hints: report.hints,
+                if let Err(e) = store.release_leases(&holder, &[(&name, at)]).await {
+                    tracing::warn!(source = %name, error = %run::error_chain(&e), "cannot give the lease back; it will expire");
                 }
             }
         }
@@ -414,6 +403,7 @@ pub async fn run(
             limits,
             control_rx,
             job,
+            settle,
             move |name, t| {
                 observe(&shared, name, t);
             },
@@ -422,6 +412,7 @@ pub async fn run(
     tracing::info!(
         sources = cfg.sources.len(),
         outputs = cfg.outputs.len(),
+        holder = %holder,
         "serving"
     );
 
@@ -444,6 +435,91 @@ pub async fn run(
         Ok(result) => result.map_err(ServeError::Http),
         Err(e) => Err(ServeError::Http(std::io::Error::other(e.to_string()))),
     }
+}
+
+/// One scheduled fetch: takes the source's lease (or reports who has it), fetches and stores it,
+/// and tells the folder when something changed. The lease is given back when `drive` settles the
+/// fetch, with the time the source is next due.
+async fn fetch_job(
+    shared: &Shared,
+    holder: &Holder,
+    fetcher: &Fetcher,
+    changes: &mpsc::UnboundedSender<Change>,
+    name: String,
+) -> Done {
+    let cfg = shared.config();
+    let Some(source) = cfg.sources.iter().find(|s| s.name == name) else {
+        return Done::Fetched {
+            ok: true,
+            hints: schedule::Hints::default(),
+        };
+    };
+    match take_lease(&shared.store, holder, &name, cfg.fetch.lease).await {
+        Ok(None) => {}
+        Ok(Some(until)) => return Done::Elsewhere { until },
+        Err(e) => {
+            tracing::warn!(source = %name, error = %run::error_chain(&e), "cannot take the lease");
+            return Done::Fetched {
+                ok: false,
+                hints: schedule::Hints::default(),
+            };
+        }
+    }
+    let report = run::fetch_source(&cfg, source, &shared.store, fetcher, Utc::now()).await;
+    let result = match &report.outcome {
+        Outcome::Stored { counts, .. } => {
+            // Logged once the items are committed: an operator (and the crash
+            // test) can count on them being in the store.
+            tracing::info!(
+                source = %name,
+                new = counts.new,
+                updated = counts.updated,
+                unchanged = counts.unchanged,
+                "stored"
+            );
+            if counts.new + counts.updated > 0 {
+                let _ = changes.send(Change::Source(name.clone()));
+            }
+            "stored"
+        }
+        Outcome::NotModified => "not_modified",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Elsewhere { .. } => {
+            return Done::Elsewhere {
+                until: tokio::time::Instant::now(),
+            };
+        }
+    };
+    shared.metrics.fetched(result, report.elapsed);
+    Done::Fetched {
+        ok: !report.failed(),
+        hints: report.hints,
+    }
+}
+
+/// Takes a source's lease for a scheduled fetch: None when taken, else when to look again
+/// (another daemon holds it, or fetched it lately), on tokio's clock.
+async fn take_lease(
+    store: &Store,
+    holder: &Holder,
+    name: &str,
+    lease: Duration,
+) -> Result<Option<tokio::time::Instant>, StoreError> {
+    let now = Utc::now();
+    if !store
+        .take_leases(&[name], holder, Taking::Due, now, lease)
+        .await?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let until = match store.busy(name, now).await? {
+        Some(Busy::Held { until, .. } | Busy::NotDue { until }) => until,
+        // Given back meanwhile: look again soon.
+        None => now,
+    };
+    let wait = (until - now).to_std().unwrap_or_default();
+    Ok(Some(tokio::time::Instant::now() + wait))
 }
 
 /// Re-reads the config: a valid one replaces the running one (new sources start, removed ones
