@@ -775,6 +775,37 @@ mod tests {
             .collect()
     }
 
+    /// A pass that puts a new copy into a stored story raises the change counters of every
+    /// source in that story, not only the new copy's: an output of the old copy's source shows
+    /// the new one among its "also reported by" (and the daemons re-render it).
+    #[tokio::test]
+    async fn joining_a_story_changes_the_sources_already_in_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let cfg = FoldConfig::default();
+        let store = Store::open(&url).await.expect("open");
+        store
+            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
+            .await
+            .expect("ingest");
+        store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        let before = store.source_generations(&["a", "b"]).await.expect("counters");
+        store
+            .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
+            .await
+            .expect("ingest");
+        let stored = store.source_generations(&["a", "b"]).await.expect("counters");
+        assert_eq!(stored[0], before[0], "storing b's item changes b only");
+        assert!(stored[1] > before[1]);
+        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        assert_eq!(report.joined, 1);
+        let folded = store.source_generations(&["a", "b"]).await.expect("counters");
+        assert!(folded[0] > stored[0], "a's story gained b's copy");
+        assert!(folded[1] > stored[1], "b's item got its story");
+        store.close().await;
+    }
+
     /// A store from before `item_keys` (its rows copied from `lsh` without keys) gets its keys
     /// back from the comparison text when opened, and its stories still take new copies.
     #[tokio::test]
