@@ -56,6 +56,12 @@ enum Command {
         /// Address to listen on, overriding `[server] listen` (port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// Serve HTTP only: fetch nothing, serve what other daemons sharing the store fetch.
+        #[arg(long, conflicts_with = "no_http")]
+        no_fetch: bool,
+        /// Fetch, store and fold only: no HTTP server.
+        #[arg(long, conflicts_with = "listen")]
+        no_http: bool,
     },
     /// Manage the config's sources.
     Sources {
@@ -136,9 +142,15 @@ pub(crate) fn main() -> ExitCode {
         }
         Command::Fetch { out, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out))),
         Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
-        Command::Serve { listen, .. } => {
+        Command::Serve {
+            listen,
+            no_fetch,
+            no_http,
+            ..
+        } => {
             let path = config_path.clone();
-            runtime().and_then(|rt| rt.block_on(serve(path, config, listen)))
+            let http = (!no_http).then(|| listen.unwrap_or(config.server.listen));
+            runtime().and_then(|rt| rt.block_on(serve(path, config, http, !no_fetch)))
         }
         Command::Explain { item, .. } => runtime().and_then(|rt| rt.block_on(explain(&config, &item))),
         Command::Sources { .. } => unreachable!("handled before the config is loaded"),
@@ -278,20 +290,35 @@ fn print_summary(reports: &[SourceReport]) {
     );
 }
 
+/// `serve`: HTTP on `http` (None: `--no-http`), fetching unless `--no-fetch`.
 async fn serve(
     path: PathBuf,
     config: Config,
-    listen: Option<std::net::SocketAddr>,
+    http: Option<std::net::SocketAddr>,
+    fetch: bool,
 ) -> anyhow::Result<ExitCode> {
+    use feedfold::serve::Role;
     use tokio::signal::unix::{SignalKind, signal};
-    let addr = listen.unwrap_or(config.server.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let bound = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    eprintln!("feedfold: serving on http://{bound}/");
+    let role = match http {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let bound = listener
+                .local_addr()
+                .context("cannot read the listening address")?;
+            eprintln!("feedfold: serving on http://{bound}/");
+            if fetch {
+                Role::Both(listener)
+            } else {
+                Role::Web(listener)
+            }
+        }
+        None => {
+            eprintln!("feedfold: fetching only (--no-http)");
+            Role::Worker
+        }
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
@@ -307,7 +334,7 @@ async fn serve(
             }
         }
     });
-    feedfold::serve::run(path, config, listener, rx).await?;
+    feedfold::serve::run(path, config, role, rx).await?;
     eprintln!("feedfold: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -91,6 +91,9 @@ pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
     /// Ad-hoc filtered renderings (`?region=…&q=…&limit=…`) kept in memory.
     pub cache_entries: usize,
+    /// How often the daemon checks the store for changes other daemons or `fetch` runs made,
+    /// and renders the outputs they touched.
+    pub refresh: Duration,
 }
 
 /// Where and how outputs are written.
@@ -264,6 +267,7 @@ struct RawFetch {
 struct RawServer {
     listen: Option<String>,
     cache_entries: Option<i64>,
+    refresh: Option<RawDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -776,6 +780,19 @@ impl Config {
             },
         };
 
+        let refresh = match server.refresh.as_ref().map(RawDuration::get) {
+            None => Duration::from_secs(2),
+            Some(Some(d)) if d >= Duration::from_millis(100) => d,
+            Some(_) => {
+                c.push(
+                    server_span("refresh"),
+                    "server.refresh",
+                    "must be a duration of at least 100ms, like \"2s\"",
+                );
+                Duration::from_secs(2)
+            }
+        };
+
         // [publish]
         let dir = base_dir.join(publish.dir.as_deref().unwrap_or("public"));
         let base_url_text = publish.base_url.as_deref().unwrap_or("http://localhost:8080");
@@ -1021,6 +1038,7 @@ impl Config {
             server: ServerConfig {
                 listen,
                 cache_entries,
+                refresh,
             },
             sources,
             outputs,
@@ -1137,7 +1155,7 @@ mod tests {
     fn daemon_keys_are_read_and_checked() {
         let cfg = parse(
             "[fetch]\ninterval = \"5m\"\nper_host = 3\nstartup_spread = 0\nlease = \"40s\"\n\
-             [server]\nlisten = \"[::1]:9000\"\n\
+             [server]\nlisten = \"[::1]:9000\"\nrefresh = \"500ms\"\n\
              [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"1h\"\n[[source]]\nname = \"b\"\nurl = \"b.xml\"\n\
              [[output]]\nname = \"p\"\ntitle = \"P\"\ntoken = \"0123456789abcdef\"\n",
         )
@@ -1146,6 +1164,7 @@ mod tests {
         assert_eq!(cfg.fetch.per_host, 3);
         assert_eq!(cfg.fetch.startup_spread, Duration::ZERO);
         assert_eq!(cfg.fetch.lease, Duration::from_secs(40));
+        assert_eq!(cfg.server.refresh, Duration::from_millis(500));
         assert_eq!(cfg.interval_of(&cfg.sources[0]), Duration::from_secs(3600));
         assert_eq!(cfg.interval_of(&cfg.sources[1]), Duration::from_secs(300));
         assert_eq!(cfg.outputs[0].token.as_deref(), Some("0123456789abcdef"));
@@ -1153,6 +1172,7 @@ mod tests {
         assert_eq!(defaults.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(defaults.fetch.interval, Duration::from_secs(900));
         assert_eq!(defaults.fetch.lease, Duration::from_secs(300));
+        assert_eq!(defaults.server.refresh, Duration::from_secs(2));
 
         let text = "[fetch]\ninterval = \"2s\"\nper_host = 0\n[server]\nlisten = \"localhost\"\n\
                     [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"soon\"\n\
@@ -1173,12 +1193,12 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_must_outlast_a_fetch() {
-        let text = "[fetch]\ntimeout = \"30s\"\nlease = \"20s\"\n";
+    fn a_lease_must_outlast_a_fetch_and_refresh_is_checked() {
+        let text = "[fetch]\ntimeout = \"30s\"\nlease = \"20s\"\n[server]\nrefresh = \"10ms\"\n";
         let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
             panic!("expected invalid")
         };
-        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!(
             (problems[0].line, problems[0].key.as_str()),
             (Some(3), "fetch.lease")
@@ -1186,6 +1206,10 @@ mod tests {
         assert!(
             problems[0].message.contains("longer than fetch.timeout (30s)"),
             "{problems:?}"
+        );
+        assert_eq!(
+            (problems[1].line, problems[1].key.as_str()),
+            (Some(5), "server.refresh")
         );
         let Err(ConfigError::Invalid { problems, .. }) = parse("[fetch]\nlease = 1\n") else {
             panic!("expected invalid")

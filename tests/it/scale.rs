@@ -1,19 +1,28 @@
 //! Several feedfold processes sharing one store (issue 7), on PostgreSQL: `fetch` runs at once
-//! fetch each source once; fold passes at once make one story of a story's copies, and a pass
-//! waits for one under way in another process.
+//! fetch each source once; fold passes at once make one story of a story's copies; three daemons
+//! over 300 sources fetch each source exactly once per cycle, make one story per story, show
+//! every change in every daemon's outputs (and a web-only daemon's) within seconds, and take
+//! over the sources of a daemon killed mid-cycle within one lease period. A web-only daemon
+//! follows what a worker stores on SQLite too.
+//!
+//! The daemons run in this process, each on a tokio runtime of its own, so one can be killed
+//! where it stands (its runtime dropped: no graceful path, its leases not given back).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use feedfold::config::Config;
 use feedfold::run::{self, Outcome};
+use feedfold::serve::{self, Role, ServeError, Signal};
 use feedfold::source::http::Fetcher;
 use feedfold::store::Store;
 use sqlx::Connection;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::support::{Origin, PostgresDb, postgres_admin, sources};
+use crate::support::{Backend, Origin, PostgresDb, postgres_admin, sources};
 
 /// About 200 CJK characters in sentences, a different text for every seed: copies of a story
 /// share it, different stories share (almost) no character trigram.
@@ -201,9 +210,9 @@ async fn fetch_runs_at_once_fetch_each_source_once() {
             .count();
         assert_eq!((fetched, elsewhere), (1, 1), "{a:?} {b:?}");
     }
-    for i in 0..20 {
-        assert_eq!(origin.hits(&format!("/generated/s{i:03}")), 1, "s{i:03}");
-    }
+    let served = origin.served();
+    assert_eq!(served.len(), 20);
+    assert!(served.values().all(|s| s.len() == 1), "{served:?}");
     one_story_per_story(&db.url, 20, 1).await;
 }
 
@@ -300,6 +309,94 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
     store.close().await;
 }
 
+/// What a test daemon does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Both,
+    Web,
+    Worker,
+}
+
+/// A daemon on a tokio runtime of its own. Dropping it kills it.
+struct Daemon {
+    runtime: Option<tokio::runtime::Runtime>,
+    signals: mpsc::Sender<Signal>,
+    handle: tokio::task::JoinHandle<Result<(), ServeError>>,
+    addr: Option<SocketAddr>,
+}
+
+impl Daemon {
+    async fn start(path: PathBuf, kind: Kind) -> Daemon {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let cfg = load(&path);
+        let (signals, rx) = mpsc::channel(4);
+        let (bound, addr) = oneshot::channel();
+        let handle = runtime.spawn(async move {
+            let listener = match kind {
+                Kind::Both | Kind::Web => {
+                    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                    let _ = bound.send(l.local_addr().ok());
+                    Some(l)
+                }
+                Kind::Worker => {
+                    let _ = bound.send(None);
+                    None
+                }
+            };
+            let role = match (kind, listener) {
+                (Kind::Both, Some(l)) => Role::Both(l),
+                (Kind::Web, Some(l)) => Role::Web(l),
+                _ => Role::Worker,
+            };
+            serve::run(path, cfg, role, rx).await
+        });
+        let addr = addr.await.expect("daemon starts");
+        Daemon {
+            runtime: Some(runtime),
+            signals,
+            handle,
+            addr,
+        }
+    }
+
+    /// The entries of an output as JSON Feed items.
+    async fn entries(&self, output: &str) -> Vec<serde_json::Value> {
+        let addr = self.addr.expect("an HTTP daemon");
+        let Ok(response) = reqwest::get(format!("http://{addr}/feeds/{output}.json")).await else {
+            return Vec::new();
+        };
+        let body = response.bytes().await.unwrap_or_default();
+        let feed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        feed["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Stops it as SIGTERM does: fetches under way finish, leases are given back.
+    async fn stop(mut self) {
+        self.signals.send(Signal::Shutdown).await.expect("send");
+        tokio::time::timeout(Duration::from_secs(30), &mut self.handle)
+            .await
+            .expect("stops in time")
+            .expect("task")
+            .expect("clean exit");
+    }
+
+    /// Kills it: every task dropped where it stands, nothing given back.
+    fn kill(self) {}
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Not a plain drop: a runtime cannot be dropped where the test's runtime blocks.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// Waits up to `limit` for `check`, polling.
 async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let until = Instant::now() + limit;
@@ -311,3 +408,204 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
     }
     panic!("timed out after {limit:?} waiting for {what}");
 }
+
+/// Entries of rounds before `rounds` among JSON Feed items of [`scale_feed`] stories.
+fn entries_before(items: &[serde_json::Value], rounds: usize) -> usize {
+    items
+        .iter()
+        .filter_map(|i| round_and_story(i["url"].as_str()?))
+        .filter(|(round, _)| *round < rounds)
+        .count()
+}
+
+const SOURCES: usize = 300;
+const INTERVAL: Duration = Duration::from_secs(10);
+const LEASE: Duration = Duration::from_secs(4);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_daemons_fetch_each_source_once_per_cycle_and_take_over_a_killed_one() {
+    let Some(admin) = postgres_admin() else { return };
+    feedfold::install_tls_provider();
+    let db = PostgresDb::create(&admin).await;
+    let origin = Origin::start().await;
+    origin.set_generator(scale_feed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = |name: &str| {
+        let body = format!(
+            "[fetch]\ninterval = \"{}s\"\nlease = \"{}s\"\ntimeout = \"3s\"\nstartup_spread = \"1s\"\n\
+             concurrency = 8\nper_host = 8\nuser_agent = \"feedfold-test-{name}\"\n\n\
+             [server]\nrefresh = \"500ms\"\n\n\
+             [[output]]\nname = \"all\"\ntitle = \"All\"\nlimit = 1000\n\n{}",
+            INTERVAL.as_secs(),
+            LEASE.as_secs(),
+            generated_sources(&origin, SOURCES)
+        );
+        write_config(dir.path(), name, &db.url, &body)
+    };
+    let started = Instant::now();
+    let a = Daemon::start(config("a"), Kind::Both).await;
+    let b = Daemon::start(config("b"), Kind::Both).await;
+    let c = Daemon::start(config("c"), Kind::Worker).await;
+    let web = Daemon::start(config("web"), Kind::Web).await;
+    let agents = ["feedfold-test-a", "feedfold-test-b", "feedfold-test-c"];
+
+    let served_at_least = |n: usize| {
+        let origin = &origin;
+        async move || {
+            let served = origin.served();
+            served.len() == SOURCES && served.values().all(|s| s.len() >= n)
+        }
+    };
+    // Every source fetched exactly once per cycle, cycles an interval apart.
+    let cycles_ok = |cycles: usize| {
+        let served = origin.served();
+        for (path, log) in &served {
+            assert_eq!(log.len(), cycles, "{path} fetched {} times: {log:?}", log.len());
+            for pair in log.windows(2) {
+                let gap = pair[1].at - pair[0].at;
+                assert!(
+                    gap >= INTERVAL - Duration::from_secs(1),
+                    "{path} fetched twice {gap:?} apart: {log:?}"
+                );
+            }
+        }
+        served
+    };
+    // Every daemon serving HTTP shows the stories of the first `rounds` rounds, each once,
+    // soon after the last fetch.
+    let shown = async |rounds: usize, last: Instant| {
+        for (name, d) in [("a", &a), ("b", &b), ("web", &web)] {
+            wait_for(
+                &format!("{name} to show rounds < {rounds}"),
+                Duration::from_secs(20),
+                async || entries_before(&d.entries("all").await, rounds) == rounds * STORIES,
+            )
+            .await;
+            let late = last.elapsed();
+            assert!(
+                late < Duration::from_secs(6),
+                "{name} showed the change {late:?} after the last fetch"
+            );
+        }
+    };
+
+    // Cycles 1 and 2.
+    wait_for("two cycles", Duration::from_secs(60), served_at_least(2)).await;
+    let served = cycles_ok(2);
+    let last = served.values().flatten().map(|s| s.at).max().expect("served");
+    for agent in agents {
+        assert!(
+            served.values().flatten().any(|s| s.agent == agent),
+            "{agent} fetched nothing"
+        );
+    }
+    shown(2, last).await;
+    one_story_per_story(&db.url, SOURCES, 2).await;
+
+    // Cycle 3: c's fetches hang; it is killed holding their leases.
+    origin.stall("feedfold-test-c");
+    wait_for(
+        "c to take a source in cycle 3",
+        Duration::from_secs(30),
+        async || !origin.stalls().is_empty(),
+    )
+    .await;
+    // Let it take a few more (up to its `concurrency`).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.kill();
+    let killed = Instant::now();
+    let held: BTreeSet<String> = origin.stalls().into_iter().map(|(path, _)| path).collect();
+    wait_for(
+        "a and b to take over c's sources",
+        LEASE + Duration::from_secs(3),
+        served_at_least(3),
+    )
+    .await;
+    let served = cycles_ok(3);
+    for path in &held {
+        let third = &served[path][2];
+        assert_ne!(third.agent, "feedfold-test-c");
+        assert!(
+            third.at - killed <= LEASE + Duration::from_secs(1),
+            "{path} taken over {:?} after the kill",
+            third.at - killed
+        );
+    }
+    let last = served.values().flatten().map(|s| s.at).max().expect("served");
+    shown(3, last).await;
+    one_story_per_story(&db.url, SOURCES, 3).await;
+
+    for d in [a, b, web] {
+        d.stop().await;
+    }
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.expect("connect");
+    let holders: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT holder FROM leases WHERE holder IS NOT NULL")
+            .fetch_all(&mut conn)
+            .await
+            .expect("leases");
+    assert!(
+        holders.is_empty(),
+        "stopped daemons gave their leases back, the killed one's were taken over: {holders:?}"
+    );
+    conn.close().await.expect("close");
+    eprintln!(
+        "3 daemons, {SOURCES} sources, 3 cycles, {} sources taken over: {:?}",
+        held.len(),
+        started.elapsed()
+    );
+}
+
+/// A web-only daemon (`--no-fetch`) shows within `[server] refresh` what a worker
+/// (`--no-http`) sharing its store fetched, on SQLite as on PostgreSQL.
+async fn a_web_only_daemon_shows_what_a_worker_stores(backend: Backend) {
+    let db = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match postgres_admin() {
+            Some(admin) => Some(PostgresDb::create(&admin).await),
+            None => return,
+        },
+    };
+    feedfold::install_tls_provider();
+    let origin = Origin::start().await;
+    origin.set_generator(scale_feed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = db
+        .as_ref()
+        .map_or("sqlite://shared.db".to_string(), |db| db.url.clone());
+    let body = format!(
+        "[fetch]\nstartup_spread = 0\ninterval = \"10s\"\n\n[server]\nrefresh = \"300ms\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All\"\n\n{}",
+        generated_sources(&origin, 2)
+    );
+    let web = Daemon::start(write_config(dir.path(), "web", &url, &body), Kind::Web).await;
+    assert!(web.entries("all").await.is_empty());
+    let worker = Daemon::start(write_config(dir.path(), "worker", &url, &body), Kind::Worker).await;
+    for round in 1..=2 {
+        wait_for(
+            &format!("the worker's fetch {round}"),
+            Duration::from_secs(30),
+            async || origin.served().values().all(|s| s.len() == round) && origin.served().len() == 2,
+        )
+        .await;
+        let fetched = Instant::now();
+        wait_for("the web daemon to show it", Duration::from_secs(10), async || {
+            entries_before(&web.entries("all").await, round) == round * 2
+        })
+        .await;
+        assert!(
+            fetched.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            fetched.elapsed()
+        );
+    }
+    worker.stop().await;
+    web.stop().await;
+    assert!(
+        origin.served().values().all(|s| s.len() == 2),
+        "only the worker fetched: {:?}",
+        origin.served()
+    );
+}
+
+on_both_backends!(a_web_only_daemon_shows_what_a_worker_stores);

@@ -35,6 +35,13 @@ pub fn fixture(name: &str) -> Vec<u8> {
 /// before.
 pub type Generator = Arc<dyn Fn(&str, usize) -> Vec<u8> + Send + Sync>;
 
+/// One answer of `/generated/…`: when, and to which User-Agent.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub at: std::time::Instant,
+    pub agent: String,
+}
+
 #[derive(Default)]
 pub struct OriginState {
     /// Requests seen per path.
@@ -49,6 +56,12 @@ pub struct OriginState {
     pub generator: Mutex<Option<Generator>>,
     /// How long `/generated/…` waits before answering.
     pub delay: Mutex<Duration>,
+    /// Every answer of `/generated/…`, per path, in order.
+    pub served: Mutex<HashMap<String, Vec<Served>>>,
+    /// User-Agents whose requests to `/generated/…` are never answered.
+    pub stalled_agents: Mutex<std::collections::HashSet<String>>,
+    /// The requests left unanswered so far: (path, User-Agent).
+    pub stalls: Mutex<Vec<(String, String)>>,
 }
 
 /// A loopback HTTP origin. Routes:
@@ -64,8 +77,10 @@ pub struct OriginState {
 /// - `/huge`: 2 MiB streamed without Content-Length;
 /// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once;
 /// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
-///   many times the path was requested before (so every fetch can bring something new), after
-///   [`Origin::set_delay`].
+///   many times the path was served before (so every fetch can bring something new), after
+///   [`Origin::set_delay`]; each answer is logged with its time and User-Agent
+///   ([`Origin::served`]); a request from a User-Agent given to [`Origin::stall`] is never
+///   answered (and is not logged as served).
 pub struct Origin {
     pub addr: SocketAddr,
     pub state: Arc<OriginState>,
@@ -137,6 +152,25 @@ impl Origin {
 
     pub fn set_delay(&self, delay: Duration) {
         *self.state.delay.lock().expect("lock") = delay;
+    }
+
+    /// Leaves every later request from `agent` to `/generated/…` unanswered.
+    pub fn stall(&self, agent: &str) {
+        self.state
+            .stalled_agents
+            .lock()
+            .expect("lock")
+            .insert(agent.to_string());
+    }
+
+    /// The answers of `/generated/…` so far, per path.
+    pub fn served(&self) -> HashMap<String, Vec<Served>> {
+        self.state.served.lock().expect("lock").clone()
+    }
+
+    /// The requests to `/generated/…` left unanswered so far: (path, User-Agent).
+    pub fn stalls(&self) -> Vec<(String, String)> {
+        self.state.stalls.lock().expect("lock").clone()
     }
 
     pub fn set_mutable(&self, name: &str, body: &[u8]) {
@@ -300,14 +334,30 @@ async fn generated(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/generated/{name}");
-    let before = s.hits.lock().expect("lock").get(&path).copied().unwrap_or(0);
-    count(&s, path, &headers);
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if s.stalled_agents.lock().expect("lock").contains(&agent) {
+        s.stalls.lock().expect("lock").push((path, agent));
+        return std::future::pending().await;
+    }
     let delay = *s.delay.lock().expect("lock");
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let Some(generator) = s.generator.lock().expect("lock").clone() else {
         return StatusCode::NOT_FOUND.into_response();
+    };
+    let before = {
+        let mut served = s.served.lock().expect("lock");
+        let log = served.entry(path).or_default();
+        log.push(Served {
+            at: std::time::Instant::now(),
+            agent,
+        });
+        log.len() - 1
     };
     (
         [(header::CONTENT_TYPE, "application/xml")],
