@@ -42,7 +42,7 @@ use crate::output::{self, FeedMeta, Format, Selection};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
-use crate::store::{Busy, Holder, Store, StoreError, Taking};
+use crate::store::{Busy, FoldReport, Holder, Store, StoreError, Taking};
 use metrics::Metrics;
 use published::{Effort, Variant};
 
@@ -108,6 +108,8 @@ pub struct Shared {
     rendered_from: Mutex<HashMap<String, Vec<i64>>>,
     /// Whether outputs are kept rendered (the daemon serves HTTP).
     serving: bool,
+    /// Whether the daemon fetches (and so folds what it stores).
+    fetching: bool,
     adhoc: Mutex<LruCache<String, Arc<Variant>>>,
     /// Raised each time outputs are re-rendered: an ad-hoc rendering begun before is not cached.
     generation: std::sync::atomic::AtomicU64,
@@ -261,8 +263,9 @@ enum Change {
     All,
 }
 
-/// Folds and renders after changes, batching changes that arrive close together; when serving,
-/// also renders every `[server] refresh` the outputs whose sources others changed.
+/// Folds (when fetching) and renders (when serving) after changes, batching changes that arrive
+/// close together; when serving, also renders every `[server] refresh` the outputs whose sources
+/// others changed.
 async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change>) {
     const QUIET: Duration = Duration::from_millis(300);
     const MOST: Duration = Duration::from_secs(5);
@@ -294,7 +297,12 @@ async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change
             }
         }
         let cfg = shared.config();
-        match shared.store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
+        let folded = if shared.fetching {
+            shared.store.fold_pending(&cfg.fold, &cfg.region_priors()).await
+        } else {
+            Ok(FoldReport::default())
+        };
+        match folded {
             Ok(report) if report.items > 0 => tracing::info!(
                 items = report.items,
                 joined = report.joined,
@@ -377,6 +385,7 @@ pub async fn run(
         outputs: RwLock::new(HashMap::new()),
         rendered_from: Mutex::new(HashMap::new()),
         serving: listener.is_some(),
+        fetching,
         schedules: Mutex::new(HashMap::new()),
         metrics: Metrics::new(),
         ready: AtomicBool::new(false),
