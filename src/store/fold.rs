@@ -737,7 +737,7 @@ mod tests {
     use super::*;
     use crate::model::Item;
     use crate::store::Rendered;
-    use chrono::{TimeZone, Utc};
+    use chrono::{DateTime, TimeZone, Utc};
 
     const BODY: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
 
@@ -775,20 +775,29 @@ mod tests {
             .collect()
     }
 
+    fn sqlite_url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())
+    }
+
+    /// A SQLite store in `dir` holding a1 of source a (waiting for a pass), and when it was stored.
+    async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
+        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let store = Store::open(&sqlite_url(dir)).await.expect("open");
+        store
+            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
+            .await
+            .expect("ingest");
+        (store, now)
+    }
+
     /// A pass that puts a new copy into a stored story raises the change counters of every
     /// source in that story, not only the new copy's: an output of the old copy's source shows
     /// the new one among its "also reported by" (and the daemons re-render it).
     #[tokio::test]
     async fn joining_a_story_changes_the_sources_already_in_it() {
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let (store, now) = store_with_a1(&dir).await;
         let cfg = FoldConfig::default();
-        let store = Store::open(&url).await.expect("open");
-        store
-            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
-            .await
-            .expect("ingest");
         store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
         let before = store.source_generations(&["a", "b"]).await.expect("counters");
         store
@@ -811,14 +820,9 @@ mod tests {
     #[tokio::test]
     async fn keys_are_rebuilt_and_stored_stories_still_fold() {
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let url = sqlite_url(&dir);
+        let (store, now) = store_with_a1(&dir).await;
         let cfg = FoldConfig::default();
-        let store = Store::open(&url).await.expect("open");
-        store
-            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
-            .await
-            .expect("ingest");
         store
             .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
             .await

@@ -304,6 +304,14 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(60);
 
+    /// `store.take_leases` at `at(secs)` for [`LEASE`].
+    async fn take(store: &Store, names: &[&str], holder: &Holder, taking: Taking, secs: i64) -> Vec<String> {
+        store
+            .take_leases(names, holder, taking, at(secs), LEASE)
+            .await
+            .expect("take")
+    }
+
     #[test]
     fn holder_ids_round_trip_and_only_exited_local_processes_are_stale() {
         let here = Holder::new();
@@ -339,17 +347,10 @@ mod tests {
         let store = store(&dir).await;
         let (a, b) = (Holder::new(), Holder::new());
         let names = ["s1", "s2"];
-        let taken = store
-            .take_leases(&names, &a, Taking::Due, at(0), LEASE)
-            .await
-            .expect("take");
+        let taken = take(&store, &names, &a, Taking::Due, 0).await;
         assert_eq!(taken, vec!["s1".to_string(), "s2".to_string()]);
         assert!(
-            store
-                .take_leases(&names, &b, Taking::Any, at(1), LEASE)
-                .await
-                .expect("take")
-                .is_empty(),
+            take(&store, &names, &b, Taking::Any, 1).await.is_empty(),
             "held: not even a one-shot fetch takes it"
         );
         assert_eq!(
@@ -365,13 +366,7 @@ mod tests {
             .release_leases(&a, &[("s1", at(900))])
             .await
             .expect("release");
-        assert!(
-            store
-                .take_leases(&["s1"], &b, Taking::Due, at(2), LEASE)
-                .await
-                .expect("take")
-                .is_empty()
-        );
+        assert!(take(&store, &["s1"], &b, Taking::Due, 2).await.is_empty());
         assert_eq!(
             store.busy("s1", at(2)).await.expect("busy"),
             Some(Busy::NotDue { until: at(900) })
@@ -401,10 +396,7 @@ mod tests {
             .await
             .expect("release");
         assert_eq!(
-            store
-                .take_leases(&["s1"], &a, Taking::Due, at(899), LEASE)
-                .await
-                .expect("take"),
+            take(&store, &["s1"], &a, Taking::Due, 899).await,
             vec!["s1".to_string()]
         );
         store.close().await;
@@ -425,14 +417,8 @@ mod tests {
             pid: 4_000_000_000,
             ..Holder::new()
         };
-        store
-            .take_leases(&["a"], &gone, Taking::Due, at(0), LEASE)
-            .await
-            .expect("take");
-        store
-            .take_leases(&["b"], &remote, Taking::Due, at(0), LEASE)
-            .await
-            .expect("take");
+        take(&store, &["a"], &gone, Taking::Due, 0).await;
+        take(&store, &["b"], &remote, Taking::Due, 0).await;
         assert_eq!(store.free_stale_leases(&here, at(1)).await.expect("free"), 1);
         assert_eq!(
             store

@@ -166,6 +166,31 @@ fn generated_sources(origin: &Origin, n: usize) -> String {
     sources(&borrowed)
 }
 
+/// What most tests here start from.
+struct Setup {
+    /// A fresh PostgreSQL database.
+    db: PostgresDb,
+    /// An origin serving [`scale_feed`] at `/generated/sNNN`.
+    origin: Origin,
+    /// A folder for configs.
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// None when the PostgreSQL tests are skipped.
+    async fn new() -> Option<Setup> {
+        let admin = postgres_admin()?;
+        feedfold::install_tls_provider();
+        let origin = Origin::start().await;
+        origin.set_generator(scale_feed);
+        Some(Setup {
+            db: PostgresDb::create(&admin).await,
+            origin,
+            dir: tempfile::tempdir().expect("tempdir"),
+        })
+    }
+}
+
 /// A one-shot fetch cycle of the config at `path`, as `feedfold fetch` runs it.
 async fn fetch_run(path: PathBuf) -> Vec<run::SourceReport> {
     let cfg = load(&path);
@@ -180,14 +205,11 @@ async fn fetch_run(path: PathBuf) -> Vec<run::SourceReport> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_runs_at_once_fetch_each_source_once() {
-    let Some(admin) = postgres_admin() else { return };
-    feedfold::install_tls_provider();
-    let db = PostgresDb::create(&admin).await;
-    let origin = Origin::start().await;
-    origin.set_generator(scale_feed);
+    let Some(Setup { db, origin, dir }) = Setup::new().await else {
+        return;
+    };
     // Every answer takes a while, so the two runs overlap whatever the machine's load.
     origin.set_delay(Duration::from_millis(300));
-    let dir = tempfile::tempdir().expect("tempdir");
     let path = write_config(
         dir.path(),
         "fetch",
@@ -218,12 +240,9 @@ async fn fetch_runs_at_once_fetch_each_source_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fold_passes_at_once_make_one_story() {
-    let Some(admin) = postgres_admin() else { return };
-    feedfold::install_tls_provider();
-    let db = PostgresDb::create(&admin).await;
-    let origin = Origin::start().await;
-    origin.set_generator(scale_feed);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(Setup { db, origin, dir }) = Setup::new().await else {
+        return;
+    };
     // Two runs over different sources carrying copies of the same stories (s000 and s010 carry
     // story 0, s001 and s011 story 1, …): each run folds its own new items while the other
     // stores and folds the other copies.
@@ -424,12 +443,9 @@ const LEASE: Duration = Duration::from_secs(4);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_daemons_fetch_each_source_once_per_cycle_and_take_over_a_killed_one() {
-    let Some(admin) = postgres_admin() else { return };
-    feedfold::install_tls_provider();
-    let db = PostgresDb::create(&admin).await;
-    let origin = Origin::start().await;
-    origin.set_generator(scale_feed);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(Setup { db, origin, dir }) = Setup::new().await else {
+        return;
+    };
     let config = |name: &str| {
         let body = format!(
             "[fetch]\ninterval = \"{}s\"\nlease = \"{}s\"\ntimeout = \"3s\"\nstartup_spread = \"1s\"\n\
