@@ -23,23 +23,8 @@ ORIGIN_PORT=${ORIGIN_PORT:-8766}
 PEER_PORT=${PEER_PORT:-8765}
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
-WORK=$(mktemp -d /tmp/bench-iv.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_for() { # wait_for URL
-    for _ in $(seq 1 100); do
-        curl -fs -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "nothing answers at $1" >&2
-    exit 1
-}
-
+BENCH=bench-iv
+source bench/loopback.sh
 source bench/environment.sh
 
 echo "== build (release)"

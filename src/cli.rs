@@ -56,6 +56,12 @@ enum Command {
         /// Address to listen on, overriding `[server] listen` (port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// Serve HTTP only: fetch nothing, serve what other daemons sharing the store fetch.
+        #[arg(long, conflicts_with = "no_http")]
+        no_fetch: bool,
+        /// Fetch, store and fold only: no HTTP server.
+        #[arg(long, conflicts_with = "listen")]
+        no_http: bool,
     },
     /// Manage the config's sources.
     Sources {
@@ -136,9 +142,15 @@ pub(crate) fn main() -> ExitCode {
         }
         Command::Fetch { out, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out))),
         Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
-        Command::Serve { listen, .. } => {
+        Command::Serve {
+            listen,
+            no_fetch,
+            no_http,
+            ..
+        } => {
             let path = config_path.clone();
-            runtime().and_then(|rt| rt.block_on(serve(path, config, listen)))
+            let http = (!no_http).then(|| listen.unwrap_or(config.server.listen));
+            runtime().and_then(|rt| rt.block_on(serve(path, config, http, !no_fetch)))
         }
         Command::Explain { item, .. } => runtime().and_then(|rt| rt.block_on(explain(&config, &item))),
         Command::Sources { .. } => unreachable!("handled before the config is loaded"),
@@ -231,7 +243,7 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
 
 fn print_summary(reports: &[SourceReport]) {
     let width = reports.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
-    let (mut new, mut updated, mut failed) = (0, 0, 0);
+    let (mut new, mut updated, mut failed, mut elsewhere) = (0, 0, 0, 0);
     for r in reports {
         let line = match &r.outcome {
             Outcome::Stored {
@@ -262,31 +274,55 @@ fn print_summary(reports: &[SourceReport]) {
                 failed += 1;
                 format!("FAILED     {error}")
             }
+            Outcome::Elsewhere { holder } => {
+                elsewhere += 1;
+                format!("elsewhere  being fetched by {holder}")
+            }
         };
         eprintln!("  {:width$}  {line}", r.name);
     }
+    let by_others = if elsewhere > 0 {
+        format!(", {elsewhere} fetched elsewhere")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} sources: {} ok, {} failed; {new} new items, {updated} updated",
+        "{} sources: {} ok, {} failed{by_others}; {new} new items, {updated} updated",
         reports.len(),
-        reports.len() - failed,
+        reports.len() - failed - elsewhere,
         failed
     );
 }
 
+/// `serve`: HTTP on `http` (None: `--no-http`), fetching unless `--no-fetch`.
 async fn serve(
     path: PathBuf,
     config: Config,
-    listen: Option<std::net::SocketAddr>,
+    http: Option<std::net::SocketAddr>,
+    fetch: bool,
 ) -> anyhow::Result<ExitCode> {
+    use feedfold::serve::Role;
     use tokio::signal::unix::{SignalKind, signal};
-    let addr = listen.unwrap_or(config.server.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let bound = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    eprintln!("feedfold: serving on http://{bound}/");
+    let role = match http {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let bound = listener
+                .local_addr()
+                .context("cannot read the listening address")?;
+            eprintln!("feedfold: serving on http://{bound}/");
+            if fetch {
+                Role::Both(listener)
+            } else {
+                Role::Web(listener)
+            }
+        }
+        None => {
+            eprintln!("feedfold: fetching only (--no-http)");
+            Role::Worker
+        }
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
@@ -302,7 +338,7 @@ async fn serve(
             }
         }
     });
-    feedfold::serve::run(path, config, listener, rx).await?;
+    feedfold::serve::run(path, config, role, rx).await?;
     eprintln!("feedfold: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -87,6 +87,9 @@ pub struct FetchConfig {
     pub max_interval: Duration,
     /// The daemon's first fetches are spread over this long so many sources do not fire at once.
     pub startup_spread: Duration,
+    /// How long a daemon or `fetch` run holds a source it fetches: if it dies, other daemons
+    /// sharing the store take the source over when this runs out.
+    pub lease: Duration,
 }
 
 /// How the daemon serves outputs.
@@ -96,6 +99,9 @@ pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
     /// Ad-hoc filtered renderings (`?region=…&q=…&limit=…`) kept in memory.
     pub cache_entries: usize,
+    /// How often the daemon checks the store for changes other daemons or `fetch` runs made,
+    /// and renders the outputs they touched.
+    pub refresh: Duration,
 }
 
 /// Where and how outputs are written.
@@ -266,6 +272,7 @@ struct RawFetch {
     max_backoff: Option<RawDuration>,
     max_interval: Option<RawDuration>,
     startup_spread: Option<RawDuration>,
+    lease: Option<RawDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -273,6 +280,7 @@ struct RawFetch {
 struct RawServer {
     listen: Option<String>,
     cache_entries: Option<i64>,
+    refresh: Option<RawDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -628,6 +636,7 @@ impl Config {
             max_backoff: Duration::from_secs(6 * 3600),
             max_interval: Duration::from_secs(24 * 3600),
             startup_spread: Duration::from_secs(60),
+            lease: Duration::from_secs(5 * 60),
         };
         let fetch_span = |k: &str| table_of(&tables[1], k);
         for (raw, key, slot, most) in [
@@ -748,6 +757,25 @@ impl Config {
             }
         }
 
+        if let Some(raw) = &fetch.lease {
+            match raw.get() {
+                Some(d) if d.as_secs() >= 2 && d > fetch_cfg.timeout => fetch_cfg.lease = d,
+                Some(d) if d.as_secs() >= 2 => c.push(
+                    fetch_span("lease"),
+                    "fetch.lease",
+                    format!(
+                        "must be longer than fetch.timeout ({}s): a lease must outlast a fetch",
+                        fetch_cfg.timeout.as_secs_f64()
+                    ),
+                ),
+                _ => c.push(
+                    fetch_span("lease"),
+                    "fetch.lease",
+                    "must be a duration of at least 2s, like \"5m\"",
+                ),
+            }
+        }
+
         // [server]
         let server_span = |k: &str| table_of(&tables[4], k);
         let listen_text = server.listen.as_deref().unwrap_or("127.0.0.1:8080");
@@ -775,6 +803,19 @@ impl Config {
                     64
                 }
             },
+        };
+
+        let refresh = match server.refresh.as_ref().map(RawDuration::get) {
+            None => Duration::from_secs(2),
+            Some(Some(d)) if d >= Duration::from_millis(100) => d,
+            Some(_) => {
+                c.push(
+                    server_span("refresh"),
+                    "server.refresh",
+                    "must be a duration of at least 100ms, like \"2s\"",
+                );
+                Duration::from_secs(2)
+            }
         };
 
         // [publish]
@@ -1023,6 +1064,7 @@ impl Config {
             server: ServerConfig {
                 listen,
                 cache_entries,
+                refresh,
             },
             sources,
             outputs,
@@ -1144,7 +1186,8 @@ mod tests {
     #[test]
     fn daemon_keys_are_read_and_checked() {
         let cfg = parse(
-            "[fetch]\ninterval = \"5m\"\nper_host = 3\nstartup_spread = 0\n[server]\nlisten = \"[::1]:9000\"\n\
+            "[fetch]\ninterval = \"5m\"\nper_host = 3\nstartup_spread = 0\nlease = \"40s\"\n\
+             [server]\nlisten = \"[::1]:9000\"\nrefresh = \"500ms\"\n\
              [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"1h\"\n[[source]]\nname = \"b\"\nurl = \"b.xml\"\n\
              [[output]]\nname = \"p\"\ntitle = \"P\"\ntoken = \"0123456789abcdef\"\n",
         )
@@ -1152,12 +1195,16 @@ mod tests {
         assert_eq!(cfg.server.listen.to_string(), "[::1]:9000");
         assert_eq!(cfg.fetch.per_host, 3);
         assert_eq!(cfg.fetch.startup_spread, Duration::ZERO);
+        assert_eq!(cfg.fetch.lease, Duration::from_secs(40));
+        assert_eq!(cfg.server.refresh, Duration::from_millis(500));
         assert_eq!(cfg.interval_of(&cfg.sources[0]), Duration::from_secs(3600));
         assert_eq!(cfg.interval_of(&cfg.sources[1]), Duration::from_secs(300));
         assert_eq!(cfg.outputs[0].token.as_deref(), Some("0123456789abcdef"));
         let defaults = parse("").expect("valid");
         assert_eq!(defaults.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(defaults.fetch.interval, Duration::from_secs(900));
+        assert_eq!(defaults.fetch.lease, Duration::from_secs(300));
+        assert_eq!(defaults.server.refresh, Duration::from_secs(2));
 
         let text = "[fetch]\ninterval = \"2s\"\nper_host = 0\n[server]\nlisten = \"localhost\"\n\
                     [[source]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"soon\"\n\
@@ -1247,6 +1294,33 @@ mod tests {
             assert_eq!((p.line, p.key.as_str()), (Some(8), "output[0].keywords"));
             assert!(p.message.contains(message), "{}", p.message);
         }
+    }
+
+    #[test]
+    fn a_lease_must_outlast_a_fetch_and_refresh_is_checked() {
+        let text = "[fetch]\ntimeout = \"30s\"\nlease = \"20s\"\n[server]\nrefresh = \"10ms\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(
+            (problems[0].line, problems[0].key.as_str()),
+            (Some(3), "fetch.lease")
+        );
+        assert!(
+            problems[0].message.contains("longer than fetch.timeout (30s)"),
+            "{problems:?}"
+        );
+        assert_eq!(
+            (problems[1].line, problems[1].key.as_str()),
+            (Some(5), "server.refresh")
+        );
+        let Err(ConfigError::Invalid { problems, .. }) = parse("[fetch]\nlease = 1\n") else {
+            panic!("expected invalid")
+        };
+        assert!(problems[0].message.contains("at least 2s"), "{problems:?}");
+        let cfg = parse("[fetch]\ntimeout = \"2s\"\nlease = \"3s\"\n").expect("valid");
+        assert_eq!(cfg.fetch.lease, Duration::from_secs(3));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!                         │
 //!  transform: canonical URLs, exact story keys                              transform
 //!                         │
-//!                      store (SQLite by default, PostgreSQL later)          store
+//!                      store (SQLite, or PostgreSQL for several daemons)    store
 //!                         │
 //!  output: select per output (sources, dedup, limit) ─► RSS / Atom / JSON Feed   output
 //! ```

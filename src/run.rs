@@ -2,10 +2,13 @@
 //! every output, and exporting the store.
 //!
 //! In: a validated [`Config`], an open [`Store`], a [`Fetcher`] and the current time. Out:
-//! a [`SourceReport`] per source (new / updated / unchanged / not modified / failed and why),
-//! output files, JSON Lines. One failing source never stops the others: its error is recorded
-//! in its report and in the store, and the cycle goes on.
+//! a [`SourceReport`] per source (new / updated / unchanged / not modified / failed and why, or
+//! fetched elsewhere), output files, JSON Lines. One failing source never stops the others: its
+//! error is recorded in its report and in the store, and the cycle goes on. A fetch cycle takes
+//! the lease of every source it fetches, so runs and daemons sharing a store never fetch one
+//! source at the same time.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +27,9 @@ use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
 use crate::source::parse::parse_feed_with;
-use crate::store::{FetchRecord, FoldReport, IngestCounts, Rendered, Store, StoreError};
+use crate::store::{
+    Busy, FetchRecord, FoldReport, Holder, IngestCounts, Rendered, Store, StoreError, Taking,
+};
 
 /// A failure of a whole job (not of one source: those are reported per source).
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,12 @@ pub enum Outcome {
         /// The kind of failure, for metrics: a
         /// [`FetchError::reason`](crate::source::http::FetchError::reason), `parse` or `store`.
         reason: &'static str,
+    },
+    /// Another process sharing the store (a daemon or another `fetch`) was fetching the source:
+    /// this run left it to that one.
+    Elsewhere {
+        /// That process's lease-holder id (`host:pid:suffix`).
+        holder: String,
     },
 }
 
@@ -120,6 +131,11 @@ pub struct Cycle {
 /// folds the new items into stories in one pass (so stories do not depend on which source
 /// answered first). `on_done` is called as each source finishes (for progress display).
 /// A failing source is reported, not returned as an error; a store failure during folding is.
+///
+/// First it takes the lease of every source no other process is fetching (see
+/// [`crate::store::Taking::Any`]); the others are reported [`Outcome::Elsewhere`]. The leases are
+/// given back before folding, each source due again after its interval (at once, if it failed),
+/// so daemons sharing the store do not fetch it again right away.
 pub async fn fetch_all(
     cfg: &Config,
     store: &Store,
@@ -132,10 +148,36 @@ pub async fn fetch_all(
     // task starts at once and waits for its slot: `[fetch] concurrency` in all, `per_host` per
     // host (so one slow host cannot hold every slot).
     let started = Instant::now();
+    let holder = Holder::new();
+    store.free_stale_leases(&holder, now).await?;
+    let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
+    let taken: HashSet<String> = store
+        .take_leases(&names, &holder, Taking::Any, now, cfg.fetch.lease)
+        .await?
+        .into_iter()
+        .collect();
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
     let shared = Arc::new((cfg.clone(), store.clone(), fetcher.clone()));
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
+    for (i, source) in cfg.sources.iter().enumerate() {
+        if taken.contains(&source.name) {
+            continue;
+        }
+        let holder = match store.busy(&source.name, now).await? {
+            Some(Busy::Held { holder, .. }) => holder,
+            _ => "another process".to_string(),
+        };
+        let report = SourceReport {
+            name: source.name.clone(),
+            outcome: Outcome::Elsewhere { holder },
+            elapsed: Duration::ZERO,
+            hints: Hints::default(),
+        };
+        on_done(&report);
+        reports.push((i, report));
+    }
     let mut done = futures_util::stream::iter(0..cfg.sources.len())
+        .filter(|i| std::future::ready(taken.contains(&cfg.sources[*i].name)))
         .map(|i| {
             let shared = Arc::clone(&shared);
             let limits = Arc::clone(&limits);
@@ -158,6 +200,22 @@ pub async fn fetch_all(
     }
     reports.sort_by_key(|(i, _)| *i);
     tracing::debug!(elapsed = ?started.elapsed(), "every source fetched and stored");
+    let due: Vec<(&str, DateTime<Utc>)> = reports
+        .iter()
+        .filter(|(_, r)| !matches!(r.outcome, Outcome::Elsewhere { .. }))
+        .map(|(i, r)| {
+            let wait = if r.failed() {
+                Duration::ZERO
+            } else {
+                cfg.interval_of(&cfg.sources[*i])
+            };
+            (
+                r.name.as_str(),
+                now + chrono::Duration::from_std(wait).unwrap_or_default(),
+            )
+        })
+        .collect();
+    store.release_leases(&holder, &due).await?;
     let fold = store.fold_pending(&cfg.fold, &cfg.region_priors()).await?;
     tracing::debug!(elapsed = ?started.elapsed(), items = fold.items, "folded");
     Ok(Cycle {

@@ -14,10 +14,14 @@
 //!   `[fetch] max_backoff`) with jitter, or the server's `Retry-After` if longer. It never gives
 //!   up, except on 410 Gone: the source is marked dead and not fetched until its config changes;
 //! - new sources are spread over `[fetch] startup_spread` so a thousand do not fire at once, and
-//!   a source fetched recently (before a restart) waits out the rest of its interval.
+//!   a source fetched recently (before a restart) waits out the rest of its interval;
+//! - a source another daemon sharing the store holds or fetched lately ([`Done::Elsewhere`]) is
+//!   looked at again when that daemon's lease ends or the source falls due; that is not a
+//!   failure and does not back off.
 //!
 //! [`Scheduler`] is pure: the clock and the jitter are passed in. [`drive`] runs it on tokio
-//! time with a job per fetch, which tests run on paused time.
+//! time with a job per fetch, which tests run on paused time; after each fetch it tells
+//! `settle` when the source is due next (the daemon records it in the store with its lease).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +37,9 @@ use crate::config::{Config, FetchConfig, Location};
 
 /// The first wait after a failure; it doubles with each failure in a row.
 pub const FIRST_RETRY: Duration = Duration::from_secs(30);
+
+/// The shortest wait before a source fetched elsewhere is looked at again.
+pub const RECHECK: Duration = Duration::from_secs(1);
 
 /// What one fetch said about when to fetch again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -294,6 +301,25 @@ impl Scheduler {
         Some(t)
     }
 
+    /// Records that a source was not fetched here because another daemon holds it or fetched it
+    /// lately: it is looked at again at `until` (at least [`RECHECK`] from `now`), with its
+    /// failures and interval as they were. Returns the timer, or None if the source was removed.
+    pub fn elsewhere(&mut self, name: &str, until: Instant, now: Instant) -> Option<&Timer> {
+        let t = self.timers.get_mut(name)?;
+        t.running = false;
+        t.due = until.max(now + RECHECK);
+        t.last_wait = t.due - now;
+        Some(t)
+    }
+
+    /// Records what a job reported: [`Scheduler::finished`] or [`Scheduler::elsewhere`].
+    pub fn done(&mut self, name: &str, done: &Done, now: Instant, jitter: f64) -> Option<&Timer> {
+        match done {
+            Done::Fetched { ok, hints } => self.finished(name, *ok, hints, now, jitter),
+            Done::Elsewhere { until } => self.elsewhere(name, *until, now),
+        }
+    }
+
     /// A source's timer.
     pub fn timer(&self, name: &str) -> Option<&Timer> {
         self.timers.get(name)
@@ -369,32 +395,64 @@ pub enum Control {
     Stop,
 }
 
-/// What a job reports back: whether the fetch succeeded, and its hints.
+/// What a job reports back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Done {
-    /// The fetch succeeded (stored or not modified).
-    pub ok: bool,
-    /// Its hints.
-    pub hints: Hints,
+pub enum Done {
+    /// The source was fetched here.
+    Fetched {
+        /// The fetch succeeded (stored or not modified).
+        ok: bool,
+        /// Its hints.
+        hints: Hints,
+    },
+    /// Not fetched here: another daemon holds the source or fetched it lately.
+    Elsewhere {
+        /// When to look at it again: when that daemon's lease ends, or the source is due.
+        until: Instant,
+    },
 }
 
 /// Runs the scheduler: whenever sources fall due, runs `job(name)` for each under `limits`;
 /// records each result; obeys `control`. Returns when told to stop (or the control channel
-/// closes) and every fetch under way has finished. `observe` sees each timer after a fetch
-/// (for health pages and metrics).
-pub async fn drive<J, F>(
+/// closes) and every fetch under way has finished and been settled. After each fetch made here
+/// (not one found [`Done::Elsewhere`]), `settle(name, due)` is run with the time the source is
+/// next due (now, if it was removed meanwhile). `observe` sees each timer when added and after
+/// each job (for health pages and metrics).
+pub async fn drive<J, F, S, G>(
     mut scheduler: Scheduler,
     limits: Arc<Limits>,
     mut control: mpsc::Receiver<Control>,
     job: J,
+    settle: S,
     observe: impl Fn(&str, &Timer),
 ) -> Scheduler
 where
     J: Fn(String) -> F,
     F: Future<Output = Done> + Send + 'static,
+    S: Fn(String, Instant) -> G,
+    G: Future<Output = ()> + Send + 'static,
 {
     let origin = Instant::now();
     let mut running: JoinSet<(String, Done)> = JoinSet::new();
+    let mut settling: JoinSet<()> = JoinSet::new();
+    // Records a job's result; a fetch made here is settled.
+    let record = |scheduler: &mut Scheduler,
+                  name: String,
+                  done: Done,
+                  jitter: f64,
+                  settling: &mut JoinSet<()>| {
+        let now = Instant::now();
+        let timer = scheduler.done(&name, &done, now, jitter);
+        if let Done::Fetched { .. } = done {
+            if timer.is_some_and(|t| t.dead) {
+                tracing::error!(source = %name, "the server says the feed is gone (HTTP 410): no longer fetched; remove the source or change its URL");
+            }
+            settling.spawn(settle(name.clone(), timer.map_or(now, |t| t.due)));
+        }
+        if let Some(timer) = timer {
+            observe(&name, timer);
+        }
+    };
     loop {
         let wake = scheduler.next_due();
         tokio::select! {
@@ -416,16 +474,11 @@ where
             },
             Some(joined) = running.join_next(), if !running.is_empty() => {
                 let Ok((name, done)) = joined else { continue };
-                let now = Instant::now();
                 let failures = scheduler.timer(&name).map_or(0, |t| t.failures + 1);
-                let draw = jitter(&name, failures, now, origin);
-                if let Some(timer) = scheduler.finished(&name, done.ok, &done.hints, now, draw) {
-                    if timer.dead {
-                        tracing::error!(source = %name, "the server says the feed is gone (HTTP 410): no longer fetched; remove the source or change its URL");
-                    }
-                    observe(&name, timer);
-                }
+                let draw = jitter(&name, failures, Instant::now(), origin);
+                record(&mut scheduler, name, done, draw, &mut settling);
             }
+            Some(_) = settling.join_next(), if !settling.is_empty() => {}
             () = sleep_until(wake) => {
                 for (name, host) in scheduler.take_due(Instant::now()) {
                     let limits = limits.clone();
@@ -440,10 +493,10 @@ where
     }
     while let Some(joined) = running.join_next().await {
         if let Ok((name, done)) = joined {
-            let now = Instant::now();
-            let _ = scheduler.finished(&name, done.ok, &done.hints, now, 0.5);
+            record(&mut scheduler, name, done, 0.5, &mut settling);
         }
     }
+    while settling.join_next().await.is_some() {}
     scheduler
 }
 
@@ -590,18 +643,29 @@ mod tests {
         assert_eq!(t.due - later, 60 * MIN);
     }
 
+    /// What [`simulate`] saw.
+    struct Simulated {
+        /// Each source's job start times (seconds since start).
+        starts: HashMap<String, Vec<u64>>,
+        /// The most jobs seen at once per host (`*`: in all).
+        most: HashMap<String, usize>,
+        /// Each source's settled due times (seconds since start), in order.
+        settled: HashMap<String, Vec<u64>>,
+    }
+
+    type Log = Arc<Mutex<(HashMap<String, Vec<u64>>, HashMap<String, (usize, usize)>)>>;
+
     /// Runs `drive` on paused time over `sources`, with `script(name, n)` giving the n-th
-    /// result of a source (n from 0) and each fetch taking `takes`; returns each source's fetch
-    /// start times (seconds since start) and the most fetches seen at once per host.
+    /// result of a source (n from 0) and each job taking `takes`.
     async fn simulate(
         sources: Vec<Planned>,
         limits: Limits,
         takes: Duration,
         run_for: Duration,
         script: fn(&str, usize) -> Done,
-    ) -> (HashMap<String, Vec<u64>>, HashMap<String, usize>) {
-        type Log = Arc<Mutex<(HashMap<String, Vec<u64>>, HashMap<String, (usize, usize)>)>>;
+    ) -> Simulated {
         let start = Instant::now();
+        let settled: Arc<Mutex<HashMap<String, Vec<u64>>>> = Arc::default();
         let log: Log = Arc::default();
         let (control, rx) = mpsc::channel(4);
         control
@@ -637,25 +701,38 @@ mod tests {
                 }
             }
         };
+        let settle = {
+            let settled = settled.clone();
+            move |name: String, due: Instant| {
+                let settled = settled.clone();
+                async move {
+                    let mut s = settled.lock().expect("lock");
+                    s.entry(name).or_default().push((due - start).as_secs());
+                }
+            }
+        };
         let driver = tokio::spawn(drive(
             Scheduler::new(policy()),
             Arc::new(limits),
             rx,
             job,
+            settle,
             |_, _| {},
         ));
         tokio::time::sleep(run_for).await;
         control.send(Control::Stop).await.expect("send");
         driver.await.expect("driver");
         let l = log.lock().expect("lock");
-        (
-            l.0.clone(),
-            l.1.iter().map(|(h, (_, most))| (h.clone(), *most)).collect(),
-        )
+        let settled = settled.lock().expect("lock").clone();
+        Simulated {
+            starts: l.0.clone(),
+            most: l.1.iter().map(|(h, (_, most))| (h.clone(), *most)).collect(),
+            settled,
+        }
     }
 
     fn ok() -> Done {
-        Done {
+        Done::Fetched {
             ok: true,
             hints: Hints::default(),
         }
@@ -666,14 +743,14 @@ mod tests {
         let mut a = planned("a", "h1", 15 * MIN);
         a.interval = 10 * MIN;
         let list = vec![a, planned("ttl", "h2", 15 * MIN)];
-        let (starts, _) = simulate(
+        let Simulated { starts, .. } = simulate(
             list,
             Limits::new(8, 2),
             Duration::from_secs(1),
             61 * MIN,
             |name, _| {
                 if name == "ttl" {
-                    Done {
+                    Done::Fetched {
                         ok: true,
                         hints: Hints {
                             feed_interval: Some(30 * MIN),
@@ -691,23 +768,60 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_source_fetched_elsewhere_is_looked_at_again_without_backing_off() {
+        let list = vec![planned("held", "h", 15 * MIN), planned("mine", "h", 15 * MIN)];
+        let sim = simulate(
+            list,
+            Limits::new(8, 8),
+            Duration::from_secs(1),
+            902 * Duration::from_secs(1) + Duration::from_millis(500),
+            |name, n| match (name, n) {
+                // Another daemon holds it for 5 minutes, then says it is due already.
+                ("held", 0) => Done::Elsewhere {
+                    until: Instant::now() + 5 * MIN,
+                },
+                ("held", 1) => Done::Elsewhere {
+                    until: Instant::now(),
+                },
+                _ => ok(),
+            },
+        )
+        .await;
+        assert_eq!(
+            sim.starts["held"],
+            vec![0, 301, 303],
+            "at the end of the lease, then a second later, then its interval"
+        );
+        assert_eq!(
+            sim.settled["held"],
+            vec![1204],
+            "only the fetch made here is settled"
+        );
+        assert_eq!(
+            sim.settled["mine"],
+            vec![902, 1803],
+            "the fetch under way at the stop is settled too"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn failures_back_off_and_retry_after_is_per_source() {
         let list = vec![
             planned("down", "same-host", 15 * MIN),
             planned("limited", "same-host", 15 * MIN),
             planned("fine", "same-host", 15 * MIN),
         ];
-        let (starts, _) = simulate(
+        let Simulated { starts, .. } = simulate(
             list,
             Limits::new(8, 8),
             Duration::ZERO,
             20 * MIN,
             |name, n| match name {
-                "down" => Done {
+                "down" => Done::Fetched {
                     ok: false,
                     hints: Hints::default(),
                 },
-                "limited" if n == 0 => Done {
+                "limited" if n == 0 => Done::Fetched {
                     ok: false,
                     hints: Hints {
                         retry_after: Some(7 * MIN),
@@ -747,7 +861,7 @@ mod tests {
             .map(|i| planned(&format!("x{i}"), "busy", 15 * MIN))
             .collect();
         list.extend((0..6).map(|i| planned(&format!("y{i}"), &format!("host{i}"), 15 * MIN)));
-        let (starts, most) = simulate(
+        let Simulated { starts, most, .. } = simulate(
             list,
             Limits::new(4, 2),
             10 * Duration::from_secs(1),
@@ -771,14 +885,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_gone_source_stops_and_stop_waits_for_fetches_under_way() {
         let list = vec![planned("gone", "h", MIN), planned("slow", "h2", MIN)];
-        let (starts, _) = simulate(
+        let Simulated { starts, .. } = simulate(
             list,
             Limits::new(8, 2),
             30 * Duration::from_secs(1),
             10 * MIN,
             |name, _| {
                 if name == "gone" {
-                    Done {
+                    Done::Fetched {
                         ok: false,
                         hints: Hints {
                             gone: true,

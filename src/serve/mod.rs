@@ -1,25 +1,31 @@
 //! `feedfold serve`: the daemon. It keeps every source fresh on its own schedule, folds what
 //! arrives, keeps every output rendered in memory and serves it over HTTP.
 //!
-//! In: a validated [`Config`] (and its path, to re-read on reload), a bound TCP listener, and
-//! [`Signal`]s (reload, shut down) from the binary. Out: HTTP responses (see [`http`]), store
-//! writes, log lines; on shutdown, every fetch under way finished and the store closed.
+//! In: a validated [`Config`] (and its path, to re-read on reload), its [`Role`] (a bound TCP
+//! listener for HTTP, or none), and [`Signal`]s (reload, shut down) from the binary. Out: HTTP
+//! responses (see [`http`]), store writes, log lines; on shutdown, every fetch under way
+//! finished, its lease given back, and the store closed.
 //!
 //! ```text
-//!  schedule::drive ── job per due source ──► run::fetch_source ──► store
-//!        ▲                                          │ (source changed)
-//!  Signal::Reload ─► Config::load ─► Control::Sync  ▼
-//!                                     folder task: fold_pending, render affected outputs
-//!                                          │
+//!  schedule::drive ── job per due source ──► take its lease ──► run::fetch_source ──► store
+//!        ▲                  (held or fetched elsewhere: Done::Elsewhere)      │ (source changed)
+//!  Signal::Reload ─► Config::load ─► Control::Sync                            ▼
+//!                     folder task: fold_pending, render the outputs whose sources changed
+//!                     (and every `[server] refresh`: changes other daemons made) │
 //!  http (axum) ◄── Shared { config, outputs (rendered, compressed), ad-hoc cache, metrics }
 //! ```
+//!
+//! Several daemons can share one PostgreSQL store: each source is fetched by the one daemon
+//! that takes its lease (see [`crate::store::Taking`]); every daemon serves every output, and
+//! renders it again within `[server] refresh` of a change any of them made. `--no-fetch`
+//! ([`Role::Web`]) and `--no-http` ([`Role::Worker`]) split serving from fetching.
 
 pub mod http;
 pub mod index;
 pub mod metrics;
 pub mod published;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,9 +42,20 @@ use crate::output::{self, FeedMeta, Format, Selection};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
-use crate::store::{Store, StoreError};
+use crate::store::{Busy, FoldReport, Holder, Store, StoreError, Taking};
 use metrics::Metrics;
 use published::{Effort, Variant};
+
+/// What a daemon does.
+#[derive(Debug)]
+pub enum Role {
+    /// Fetch on schedule and serve HTTP on this listener (`serve`).
+    Both(TcpListener),
+    /// Serve HTTP only (`serve --no-fetch`): the outputs follow what other daemons store.
+    Web(TcpListener),
+    /// Fetch, store and fold only (`serve --no-http`).
+    Worker,
+}
 
 /// What the binary tells a running daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +104,12 @@ pub struct Shared {
     store: Arc<Store>,
     fetcher: RwLock<Fetcher>,
     outputs: RwLock<HashMap<String, Arc<Rendered>>>,
+    /// Per output, the change counters of its sources it was rendered from.
+    rendered_from: Mutex<HashMap<String, Vec<i64>>>,
+    /// Whether outputs are kept rendered (the daemon serves HTTP).
+    serving: bool,
+    /// Whether the daemon fetches (and so folds what it stores).
+    fetching: bool,
     adhoc: Mutex<LruCache<String, Arc<Variant>>>,
     /// Raised each time outputs are re-rendered: an ad-hoc rendering begun before is not cached.
     generation: std::sync::atomic::AtomicU64,
@@ -166,20 +189,30 @@ impl Shared {
     }
 }
 
-/// Renders the outputs that draw on `changed` sources (all outputs when None) into memory.
-/// Outputs no longer configured are dropped. The CPU work runs off the async workers.
-async fn render_outputs(
-    shared: &Arc<Shared>,
-    changed: Option<&HashSet<String>>,
-) -> Result<usize, run::RunError> {
+/// Renders into memory the outputs whose sources changed in the store since they were last
+/// rendered (every output when `all`, as after a reload), whoever changed them: this daemon,
+/// another daemon or a `fetch` run sharing the store. Outputs no longer configured are dropped.
+/// The CPU work runs off the async workers. Returns how many outputs were rendered.
+async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::RunError> {
     let cfg = shared.config();
     let now = Utc::now();
+    let mut names: Vec<&str> = cfg
+        .outputs
+        .iter()
+        .flat_map(|out| cfg.output_sources(out))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let counters: HashMap<&str, i64> = names
+        .iter()
+        .copied()
+        .zip(shared.store.source_generations(&names).await?)
+        .collect();
     let mut count = 0;
     for out in &cfg.outputs {
         let sources = cfg.output_sources(out);
-        if let Some(changed) = changed
-            && !sources.iter().any(|s| changed.contains(*s))
-        {
+        let from: Vec<i64> = sources.iter().map(|s| counters[s]).collect();
+        if !all && lock(&shared.rendered_from).get(&out.name) == Some(&from) {
             continue;
         }
         let entries = shared.store.entries(&sources, Selection::of(out)).await?;
@@ -200,10 +233,16 @@ async fn render_outputs(
             })
         })??;
         write(&shared.outputs).insert(out.name.clone(), Arc::new(rendered));
+        lock(&shared.rendered_from).insert(out.name.clone(), from);
         shared.metrics.rendered();
         count += 1;
     }
-    write(&shared.outputs).retain(|name, _| cfg.outputs.iter().any(|o| &o.name == name));
+    let configured = |name: &String| cfg.outputs.iter().any(|o| &o.name == name);
+    write(&shared.outputs).retain(|name, _| configured(name));
+    lock(&shared.rendered_from).retain(|name, _| configured(name));
+    if count == 0 && !all {
+        return Ok(0);
+    }
     {
         let mut cache = lock(&shared.adhoc);
         shared.generation.fetch_add(1, Ordering::AcqRel);
@@ -218,36 +257,52 @@ async fn render_outputs(
 /// A change the folder acts on.
 #[derive(Debug)]
 enum Change {
-    /// A source stored new or updated items.
-    Source(String),
+    /// A source stored new or updated items: fold, and render the outputs whose sources changed.
+    Source,
     /// Everything may have changed (reload): fold and render every output.
     All,
 }
 
-/// Folds and renders after changes, batching changes that arrive close together.
+/// Folds (when fetching) and renders (when serving) after changes, batching changes that arrive
+/// close together; when serving, also renders every `[server] refresh` the outputs whose sources
+/// others changed.
 async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change>) {
     const QUIET: Duration = Duration::from_millis(300);
     const MOST: Duration = Duration::from_secs(5);
-    while let Some(first) = changes.recv().await {
-        let mut sources = HashSet::new();
-        let mut all = false;
-        let mut note = |c: Change, sources: &mut HashSet<String>| match c {
-            Change::Source(s) => {
-                sources.insert(s);
+    loop {
+        let first = if shared.serving {
+            match tokio::time::timeout(shared.config().server.refresh, changes.recv()).await {
+                Ok(Some(change)) => change,
+                Ok(None) => break,
+                Err(_) => {
+                    if let Err(e) = render_outputs(&shared, false).await {
+                        tracing::error!(error = %run::error_chain(&e), "rendering failed");
+                    }
+                    continue;
+                }
             }
-            Change::All => all = true,
+        } else {
+            match changes.recv().await {
+                Some(change) => change,
+                None => break,
+            }
         };
-        note(first, &mut sources);
+        let mut all = matches!(first, Change::All);
         let until = tokio::time::Instant::now() + MOST;
         loop {
             let wait = QUIET.min(until.saturating_duration_since(tokio::time::Instant::now()));
             match tokio::time::timeout(wait, changes.recv()).await {
-                Ok(Some(c)) => note(c, &mut sources),
+                Ok(Some(c)) => all |= matches!(c, Change::All),
                 Ok(None) | Err(_) => break,
             }
         }
         let cfg = shared.config();
-        match shared.store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
+        let folded = if shared.fetching {
+            shared.store.fold_pending(&cfg.fold, &cfg.region_priors()).await
+        } else {
+            Ok(FoldReport::default())
+        };
+        match folded {
             Ok(report) if report.items > 0 => tracing::info!(
                 items = report.items,
                 joined = report.joined,
@@ -259,8 +314,10 @@ async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change
                 tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
             }
         }
-        let changed = (!all).then_some(&sources);
-        match render_outputs(&shared, changed).await {
+        if !shared.serving {
+            continue;
+        }
+        match render_outputs(&shared, all).await {
             Ok(n) => tracing::debug!(outputs = n, "rendered"),
             Err(e) => tracing::error!(error = %run::error_chain(&e), "rendering failed"),
         }
@@ -302,16 +359,23 @@ fn observe(shared: &Shared, name: &str, t: &Timer) {
 }
 
 /// Runs the daemon until [`Signal::Shutdown`] (or the signal channel closes): serves HTTP on
-/// `listener`, fetches on schedule, reloads `config_path` on [`Signal::Reload`].
+/// the listener of its `role`, fetches on schedule (taking each source's lease in the store, so
+/// daemons sharing it fetch each source once), reloads `config_path` on [`Signal::Reload`].
 pub async fn run(
     config_path: PathBuf,
     cfg: Config,
-    listener: TcpListener,
+    role: Role,
     mut signals: mpsc::Receiver<Signal>,
 ) -> Result<(), ServeError> {
+    let (listener, fetching) = match role {
+        Role::Both(listener) => (Some(listener), true),
+        Role::Web(listener) => (Some(listener), false),
+        Role::Worker => (None, true),
+    };
     let store = Arc::new(Store::open(&cfg.store.url).await?);
     let fetcher = Fetcher::new(&cfg.fetch).map_err(ServeError::Client)?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
+    let holder = Arc::new(Holder::new());
     let shared = Arc::new(Shared {
         adhoc: Mutex::new(LruCache::new(cache_size(cfg.server.cache_entries))),
         generation: std::sync::atomic::AtomicU64::new(0),
@@ -319,127 +383,134 @@ pub async fn run(
         store: store.clone(),
         fetcher: RwLock::new(fetcher),
         outputs: RwLock::new(HashMap::new()),
+        rendered_from: Mutex::new(HashMap::new()),
+        serving: listener.is_some(),
+        fetching,
         schedules: Mutex::new(HashMap::new()),
         metrics: Metrics::new(),
         ready: AtomicBool::new(false),
     });
 
     // Items a previous run stored but did not fold (it was killed in between) are folded
-    // first; then what is stored is served at once.
+    // first, and the leases it held are freed; then what is stored is served at once.
     let cfg = shared.config();
-    match store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
-        Ok(report) if report.items > 0 => {
-            tracing::info!(items = report.items, "folded items a previous run left waiting")
+    if fetching {
+        if let Err(e) = store.free_stale_leases(&holder, Utc::now()).await {
+            tracing::error!(error = %run::error_chain(&e), "cannot free the leases of exited processes");
         }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
+        match store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
+            Ok(report) if report.items > 0 => {
+                tracing::info!(items = report.items, "folded items a previous run left waiting")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
+            }
         }
     }
-    render_outputs(&shared, None).await?;
-    shared.ready.store(true, Ordering::Release);
-
-    let (shutdown_http, http_stopped) = tokio::sync::watch::channel(false);
-    let app = http::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let mut stopped = http_stopped;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = match listener {
+        Some(listener) => {
+            render_outputs(&shared, true).await?;
+            shared.ready.store(true, Ordering::Release);
+            let (shutdown_http, http_stopped) = tokio::sync::watch::channel(false);
+            let app = http::router(shared.clone());
+            let served = tokio::spawn(async move {
+                let mut stopped = http_stopped;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+            });
+            Some((shutdown_http, served))
+        }
+        None => None,
+    };
 
     let (change_tx, change_rx) = mpsc::unbounded_channel();
     let folding = tokio::spawn(folder(shared.clone(), change_rx));
 
-    let (control, control_rx) = mpsc::channel(8);
-    let ago = fetched_ago(&store).await;
-    let _ = control
-        .send(Control::Sync(
-            planned(&cfg, &ago),
-            Policy::from_config(&cfg.fetch),
-        ))
-        .await;
-    let job = {
-        let shared = shared.clone();
-        let change_tx = change_tx.clone();
-        move |name: String| {
+    let driver = if fetching {
+        let (control, control_rx) = mpsc::channel(8);
+        let ago = fetched_ago(&store).await;
+        let _ = control
+            .send(Control::Sync(
+                planned(&cfg, &ago),
+                Policy::from_config(&cfg.fetch),
+            ))
+            .await;
+        let job = {
             let shared = shared.clone();
+            let holder = holder.clone();
             let change_tx = change_tx.clone();
-            let fetcher = read(&shared.fetcher).clone();
-            async move {
-                let cfg = shared.config();
-                let Some(source) = cfg.sources.iter().find(|s| s.name == name) else {
-                    return Done {
-                        ok: true,
-                        hints: schedule::Hints::default(),
-                    };
-                };
-                let report = run::fetch_source(&cfg, source, &shared.store, &fetcher, Utc::now()).await;
-                let result = match &report.outcome {
-                    Outcome::Stored { counts, .. } => {
-                        // Logged once the items are committed: an operator (and the crash
-                        // test) can count on them being in the store.
-                        tracing::info!(
-                            source = %name,
-                            new = counts.new,
-                            updated = counts.updated,
-                            unchanged = counts.unchanged,
-                            "stored"
-                        );
-                        if counts.new + counts.updated > 0 {
-                            let _ = change_tx.send(Change::Source(name.clone()));
-                        }
-                        "stored"
+            move |name: String| {
+                let shared = shared.clone();
+                let holder = holder.clone();
+                let change_tx = change_tx.clone();
+                let fetcher = read(&shared.fetcher).clone();
+                async move { fetch_job(&shared, &holder, &fetcher, &change_tx, name).await }
+            }
+        };
+        let settle = {
+            let store = store.clone();
+            let holder = holder.clone();
+            move |name: String, due: tokio::time::Instant| {
+                let store = store.clone();
+                let holder = holder.clone();
+                let wait = due.saturating_duration_since(tokio::time::Instant::now());
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                async move {
+                    if let Err(e) = store.release_leases(&holder, &[(&name, at)]).await {
+                        tracing::warn!(source = %name, error = %run::error_chain(&e), "cannot give the lease back; it will expire");
                     }
-                    Outcome::NotModified => "not_modified",
-                    Outcome::Failed { reason, .. } => {
-                        shared.metrics.source_failed(&name, reason);
-                        "failed"
-                    }
-                };
-                shared.metrics.fetched(result, report.elapsed);
-                Done {
-                    ok: !report.failed(),
-                    hints: report.hints,
                 }
             }
-        }
-    };
-    let driver = {
-        let shared = shared.clone();
+        };
         let scheduler = Scheduler::new(Policy::from_config(&cfg.fetch));
-        tokio::spawn(schedule::drive(
+        let observer = shared.clone();
+        let driven = tokio::spawn(schedule::drive(
             scheduler,
             limits,
             control_rx,
             job,
-            move |name, t| {
-                observe(&shared, name, t);
-            },
-        ))
+            settle,
+            move |name, t| observe(&observer, name, t),
+        ));
+        Some((control, driven))
+    } else {
+        None
     };
     tracing::info!(
         sources = cfg.sources.len(),
         outputs = cfg.outputs.len(),
-        "serving"
+        holder = %holder,
+        fetching,
+        serving = shared.serving,
+        "running"
     );
 
+    let control = driver.as_ref().map(|(control, _)| control);
     while let Some(signal) = signals.recv().await {
         match signal {
-            Signal::Reload => reload(&config_path, &shared, &control, &change_tx).await,
+            Signal::Reload => reload(&config_path, &shared, control, &change_tx).await,
             Signal::Shutdown => break,
         }
     }
 
     tracing::info!("shutting down: finishing fetches under way");
-    let _ = control.send(Control::Stop).await;
-    let _ = driver.await;
+    if let Some((control, driven)) = driver {
+        let _ = control.send(Control::Stop).await;
+        let _ = driven.await;
+    }
     drop(change_tx);
     let _ = folding.await;
-    let _ = shutdown_http.send(true);
-    let served = server.await;
+    let served = match server {
+        Some((shutdown_http, served)) => {
+            let _ = shutdown_http.send(true);
+            served.await
+        }
+        None => Ok(Ok(())),
+    };
     store.close().await;
     match served {
         Ok(result) => result.map_err(ServeError::Http),
@@ -447,12 +518,100 @@ pub async fn run(
     }
 }
 
+/// One scheduled fetch: takes the source's lease (or reports who has it), fetches and stores it,
+/// and tells the folder when something changed. The lease is given back when `drive` settles the
+/// fetch, with the time the source is next due.
+async fn fetch_job(
+    shared: &Shared,
+    holder: &Holder,
+    fetcher: &Fetcher,
+    changes: &mpsc::UnboundedSender<Change>,
+    name: String,
+) -> Done {
+    let cfg = shared.config();
+    let Some(source) = cfg.sources.iter().find(|s| s.name == name) else {
+        return Done::Fetched {
+            ok: true,
+            hints: schedule::Hints::default(),
+        };
+    };
+    match take_lease(&shared.store, holder, &name, cfg.fetch.lease).await {
+        Ok(None) => {}
+        Ok(Some(until)) => return Done::Elsewhere { until },
+        Err(e) => {
+            tracing::warn!(source = %name, error = %run::error_chain(&e), "cannot take the lease");
+            return Done::Fetched {
+                ok: false,
+                hints: schedule::Hints::default(),
+            };
+        }
+    }
+    let report = run::fetch_source(&cfg, source, &shared.store, fetcher, Utc::now()).await;
+    let result = match &report.outcome {
+        Outcome::Stored { counts, .. } => {
+            // Logged once the items are committed: an operator (and the crash
+            // test) can count on them being in the store.
+            tracing::info!(
+                source = %name,
+                new = counts.new,
+                updated = counts.updated,
+                unchanged = counts.unchanged,
+                "stored"
+            );
+            if counts.new + counts.updated > 0 {
+                let _ = changes.send(Change::Source);
+            }
+            "stored"
+        }
+        Outcome::NotModified => "not_modified",
+        Outcome::Failed { reason, .. } => {
+            shared.metrics.source_failed(&name, reason);
+            "failed"
+        }
+        Outcome::Elsewhere { .. } => {
+            return Done::Elsewhere {
+                until: tokio::time::Instant::now(),
+            };
+        }
+    };
+    shared.metrics.fetched(result, report.elapsed);
+    Done::Fetched {
+        ok: !report.failed(),
+        hints: report.hints,
+    }
+}
+
+/// Takes a source's lease for a scheduled fetch: None when taken, else when to look again
+/// (another daemon holds it, or fetched it lately), on tokio's clock.
+async fn take_lease(
+    store: &Store,
+    holder: &Holder,
+    name: &str,
+    lease: Duration,
+) -> Result<Option<tokio::time::Instant>, StoreError> {
+    let now = Utc::now();
+    if !store
+        .take_leases(&[name], holder, Taking::Due, now, lease)
+        .await?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let until = match store.busy(name, now).await? {
+        Some(Busy::Held { until, .. } | Busy::NotDue { until }) => until,
+        // Given back meanwhile: look again soon.
+        None => now,
+    };
+    let wait = (until - now).to_std().unwrap_or_default();
+    Ok(Some(tokio::time::Instant::now() + wait))
+}
+
 /// Re-reads the config: a valid one replaces the running one (new sources start, removed ones
 /// stop, outputs are re-rendered); an invalid one is refused with all its problems logged.
 async fn reload(
     path: &std::path::Path,
     shared: &Arc<Shared>,
-    control: &mpsc::Sender<Control>,
+    control: Option<&mpsc::Sender<Control>>,
     changes: &mpsc::UnboundedSender<Change>,
 ) {
     let new = match Config::load(path) {
@@ -500,7 +659,9 @@ async fn reload(
         "config reloaded"
     );
     *write(&shared.config) = Arc::new(new);
-    let _ = control.send(Control::Sync(plan, policy)).await;
+    if let Some(control) = control {
+        let _ = control.send(Control::Sync(plan, policy)).await;
+    }
     let _ = changes.send(Change::All);
 }
 

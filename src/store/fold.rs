@@ -48,6 +48,11 @@ const COLUMNS: &str = "id, story_id, exact_id, cmp_title, cmp_body, published, f
 /// keeps a pass's work proportional to the recent part of the store, which never shrinks.
 const HORIZON_SECS: i64 = 30 * 24 * 3600;
 
+/// The PostgreSQL advisory lock a folding pass holds for its transaction ("fold" in ASCII), so
+/// passes of processes sharing a database run one at a time. Anything that must not run beside a
+/// folding pass can take it too.
+pub const FOLD_LOCK: i64 = 0x666f_6c64;
+
 /// What the regions step needs of a waiting item beside its [`Candidate`].
 struct Waiting {
     row: CandidateRow,
@@ -136,6 +141,16 @@ impl Store {
         let _guard = self.write_guard().await;
         let err = || query_error("folding stories");
         let mut tx = self.pool.begin().await.map_err(err())?;
+        // One pass at a time across every process sharing the database: a pass reads the
+        // stories the previous one committed, so copies of one story folded by two daemons at
+        // once still make one story. (SQLite writes one transaction at a time anyway.)
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS fold_lock")
+                .bind(FOLD_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(err())?;
+        }
         // NULL publication times first, on SQLite and PostgreSQL alike (their defaults differ).
         let sql = format!(
             "SELECT {COLUMNS}, source FROM items WHERE story_id IS NULL \
@@ -722,7 +737,7 @@ mod tests {
     use super::*;
     use crate::model::Item;
     use crate::store::Rendered;
-    use chrono::{TimeZone, Utc};
+    use chrono::{DateTime, TimeZone, Utc};
 
     const BODY: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
 
@@ -760,19 +775,54 @@ mod tests {
             .collect()
     }
 
+    fn sqlite_url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())
+    }
+
+    /// A SQLite store in `dir` holding a1 of source a (waiting for a pass), and when it was stored.
+    async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
+        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let store = Store::open(&sqlite_url(dir)).await.expect("open");
+        store
+            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
+            .await
+            .expect("ingest");
+        (store, now)
+    }
+
+    /// A pass that puts a new copy into a stored story raises the change counters of every
+    /// source in that story, not only the new copy's: an output of the old copy's source shows
+    /// the new one among its "also reported by" (and the daemons re-render it).
+    #[tokio::test]
+    async fn joining_a_story_changes_the_sources_already_in_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (store, now) = store_with_a1(&dir).await;
+        let cfg = FoldConfig::default();
+        store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        let before = store.source_generations(&["a", "b"]).await.expect("counters");
+        store
+            .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
+            .await
+            .expect("ingest");
+        let stored = store.source_generations(&["a", "b"]).await.expect("counters");
+        assert_eq!(stored[0], before[0], "storing b's item changes b only");
+        assert!(stored[1] > before[1]);
+        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        assert_eq!(report.joined, 1);
+        let folded = store.source_generations(&["a", "b"]).await.expect("counters");
+        assert!(folded[0] > stored[0], "a's story gained b's copy");
+        assert!(folded[1] > stored[1], "b's item got its story");
+        store.close().await;
+    }
+
     /// A store from before `item_keys` (its rows copied from `lsh` without keys) gets its keys
     /// back from the comparison text when opened, and its stories still take new copies.
     #[tokio::test]
     async fn keys_are_rebuilt_and_stored_stories_still_fold() {
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
+        let url = sqlite_url(&dir);
+        let (store, now) = store_with_a1(&dir).await;
         let cfg = FoldConfig::default();
-        let store = Store::open(&url).await.expect("open");
-        store
-            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
-            .await
-            .expect("ingest");
         store
             .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
             .await

@@ -26,11 +26,13 @@ use crate::source::http::Validators;
 mod explain;
 mod fold;
 mod ingest;
+mod lease;
 mod select;
 mod status;
 
 pub use explain::{Explanation, Neighbour};
-pub use fold::FoldReport;
+pub use fold::{FOLD_LOCK, FoldReport};
+pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: WAL (readers never block the writer; a crash loses at
@@ -51,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "changes", include_str!("migrations/0002_changes.sql")),
     (3, "item keys", include_str!("migrations/0003_item_keys.sql")),
+    (4, "leases", include_str!("migrations/0004_leases.sql")),
 ];
 
 /// A store failure, naming what was being done.
@@ -129,10 +132,20 @@ pub struct Rendered {
     pub content_html: Option<String>,
 }
 
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// SQLite: one process writes at a time.
+    Sqlite,
+    /// PostgreSQL: several daemons write side by side.
+    Postgres,
+}
+
 /// The store. Cloning it is cheap: clones share the connection pool and the write lock.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
     /// SQLite allows one writer; taking this lock around write transactions avoids
     /// "database is locked" when several sources finish at once. PostgreSQL does not need it.
     write_lock: Option<Arc<Mutex<()>>>,
@@ -276,6 +289,11 @@ impl Store {
         fold::rebuild_keys(&pool).await?;
         Ok(Store {
             pool,
+            backend: if sqlite {
+                Backend::Sqlite
+            } else {
+                Backend::Postgres
+            },
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
         })
     }

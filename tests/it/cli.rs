@@ -95,6 +95,19 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = feedfold().args(["frobnicate"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
+    // A daemon that neither fetches nor serves, or listens without serving, is a usage error.
+    for roles in [
+        &["--no-fetch", "--no-http"][..],
+        &["--no-http", "--listen", "127.0.0.1:0"],
+    ] {
+        let out = feedfold()
+            .args(["serve", "--config", "x.toml"])
+            .args(roles)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{roles:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use feedfold::model::StoredItem;
 use feedfold::run::Outcome;
 
-use crate::support::{Env, Origin, failure, sources, stored};
+use crate::support::{Backend, Env, Origin, failure, sources, stored};
 
 fn by_source<'a>(items: &'a [StoredItem], source: &str) -> Vec<&'a StoredItem> {
     let mut v: Vec<_> = items.iter().filter(|i| i.source == source).collect();
@@ -161,14 +161,15 @@ async fn gzip_bodies_are_decompressed() {
     assert_eq!(stored(&reports, "z").new, 1);
 }
 
-#[tokio::test]
-async fn second_fetch_is_conditional_and_stores_nothing_new() {
+async fn second_fetch_is_conditional_and_stores_nothing_new(backend: Backend) {
     let origin = Origin::start().await;
-    let env = Env::new(&sources(&[
+    let body = sources(&[
         ("a", origin.url("/feeds/rss2.xml")),
         ("b", origin.url("/feeds/atom.xml")),
-    ]))
-    .await;
+    ]);
+    let Some(env) = Env::on(backend, &body).await else {
+        return;
+    };
     let first = env.fetch().await;
     assert_eq!(stored(&first, "a").new, 3);
     let before = env.store.all_items().await.expect("items");
@@ -181,10 +182,11 @@ async fn second_fetch_is_conditional_and_stores_nothing_new() {
     assert_eq!(env.store.all_items().await.expect("items"), before);
 }
 
-#[tokio::test]
-async fn refetching_without_validators_adds_no_duplicates() {
+async fn refetching_without_validators_adds_no_duplicates(backend: Backend) {
     let origin = Origin::start().await;
-    let env = Env::new(&sources(&[("a", origin.url("/nocache/rss2.xml"))])).await;
+    let Some(env) = Env::on(backend, &sources(&[("a", origin.url("/nocache/rss2.xml"))])).await else {
+        return;
+    };
     env.fetch().await;
     let second = env.fetch().await;
     let counts = stored(&second, "a");
@@ -192,8 +194,7 @@ async fn refetching_without_validators_adds_no_duplicates() {
     assert_eq!(env.store.all_items().await.expect("items").len(), 3);
 }
 
-#[tokio::test]
-async fn a_changed_item_is_updated_in_place_and_keeps_its_story() {
+async fn a_changed_item_is_updated_in_place_and_keeps_its_story(backend: Backend) {
     let origin = Origin::start().await;
     let feed = |title: &str| {
         format!(
@@ -204,7 +205,9 @@ async fn a_changed_item_is_updated_in_place_and_keeps_its_story() {
         )
     };
     origin.set_mutable("m.xml", feed("first title").as_bytes());
-    let env = Env::new(&sources(&[("m", origin.url("/mutable/m.xml"))])).await;
+    let Some(env) = Env::on(backend, &sources(&[("m", origin.url("/mutable/m.xml"))])).await else {
+        return;
+    };
     env.fetch().await;
     let story = |items: &[StoredItem]| {
         items
@@ -341,3 +344,9 @@ async fn fetches_to_one_host_are_limited_by_per_host() {
     assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
     assert_eq!(origin.most_held(), 4, "two hosts, two fetches each at most");
 }
+
+on_both_backends!(
+    second_fetch_is_conditional_and_stores_nothing_new,
+    refetching_without_validators_adds_no_duplicates,
+    a_changed_item_is_updated_in_place_and_keeps_its_story,
+);

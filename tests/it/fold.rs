@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use feedfold::model::StoredItem;
 
-use crate::support::{Env, FOLD_FIXTURES, Origin, fixtures, sources};
+use crate::support::{Backend, Env, FOLD_FIXTURES, Origin, fixtures, sources};
 
 fn fold_fixture(name: &str) -> String {
     fixtures().join("fold").join(name).display().to_string()
@@ -28,9 +28,10 @@ async fn stories(env: &Env) -> HashMap<String, String> {
         .collect()
 }
 
-#[tokio::test]
-async fn seeds_fold_into_stories_and_look_alikes_stay_apart() {
-    let env = Env::new(&file_sources(&FOLD_FIXTURES)).await;
+async fn seeds_fold_into_stories_and_look_alikes_stay_apart(backend: Backend) {
+    let Some(env) = Env::on(backend, &file_sources(&FOLD_FIXTURES)).await else {
+        return;
+    };
     let reports = env.fetch().await;
     assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
     let s = stories(&env).await;
@@ -53,8 +54,7 @@ async fn seeds_fold_into_stories_and_look_alikes_stay_apart() {
     assert_eq!(groups.len(), 5, "{s:?}");
 }
 
-#[tokio::test]
-async fn a_story_keeps_its_id_when_a_longer_copy_arrives() {
+async fn a_story_keeps_its_id_when_a_longer_copy_arrives(backend: Backend) {
     let origin = Origin::start().await;
     let empty = "<rss version=\"2.0\"><channel><title>late</title><link>https://guancha.example/</link><description>d</description></channel></rss>";
     origin.set_mutable("late.xml", empty.as_bytes());
@@ -63,7 +63,9 @@ async fn a_story_keeps_its_id_when_a_longer_copy_arrives() {
         file_sources(&["summary.xml"]),
         sources(&[("late", origin.url("/mutable/late.xml"))])
     );
-    let env = Env::new(&body).await;
+    let Some(env) = Env::on(backend, &body).await else {
+        return;
+    };
     env.fetch().await;
     let out = env.publish().await;
     let first =
@@ -138,3 +140,8 @@ async fn explain_answers_for_a_folded_and_a_lone_item() {
             .is_none()
     );
 }
+
+on_both_backends!(
+    seeds_fold_into_stories_and_look_alikes_stay_apart,
+    a_story_keeps_its_id_when_a_longer_copy_arrives,
+);

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+#[allow(dead_code)] // contain_dependency_panics is for the fuzzer's init only
 #[path = "../../fuzz/harness.rs"]
 mod harness;
 

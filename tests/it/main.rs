@@ -9,11 +9,16 @@
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
+//! - `scale`: several daemons and `fetch` runs sharing one store: leases, one story, outputs;
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
 //! - `xss`: XSS filter-evasion vectors in every position of every input format, none surviving.
 
 #![allow(unreachable_pub)]
+
+// First: its macros are used by the others.
+#[macro_use]
+mod support;
 
 mod cli;
 mod fetch;
@@ -22,7 +27,7 @@ mod fuzz_seeds;
 mod hostile;
 mod opml;
 mod output;
+mod scale;
 mod select;
 mod serve;
-mod support;
 mod xss;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use feedfold::run;
 
-use crate::support::{Env, Origin, sources};
+use crate::support::{Backend, Env, Origin, sources};
 
 fn outputs() -> &'static str {
     "[publish]\nbase_url = \"https://feeds.example/ff\"\n\n\
@@ -15,6 +15,13 @@ fn outputs() -> &'static str {
 }
 
 async fn env_with_outputs(origin: &Origin) -> Env {
+    env_with_outputs_on(Backend::Sqlite, origin)
+        .await
+        .expect("SQLite is always there")
+}
+
+/// [`env_with_outputs`] on `backend`: None when the PostgreSQL test is skipped.
+async fn env_with_outputs_on(backend: Backend, origin: &Origin) -> Option<Env> {
     let body = format!(
         "{}{}",
         outputs(),
@@ -25,16 +32,17 @@ async fn env_with_outputs(origin: &Origin) -> Env {
             ("json", origin.url("/feeds/feed.json")),
         ])
     );
-    let env = Env::new(&body).await;
+    let env = Env::on(backend, &body).await?;
     let reports = env.fetch().await;
     assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
-    env
+    Some(env)
 }
 
-#[tokio::test]
-async fn same_canonical_url_across_sources_is_one_story() {
+async fn same_canonical_url_across_sources_is_one_story(backend: Backend) {
     let origin = Origin::start().await;
-    let env = env_with_outputs(&origin).await;
+    let Some(env) = env_with_outputs_on(backend, &origin).await else {
+        return;
+    };
     let items = env.store.all_items().await.expect("items");
     // rss2 links `http://shaanxi-news.example/…/meeting.html`; gbk links the https form with
     // utm parameters and a fragment: the same page.
@@ -201,10 +209,11 @@ async fn outputs_filter_by_region_and_keywords() {
     );
 }
 
-#[tokio::test]
-async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_missing() {
+async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_missing(backend: Backend) {
     let origin = Origin::start().await;
-    let env = env_with_outputs(&origin).await;
+    let Some(env) = env_with_outputs_on(backend, &origin).await else {
+        return;
+    };
     let out = env.dir.path().join("public");
     let now = chrono::Utc::now();
     let publish = || run::publish(&env.config, &env.store, &out, now);
@@ -253,3 +262,8 @@ async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_mis
     assert!(everything.contains("A late story"), "{everything}");
     assert!(publish().await.expect("publish").is_empty());
 }
+
+on_both_backends!(
+    same_canonical_url_across_sources_is_one_story,
+    publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_missing,
+);

@@ -6,18 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use feedfold::config::{Config, Dedup, OutputConfig, resolve_region};
 use feedfold::html;
 use feedfold::model::StoredItem;
 use feedfold::output::{self, Entry, Member, Selection};
-use feedfold::run;
 use feedfold::store::Store;
 use feedfold::transform::filter::{Doc, Query};
 use feedfold::transform::region::Gazetteer;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::support::{Env, FOLD_FIXTURES, fixtures, sources};
+use crate::support::{Backend, Env, FOLD_FIXTURES, fixtures, sources};
 
 /// Two feeds whose items share links (so they are one story each), with bodies that pick the
 /// copy shown by byte length (not character length), content before summary, then date; and
@@ -360,38 +358,22 @@ async fn same_entries(cfg: &Config, store: &Store) {
     }
 }
 
-#[tokio::test]
-async fn light_selection_gives_the_former_entries_on_sqlite() {
+async fn light_selection_gives_the_former_entries(backend: Backend) {
     let feeds = tempfile::tempdir().expect("tempdir");
-    let env = Env::new(&config_body(feeds.path())).await;
+    let Some(env) = Env::on(backend, &config_body(feeds.path())).await else {
+        return;
+    };
     let reports = env.fetch().await;
     assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
     same_entries(&env.config, &env.store).await;
 }
 
 #[tokio::test]
+async fn light_selection_gives_the_former_entries_on_sqlite() {
+    light_selection_gives_the_former_entries(Backend::Sqlite).await;
+}
+
+#[tokio::test]
 async fn light_selection_gives_the_former_entries_on_postgres() {
-    let Ok(url) = std::env::var("FEEDFOLD_TEST_POSTGRES") else {
-        eprintln!("FEEDFOLD_TEST_POSTGRES is not set: skipped");
-        return;
-    };
-    let feeds = tempfile::tempdir().expect("tempdir");
-    let env = Env::new(&config_body(feeds.path())).await;
-    let db = crate::support::PostgresDb::create(&url).await;
-    let db_url = db.url.clone();
-    // Run on a task of its own so the database is dropped even when an assertion fails.
-    let checked = tokio::spawn(async move {
-        let store = Store::open(&db_url).await.expect("open postgres store");
-        let cycle = run::fetch_all(&env.config, &store, &env.fetcher, Utc::now(), &|_| {})
-            .await
-            .expect("fetch cycle");
-        assert!(cycle.reports.iter().all(|r| !r.failed()), "{:?}", cycle.reports);
-        same_entries(&env.config, &store).await;
-        store.close().await;
-    })
-    .await;
-    db.drop().await;
-    if let Err(e) = checked {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    light_selection_gives_the_former_entries(Backend::Postgres).await;
 }

@@ -90,7 +90,7 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (signals, rx) = mpsc::channel(4);
-        let handle = tokio::spawn(serve::run(path, cfg, listener, rx));
+        let handle = tokio::spawn(serve::run(path, cfg, serve::Role::Both(listener), rx));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()

@@ -30,6 +30,17 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("feeds").join(name)).expect("fixture exists")
 }
 
+/// Makes the body of `/generated/{name}` from the name and how many times that path was served
+/// before.
+pub type Generator = Arc<dyn Fn(&str, usize) -> Vec<u8> + Send + Sync>;
+
+/// One answer of `/generated/…`: when, and to which User-Agent.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub at: std::time::Instant,
+    pub agent: String,
+}
+
 #[derive(Default)]
 pub struct OriginState {
     /// Requests seen per path.
@@ -40,6 +51,16 @@ pub struct OriginState {
     pub mutable: Mutex<HashMap<String, Vec<u8>>>,
     /// Requests to `/held/…` under way now, and the most seen at once.
     pub held: Mutex<(usize, usize)>,
+    /// The bodies of `/generated/{name}`.
+    pub generator: Mutex<Option<Generator>>,
+    /// How long `/generated/…` waits before answering.
+    pub delay: Mutex<Duration>,
+    /// Every answer of `/generated/…`, per path, in order.
+    pub served: Mutex<HashMap<String, Vec<Served>>>,
+    /// User-Agents whose requests to `/generated/…` are never answered.
+    pub stalled_agents: Mutex<std::collections::HashSet<String>>,
+    /// The requests left unanswered so far: (path, User-Agent).
+    pub stalls: Mutex<Vec<(String, String)>>,
 }
 
 /// A loopback HTTP origin. Routes:
@@ -59,6 +80,11 @@ pub struct OriginState {
 /// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once;
 /// - `/hang`: never answers;
 /// - `/redirect?to=URL`: a 302 to any URL.
+/// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
+///   many times the path was served before (so every fetch can bring something new), after
+///   [`Origin::set_delay`]; each answer is logged with its time and User-Agent
+///   ([`Origin::served`]); a request from a User-Agent given to [`Origin::stall`] is never
+///   answered (and is not logged as served).
 pub struct Origin {
     pub addr: SocketAddr,
     pub state: Arc<OriginState>,
@@ -92,6 +118,7 @@ impl Origin {
             .route("/slow", get(slow))
             .route("/huge", get(huge))
             .route("/held/{name}", get(held))
+            .route("/generated/{name}", get(generated))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
@@ -130,6 +157,33 @@ impl Origin {
     /// The most `/held/…` requests that were under way at once.
     pub fn most_held(&self) -> usize {
         self.state.held.lock().expect("lock").1
+    }
+
+    pub fn set_generator(&self, generator: impl Fn(&str, usize) -> Vec<u8> + Send + Sync + 'static) {
+        *self.state.generator.lock().expect("lock") = Some(Arc::new(generator));
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().expect("lock") = delay;
+    }
+
+    /// Leaves every later request from `agent` to `/generated/…` unanswered.
+    pub fn stall(&self, agent: &str) {
+        self.state
+            .stalled_agents
+            .lock()
+            .expect("lock")
+            .insert(agent.to_string());
+    }
+
+    /// The answers of `/generated/…` so far, per path.
+    pub fn served(&self) -> HashMap<String, Vec<Served>> {
+        self.state.served.lock().expect("lock").clone()
+    }
+
+    /// The requests to `/generated/…` left unanswered so far: (path, User-Agent).
+    pub fn stalls(&self) -> Vec<(String, String)> {
+        self.state.stalls.lock().expect("lock").clone()
     }
 
     pub fn set_mutable(&self, name: &str, body: &[u8]) {
@@ -342,6 +396,44 @@ async fn held(State(s): State<Arc<OriginState>>, UrlPath(name): UrlPath<String>)
     ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
 }
 
+async fn generated(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/generated/{name}");
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if s.stalled_agents.lock().expect("lock").contains(&agent) {
+        s.stalls.lock().expect("lock").push((path, agent));
+        return std::future::pending().await;
+    }
+    let delay = *s.delay.lock().expect("lock");
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let Some(generator) = s.generator.lock().expect("lock").clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let before = {
+        let mut served = s.served.lock().expect("lock");
+        let log = served.entry(path).or_default();
+        log.push(Served {
+            at: std::time::Instant::now(),
+            agent,
+        });
+        log.len() - 1
+    };
+    (
+        [(header::CONTENT_TYPE, "application/xml")],
+        generator(&name, before),
+    )
+        .into_response()
+}
+
 async fn huge() -> Response {
     let chunk = vec![b' '; 64 * 1024];
     let stream = async_stream(32, Duration::ZERO, chunk);
@@ -372,21 +464,88 @@ fn async_stream(
     })
 }
 
+/// Runs each scenario `async fn NAME(backend: Backend)` listed as two tests: `sqlite::NAME`
+/// and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The database a test's store is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh database on the server `FEEDFOLD_TEST_POSTGRES` names ([`postgres_admin`]).
+    Postgres,
+}
+
+/// The admin URL of the PostgreSQL server for tests, from `FEEDFOLD_TEST_POSTGRES`. Without it a
+/// PostgreSQL test is skipped (it says so on stderr), except under CI (`CI` set), where that is
+/// a failure: CI must not pass PostgreSQL tests it did not run.
+pub fn postgres_admin() -> Option<String> {
+    match std::env::var("FEEDFOLD_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("FEEDFOLD_TEST_POSTGRES is not set under CI: the PostgreSQL tests cannot run")
+        }
+        _ => {
+            eprintln!("FEEDFOLD_TEST_POSTGRES is not set: PostgreSQL test skipped");
+            None
+        }
+    }
+}
+
 /// A temporary folder with a config file, and everything needed to run fetch cycles on it.
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub store: Store,
     pub fetcher: Fetcher,
+    /// The PostgreSQL database of the store, dropped with the Env.
+    _db: Option<PostgresDb>,
 }
 
 impl Env {
-    /// Writes `body` (the TOML after a generated `[store]` section) and opens everything.
+    /// Writes `body` (the TOML after a generated `[store]` section) and opens everything, with a
+    /// SQLite store.
     pub async fn new(body: &str) -> Env {
+        Env::with_store("sqlite://test.db", body, None).await
+    }
+
+    /// [`Env::new`] with the store on `backend`; None when the PostgreSQL test is skipped.
+    pub async fn on(backend: Backend, body: &str) -> Option<Env> {
+        match backend {
+            Backend::Sqlite => Some(Env::new(body).await),
+            Backend::Postgres => {
+                let db = PostgresDb::create(&postgres_admin()?).await;
+                let url = db.url.clone();
+                Some(Env::with_store(&url, body, Some(db)).await)
+            }
+        }
+    }
+
+    async fn with_store(url: &str, body: &str, db: Option<PostgresDb>) -> Env {
         feedfold::install_tls_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("feedfold.toml");
-        let text = format!("[store]\nurl = \"sqlite://test.db\"\n\n{body}");
+        let text = format!("[store]\nurl = \"{url}\"\n\n{body}");
         std::fs::write(&path, text).expect("write config");
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let store = Store::open(&config.store.url).await.expect("open store");
@@ -396,6 +555,7 @@ impl Env {
             config,
             store,
             fetcher,
+            _db: db,
         }
     }
 
@@ -465,7 +625,8 @@ pub fn sources(list: &[(&str, String)]) -> String {
 }
 
 /// A PostgreSQL database of its own for one test, on the server of an admin URL (such as
-/// `FEEDFOLD_TEST_POSTGRES`): created empty, dropped by [`PostgresDb::drop`].
+/// `FEEDFOLD_TEST_POSTGRES`): created empty, dropped (with any connections left open to it)
+/// when the value is dropped, also when the test fails.
 pub struct PostgresDb {
     admin: String,
     name: String,
@@ -500,19 +661,32 @@ impl PostgresDb {
             url,
         }
     }
+}
 
-    pub async fn drop(self) {
+impl Drop for PostgresDb {
+    /// Drops the database from a thread of its own (a `Drop` cannot wait on the test's runtime).
+    fn drop(&mut self) {
         use sqlx::Connection;
-        let mut conn = sqlx::AnyConnection::connect(&self.admin)
-            .await
-            .expect("connect to postgres");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
+            panic!("cannot drop test database {}: {dropped:?}", self.name);
+        }
     }
 }
 
