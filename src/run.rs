@@ -329,7 +329,7 @@ async fn run_source(
         );
     }
     hints.feed_interval = feed.update_interval;
-    let http_base = final_url.filter(|u| matches!(u.scheme(), "http" | "https"));
+    let http_base = final_url.filter(html::is_web_url);
     let render = |item: &Item| render_item(item, http_base.as_ref());
     let counts = store
         .ingest(&source.name, &feed.items, now, &render)
@@ -362,7 +362,7 @@ pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
     let http = |s: &Option<String>| {
         s.as_deref()
             .and_then(|l| Url::parse(l).ok())
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .filter(html::is_web_url)
     };
     let own = http(&item.base).or_else(|| http(&item.link));
     let base = own.as_ref().or(feed_base);

@@ -83,7 +83,7 @@ pub fn feed_link(page_text: &str, page: &Url) -> Option<Url> {
         .unwrap_or(page)
         .join(&href)
         .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(html::is_web_url)
 }
 
 #[cfg(test)]

@@ -496,10 +496,7 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let next = url
-                .join(&location)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"));
+            let next = url.join(&location).ok().filter(crate::html::is_web_url);
             let Some(next) = next else {
                 return Err(FetchError::BadRedirect { url, location });
             };

@@ -52,7 +52,7 @@ fn is_tracking(name: &str) -> bool {
 /// scheme is left out). Not an http(s) URL: `None`.
 pub fn canonical_url(url: &str) -> Option<String> {
     let parsed = Url::parse(url.trim()).ok()?;
-    if !matches!(parsed.scheme(), "http" | "https") {
+    if !crate::html::is_web_url(&parsed) {
         return None;
     }
     let host = parsed.host_str()?;
