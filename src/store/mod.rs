@@ -42,8 +42,8 @@ pub use status::{SourceStatus, Totals};
 /// (benchmark (iv): 684 MB peak with 256 MiB maps and 32 MiB caches, 390 MB without, at the same
 /// speed, since candidate lookup no longer walks an on-disk index). The WAL is checkpointed
 /// every 10,000 pages (40 MiB) rather than SQLite's 1,000: each checkpoint syncs the file, and
-/// a cold cycle writes over 100 MB of items (benchmark (iv)'s 30,000 items, inserted 30 per
-/// transaction from Python's sqlite3: 1.5 s instead of 2.2 s).
+/// a cold cycle writes about 100 MB of items (`bench/sqlite_checkpoint.py` on benchmark (iv)'s
+/// store: 1.4 s instead of 2.0 s for its 30,000 items, 30 per transaction).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -8192; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY; \
      PRAGMA wal_autocheckpoint = 10000;";
