@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::fold::{MAX_CANDIDATES, unpack_keys};
 use super::ingest::{Candidate, candidate_from_row, rows_in};
-use super::{Store, StoreError, query_error};
+use super::{ITEMS_WITH_BODIES, Store, StoreError, query_error};
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, compare};
 
 /// Another item, compared with the one explained.
@@ -56,8 +56,9 @@ pub struct Explanation {
     pub nearest: Vec<Neighbour>,
 }
 
-const COLUMNS: &str =
-    "id, source, title, link, story_id, exact_id, cmp_title, cmp_body, published, first_seen";
+const COLUMNS: &str = "i.id AS id, i.source AS source, i.title AS title, i.link AS link, i.story_id AS story_id, \
+     i.exact_id AS exact_id, b.cmp_title AS cmp_title, b.cmp_body AS cmp_body, i.published AS published, \
+     i.first_seen AS first_seen";
 
 impl Store {
     /// Explains the folding of the item whose link, URL as written or GUID is `reference`.
@@ -69,8 +70,8 @@ impl Store {
         let err = || query_error("explaining an item");
         let mut conn = self.pool.acquire().await.map_err(err())?;
         let sql = format!(
-            "SELECT {COLUMNS}, cmp_lines, cmp_removed FROM items WHERE link = $1 OR url = $1 OR guid = $1 \
-             ORDER BY first_seen, id LIMIT 1"
+            "SELECT {COLUMNS}, i.cmp_lines AS cmp_lines, i.cmp_removed AS cmp_removed FROM {ITEMS_WITH_BODIES} \
+             WHERE i.link = $1 OR i.url = $1 OR i.guid = $1 ORDER BY i.first_seen, i.id LIMIT 1"
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(reference)
@@ -97,8 +98,9 @@ impl Store {
                 verdict,
             })
         };
-        let sql =
-            format!("SELECT {COLUMNS} FROM items WHERE story_id = $1 AND id <> $2 ORDER BY first_seen, id");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.story_id = $1 AND i.id <> $2 ORDER BY i.first_seen, i.id"
+        );
         let my_story = me.story.clone().unwrap_or_default();
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&my_story)
@@ -145,7 +147,7 @@ impl Store {
         }
         let mut nearest = Vec::new();
         for id in near_ids {
-            let sql = format!("SELECT {COLUMNS} FROM items WHERE id = $1");
+            let sql = format!("SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id = $1");
             let r = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .fetch_one(&mut *conn)

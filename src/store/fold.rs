@@ -23,7 +23,7 @@ use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 
 use super::ingest::{BATCH, Candidate, CandidateRow, candidate_from_row, placeholder_list, rows_in};
-use super::{Store, StoreError, par_map, query_error};
+use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::transform::fold::{FoldConfig, KeyMap, Verdict, cluster, compare};
 use crate::transform::normalize::Comparison;
 use crate::transform::region::Gazetteer;
@@ -39,7 +39,9 @@ pub struct FoldReport {
     pub stories: usize,
 }
 
-const COLUMNS: &str = "id, story_id, exact_id, cmp_title, cmp_body, published, first_seen";
+/// What the folding step reads of an item, from [`ITEMS_WITH_BODIES`].
+const COLUMNS: &str = "i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, b.cmp_title AS cmp_title, \
+     b.cmp_body AS cmp_body, i.published AS published, i.first_seen AS first_seen";
 
 /// Stored items compared more than this long before the earliest waiting item, or after the
 /// latest, are not candidates (their keys are not read). Ten times the default `window`: beyond
@@ -110,8 +112,7 @@ pub(super) async fn rebuild_keys(pool: &sqlx::AnyPool) -> Result<usize, StoreErr
 
 async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM items WHERE id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)",
-        COLUMNS
+        "SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
@@ -153,8 +154,8 @@ impl Store {
         }
         // NULL publication times first, on SQLite and PostgreSQL alike (their defaults differ).
         let sql = format!(
-            "SELECT {COLUMNS}, source FROM items WHERE story_id IS NULL \
-             ORDER BY CASE WHEN published IS NULL THEN 0 ELSE 1 END, published, id"
+            "SELECT {COLUMNS}, i.source AS source FROM {ITEMS_WITH_BODIES} WHERE i.story_id IS NULL \
+             ORDER BY CASE WHEN i.published IS NULL THEN 0 ELSE 1 END, i.published, i.id"
         );
         // Rows are read one at a time: all of them at once would hold every waiting item's
         // comparison text twice (as read and as kept) at the pass's start.
@@ -506,7 +507,7 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
     let wanted: Vec<i64> = wanted.into_iter().map(|node| ids[node]).collect();
     let rows = rows_in(
         conn,
-        &format!("SELECT {COLUMNS} FROM items WHERE id IN"),
+        &format!("SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN"),
         &wanted,
         "",
     )
@@ -622,7 +623,10 @@ async fn story_regions(
     distinct.dedup();
     let stored_rows = rows_in(
         conn,
-        "SELECT id, story_id, source, first_seen, cmp_title, cmp_body FROM items WHERE story_id IN",
+        &format!(
+            "SELECT i.id AS id, i.story_id AS story_id, i.source AS source, i.first_seen AS first_seen, \
+             b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} WHERE i.story_id IN"
+        ),
         &distinct,
         "",
     )
@@ -641,8 +645,11 @@ async fn story_regions(
     drop(stored_rows);
     // The waiting items are still those without a story (the pass holds the write lock).
     let mut text: HashMap<i64, (String, String)> = HashMap::with_capacity(ids.len());
-    let mut rows =
-        sqlx::query("SELECT id, cmp_title, cmp_body FROM items WHERE story_id IS NULL").fetch(&mut *conn);
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT i.id AS id, b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} \
+             WHERE i.story_id IS NULL"
+    )))
+    .fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         text.insert(
             row.try_get("id")?,

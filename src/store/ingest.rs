@@ -1,8 +1,8 @@
 //! Storing a fetch's items and folding them into stories, in one transaction per fetch.
 //!
 //! In: a source's parsed items, the folding thresholds and a renderer for sanitised HTML.
-//! Out: rows in `items`, band keys in `item_keys`, line counts in `source_lines`, and the counts of
-//! new / updated / unchanged items.
+//! Out: rows in `items` and `item_bodies` (its HTML and comparison text), band keys in
+//! `item_keys`, line counts in `source_lines`, and the counts of new / updated / unchanged items.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
 //! GUID) and its comparison text, and waits for the folding pass ([`Store::fold_pending`]),
@@ -185,18 +185,21 @@ impl<'a> Prepared<'a> {
         Features::new(&self.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys()
     }
 
-    /// Binds the columns a new or changed copy writes, in this order: guid, url, link, title,
-    /// summary_html, content_html, authors, categories, enclosures, language, published,
-    /// updated, last_seen, content_hash, cmp_title, cmp_body, cmp_lines, cmp_removed.
+    /// Binds the `items` columns a new or changed copy writes, in this order: guid, url, link,
+    /// title, authors, categories, enclosures, language, published, updated, last_seen,
+    /// content_hash, cmp_lines, cmp_removed, body_len.
     fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>, seen: i64) -> Query<'q, Any, AnyArguments> {
         let item = self.item;
+        let body = self
+            .rendered
+            .content_html
+            .as_ref()
+            .or(self.rendered.summary_html.as_ref());
         query
             .bind(item.guid.as_deref())
             .bind(item.url.as_deref())
             .bind(item.link.as_deref())
             .bind(item.title.as_deref())
-            .bind(self.rendered.summary_html.as_deref())
-            .bind(self.rendered.content_html.as_deref())
             .bind(to_json(&item.authors))
             .bind(to_json(&item.categories))
             .bind(to_json(&item.enclosures))
@@ -205,10 +208,18 @@ impl<'a> Prepared<'a> {
             .bind(item.updated.map(ts))
             .bind(seen)
             .bind(self.hash)
-            .bind(self.cmp.title.as_str())
-            .bind(self.cmp.body.as_str())
             .bind(self.cmp.lines as i64)
             .bind(self.cmp.removed as i64)
+            .bind(body.map_or(0, |b| b.len() as i64))
+    }
+
+    /// Binds its `item_bodies` columns: summary_html, content_html, cmp_title, cmp_body.
+    fn bind_body<'q>(&'q self, query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
+        query
+            .bind(self.rendered.summary_html.as_deref())
+            .bind(self.rendered.content_html.as_deref())
+            .bind(self.cmp.title.as_str())
+            .bind(self.cmp.body.as_str())
     }
 }
 
@@ -471,14 +482,18 @@ async fn update_changed(
 ) -> Result<(), sqlx::Error> {
     for p in changed {
         let query = sqlx::query(
-            "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, summary_html = $7, content_html = $8, \
-             authors = $9, categories = $10, enclosures = $11, language = $12, published = $13, updated = $14, \
-             last_seen = $15, content_hash = $16, cmp_title = $17, cmp_body = $18, cmp_lines = $19, cmp_removed = $20 \
-             WHERE source = $1 AND item_key = $2",
+            "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, authors = $7, categories = $8, \
+             enclosures = $9, language = $10, published = $11, updated = $12, last_seen = $13, content_hash = $14, \
+             cmp_lines = $15, cmp_removed = $16, body_len = $17 WHERE source = $1 AND item_key = $2",
         )
         .bind(source)
         .bind(&p.item.key);
         p.bind(query, seen).execute(&mut *conn).await?;
+        let query = sqlx::query(
+            "UPDATE item_bodies SET summary_html = $2, content_html = $3, cmp_title = $4, cmp_body = $5 WHERE id = $1",
+        )
+        .bind(p.id);
+        p.bind_body(query).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -566,14 +581,14 @@ async fn insert_new(
         tracing::debug!(source, "exact keys taken by a concurrent fetch: grouping again");
         rows_in(conn, "DELETE FROM exact_keys WHERE key IN", &inserted, "").await?;
     };
-    const WIDTH: usize = 23;
+    const WIDTH: usize = 20;
     // Few rows per statement, for the reason given at [`INDEX_ROWS`].
     const ITEM_ROWS: usize = 10;
     for (c, chunk) in new.chunks(ITEM_ROWS).enumerate() {
         let sql = format!(
-            "INSERT INTO items (source, item_key, guid, url, link, title, summary_html, content_html, authors, \
-             categories, enclosures, language, published, updated, last_seen, content_hash, cmp_title, cmp_body, \
-             cmp_lines, cmp_removed, id, exact_id, first_seen) VALUES {}",
+            "INSERT INTO items (source, item_key, guid, url, link, title, authors, categories, enclosures, \
+             language, published, updated, last_seen, content_hash, cmp_lines, cmp_removed, body_len, id, \
+             exact_id, first_seen) VALUES {}",
             placeholder_rows(chunk.len(), WIDTH, 1)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -583,6 +598,15 @@ async fn insert_new(
                 .bind(p.id)
                 .bind(groups[c * ITEM_ROWS + j].as_str())
                 .bind(seen);
+        }
+        query.execute(&mut *conn).await?;
+        let sql = format!(
+            "INSERT INTO item_bodies (id, summary_html, content_html, cmp_title, cmp_body) VALUES {}",
+            placeholder_rows(chunk.len(), 5, 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in chunk {
+            query = p.bind_body(query.bind(p.id));
         }
         query.execute(&mut *conn).await?;
     }

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "changes", include_str!("migrations/0002_changes.sql")),
     (3, "item keys", include_str!("migrations/0003_item_keys.sql")),
     (4, "leases", include_str!("migrations/0004_leases.sql")),
+    (5, "item bodies", include_str!("migrations/0005_item_bodies.sql")),
 ];
 
 /// A store failure, naming what was being done.
@@ -216,8 +217,12 @@ pub(crate) fn new_group_id(source: &str, key: &str) -> String {
     format!("st-{:016x}", h.digest())
 }
 
-pub(crate) const ITEM_COLUMNS: &str = "source, item_key, guid, url, link, title, summary_html, content_html, authors, categories, \
-     enclosures, language, published, updated, first_seen, exact_id, COALESCE(story_id, exact_id) AS story_id, regions";
+pub(crate) const ITEM_COLUMNS: &str = "i.source, i.item_key, i.guid, i.url, i.link, i.title, b.summary_html, b.content_html, \
+     i.authors, i.categories, i.enclosures, i.language, i.published, i.updated, i.first_seen, i.exact_id, \
+     COALESCE(i.story_id, i.exact_id) AS story_id, i.regions";
+
+/// The tables [`ITEM_COLUMNS`] are read from: an item (`i`) with its body (`b`).
+pub(crate) const ITEMS_WITH_BODIES: &str = "items i JOIN item_bodies b ON b.id = i.id";
 
 fn json_list<T: serde::de::DeserializeOwned>(text: Option<String>) -> Vec<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -268,24 +273,10 @@ impl Store {
                 url: redact(url),
                 source,
             })?;
-        let migrator = Migrator {
-            migrations: Cow::Owned(
-                MIGRATIONS
-                    .iter()
-                    .map(|(version, description, sql)| {
-                        Migration::new(
-                            *version,
-                            Cow::Borrowed(*description),
-                            MigrationType::Simple,
-                            sqlx::SqlStr::from_static(sql),
-                            false,
-                        )
-                    })
-                    .collect(),
-            ),
-            ..Migrator::DEFAULT
-        };
-        migrator.run(&pool).await.map_err(StoreError::Migrate)?;
+        migrator(MIGRATIONS)
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
         fold::rebuild_keys(&pool).await?;
         Ok(Store {
             pool,
@@ -440,7 +431,9 @@ impl Store {
 
     /// Every stored item, oldest first (the order of `export`).
     pub async fn all_items(&self) -> Result<Vec<StoredItem>, StoreError> {
-        let sql = format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY first_seen, source, item_key");
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEMS_WITH_BODIES} ORDER BY i.first_seen, i.source, i.item_key"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await
@@ -458,7 +451,7 @@ impl Store {
         }
         let placeholders: Vec<String> = (1..=sources.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM items WHERE source IN ({})",
+            "SELECT {ITEM_COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.source IN ({})",
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -497,6 +490,27 @@ pub(crate) async fn bump_generations(
     Ok(())
 }
 
+/// A migrator that applies `migrations`.
+fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            migrations
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        sqlx::SqlStr::from_static(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    }
+}
+
 /// `f` over `items` on every core (scoped threads, one contiguous part each), results in order.
 /// For pure CPU work on a batch the store has already read.
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -520,4 +534,83 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::fold::FoldConfig;
+
+    /// A store written before item bodies had a table of their own keeps its HTML and comparison
+    /// text: outputs read the HTML, the body length is the content's, and a new copy of a stored
+    /// story is compared against the moved comparison text and joins it.
+    #[tokio::test]
+    async fn migration_5_moves_bodies_and_keeps_folding() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&url).await.expect("connect");
+        migrator(&MIGRATIONS[..4])
+            .run(&pool)
+            .await
+            .expect("migrations 1-4");
+        let body = "1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。";
+        let html = format!("<p>{body}</p>");
+        let published = 1_641_000_000_i64;
+        sqlx::query(
+            "INSERT INTO items (id, source, item_key, guid, title, summary_html, content_html, authors, categories, \
+             enclosures, published, first_seen, last_seen, content_hash, exact_id, story_id, regions, cmp_title, \
+             cmp_body) VALUES (7, 'a', 'a1', 'a1', '西安召开疫情防控会议', '<p>summary</p>', $1, '[]', '[]', '[]', $2, \
+             $2, $2, 1, 'st-a1', 'st-a1', '[]', '西安召开疫情防控会议', $3)",
+        )
+        .bind(&html)
+        .bind(published)
+        .bind(body)
+        .execute(&pool)
+        .await
+        .expect("an item as version 4 stored it");
+        // Its band keys, as the fold pass of version 4 wrote them (rebuilt on open when NULL).
+        sqlx::query("INSERT INTO item_keys (item_id, compared_at, band_keys) VALUES (7, $1, NULL)")
+            .bind(published)
+            .execute(&pool)
+            .await
+            .expect("keys row");
+        pool.close().await;
+
+        let store = Store::open(&url).await.expect("open migrates");
+        let items = store.items_of(&["a"]).await.expect("items");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].content_html.as_deref(), Some(html.as_str()));
+        assert_eq!(items[0].summary_html.as_deref(), Some("<p>summary</p>"));
+        let len: i64 = sqlx::query_scalar("SELECT body_len FROM items WHERE id = 7")
+            .fetch_one(&store.pool)
+            .await
+            .expect("body_len");
+        assert_eq!(len, html.len() as i64);
+
+        let copy = Item {
+            key: "b1".to_string(),
+            guid: Some("b1".to_string()),
+            title: Some("陕西：抓好疫情防控".to_string()),
+            content: Some(html.clone()),
+            published: Utc.timestamp_opt(published + 3600, 0).single(),
+            ..Item::default()
+        };
+        let render = |i: &Item| Rendered {
+            summary_html: None,
+            content_html: i.content.clone(),
+        };
+        let now = Utc.timestamp_opt(published + 7200, 0).single().expect("now");
+        store.ingest("b", &[copy], now, &render).await.expect("ingest");
+        let report = store
+            .fold_pending(&FoldConfig::default(), &HashMap::new())
+            .await
+            .expect("fold");
+        assert_eq!(
+            (report.items, report.joined),
+            (1, 1),
+            "the copy joins the migrated story"
+        );
+        store.close().await;
+    }
 }

@@ -13,14 +13,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::ingest::{BATCH, placeholder_list};
-use super::{ITEM_COLUMNS, Store, StoreError, from_ts, query_error, stored_item};
+use super::{ITEM_COLUMNS, ITEMS_WITH_BODIES, Store, StoreError, from_ts, query_error, stored_item};
 use crate::output::{Entry, Light, Selection, Selector};
 
-/// What [`Selector`] needs of an item. `OCTET_LENGTH` counts bytes on both databases, as
-/// [`StoredItem::body_len`] does.
+/// What [`Selector`] needs of an item, all in its `items` row (`body_len` counts bytes, as
+/// [`StoredItem::body_len`] does).
 const LIGHT_COLUMNS: &str = "id, source, item_key, link, title, published, updated, first_seen, exact_id, \
-     COALESCE(story_id, exact_id) AS story_id, regions, \
-     CAST(COALESCE(OCTET_LENGTH(content_html), OCTET_LENGTH(summary_html), 0) AS BIGINT) AS body_len";
+     COALESCE(story_id, exact_id) AS story_id, regions, body_len";
 
 fn light(row: &AnyRow) -> Result<Light, sqlx::Error> {
     Ok(Light {
@@ -60,6 +59,7 @@ impl Store {
         each_item_where_in(
             &mut conn,
             LIGHT_COLUMNS,
+            "items",
             "source",
             &sources,
             "selecting entries",
@@ -70,13 +70,14 @@ impl Store {
         )
         .await?;
         let mut selector = Selector::new(items, selection);
-        let columns = format!("id, {ITEM_COLUMNS}");
+        let columns = format!("i.id AS id, {ITEM_COLUMNS}");
         while let Some(ids) = selector.wanted() {
             let mut items = Vec::with_capacity(ids.len());
             each_item_where_in(
                 &mut conn,
                 &columns,
-                "id",
+                ITEMS_WITH_BODIES,
+                "i.id",
                 &ids,
                 "reading the entries shown",
                 |row| {
@@ -91,11 +92,12 @@ impl Store {
     }
 }
 
-/// Calls `each` with `columns` of every item whose `column` is one of `values`, a batch of
-/// values per statement, one row in memory at a time.
+/// Calls `each` with `columns` of every row of `from` whose `column` is one of `values`, a batch
+/// of values per statement, one row in memory at a time.
 async fn each_item_where_in<T>(
     conn: &mut AnyConnection,
     columns: &str,
+    from: &str,
     column: &str,
     values: &[T],
     what: &'static str,
@@ -106,7 +108,7 @@ where
 {
     for chunk in values.chunks(BATCH) {
         let sql = format!(
-            "SELECT {columns} FROM items WHERE {column} IN ({})",
+            "SELECT {columns} FROM {from} WHERE {column} IN ({})",
             placeholder_list(chunk.len(), 1)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
