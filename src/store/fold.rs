@@ -24,7 +24,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::ingest::{BATCH, Candidate, CandidateRow, candidate_from_row, placeholder_list, rows_in};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
-use crate::transform::fold::{FoldConfig, KeyMap, Verdict, cluster, compare};
+use crate::transform::fold::{FoldConfig, KeyMap, Verdict, cluster, judge};
 use crate::transform::normalize::Comparison;
 use crate::transform::region::Gazetteer;
 
@@ -141,7 +141,7 @@ impl Store {
     ) -> Result<FoldReport, StoreError> {
         let _guard = self.write_guard().await;
         let err = || query_error("folding stories");
-        let mut tx = self.pool.begin().await.map_err(err())?;
+        let mut tx = self.writes.begin().await.map_err(err())?;
         // One pass at a time across every process sharing the database: a pass reads the
         // stories the previous one committed, so copies of one story folded by two daemons at
         // once still make one story. (SQLite writes one transaction at a time anyway.)
@@ -234,7 +234,7 @@ impl Store {
                     (None, _) => continue,
                     (Some(_), _) => usize::MAX,
                 };
-                let (sim, verdict) = compare(&p.features, &c.features, cfg);
+                let (sim, verdict) = judge(&p.features, &c.features, cfg);
                 let judged = match verdict {
                     Verdict::Same(_) => Judged::Same(sim.score()),
                     Verdict::Conflict(_) => Judged::Conflict,
