@@ -28,7 +28,7 @@ use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
 use crate::source::parse::parse_feed_with;
 use crate::store::{
-    Busy, FetchRecord, FoldReport, Holder, IngestCounts, Rendered, Store, StoreError, Taking,
+    Batch, Busy, FetchRecord, FoldReport, Holder, IngestCounts, Render, Rendered, Store, StoreError, Taking,
 };
 
 /// A failure of a whole job (not of one source: those are reported per source).
@@ -321,6 +321,7 @@ async fn run_source(
     let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
     let feed = parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items)
         .map_err(|e| ("parse", format!("source {}: {}", source.name, error_chain(&e))))?;
+    drop(decoded);
     if feed.dropped > 0 {
         tracing::warn!(
             dropped = feed.dropped,
@@ -330,19 +331,29 @@ async fn run_source(
     }
     hints.feed_interval = feed.update_interval;
     let http_base = final_url.filter(html::is_web_url);
-    let render = |item: &Item| render_item(item, http_base.as_ref());
-    let counts = store
-        .ingest(&source.name, &feed.items, now, &render)
+    let render: Render = Arc::new(move |item: &Item| render_item(item, http_base.as_ref()));
+    let snapshot = store
+        .snapshot(&source.name, &feed.items)
         .await
         .map_err(store_error)?;
+    let crate::source::parse::ParsedFeed {
+        title,
+        link,
+        items,
+        repaired,
+        dropped,
+        ..
+    } = feed;
+    let batch = Batch::prepare(&source.name, items, snapshot, now, &*render);
+    let counts = store.write(batch, render).await.map_err(store_error)?;
     let moved = moved_to.map(String::from);
     let record = FetchRecord {
         status: "ok",
         error: None,
         validators: Some(&validators),
         moved_to: moved.as_deref(),
-        title: feed.title.as_deref(),
-        link: feed.link.as_deref(),
+        title: title.as_deref(),
+        link: link.as_deref(),
     };
     store
         .record_fetch(&source.name, configured, &record, now)
@@ -350,9 +361,9 @@ async fn run_source(
         .map_err(store_error)?;
     Ok(Outcome::Stored {
         counts,
-        repaired: feed.repaired,
+        repaired,
         moved_to: moved,
-        dropped: feed.dropped,
+        dropped,
     })
 }
 

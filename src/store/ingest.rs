@@ -140,8 +140,8 @@ impl CandidateRow {
 /// One item of a fetch that is new or changed, with everything its row needs. Worked out
 /// before the write lock is taken (sanitising and comparison text are most of the cost of
 /// storing an item), so sources are prepared in parallel while another one writes.
-struct Prepared<'a> {
-    item: &'a Item,
+struct Prepared {
+    item: Item,
     id: i64,
     hash: i64,
     rendered: Rendered,
@@ -155,15 +155,10 @@ struct Prepared<'a> {
     exact_keys: Vec<String>,
 }
 
-impl<'a> Prepared<'a> {
-    fn new(
-        item: &'a Item,
-        source: &str,
-        hash: i64,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Prepared<'a> {
+impl Prepared {
+    fn new(item: &Item, source: &str, hash: i64, render: &(dyn Fn(&Item) -> Rendered + Sync)) -> Prepared {
         Prepared {
-            item,
+            item: item.clone(),
             id: item_id(source, &item.key),
             hash,
             rendered: render(item),
@@ -189,7 +184,7 @@ impl<'a> Prepared<'a> {
     /// title, authors, categories, enclosures, language, published, updated, last_seen,
     /// content_hash, cmp_lines, cmp_removed, body_len.
     fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>, seen: i64) -> Query<'q, Any, AnyArguments> {
-        let item = self.item;
+        let item = &self.item;
         let body = self
             .rendered
             .content_html
@@ -263,7 +258,7 @@ async fn stored_furniture(conn: &mut AnyConnection, source: &str) -> Result<Furn
 }
 
 /// How often each learnable line occurs among `new_items` (one count per item).
-fn line_counts(new_items: &[&Prepared<'_>]) -> Vec<(i64, i64)> {
+fn line_counts(new_items: &[&Prepared]) -> Vec<(i64, i64)> {
     let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
     for p in new_items {
         for h in normalize::learnable_lines(&p.lines) {
@@ -298,91 +293,113 @@ async fn learn_furniture(
     stored_furniture(conn, source).await
 }
 
-/// Which of a fetch's items are new, changed or unchanged against `stored`, the last copy of a
-/// key winning (as a refetch would see it), in the order the feed first lists each key.
-struct Sorted<'a> {
-    new: Vec<&'a Item>,
-    changed: Vec<&'a Item>,
+/// Which of a fetch's items are new, changed or unchanged against `stored`, as positions in
+/// the fetch's [`latest_copies`].
+struct Sorted {
+    new: Vec<usize>,
+    changed: Vec<usize>,
     unchanged: usize,
 }
 
-fn sort_items<'a>(latest: &[&'a Item], stored: &HashMap<String, (i64, bool)>) -> Sorted<'a> {
+fn sort_items(latest: &[Item], stored: &HashMap<String, (i64, bool)>) -> Sorted {
     let mut sorted = Sorted {
         new: Vec::new(),
         changed: Vec::new(),
         unchanged: 0,
     };
-    for &item in latest {
+    for (i, item) in latest.iter().enumerate() {
         match stored.get(item.key.as_str()).map(|(h, _)| *h) {
             Some(h) if h == item_hash(item) => sorted.unchanged += 1,
-            Some(_) => sorted.changed.push(item),
-            None => sorted.new.push(item),
+            Some(_) => sorted.changed.push(i),
+            None => sorted.new.push(i),
         }
     }
     sorted
 }
 
-impl Store {
-    /// Stores one fetch's items for `source` in one transaction: new items are inserted
-    /// (waiting for [`Store::fold_pending`]), changed ones updated in place (keeping their
-    /// story), unchanged ones left alone. `render` is called only for new and changed items.
-    ///
-    /// The costly work per item (sanitising, comparison text, band keys) is done before the
-    /// write lock is taken, against what is stored then; under the lock the stored state is
-    /// read again and anything that changed meanwhile is worked out again, so the result is the
-    /// same as doing everything inside the transaction.
-    pub async fn ingest(
-        &self,
-        source: &str,
-        items: &[Item],
-        now: DateTime<Utc>,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Result<IngestCounts, StoreError> {
-        let err = query_error("storing items");
-        let seen = ts(now);
-        // A feed can list one key twice: the last copy wins, as a refetch would see it.
-        let mut position: HashMap<&str, usize> = HashMap::with_capacity(items.len());
-        let mut latest: Vec<&Item> = Vec::with_capacity(items.len());
-        for item in items {
-            match position.get(item.key.as_str()) {
-                Some(&i) => latest[i] = item,
-                None => {
-                    position.insert(&item.key, latest.len());
-                    latest.push(item);
-                }
+/// What the store holds of a fetch's items, read before the write lock is taken.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Content hash of each stored key, and whether the item still waits for the folding pass.
+    stored: HashMap<String, (i64, bool)>,
+    /// The source's furniture.
+    furniture: Furniture,
+}
+
+/// A fetch's items worked out against a [`Snapshot`]: which are new, changed or unchanged, and
+/// for the new and changed ones their sanitised HTML, text lines and comparison text. It owns
+/// everything, so it can be built on another thread; [`Store::write`] stores it.
+pub struct Batch {
+    source: String,
+    seen: i64,
+    /// The last copy of each key, in the order the feed first lists it.
+    latest: Vec<Item>,
+    snapshot: Snapshot,
+    /// Positions in `latest` of the new and the changed items, and how many are unchanged.
+    new: Vec<usize>,
+    changed: Vec<usize>,
+    unchanged: usize,
+    /// The new and changed items, by key.
+    prepared: HashMap<String, Prepared>,
+    /// The furniture the comparison text was computed with.
+    guess: Furniture,
+}
+
+/// The last copy of each key among `items`, in the order the feed first lists each key.
+fn latest_copies(items: Vec<Item>) -> Vec<Item> {
+    let mut position: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut latest: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        match position.get(item.key.as_str()) {
+            Some(&i) => latest[i] = item,
+            None => {
+                position.insert(item.key.clone(), latest.len());
+                latest.push(item);
             }
         }
-        let keys: Vec<&str> = latest.iter().map(|i| i.key.as_str()).collect();
+    }
+    latest
+}
 
-        // Before the lock.
-        let (stored, guessed) = {
-            let mut conn = self.pool.acquire().await.map_err(query_error("storing items"))?;
-            let stored = stored_hashes(&mut conn, source, &keys)
-                .await
-                .map_err(query_error("storing items"))?;
-            let furniture = stored_furniture(&mut conn, source)
-                .await
-                .map_err(query_error("storing items"))?;
-            (stored, furniture)
-        };
-        let sorted = sort_items(&latest, &stored);
-        let mut prepared: HashMap<&str, Prepared<'_>> = sorted
+/// The distinct keys of `items`.
+fn distinct_keys(items: &[Item]) -> Vec<&str> {
+    let mut keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+impl Batch {
+    /// Works out `items` of `source` (a fetch at `now`) against `snapshot`: pure CPU work,
+    /// sanitising with `render` only the new and changed items.
+    pub fn prepare(
+        source: &str,
+        items: Vec<Item>,
+        snapshot: Snapshot,
+        now: DateTime<Utc>,
+        render: &(dyn Fn(&Item) -> Rendered + Sync),
+    ) -> Batch {
+        let latest = latest_copies(items);
+        let sorted = sort_items(&latest, &snapshot.stored);
+        let mut prepared: HashMap<String, Prepared> = sorted
             .new
             .iter()
             .chain(&sorted.changed)
-            .map(|&item| {
+            .map(|&i| {
+                let item = &latest[i];
                 (
-                    item.key.as_str(),
+                    item.key.clone(),
                     Prepared::new(item, source, item_hash(item), render),
                 )
             })
             .collect();
-        let new_refs: Vec<&Prepared<'_>> = sorted.new.iter().map(|i| &prepared[i.key.as_str()]).collect();
+        let new_refs: Vec<&Prepared> = sorted.new.iter().map(|&i| &prepared[&latest[i].key]).collect();
         let counts = line_counts(&new_refs);
         // The furniture this batch will leave, as far as can be told without the lock: lines
         // stored as furniture, and lines this batch alone repeats often enough.
         let guess = Furniture::from_counts(
-            guessed
+            snapshot
+                .furniture
                 .lines()
                 .map(|h| (h, Furniture::MIN_ITEMS))
                 .chain(counts.iter().copied()),
@@ -390,58 +407,94 @@ impl Store {
         for p in prepared.values_mut() {
             p.compare(&guess);
         }
-
-        let _guard = self.write_guard().await;
-        let mut tx = self.pool.begin().await.map_err(query_error("storing items"))?;
-        let result = async {
-            let stored_now = stored_hashes(&mut tx, source, &keys).await?;
-            let sorted = if stored_now == stored {
-                sorted
-            } else {
-                let again = sort_items(&latest, &stored_now);
-                for &item in again.new.iter().chain(&again.changed) {
-                    prepared
-                        .entry(item.key.as_str())
-                        .or_insert_with(|| Prepared::new(item, source, item_hash(item), render));
-                }
-                again
-            };
-            let new_refs: Vec<&Prepared<'_>> = sorted.new.iter().map(|i| &prepared[i.key.as_str()]).collect();
-            let furniture = learn_furniture(&mut tx, source, &line_counts(&new_refs)).await?;
-            for &item in sorted.new.iter().chain(&sorted.changed) {
-                let p = prepared.get_mut(item.key.as_str()).expect("prepared above");
-                if furniture != guess || !p.compared {
-                    p.compare(&furniture);
-                }
-            }
-            let changed: Vec<&Prepared<'_>> =
-                sorted.changed.iter().map(|i| &prepared[i.key.as_str()]).collect();
-            let new: Vec<&Prepared<'_>> = sorted.new.iter().map(|i| &prepared[i.key.as_str()]).collect();
-            // Items waiting for the folding pass have no band keys yet: that pass indexes them.
-            let folded: Vec<&Prepared<'_>> = sorted
-                .changed
-                .iter()
-                .filter(|i| {
-                    stored_now
-                        .get(i.key.as_str())
-                        .is_some_and(|(_, waiting)| !waiting)
-                })
-                .map(|i| &prepared[i.key.as_str()])
-                .collect();
-            update_changed(&mut tx, source, &changed, seen).await?;
-            replace_keys(&mut tx, &folded).await?;
-            insert_new(&mut tx, source, &new, seen).await?;
-            if !changed.is_empty() || !new.is_empty() {
-                super::bump_generations(&mut tx, &[source]).await?;
-            }
-            Ok::<_, sqlx::Error>(IngestCounts {
-                new: new.len(),
-                updated: changed.len(),
-                unchanged: sorted.unchanged,
-            })
+        Batch {
+            source: source.to_string(),
+            seen: ts(now),
+            latest,
+            snapshot,
+            new: sorted.new,
+            changed: sorted.changed,
+            unchanged: sorted.unchanged,
+            prepared,
+            guess,
         }
-        .await;
-        match result {
+    }
+}
+
+impl Store {
+    /// Stores one fetch's items for `source` in one transaction: new items are inserted
+    /// (waiting for [`Store::fold_pending`]), changed ones updated in place (keeping their
+    /// story), unchanged ones left alone. `render` is called only for new and changed items.
+    ///
+    /// The same as [`Store::snapshot`], [`Batch::prepare`] and [`Store::write`] in turn (in a
+    /// transaction of its own); a caller that wants the costly middle step on another thread, and
+    /// its write grouped with others, calls them itself.
+    pub async fn ingest(
+        &self,
+        source: &str,
+        items: &[Item],
+        now: DateTime<Utc>,
+        render: &(dyn Fn(&Item) -> Rendered + Sync),
+    ) -> Result<IngestCounts, StoreError> {
+        let snapshot = self.snapshot(source, items).await?;
+        let batch = Batch::prepare(source, items.to_vec(), snapshot, now, render);
+        self.write_alone(batch, render).await
+    }
+
+    /// What the store holds of `items` of `source` now (read without the write lock).
+    pub async fn snapshot(&self, source: &str, items: &[Item]) -> Result<Snapshot, StoreError> {
+        let err = query_error("storing items");
+        let mut conn = self.pool.acquire().await.map_err(query_error("storing items"))?;
+        let stored = stored_hashes(&mut conn, source, &distinct_keys(items))
+            .await
+            .map_err(query_error("storing items"))?;
+        let furniture = stored_furniture(&mut conn, source).await.map_err(err)?;
+        Ok(Snapshot { stored, furniture })
+    }
+
+    /// Writes a [`Batch`], `render` being what it was prepared with (what changed since its
+    /// snapshot is worked out again with it).
+    ///
+    /// On SQLite, batches that wait for the write lock at the same time are written together in
+    /// one transaction, a savepoint each (so one that fails does not fail the others): the first
+    /// to get the lock writes every batch queued by then. SQLite writes each page a transaction
+    /// changed at its commit, and a source's items touch about a hundred index pages (item ids,
+    /// exact keys and body ids are hashes, scattered over their indexes), most of them the same
+    /// pages the next source's items touch; a transaction per source wrote them again for every
+    /// source. On PostgreSQL, which writes transactions side by side, each batch has its own.
+    pub async fn write(&self, batch: Batch, render: Render) -> Result<IngestCounts, StoreError> {
+        let Some(queue) = &self.queue else {
+            return self.write_alone(batch, &*render).await;
+        };
+        let (done, result) = tokio::sync::oneshot::channel();
+        queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Queued { batch, render, done });
+        {
+            let _guard = self.write_guard().await;
+            let group = std::mem::take(&mut *queue.lock().unwrap_or_else(|e| e.into_inner()));
+            if !group.is_empty() {
+                self.write_group(group).await;
+            }
+        }
+        result.await.unwrap_or_else(|_| {
+            Err(StoreError::Group(
+                "the task writing it was stopped before it finished".to_string(),
+            ))
+        })
+    }
+
+    /// Writes a [`Batch`] in a transaction of its own, under the write lock.
+    async fn write_alone(
+        &self,
+        batch: Batch,
+        render: &(dyn Fn(&Item) -> Rendered + Sync),
+    ) -> Result<IngestCounts, StoreError> {
+        let err = query_error("storing items");
+        let _guard = self.write_guard().await;
+        let mut tx = self.writes.begin().await.map_err(query_error("storing items"))?;
+        match write_one(&mut tx, batch, render).await {
             Ok(counts) => {
                 tx.commit().await.map_err(err)?;
                 Ok(counts)
@@ -449,6 +502,136 @@ impl Store {
             Err(e) => Err(err(e)),
         }
     }
+
+    /// Writes queued batches in one transaction, a savepoint each, and answers each.
+    async fn write_group(&self, group: Vec<Queued>) {
+        let started = std::time::Instant::now();
+        let sources = group.len();
+        let mut tx = match self.writes.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let message = e.to_string();
+                for job in group {
+                    let _ = job.done.send(Err(StoreError::Group(message.clone())));
+                }
+                return;
+            }
+        };
+        let mut results = Vec::with_capacity(group.len());
+        for job in group {
+            let written = async {
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                let counts = write_one(&mut savepoint, job.batch, &*job.render).await?;
+                savepoint.commit().await?;
+                Ok::<_, sqlx::Error>(counts)
+            }
+            .await;
+            // A batch that failed is rolled back to its savepoint (dropping it does that).
+            results.push((job.done, written));
+        }
+        let committed = tx.commit().await;
+        tracing::debug!(sources, elapsed = ?started.elapsed(), "group of writes committed");
+        match committed {
+            Ok(()) => {
+                for (done, written) in results {
+                    let _ = done.send(written.map_err(query_error("storing items")));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (done, _) in results {
+                    let _ = done.send(Err(StoreError::Group(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// How items are sanitised, shared with whichever task writes the batch (see [`Store::write`]).
+pub type Render = std::sync::Arc<dyn Fn(&Item) -> Rendered + Send + Sync>;
+
+/// A batch waiting for the SQLite write lock, and where its result goes.
+pub(super) struct Queued {
+    batch: Batch,
+    render: Render,
+    done: tokio::sync::oneshot::Sender<Result<IngestCounts, StoreError>>,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued")
+            .field("source", &self.batch.source)
+            .finish()
+    }
+}
+
+/// Writes a [`Batch`] inside the caller's transaction. What is stored is read again first and
+/// anything that changed since the snapshot is worked out again (with `render`), so the result
+/// is the same as doing everything inside the transaction.
+async fn write_one(
+    tx: &mut AnyConnection,
+    batch: Batch,
+    render: &(dyn Fn(&Item) -> Rendered + Sync),
+) -> Result<IngestCounts, sqlx::Error> {
+    let Batch {
+        source,
+        seen,
+        latest,
+        snapshot,
+        new,
+        changed,
+        unchanged,
+        mut prepared,
+        guess,
+    } = batch;
+    let source = source.as_str();
+    let keys = distinct_keys(&latest);
+    let stored_now = stored_hashes(tx, source, &keys).await?;
+    let sorted = if stored_now == snapshot.stored {
+        Sorted {
+            new,
+            changed,
+            unchanged,
+        }
+    } else {
+        let again = sort_items(&latest, &stored_now);
+        for &i in again.new.iter().chain(&again.changed) {
+            let item = &latest[i];
+            prepared
+                .entry(item.key.clone())
+                .or_insert_with(|| Prepared::new(item, source, item_hash(item), render));
+        }
+        again
+    };
+    let key = |i: &usize| latest[*i].key.as_str();
+    let new_refs: Vec<&Prepared> = sorted.new.iter().map(|i| &prepared[key(i)]).collect();
+    let furniture = learn_furniture(tx, source, &line_counts(&new_refs)).await?;
+    for i in sorted.new.iter().chain(&sorted.changed) {
+        let p = prepared.get_mut(key(i)).expect("prepared above");
+        if furniture != guess || !p.compared {
+            p.compare(&furniture);
+        }
+    }
+    let changed: Vec<&Prepared> = sorted.changed.iter().map(|i| &prepared[key(i)]).collect();
+    let new: Vec<&Prepared> = sorted.new.iter().map(|i| &prepared[key(i)]).collect();
+    // Items waiting for the folding pass have no band keys yet: that pass indexes them.
+    let folded: Vec<&Prepared> = sorted
+        .changed
+        .iter()
+        .filter(|i| stored_now.get(key(i)).is_some_and(|(_, waiting)| !waiting))
+        .map(|i| &prepared[key(i)])
+        .collect();
+    update_changed(tx, source, &changed, seen).await?;
+    replace_keys(tx, &folded).await?;
+    insert_new(tx, source, &new, seen).await?;
+    if !changed.is_empty() || !new.is_empty() {
+        super::bump_generations(tx, &[source]).await?;
+    }
+    Ok(IngestCounts {
+        new: new.len(),
+        updated: changed.len(),
+        unchanged: sorted.unchanged,
+    })
 }
 
 /// Rows of `source_lines` written per statement. Small: SQLite looks each `$n` up in a list
@@ -458,7 +641,7 @@ const INDEX_ROWS: usize = 100;
 
 /// Replaces the band keys of changed items that already have a story (and the time they are
 /// compared by, which a changed publication date moves).
-async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Result<(), sqlx::Error> {
+async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared]) -> Result<(), sqlx::Error> {
     for p in items {
         sqlx::query(
             "INSERT INTO item_keys (item_id, compared_at, band_keys) \
@@ -477,7 +660,7 @@ async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared<'_>]) -> Resu
 async fn update_changed(
     conn: &mut AnyConnection,
     source: &str,
-    changed: &[&Prepared<'_>],
+    changed: &[&Prepared],
     seen: i64,
 ) -> Result<(), sqlx::Error> {
     for p in changed {
@@ -503,7 +686,7 @@ async fn update_changed(
 async fn exact_groups<'k>(
     conn: &mut AnyConnection,
     source: &str,
-    new: &[&'k Prepared<'_>],
+    new: &[&'k Prepared],
     wanted: &[&str],
 ) -> Result<(Vec<String>, Vec<(&'k str, usize)>), sqlx::Error> {
     let mut known: HashMap<String, String> = HashMap::with_capacity(wanted.len());
@@ -543,7 +726,7 @@ async fn exact_groups<'k>(
 async fn insert_new(
     conn: &mut AnyConnection,
     source: &str,
-    new: &[&Prepared<'_>],
+    new: &[&Prepared],
     seen: i64,
 ) -> Result<(), sqlx::Error> {
     let mut wanted: Vec<&str> = new

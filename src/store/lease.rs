@@ -188,7 +188,7 @@ impl Store {
             for name in chunk {
                 query = query.bind(*name);
             }
-            for row in query.fetch_all(&self.pool).await.map_err(err())? {
+            for row in query.fetch_all(&self.writes).await.map_err(err())? {
                 taken.push(row.try_get("source").map_err(err())?);
             }
         }
@@ -247,7 +247,7 @@ impl Store {
                     query = query.bind(*s);
                 }
                 query
-                    .execute(&self.pool)
+                    .execute(&self.writes)
                     .await
                     .map_err(query_error("giving leases back"))?;
             }
@@ -273,7 +273,7 @@ impl Store {
             let _guard = self.write_guard().await;
             let done = sqlx::query("UPDATE leases SET holder = NULL, expires_ms = 0 WHERE holder = $1")
                 .bind(&text)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await
                 .map_err(query_error("freeing leases"))?;
             freed += done.rows_affected() as usize;
