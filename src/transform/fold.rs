@@ -841,9 +841,6 @@ pub struct Index {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct KeyHasher(u64);
 
-/// A map keyed by full (64-bit) band keys, hashed by [`KeyHasher`].
-pub(crate) type KeyMap<V> = HashMap<i64, V, BuildHasherDefault<KeyHasher>>;
-
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
         self.0
