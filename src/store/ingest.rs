@@ -370,6 +370,11 @@ fn distinct_keys(items: &[Item]) -> Vec<&str> {
 }
 
 impl Batch {
+    /// The source whose items these are.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Works out `items` of `source` (a fetch at `now`) against `snapshot`: pure CPU work,
     /// sanitising with `render` only the new and changed items.
     pub fn prepare(
@@ -452,41 +457,8 @@ impl Store {
         Ok(Snapshot { stored, furniture })
     }
 
-    /// Writes a [`Batch`], `render` being what it was prepared with (what changed since its
-    /// snapshot is worked out again with it).
-    ///
-    /// On SQLite, batches that wait for the write lock at the same time are written together in
-    /// one transaction, a savepoint each (so one that fails does not fail the others): the first
-    /// to get the lock writes every batch queued by then. SQLite writes each page a transaction
-    /// changed at its commit, and a source's items touch about a hundred index pages (item ids,
-    /// exact keys and body ids are hashes, scattered over their indexes), most of them the same
-    /// pages the next source's items touch; a transaction per source wrote them again for every
-    /// source. On PostgreSQL, which writes transactions side by side, each batch has its own.
-    pub async fn write(&self, batch: Batch, render: Render) -> Result<IngestCounts, StoreError> {
-        let Some(queue) = &self.queue else {
-            return self.write_alone(batch, &*render).await;
-        };
-        let (done, result) = tokio::sync::oneshot::channel();
-        queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Queued { batch, render, done });
-        {
-            let _guard = self.write_guard().await;
-            let group = std::mem::take(&mut *queue.lock().unwrap_or_else(|e| e.into_inner()));
-            if !group.is_empty() {
-                self.write_group(group).await;
-            }
-        }
-        result.await.unwrap_or_else(|_| {
-            Err(StoreError::Group(
-                "the task writing it was stopped before it finished".to_string(),
-            ))
-        })
-    }
-
     /// Writes a [`Batch`] in a transaction of its own, under the write lock.
-    async fn write_alone(
+    pub(super) async fn write_alone(
         &self,
         batch: Batch,
         render: &(dyn Fn(&Item) -> Rendered + Sync),
@@ -502,73 +474,12 @@ impl Store {
             Err(e) => Err(err(e)),
         }
     }
-
-    /// Writes queued batches in one transaction, a savepoint each, and answers each.
-    async fn write_group(&self, group: Vec<Queued>) {
-        let started = std::time::Instant::now();
-        let sources = group.len();
-        let mut tx = match self.writes.begin().await {
-            Ok(tx) => tx,
-            Err(e) => {
-                let message = e.to_string();
-                for job in group {
-                    let _ = job.done.send(Err(StoreError::Group(message.clone())));
-                }
-                return;
-            }
-        };
-        let mut results = Vec::with_capacity(group.len());
-        for job in group {
-            let written = async {
-                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                let counts = write_one(&mut savepoint, job.batch, &*job.render).await?;
-                savepoint.commit().await?;
-                Ok::<_, sqlx::Error>(counts)
-            }
-            .await;
-            // A batch that failed is rolled back to its savepoint (dropping it does that).
-            results.push((job.done, written));
-        }
-        let committed = tx.commit().await;
-        tracing::debug!(sources, elapsed = ?started.elapsed(), "group of writes committed");
-        match committed {
-            Ok(()) => {
-                for (done, written) in results {
-                    let _ = done.send(written.map_err(query_error("storing items")));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for (done, _) in results {
-                    let _ = done.send(Err(StoreError::Group(message.clone())));
-                }
-            }
-        }
-    }
-}
-
-/// How items are sanitised, shared with whichever task writes the batch (see [`Store::write`]).
-pub type Render = std::sync::Arc<dyn Fn(&Item) -> Rendered + Send + Sync>;
-
-/// A batch waiting for the SQLite write lock, and where its result goes.
-pub(super) struct Queued {
-    batch: Batch,
-    render: Render,
-    done: tokio::sync::oneshot::Sender<Result<IngestCounts, StoreError>>,
-}
-
-impl std::fmt::Debug for Queued {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queued")
-            .field("source", &self.batch.source)
-            .finish()
-    }
 }
 
 /// Writes a [`Batch`] inside the caller's transaction. What is stored is read again first and
 /// anything that changed since the snapshot is worked out again (with `render`), so the result
 /// is the same as doing everything inside the transaction.
-async fn write_one(
+pub(super) async fn write_one(
     tx: &mut AnyConnection,
     batch: Batch,
     render: &(dyn Fn(&Item) -> Rendered + Sync),

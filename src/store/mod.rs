@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -27,13 +27,15 @@ mod explain;
 mod fold;
 mod ingest;
 mod lease;
+mod queue;
 mod select;
 mod status;
 
 pub use explain::{Explanation, Neighbour};
 pub use fold::{FOLD_LOCK, FoldReport};
-pub use ingest::{Batch, Render, Snapshot};
+pub use ingest::{Batch, Snapshot};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
+pub use queue::Render;
 pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: WAL (readers never block the writer; a crash loses at
@@ -161,7 +163,7 @@ pub struct Store {
     /// "database is locked" when several sources finish at once. PostgreSQL does not need it.
     write_lock: Option<Arc<Mutex<()>>>,
     /// SQLite only: batches waiting to be written together (see [`Store::write`]).
-    queue: Option<Arc<std::sync::Mutex<Vec<ingest::Queued>>>>,
+    queue: Option<queue::Queue>,
 }
 
 /// The id of an item: a hash of its source and key, the same on every daemon.
@@ -353,49 +355,6 @@ impl Store {
         })
     }
 
-    /// Records the outcome of a fetch for a source, in one statement. If the configured URL
-    /// changed since the last fetch, the old redirect target and validators are forgotten
-    /// (unless this fetch brings new ones).
-    pub async fn record_fetch(
-        &self,
-        name: &str,
-        configured_url: &str,
-        record: &FetchRecord<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        let validators = record.validators;
-        sqlx::query(
-            "INSERT INTO sources (name, url, fetch_url, etag, last_modified, title, link, last_fetch, last_status, \
-             last_error, last_success) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN $8 END) \
-             ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
-             fetch_url = COALESCE(excluded.fetch_url, CASE WHEN sources.url = excluded.url THEN sources.fetch_url END), \
-             etag = CASE WHEN $12 THEN excluded.etag WHEN sources.url = excluded.url THEN sources.etag END, \
-             last_modified = CASE WHEN $12 THEN excluded.last_modified \
-             WHEN sources.url = excluded.url THEN sources.last_modified END, \
-             title = COALESCE(excluded.title, sources.title), link = COALESCE(excluded.link, sources.link), \
-             last_fetch = excluded.last_fetch, last_status = excluded.last_status, last_error = excluded.last_error, \
-             last_success = CASE WHEN $11 THEN excluded.last_fetch ELSE sources.last_success END",
-        )
-        .bind(name)
-        .bind(configured_url)
-        .bind(record.moved_to)
-        .bind(validators.and_then(|v| v.etag.as_deref()))
-        .bind(validators.and_then(|v| v.last_modified.as_deref()))
-        .bind(record.title)
-        .bind(record.link)
-        .bind(ts(now))
-        .bind(record.status)
-        .bind(record.error)
-        .bind(record.status != "failed")
-        .bind(validators.is_some())
-        .execute(&self.writes)
-        .await
-        .map_err(query_error("recording a fetch"))?;
-        Ok(())
-    }
-
     /// The change counter of each named source (0 for a source never written), in the order
     /// given: equal counters mean nothing an output of those sources shows has changed.
     pub async fn source_generations(&self, sources: &[&str]) -> Result<Vec<i64>, StoreError> {
@@ -491,6 +450,45 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(query_error("reading items"))
     }
+}
+
+/// Writes the outcome of a fetch for a source, in one statement (see [`Store::record_fetch`]).
+pub(crate) async fn write_record(
+    conn: &mut AnyConnection,
+    name: &str,
+    configured_url: &str,
+    record: &FetchRecord<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let validators = record.validators;
+    sqlx::query(
+        "INSERT INTO sources (name, url, fetch_url, etag, last_modified, title, link, last_fetch, last_status, \
+         last_error, last_success) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN $8 END) \
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
+         fetch_url = COALESCE(excluded.fetch_url, CASE WHEN sources.url = excluded.url THEN sources.fetch_url END), \
+         etag = CASE WHEN $12 THEN excluded.etag WHEN sources.url = excluded.url THEN sources.etag END, \
+         last_modified = CASE WHEN $12 THEN excluded.last_modified \
+         WHEN sources.url = excluded.url THEN sources.last_modified END, \
+         title = COALESCE(excluded.title, sources.title), link = COALESCE(excluded.link, sources.link), \
+         last_fetch = excluded.last_fetch, last_status = excluded.last_status, last_error = excluded.last_error, \
+         last_success = CASE WHEN $11 THEN excluded.last_fetch ELSE sources.last_success END",
+    )
+    .bind(name)
+    .bind(configured_url)
+    .bind(record.moved_to)
+    .bind(validators.and_then(|v| v.etag.as_deref()))
+    .bind(validators.and_then(|v| v.last_modified.as_deref()))
+    .bind(record.title)
+    .bind(record.link)
+    .bind(ts(now))
+    .bind(record.status)
+    .bind(record.error)
+    .bind(record.status != "failed")
+    .bind(validators.is_some())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Raises the change counters of `sources` (see [`Store::source_generations`]).
@@ -638,9 +636,9 @@ mod tests {
         store.close().await;
     }
 
-    /// Batches that wait for the SQLite write lock together are written in one transaction, and
-    /// one that fails (here a trigger refuses source `bad`) is rolled back alone: the others of
-    /// its group are stored and reported stored.
+    /// Writes that wait for the SQLite write lock together (three batches and a fetch's outcome)
+    /// are written in one transaction, and one that fails (here a trigger refuses source `bad`)
+    /// is rolled back alone: the others of its group are stored and reported stored.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_batch_does_not_fail_its_group() {
         let dir = tempfile::tempdir().expect("dir");
@@ -674,9 +672,26 @@ mod tests {
             let (store, render) = (store.clone(), Arc::clone(&render));
             writes.push(tokio::spawn(async move { store.write(batch, render).await }));
         }
-        // Every batch queued while the lock is held: they are written as one group.
+        // A fetch's outcome waits in the same queue.
+        let recorded = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let record = FetchRecord {
+                    status: "ok",
+                    error: None,
+                    validators: None,
+                    moved_to: None,
+                    title: Some("Source a"),
+                    link: None,
+                };
+                store
+                    .record_fetch("a", "http://a.example/feed", &record, now)
+                    .await
+            })
+        };
+        // Every write queued while the lock is held: they are written as one group.
         let queue = store.queue.clone().expect("SQLite queues writes");
-        while queue.lock().expect("queue").len() < 3 {
+        while queue.lock().expect("queue").len() < 4 {
             tokio::task::yield_now().await;
         }
         drop(guard);
@@ -688,6 +703,12 @@ mod tests {
         let refused = results[1].as_ref().expect_err("bad refused");
         assert!(format!("{refused:?}").contains("refused"), "{refused:?}");
         assert_eq!(results[2].as_ref().expect("c stored").new, 3);
+        recorded.await.expect("task").expect("recorded");
+        let title: Option<String> = sqlx::query_scalar("SELECT title FROM sources WHERE name = 'a'")
+            .fetch_one(&store.pool)
+            .await
+            .expect("source row");
+        assert_eq!(title.as_deref(), Some("Source a"));
         let stored: Vec<String> = store
             .all_items()
             .await
