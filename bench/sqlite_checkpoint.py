@@ -26,7 +26,7 @@ def main():
     tables = []  # (INSERT statement, rows in item order)
     for table in ("items", "item_bodies"):
         cols = [d[0] for d in src.execute("SELECT * FROM %s LIMIT 1" % table).description]
-        rows = src.execute("SELECT * FROM %s ORDER BY id" % table).fetchall()
+        rows = src.execute("SELECT * FROM %s ORDER BY rowid" % table).fetchall()  # insert order
         insert = "INSERT INTO %s (%s) VALUES (%s)" % (table, ",".join(cols), ",".join("?" * len(cols)))
         tables.append((insert, rows))
     schema = [r[0] for r in src.execute(
