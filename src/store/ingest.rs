@@ -442,8 +442,8 @@ impl Store {
         render: &(dyn Fn(&Item) -> Rendered + Sync),
     ) -> Result<IngestCounts, StoreError> {
         let snapshot = self.snapshot(source, items).await?;
-        let batch = Batch::prepare(source, items.to_vec(), snapshot, now, render);
-        self.write_alone(batch, render).await
+        let mut batch = Batch::prepare(source, items.to_vec(), snapshot, now, render);
+        self.write_alone(&mut batch, render).await
     }
 
     /// What the store holds of `items` of `source` now (read without the write lock).
@@ -460,7 +460,7 @@ impl Store {
     /// Writes a [`Batch`] in a transaction of its own, under the write lock.
     pub(super) async fn write_alone(
         &self,
-        batch: Batch,
+        batch: &mut Batch,
         render: &(dyn Fn(&Item) -> Rendered + Sync),
     ) -> Result<IngestCounts, StoreError> {
         let err = query_error("storing items");
@@ -481,7 +481,7 @@ impl Store {
 /// is the same as doing everything inside the transaction.
 pub(super) async fn write_one(
     tx: &mut AnyConnection,
-    batch: Batch,
+    batch: &mut Batch,
     render: &(dyn Fn(&Item) -> Rendered + Sync),
 ) -> Result<IngestCounts, sqlx::Error> {
     let Batch {
@@ -492,11 +492,13 @@ pub(super) async fn write_one(
         new,
         changed,
         unchanged,
-        mut prepared,
+        prepared,
         guess,
     } = batch;
+    let (seen, unchanged, guess) = (*seen, *unchanged, &*guess);
+    let (new, changed) = (new.clone(), changed.clone());
     let source = source.as_str();
-    let keys = distinct_keys(&latest);
+    let keys = distinct_keys(latest);
     let stored_now = stored_hashes(tx, source, &keys).await?;
     let sorted = if stored_now == snapshot.stored {
         Sorted {
@@ -505,7 +507,7 @@ pub(super) async fn write_one(
             unchanged,
         }
     } else {
-        let again = sort_items(&latest, &stored_now);
+        let again = sort_items(latest, &stored_now);
         for &i in again.new.iter().chain(&again.changed) {
             let item = &latest[i];
             prepared
@@ -519,7 +521,7 @@ pub(super) async fn write_one(
     let furniture = learn_furniture(tx, source, &line_counts(&new_refs)).await?;
     for i in sorted.new.iter().chain(&sorted.changed) {
         let p = prepared.get_mut(key(i)).expect("prepared above");
-        if furniture != guess || !p.compared {
+        if furniture != *guess || !p.compared {
             p.compare(&furniture);
         }
     }
@@ -676,8 +678,9 @@ async fn insert_new(
         rows_in(conn, "DELETE FROM exact_keys WHERE key IN", &inserted, "").await?;
     };
     const WIDTH: usize = 20;
-    // Few rows per statement, for the reason given at [`INDEX_ROWS`].
-    const ITEM_ROWS: usize = 10;
+    // Few rows per statement, for the reason given at [`INDEX_ROWS`]; bodies have 5 columns.
+    const ITEM_ROWS: usize = 15;
+    const BODY_ROWS: usize = 40;
     for (c, chunk) in new.chunks(ITEM_ROWS).enumerate() {
         let sql = format!(
             "INSERT INTO items (source, item_key, guid, url, link, title, authors, categories, enclosures, \
@@ -694,6 +697,8 @@ async fn insert_new(
                 .bind(seen);
         }
         query.execute(&mut *conn).await?;
+    }
+    for chunk in new.chunks(BODY_ROWS) {
         let sql = format!(
             "INSERT INTO item_bodies (id, summary_html, content_html, cmp_title, cmp_body) VALUES {}",
             placeholder_rows(chunk.len(), 5, 1)

@@ -75,8 +75,8 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("store: migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-    /// A group of writes committed together failed as a whole (see [`Store::write`]).
-    #[error("store: storing items failed with the writes grouped with it: {0}")]
+    /// A write queued to be committed with others (see [`Store::write`]) was not finished.
+    #[error("store: a queued write was not finished: {0}")]
     Group(String),
     /// A query failed.
     #[error("store: {what} failed")]
@@ -719,7 +719,7 @@ mod tests {
         assert_eq!(stored.iter().filter(|s| *s == "a").count(), 3);
         assert_eq!(stored.iter().filter(|s| *s == "c").count(), 3);
         assert!(!stored.iter().any(|s| s == "bad"));
-        // Nothing of the refused batch is left: its line counts went with its savepoint.
+        // Nothing of the refused batch is left: its line counts were rolled back with it.
         let lines = |source: &'static str| {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM source_lines WHERE source = $1")
                 .bind(source)

@@ -2,8 +2,8 @@
 //!
 //! In: a fetch's prepared items ([`Batch`]) or a fetch's outcome for its source, from any number
 //! of tasks at once. Out: each write done, in a transaction shared with the writes queued beside
-//! it (a savepoint each, so one that fails is rolled back alone), and its result sent back to its
-//! task.
+//! it (if one of them fails, each is written again alone, so only that one fails), and its result
+//! sent back to its task.
 //!
 //! SQLite writes every page a transaction changed at its commit. A source's items touch about a
 //! hundred index pages (item ids, exact keys and body ids are hashes, scattered over their
@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
 use super::ingest::{Batch, write_one};
@@ -104,9 +104,9 @@ impl Store {
     /// Writes a [`Batch`], `render` being what it was prepared with (what changed since its
     /// snapshot is worked out again with it). On SQLite it is committed with the writes queued
     /// beside it (see the module documentation).
-    pub async fn write(&self, batch: Batch, render: Render) -> Result<IngestCounts, StoreError> {
+    pub async fn write(&self, mut batch: Batch, render: Render) -> Result<IngestCounts, StoreError> {
         let Some(queue) = &self.queue else {
-            return self.write_alone(batch, &*render).await;
+            return self.write_alone(&mut batch, &*render).await;
         };
         let (done, result) = oneshot::channel();
         self.through(queue, Job::Items { batch, render, done }).await;
@@ -151,99 +151,81 @@ impl Store {
         }
     }
 
-    /// Writes queued jobs in one transaction, a savepoint each, and answers each.
-    async fn write_group(&self, group: Vec<Job>) {
+    /// Writes queued jobs in one transaction and answers each. If one fails, the transaction is
+    /// rolled back and each job is written again in a transaction of its own, so the one that
+    /// fails fails alone. (Failures are rare; a savepoint per job cost two more statements each.)
+    async fn write_group(&self, mut group: Vec<Job>) {
         let started = std::time::Instant::now();
         let writes = group.len();
-        let mut tx = match self.writes.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return answer_all(group.into_iter().map(Answer::pending), &e.to_string()),
-        };
-        let mut answers = Vec::with_capacity(writes);
-        for job in group {
-            // A write that fails is rolled back to its savepoint (dropping it does that).
-            answers.push(match job {
-                Job::Items { batch, render, done } => {
-                    let written = async {
-                        let mut savepoint = tx.begin().await?;
-                        let counts = write_one(&mut savepoint, batch, &*render).await?;
-                        savepoint.commit().await?;
-                        Ok::<_, sqlx::Error>(counts)
-                    }
-                    .await;
-                    Answer::Items(done, written.map_err(query_error("storing items")))
-                }
-                Job::Fetch { record, done } => {
-                    let written = async {
-                        let mut savepoint = tx.begin().await?;
-                        record.write(&mut savepoint).await?;
-                        savepoint.commit().await?;
-                        Ok::<_, sqlx::Error>(())
-                    }
-                    .await;
-                    Answer::Fetch(done, written.map_err(recording()))
-                }
-            });
+        let together = async {
+            let mut tx = self.writes.begin().await?;
+            let mut results = Vec::with_capacity(group.len());
+            for job in &mut group {
+                results.push(job.write(&mut tx).await?);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(results)
         }
-        let committed = tx.commit().await;
-        tracing::debug!(writes, elapsed = ?started.elapsed(), "group of writes committed");
-        match committed {
-            Ok(()) => {
-                for answer in answers {
-                    answer.send();
+        .await;
+        tracing::debug!(writes, together = together.is_ok(), elapsed = ?started.elapsed(), "group of writes committed");
+        match together {
+            Ok(results) => {
+                for (job, result) in group.into_iter().zip(results) {
+                    job.answer(Ok(result));
                 }
             }
-            Err(e) => answer_all(answers, &e.to_string()),
+            Err(e) => {
+                tracing::debug!(error = %e, "a write of the group failed: writing each alone");
+                for mut job in group {
+                    let alone = async {
+                        let mut tx = self.writes.begin().await?;
+                        let result = job.write(&mut tx).await?;
+                        tx.commit().await?;
+                        Ok::<_, sqlx::Error>(result)
+                    }
+                    .await;
+                    job.answer(alone);
+                }
+            }
+        }
+    }
+}
+
+/// What a job wrote.
+enum Written {
+    Items(IngestCounts),
+    Fetch,
+}
+
+impl Job {
+    /// Writes the job inside `tx` (again, if an earlier attempt was rolled back).
+    async fn write(&mut self, tx: &mut AnyConnection) -> Result<Written, sqlx::Error> {
+        match self {
+            Job::Items { batch, render, .. } => Ok(Written::Items(write_one(tx, batch, &**render).await?)),
+            Job::Fetch { record, .. } => {
+                record.write(tx).await?;
+                Ok(Written::Fetch)
+            }
+        }
+    }
+
+    /// Sends the job's result to its task (which may have stopped waiting: then nobody is told).
+    fn answer(self, result: Result<Written, sqlx::Error>) {
+        match self {
+            Job::Items { done, .. } => {
+                let _ = done.send(match result {
+                    Ok(Written::Items(counts)) => Ok(counts),
+                    Ok(Written::Fetch) => unreachable!("an items job writes items"),
+                    Err(e) => Err(query_error("storing items")(e)),
+                });
+            }
+            Job::Fetch { done, .. } => {
+                let _ = done.send(result.map(|_| ()).map_err(recording()));
+            }
         }
     }
 }
 
 fn recording() -> impl FnOnce(sqlx::Error) -> StoreError {
     query_error("recording a fetch")
-}
-
-/// A write's result, to send once its group is committed.
-enum Answer {
-    Items(
-        oneshot::Sender<Result<IngestCounts, StoreError>>,
-        Result<IngestCounts, StoreError>,
-    ),
-    Fetch(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
-}
-
-impl Answer {
-    /// A job not written yet, answered with an error in place of its result.
-    fn pending(job: Job) -> Answer {
-        match job {
-            Job::Items { done, .. } => Answer::Items(done, Err(interrupted())),
-            Job::Fetch { done, .. } => Answer::Fetch(done, Err(interrupted())),
-        }
-    }
-
-    fn send(self) {
-        // A task that stopped waiting has dropped its receiver: nothing to tell it.
-        match self {
-            Answer::Items(done, result) => {
-                let _ = done.send(result);
-            }
-            Answer::Fetch(done, result) => {
-                let _ = done.send(result);
-            }
-        }
-    }
-}
-
-/// Answers every write of a group that failed as a whole with `message`.
-fn answer_all(answers: impl IntoIterator<Item = Answer>, message: &str) {
-    for answer in answers {
-        let failed = || StoreError::Group(message.to_string());
-        match answer {
-            Answer::Items(done, _) => {
-                let _ = done.send(Err(failed()));
-            }
-            Answer::Fetch(done, _) => {
-                let _ = done.send(Err(failed()));
-            }
-        }
-    }
 }
