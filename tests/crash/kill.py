@@ -98,8 +98,11 @@ def serve_origin(origin, port):
     return server
 
 
+SEED = None  # set by main, printed with a failure so the run can be repeated
+
+
 def fail(message):
-    print("crash test FAILED: " + message, file=sys.stderr)
+    print("crash test FAILED (seed %s): %s" % (SEED, message), file=sys.stderr)
     sys.exit(1)
 
 
@@ -151,7 +154,8 @@ def main():
         sys.exit(2)
     binary = os.path.abspath(sys.argv[1])
     kills = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else int(time.time())
+    global SEED
+    seed = SEED = int(sys.argv[3]) if len(sys.argv) > 3 else int(time.time())
     rng = random.Random(seed)
     work = tempfile.mkdtemp(prefix="feedfold-crash-")
     origin_port, http_port = free_port(), free_port()
@@ -192,8 +196,13 @@ def main():
         proc.wait()
         check_store(db_path).close()
 
-    # The origin stops changing; the last run fetches every source once more and goes idle.
+    # The origin stops changing; the last run fetches every source once more and goes idle. An
+    # item the origin served to a run killed before it committed is stored only by that fetch, so
+    # the check waits for every source to be fetched by the last run: from the next whole second
+    # on (`last_fetch` is in seconds, and no killed run is left to record a fetch then).
     origin.frozen = True
+    final_start = int(time.time()) + 1
+    time.sleep(max(0.0, final_start - time.time()))
     proc = start(kills)
     if not wait_ready(http_port, proc):
         fail("final run: the daemon did not become ready (log %s)" % logs[-1])
@@ -202,7 +211,7 @@ def main():
         db = check_store(db_path)
         stored = {row[0] for row in db.execute("SELECT link FROM items")}
         waiting = db.execute("SELECT count(*) FROM items WHERE story_id IS NULL").fetchone()[0]
-        fetched = db.execute("SELECT count(*) FROM sources WHERE last_fetch IS NOT NULL").fetchone()[0]
+        fetched = db.execute("SELECT count(*) FROM sources WHERE last_fetch >= ?", (final_start,)).fetchone()[0]
         db.close()
         served = json.loads(get("http://127.0.0.1:%d/feeds/all.json" % http_port))["items"]
         served_links = [item.get("url") for item in served]
@@ -210,7 +219,7 @@ def main():
             break
         if time.time() > deadline:
             fail("outputs never matched the store: %d stored, %d served, %d waiting to be folded, %d/%d sources "
-                 "fetched (log %s)" % (len(stored), len(served_links), waiting, fetched, SOURCES, logs[-1]))
+                 "fetched by the last run (log %s)" % (len(stored), len(served_links), waiting, fetched, SOURCES, logs[-1]))
         time.sleep(0.5)
 
     db = check_store(db_path)
