@@ -77,7 +77,7 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     /// A write queued to be committed with others (see [`Store::write`]) was not finished.
     #[error("store: a queued write was not finished: {0}")]
-    Group(String),
+    Unfinished(String),
     /// A query failed.
     #[error("store: {what} failed")]
     Query {

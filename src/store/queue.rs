@@ -97,7 +97,7 @@ impl Record {
 
 /// The answer for a write its task stopped waiting for (the write itself may be done).
 fn interrupted() -> StoreError {
-    StoreError::Group("the task writing it was stopped before it finished".to_string())
+    StoreError::Unfinished("the task writing it was stopped before it finished".to_string())
 }
 
 impl Store {
