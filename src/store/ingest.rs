@@ -137,11 +137,10 @@ impl CandidateRow {
     }
 }
 
-/// One item of a fetch that is new or changed, with everything its row needs. Worked out
-/// before the write lock is taken (sanitising and comparison text are most of the cost of
-/// storing an item), so sources are prepared in parallel while another one writes.
-struct Prepared {
-    item: Item,
+/// What a new or changed item's rows need beside the item itself. Worked out before the write
+/// lock is taken (sanitising and comparison text are most of the cost of storing an item), so
+/// sources are prepared in parallel while another one writes.
+struct Work {
     id: i64,
     hash: i64,
     rendered: Rendered,
@@ -155,10 +154,9 @@ struct Prepared {
     exact_keys: Vec<String>,
 }
 
-impl Prepared {
-    fn new(item: &Item, source: &str, hash: i64, render: &(dyn Fn(&Item) -> Rendered + Sync)) -> Prepared {
-        Prepared {
-            item: item.clone(),
+impl Work {
+    fn new(item: &Item, source: &str, hash: i64, render: &(dyn Fn(&Item) -> Rendered + Sync)) -> Work {
+        Work {
             id: item_id(source, &item.key),
             hash,
             rendered: render(item),
@@ -169,27 +167,35 @@ impl Prepared {
         }
     }
 
-    /// Comparison text under `furniture`.
-    fn compare(&mut self, furniture: &Furniture) {
-        self.cmp = normalize::comparison_of_lines(self.item.title.as_deref(), &self.lines, furniture);
+    /// Comparison text of the item titled `title` under `furniture`.
+    fn compare(&mut self, title: Option<&str>, furniture: &Furniture) {
+        self.cmp = normalize::comparison_of_lines(title, &self.lines, furniture);
         self.compared = true;
     }
+}
 
+/// A new or changed item and its [`Work`], as the write steps take them.
+struct Prepared<'a> {
+    item: &'a Item,
+    work: &'a Work,
+}
+
+impl Prepared<'_> {
     /// Band keys of the comparison text (they depend on the text only).
     fn band_keys(&self) -> Vec<i64> {
-        Features::new(&self.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys()
+        Features::new(&self.work.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys()
     }
 
     /// Binds the `items` columns a new or changed copy writes, in this order: guid, url, link,
     /// title, authors, categories, enclosures, language, published, updated, last_seen,
     /// content_hash, cmp_lines, cmp_removed, body_len.
     fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>, seen: i64) -> Query<'q, Any, AnyArguments> {
-        let item = &self.item;
-        let body = self
+        let (item, work) = (self.item, self.work);
+        let body = work
             .rendered
             .content_html
             .as_ref()
-            .or(self.rendered.summary_html.as_ref());
+            .or(work.rendered.summary_html.as_ref());
         query
             .bind(item.guid.as_deref())
             .bind(item.url.as_deref())
@@ -202,19 +208,20 @@ impl Prepared {
             .bind(item.published.map(ts))
             .bind(item.updated.map(ts))
             .bind(seen)
-            .bind(self.hash)
-            .bind(self.cmp.lines as i64)
-            .bind(self.cmp.removed as i64)
+            .bind(work.hash)
+            .bind(work.cmp.lines as i64)
+            .bind(work.cmp.removed as i64)
             .bind(body.map_or(0, |b| b.len() as i64))
     }
 
     /// Binds its `item_bodies` columns: summary_html, content_html, cmp_title, cmp_body.
     fn bind_body<'q>(&'q self, query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
+        let work = self.work;
         query
-            .bind(self.rendered.summary_html.as_deref())
-            .bind(self.rendered.content_html.as_deref())
-            .bind(self.cmp.title.as_str())
-            .bind(self.cmp.body.as_str())
+            .bind(work.rendered.summary_html.as_deref())
+            .bind(work.rendered.content_html.as_deref())
+            .bind(work.cmp.title.as_str())
+            .bind(work.cmp.body.as_str())
     }
 }
 
@@ -258,10 +265,10 @@ async fn stored_furniture(conn: &mut AnyConnection, source: &str) -> Result<Furn
 }
 
 /// How often each learnable line occurs among `new_items` (one count per item).
-fn line_counts(new_items: &[&Prepared]) -> Vec<(i64, i64)> {
+fn line_counts<'w>(new_items: impl IntoIterator<Item = &'w Work>) -> Vec<(i64, i64)> {
     let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
-    for p in new_items {
-        for h in normalize::learnable_lines(&p.lines) {
+    for w in new_items {
+        for h in normalize::learnable_lines(&w.lines) {
             *counts.entry(h).or_default() += 1;
         }
     }
@@ -339,8 +346,8 @@ pub struct Batch {
     new: Vec<usize>,
     changed: Vec<usize>,
     unchanged: usize,
-    /// The new and changed items, by key.
-    prepared: HashMap<String, Prepared>,
+    /// The work for the new and changed items, by position in `latest`.
+    work: HashMap<usize, Work>,
     /// The furniture the comparison text was computed with.
     guess: Furniture,
 }
@@ -386,20 +393,13 @@ impl Batch {
     ) -> Batch {
         let latest = latest_copies(items);
         let sorted = sort_items(&latest, &snapshot.stored);
-        let mut prepared: HashMap<String, Prepared> = sorted
+        let mut work: HashMap<usize, Work> = sorted
             .new
             .iter()
             .chain(&sorted.changed)
-            .map(|&i| {
-                let item = &latest[i];
-                (
-                    item.key.clone(),
-                    Prepared::new(item, source, item_hash(item), render),
-                )
-            })
+            .map(|&i| (i, Work::new(&latest[i], source, item_hash(&latest[i]), render)))
             .collect();
-        let new_refs: Vec<&Prepared> = sorted.new.iter().map(|&i| &prepared[&latest[i].key]).collect();
-        let counts = line_counts(&new_refs);
+        let counts = line_counts(sorted.new.iter().map(|i| &work[i]));
         // The furniture this batch will leave, as far as can be told without the lock: lines
         // stored as furniture, and lines this batch alone repeats often enough.
         let guess = Furniture::from_counts(
@@ -409,8 +409,8 @@ impl Batch {
                 .map(|h| (h, Furniture::MIN_ITEMS))
                 .chain(counts.iter().copied()),
         );
-        for p in prepared.values_mut() {
-            p.compare(&guess);
+        for (&i, w) in work.iter_mut() {
+            w.compare(latest[i].title.as_deref(), &guess);
         }
         Batch {
             source: source.to_string(),
@@ -420,7 +420,7 @@ impl Batch {
             new: sorted.new,
             changed: sorted.changed,
             unchanged: sorted.unchanged,
-            prepared,
+            work,
             guess,
         }
     }
@@ -448,13 +448,13 @@ impl Store {
 
     /// What the store holds of `items` of `source` now (read without the write lock).
     pub async fn snapshot(&self, source: &str, items: &[Item]) -> Result<Snapshot, StoreError> {
-        let err = query_error("storing items");
-        let mut conn = self.pool.acquire().await.map_err(query_error("storing items"))?;
-        let stored = stored_hashes(&mut conn, source, &distinct_keys(items))
-            .await
-            .map_err(query_error("storing items"))?;
-        let furniture = stored_furniture(&mut conn, source).await.map_err(err)?;
-        Ok(Snapshot { stored, furniture })
+        let read = async {
+            let mut conn = self.pool.acquire().await?;
+            let stored = stored_hashes(&mut conn, source, &distinct_keys(items)).await?;
+            let furniture = stored_furniture(&mut conn, source).await?;
+            Ok::<_, sqlx::Error>(Snapshot { stored, furniture })
+        };
+        read.await.map_err(query_error("storing items"))
     }
 
     /// Writes a [`Batch`] in a transaction of its own, under the write lock.
@@ -492,7 +492,7 @@ pub(super) async fn write_one(
         new,
         changed,
         unchanged,
-        prepared,
+        work,
         guess,
     } = batch;
     let (seen, unchanged, guess) = (*seen, *unchanged, &*guess);
@@ -510,29 +510,34 @@ pub(super) async fn write_one(
         let again = sort_items(latest, &stored_now);
         for &i in again.new.iter().chain(&again.changed) {
             let item = &latest[i];
-            prepared
-                .entry(item.key.clone())
-                .or_insert_with(|| Prepared::new(item, source, item_hash(item), render));
+            work.entry(i)
+                .or_insert_with(|| Work::new(item, source, item_hash(item), render));
         }
         again
     };
-    let key = |i: &usize| latest[*i].key.as_str();
-    let new_refs: Vec<&Prepared> = sorted.new.iter().map(|i| &prepared[key(i)]).collect();
-    let furniture = learn_furniture(tx, source, &line_counts(&new_refs)).await?;
+    let furniture = learn_furniture(tx, source, &line_counts(sorted.new.iter().map(|i| &work[i]))).await?;
     for i in sorted.new.iter().chain(&sorted.changed) {
-        let p = prepared.get_mut(key(i)).expect("prepared above");
-        if furniture != *guess || !p.compared {
-            p.compare(&furniture);
+        let w = work.get_mut(i).expect("worked out above");
+        if furniture != *guess || !w.compared {
+            w.compare(latest[*i].title.as_deref(), &furniture);
         }
     }
-    let changed: Vec<&Prepared> = sorted.changed.iter().map(|i| &prepared[key(i)]).collect();
-    let new: Vec<&Prepared> = sorted.new.iter().map(|i| &prepared[key(i)]).collect();
+    let prepared = |i: &usize| Prepared {
+        item: &latest[*i],
+        work: &work[i],
+    };
+    let changed: Vec<Prepared> = sorted.changed.iter().map(prepared).collect();
+    let new: Vec<Prepared> = sorted.new.iter().map(prepared).collect();
     // Items waiting for the folding pass have no band keys yet: that pass indexes them.
-    let folded: Vec<&Prepared> = sorted
+    let folded: Vec<Prepared> = sorted
         .changed
         .iter()
-        .filter(|i| stored_now.get(key(i)).is_some_and(|(_, waiting)| !waiting))
-        .map(|i| &prepared[key(i)])
+        .filter(|i| {
+            stored_now
+                .get(latest[**i].key.as_str())
+                .is_some_and(|(_, waiting)| !waiting)
+        })
+        .map(prepared)
         .collect();
     update_changed(tx, source, &changed, seen).await?;
     replace_keys(tx, &folded).await?;
@@ -554,14 +559,14 @@ const INDEX_ROWS: usize = 100;
 
 /// Replaces the band keys of changed items that already have a story (and the time they are
 /// compared by, which a changed publication date moves).
-async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared]) -> Result<(), sqlx::Error> {
+async fn replace_keys(conn: &mut AnyConnection, items: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
     for p in items {
         sqlx::query(
             "INSERT INTO item_keys (item_id, compared_at, band_keys) \
              SELECT id, COALESCE(published, first_seen), $2 FROM items WHERE id = $1 \
              ON CONFLICT (item_id) DO UPDATE SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
         )
-        .bind(p.id)
+        .bind(p.work.id)
         .bind(super::fold::pack_keys(&p.band_keys()))
         .execute(&mut *conn)
         .await?;
@@ -573,7 +578,7 @@ async fn replace_keys(conn: &mut AnyConnection, items: &[&Prepared]) -> Result<(
 async fn update_changed(
     conn: &mut AnyConnection,
     source: &str,
-    changed: &[&Prepared],
+    changed: &[Prepared<'_>],
     seen: i64,
 ) -> Result<(), sqlx::Error> {
     for p in changed {
@@ -588,7 +593,7 @@ async fn update_changed(
         let query = sqlx::query(
             "UPDATE item_bodies SET summary_html = $2, content_html = $3, cmp_title = $4, cmp_body = $5 WHERE id = $1",
         )
-        .bind(p.id);
+        .bind(p.work.id);
         p.bind_body(query).execute(&mut *conn).await?;
     }
     Ok(())
@@ -599,7 +604,7 @@ async fn update_changed(
 async fn exact_groups<'k>(
     conn: &mut AnyConnection,
     source: &str,
-    new: &[&'k Prepared],
+    new: &[Prepared<'k>],
     wanted: &[&str],
 ) -> Result<(Vec<String>, Vec<(&'k str, usize)>), sqlx::Error> {
     let mut known: HashMap<String, String> = HashMap::with_capacity(wanted.len());
@@ -618,12 +623,13 @@ async fn exact_groups<'k>(
     let mut groups: Vec<String> = Vec::with_capacity(new.len());
     let mut fresh_keys: Vec<(&str, usize)> = Vec::new();
     for (n, p) in new.iter().enumerate() {
-        let group = p
+        let work: &'k Work = p.work;
+        let group = work
             .exact_keys
             .iter()
             .find_map(|k| known.get(k).cloned())
             .unwrap_or_else(|| new_group_id(source, &p.item.key));
-        for key in &p.exact_keys {
+        for key in &p.work.exact_keys {
             if !known.contains_key(key) {
                 known.insert(key.clone(), group.clone());
                 fresh_keys.push((key, n));
@@ -639,12 +645,12 @@ async fn exact_groups<'k>(
 async fn insert_new(
     conn: &mut AnyConnection,
     source: &str,
-    new: &[&Prepared],
+    new: &[Prepared<'_>],
     seen: i64,
 ) -> Result<(), sqlx::Error> {
     let mut wanted: Vec<&str> = new
         .iter()
-        .flat_map(|p| p.exact_keys.iter().map(String::as_str))
+        .flat_map(|p| p.work.exact_keys.iter().map(String::as_str))
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -692,7 +698,7 @@ async fn insert_new(
         for (j, p) in chunk.iter().enumerate() {
             query = p
                 .bind(query.bind(source).bind(&p.item.key), seen)
-                .bind(p.id)
+                .bind(p.work.id)
                 .bind(groups[c * ITEM_ROWS + j].as_str())
                 .bind(seen);
         }
@@ -705,7 +711,7 @@ async fn insert_new(
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in chunk {
-            query = p.bind_body(query.bind(p.id));
+            query = p.bind_body(query.bind(p.work.id));
         }
         query.execute(&mut *conn).await?;
     }
