@@ -559,9 +559,9 @@ pub fn compare(a: &Features, b: &Features, cfg: &FoldConfig) -> (Similarity, Ver
     compare_with(a, b, cfg, true)
 }
 
-/// [`compare`] without the reason: the verdict's text is empty. What the folding pass calls,
-/// a few million times in a cold cycle of 30,000 items, where writing every reason out cost more
-/// than the comparison itself.
+/// [`compare`] without the reason: the verdict's text is empty. What the folding pass calls, up
+/// to 64 times per new item: writing every reason out made that step take 0.64 s instead of
+/// 0.38 s in benchmark (iv)'s cold cycle.
 pub fn judge(a: &Features, b: &Features, cfg: &FoldConfig) -> (Similarity, Verdict) {
     compare_with(a, b, cfg, false)
 }
