@@ -18,7 +18,9 @@ use std::hash::BuildHasherDefault;
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
+use super::facts::Facts;
 use super::normalize::{Comparison, is_cjk};
+use super::region::dateline_end;
 
 /// Folding thresholds (`[fold]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,6 +97,8 @@ pub struct Features {
     pub title_places: Vec<u8>,
     /// Days of the month named in the lead (`6日`), sorted.
     pub lead_days: Vec<u8>,
+    /// Places and figures at their place in the wording (see [`Facts`]).
+    pub facts: Facts,
     /// Publication time, unix seconds.
     pub published: i64,
 }
@@ -354,10 +358,13 @@ impl Features {
         let body_tokens = tokens(&c.body);
         let k = if cjk_dominant(&c.body) { 3 } else { 2 };
         let lead_end = body_tokens.len().min(LEAD_TOKENS);
+        // A dateline (`人民网北京1月9日电`) names the day the agency filed, not the event's: the
+        // facts and the lead's days and figures start after it.
+        let from = dateline_end(&c.body);
         // The lead as text: the first LEAD_TOKENS characters, extended to the end of a number
         // it would otherwise cut.
         let lead_text: String = {
-            let mut chars = c.body.chars();
+            let mut chars = c.body[from..].chars();
             let mut lead: String = chars.by_ref().take(LEAD_TOKENS).collect();
             if lead.ends_with(|c: char| c.is_ascii_digit()) {
                 // Keep the whole number and the character after it (its unit).
@@ -396,6 +403,7 @@ impl Features {
             as_of: as_of_days(&c.body),
             title_places: title_places(&c.title),
             lead_days: lead_days(&lead_text),
+            facts: Facts::new(&c.title, &c.body, from),
             published: published.timestamp(),
         }
     }
@@ -647,6 +655,12 @@ fn decide(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig, explai
                 names(a),
                 names(b)
             ),
+        ));
+    }
+    if let Some(d) = a.facts.differing(&b.facts) {
+        return Verdict::Conflict(reason(
+            explain,
+            format_args!("the texts differ at the same place in their wording: {d}"),
         ));
     }
     // A copy, a summary or a rewrite repeats the facts of its lead: every number in the shorter

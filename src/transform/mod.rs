@@ -5,10 +5,12 @@
 //! - here: exact keys, an item's canonical link and, when its GUID is a permalink, the
 //!   canonical GUID; two items sharing any exact key are one story, whatever their sources;
 //! - [`normalize`]: comparison text (script folding, page furniture removed);
+//! - [`facts`]: places and figures at their place in a text's wording (what templates differ in);
 //! - [`fold`]: near-duplicate detection over comparison text (MinHash-LSH candidates, exact check);
 //! - [`region`]: the regions a story is about, from its comparison text;
 //! - [`filter`]: the keyword query language of outputs.
 
+pub mod facts;
 pub mod filter;
 pub mod fold;
 pub mod normalize;

@@ -496,6 +496,27 @@ impl Gazetteer {
         found
     }
 
+    /// Every place name in a folded text, left to right: `(start, end, unit)` byte spans, the
+    /// unit being the highest-level one a name shared by several stands for. Words that contain
+    /// a place name but are not places (`孙中山`) and national markers are left out.
+    pub fn place_spans(&self, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        for m in self.automaton.find_iter(text) {
+            let p = m.pattern().as_usize();
+            if self.latin[p] && !word_bounded(text, m.start(), m.end()) {
+                continue;
+            }
+            if let Target::Units(candidates) = &self.targets[p]
+                && let Some(&(unit, _)) = candidates
+                    .iter()
+                    .min_by_key(|(u, _)| (level_rank(self.units[*u].level), *u))
+            {
+                out.push((m.start(), m.end(), unit));
+            }
+        }
+        out
+    }
+
     /// Whether unit `inner` lies in (or is) unit `outer`.
     pub fn contains(&self, outer: usize, inner: usize) -> bool {
         let u = &self.units[inner];
@@ -867,7 +888,7 @@ fn is_venue(text: &str, start: usize, end: usize) -> bool {
 
 /// Where a dateline at the start of a body ends (0 when there is none): `人民网北京1月6日电`,
 /// `新华社上海1月6日电`, `beijing jan 6` (English: a place then a month and a day).
-fn dateline_end(body: &str) -> usize {
+pub(crate) fn dateline_end(body: &str) -> usize {
     let head: String = body.chars().take(30).collect();
     if let Some(at) = head.find("日电") {
         return at + "日电".len();
