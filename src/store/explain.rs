@@ -58,7 +58,7 @@ pub struct Explanation {
 
 const COLUMNS: &str = "i.id AS id, i.source AS source, i.title AS title, i.link AS link, i.story_id AS story_id, \
      i.exact_id AS exact_id, b.cmp_title AS cmp_title, b.cmp_body AS cmp_body, i.published AS published, \
-     i.first_seen AS first_seen";
+     i.updated AS updated, i.first_seen AS first_seen";
 
 impl Store {
     /// Explains the folding of the item whose link, URL as written or GUID is `reference`.
@@ -131,7 +131,7 @@ impl Store {
             // lone item still shows what it was measured against.
             let around: Vec<i64> = sqlx::query_scalar(
                 "SELECT id FROM items WHERE id <> $1 AND (story_id IS NULL OR story_id <> $2) \
-                 ORDER BY ABS(COALESCE(published, first_seen) - $3), id LIMIT 500",
+                 ORDER BY ABS(COALESCE(published, updated, first_seen) - $3), id LIMIT 500",
             )
             .bind(me.id)
             .bind(&my_story)

@@ -41,7 +41,7 @@ pub struct FoldReport {
 
 /// What the folding step reads of an item, from [`ITEMS_WITH_BODIES`].
 const COLUMNS: &str = "i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, b.cmp_title AS cmp_title, \
-     b.cmp_body AS cmp_body, i.published AS published, i.first_seen AS first_seen";
+     b.cmp_body AS cmp_body, i.published AS published, i.updated AS updated, i.first_seen AS first_seen";
 
 /// Stored items compared more than this long before the earliest waiting item, or after the
 /// latest, are not candidates (their keys are not read). Ten times the default `window`: beyond

@@ -102,14 +102,21 @@ pub(super) struct CandidateRow {
     pub(super) first_seen: i64,
     /// Its comparison text (title and body).
     pub(super) cmp: Comparison,
-    /// The time it is compared by: its publication, else when it was first seen.
+    /// The time it is compared by: its publication, else its update, else when it was first
+    /// seen.
     pub(super) when: DateTime<Utc>,
 }
 
 impl CandidateRow {
-    /// Reads the columns `id, story_id, exact_id, cmp_title, cmp_body, published, first_seen`.
+    /// Reads the columns `id, story_id, exact_id, cmp_title, cmp_body, published, updated,
+    /// first_seen`.
     pub(super) fn read(row: &sqlx::any::AnyRow) -> Result<CandidateRow, sqlx::Error> {
-        let published: Option<i64> = row.try_get("published")?;
+        // An Atom entry may carry only `<updated>`: that is its date, not when we first saw it
+        // (a copy fetched days later would otherwise be days apart from its original).
+        let published: Option<i64> = match row.try_get("published")? {
+            Some(p) => Some(p),
+            None => row.try_get("updated")?,
+        };
         let first_seen: i64 = row.try_get("first_seen")?;
         Ok(CandidateRow {
             id: row.try_get("id")?,
@@ -563,7 +570,7 @@ async fn replace_keys(conn: &mut AnyConnection, items: &[Prepared<'_>]) -> Resul
     for p in items {
         sqlx::query(
             "INSERT INTO item_keys (item_id, compared_at, band_keys) \
-             SELECT id, COALESCE(published, first_seen), $2 FROM items WHERE id = $1 \
+             SELECT id, COALESCE(published, updated, first_seen), $2 FROM items WHERE id = $1 \
              ON CONFLICT (item_id) DO UPDATE SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
         )
         .bind(p.work.id)

@@ -1000,6 +1000,20 @@ mod tests {
         );
     }
 
+    /// A dateline names the day an agency filed, not the event's: two copies filed on other
+    /// days (or one with a dateline, one without) are one story.
+    #[test]
+    fn datelines_are_not_the_events_day() {
+        let text = "国家卫生健康委员会今天通报，各地继续做好疫情防控工作，全国疫情形势总体平稳，多地已连续多日无新增本土病例，各地要继续落实常态化防控措施，加强重点人群健康监测。";
+        let a = features("t", &format!("<p>人民网北京1月9日电 {text}</p>"), 0);
+        let b = features("t", &format!("<p>新华社北京1月10日电 {text}</p>"), 20);
+        let c = features("t", &format!("<p>{text}</p>"), 2);
+        for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+            let (sim, verdict) = compare(x, y, &FoldConfig::default());
+            assert!(verdict.is_same(), "{verdict:?} {sim:?}");
+        }
+    }
+
     #[test]
     fn templated_reports_with_other_numbers_stay_apart() {
         let report = |n: [u32; 4]| {

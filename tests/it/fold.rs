@@ -102,6 +102,25 @@ async fn a_story_keeps_its_id_when_a_longer_copy_arrives(backend: Backend) {
     assert_eq!(s["gc-1"], s["qc-1"]);
 }
 
+/// An Atom entry with only `<updated>` is dated by it, not by when it was first fetched: a summary
+/// of seed 000 fetched years after its original still folds into it (within the window), where
+/// dating it by its first fetch put it beyond the window, which only a near-verbatim copy crosses.
+#[tokio::test]
+async fn an_entry_with_only_updated_is_dated_by_it() {
+    let env = Env::new(&file_sources(&["qutoutiao.xml", "updated-only.xml"])).await;
+    env.fetch().await;
+    let s = stories(&env).await;
+    assert_eq!(s["tag:qinchuan.example,2022:upd-1"], s["qtt-1"], "{s:?}");
+    let lone = env
+        .store
+        .explain("tag:qinchuan.example,2022:upd-1", &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("found");
+    assert_eq!(lone.members.len(), 1, "{lone:?}");
+    assert!(lone.members[0].similarity.hours_apart < 72.0, "{lone:?}");
+}
+
 #[tokio::test]
 async fn explain_answers_for_a_folded_and_a_lone_item() {
     let env = Env::new(&file_sources(&["qutoutiao.xml", "sxdaily.xml", "tianning.xml"])).await;
