@@ -1,17 +1,30 @@
 //! The folding pass: gives every waiting item its story.
 //!
 //! In: items stored with no story yet (a fetch's new items), the band keys of stored items
-//! (`item_keys`, one row per item), the folding thresholds. Out: a story id and regions on every
-//! waiting item, and a [`FoldReport`].
+//! (`item_keys`, one row per item), the pairs judged before (`item_pairs`), the folding
+//! thresholds. Out: a story id on every waiting item (and on stored items whose story changed),
+//! the new pairs, regions on every story that changed, and a [`FoldReport`].
 //!
-//! All waiting items are judged together. Their band keys and the stored keys of the items close
-//! enough in time to fold with them ([`HORIZON_SECS`]) make an inverted index in memory (band key →
-//! items), so each waiting item's candidates are found without a query per key: the items
-//! sharing the most band keys with it, waiting or stored, at most [`MAX_CANDIDATES`]. Each is
-//! compared with those and tied to the items of its exact group; then
-//! [`cluster`](crate::transform::fold::cluster) groups them best pair first, never putting two
-//! stored stories or two conflicting items together. A group that contains a stored story takes
-//! its id (story ids never change); a new group takes the exact-group id of its earliest item.
+//! 1. **Judge.** The waiting items' band keys and the stored keys of the items close enough in
+//!    time to fold with them ([`HORIZON_SECS`]) make an inverted index in memory (band key →
+//!    items), so each waiting item's candidates are found without a query per key: the items
+//!    sharing the most band keys with it, waiting or stored, at most [`MAX_CANDIDATES`]. Each
+//!    pair is judged once, the lower item id first; pairs judged the same story or in conflict
+//!    are stored in `item_pairs`, with links between the items of one exact group.
+//! 2. **Regroup.** Everything tied to a waiting item through same-story and link pairs,
+//!    transitively, is grouped again from all the pairs stored among it:
+//!    [`cluster`](crate::transform::fold::cluster) takes same-story pairs best first (ties by
+//!    item id) and never puts a conflicting pair in one group. So the stories are a function of
+//!    the stored items: any arrival order, any split into fetches, any number of processes
+//!    give the same groups (as long as no item has more than [`MAX_CANDIDATES`] candidates).
+//! 3. **Name.** A stored story keeps its id with the group that holds its first member (first
+//!    seen, then lowest id). When a new item shows two stored stories are one, the group keeps
+//!    the id of the story whose first member is older, and the other story's copies move to it
+//!    (a reader sees that entry gain "also reported by" copies, and the other entry go). When a
+//!    new item shows a stored story was two (its copies now conflict through it), the part
+//!    without the first member becomes a story of its own. A group with no stored story takes
+//!    the exact-group id of its first member, unless another story has it.
+//!
 //! The waiting items' keys are written in the transaction that gives them their stories, so an
 //! item has band keys exactly when it has a story.
 
@@ -25,7 +38,6 @@ use sqlx::{AnyConnection, Row};
 use super::ingest::{BATCH, Candidate, CandidateRow, candidate_from_row, placeholder_list, rows_in};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::transform::fold::{FoldConfig, Verdict, cluster, judge};
-use crate::transform::normalize::Comparison;
 use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
@@ -54,12 +66,6 @@ const HORIZON_SECS: i64 = 30 * 24 * 3600;
 /// passes of processes sharing a database run one at a time. Anything that must not run beside a
 /// folding pass can take it too.
 pub const FOLD_LOCK: i64 = 0x666f_6c64;
-
-/// What the regions step needs of a waiting item beside its [`Candidate`].
-struct Waiting {
-    row: CandidateRow,
-    source: String,
-}
 
 /// Packs band keys for `item_keys.band_keys`: 8 little-endian bytes each.
 pub(super) fn pack_keys(keys: &[i64]) -> Vec<u8> {
@@ -165,161 +171,147 @@ impl Store {
         // The comparison text is dropped as soon as an item's features are computed: the
         // regions step reads it again, and the pass never holds every item's text beside every
         // item's features.
-        let mut waiting: Vec<Waiting> = Vec::new();
+        let mut first_seen: HashMap<i64, i64> = HashMap::new();
         let mut pending: Vec<Candidate> = Vec::new();
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
         while let Some(row) = rows.try_next().await.map_err(err())? {
-            let mut read = CandidateRow::read(&row).map_err(err())?;
+            let read = CandidateRow::read(&row).map_err(err())?;
             pending.push(read.candidate());
-            read.cmp = Comparison::default();
-            waiting.push(Waiting {
-                row: read,
-                source: row.try_get("source").map_err(err())?,
-            });
+            first_seen.insert(read.id, read.first_seen);
         }
         drop(rows);
         if pending.is_empty() {
             return Ok(FoldReport::default());
         }
-        let mut stories: Vec<String> = Vec::new();
-        let mut story_node: HashMap<String, usize> = HashMap::new();
         let n = pending.len();
-        let mut node_of_story = |story: &str, stories: &mut Vec<String>| -> usize {
-            *story_node.entry(story.to_string()).or_insert_with(|| {
-                stories.push(story.to_string());
-                n + stories.len() - 1
-            })
-        };
-        let mut links = Vec::new();
-        let mut best: HashMap<(usize, usize), f64> = HashMap::new();
-        let mut conflicts = HashSet::new();
 
-        // Exact groups: waiting items with each other and with the stories of stored members.
-        let mut by_exact: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, p) in pending.iter().enumerate() {
-            by_exact.entry(p.exact.as_str()).or_default().push(i);
-        }
-        let exact_ids: Vec<&str> = by_exact.keys().copied().collect();
-        let stored_stories = first_stories(&mut tx, &exact_ids).await.map_err(err())?;
-        for (exact, members) in &by_exact {
-            for w in members.windows(2) {
-                links.push((w[0], w[1]));
-            }
-            if let Some(story) = stored_stories.get(*exact) {
-                links.push((members[0], node_of_story(story, &mut stories)));
-            }
-        }
-
-        // Near duplicates: candidates from the in-memory index, compared on every core.
+        // 1. Judge every waiting item against its candidates, and tie it to the items of its
+        // exact group; keep what was found as rows.
         let found = candidates_of(&mut tx, &pending).await.map_err(err())?;
-        tracing::debug!(
-            stored = found.stored.len(),
-            elapsed = ?started.elapsed(),
-            "candidates found"
-        );
-        let positions: Vec<usize> = (0..n).collect();
-        let judged = par_map(&positions, |&i| {
-            let p = &pending[i];
-            let mut out: Vec<(Option<&str>, usize, Judged)> = Vec::new();
-            for node in found.ranked[i].iter().map(|&node| node as usize) {
-                let c = match node.checked_sub(n) {
-                    None => &pending[node],
-                    Some(s) => &found.stored[s],
-                };
-                if c.id == p.id {
+        tracing::debug!(stored = found.stored.len(), elapsed = ?started.elapsed(), "candidates found");
+        let node = |k: usize| -> &Candidate {
+            match k.checked_sub(n) {
+                None => &pending[k],
+                Some(s) => &found.stored[s],
+            }
+        };
+        // Each unordered pair once, the lower id first, whichever item listed the other.
+        let mut to_judge: Vec<(usize, usize)> = Vec::new();
+        for (i, list) in found.ranked.iter().enumerate() {
+            for &k in list {
+                let k = k as usize;
+                if node(k).id == pending[i].id {
                     continue;
                 }
-                let other = match (&c.story, node < n) {
-                    (None, true) if node > i => node,
-                    (None, _) => continue,
-                    (Some(_), _) => usize::MAX,
+                let (x, y) = if pending[i].id < node(k).id {
+                    (i, k)
+                } else {
+                    (k, i)
                 };
-                let (sim, verdict) = judge(&p.features, &c.features, cfg);
-                // Pairs judged apart need no keeping: most candidates are (in benchmark (iv), with
-                // 64 candidates per item, keeping them all took ~70 MB at the pass's peak).
-                let judged = match verdict {
-                    Verdict::Same(_) => Judged::Same(sim.score()),
-                    Verdict::Conflict(_) => Judged::Conflict,
-                    Verdict::Apart(_) => continue,
-                };
-                out.push((c.story.as_deref(), other, judged));
+                to_judge.push((x, y));
             }
-            out
+        }
+        to_judge.sort_unstable();
+        to_judge.dedup();
+        let judged: Vec<Option<Pair>> = par_map(&to_judge, |&(x, y)| {
+            let (a, b) = (node(x), node(y));
+            let (sim, verdict) = judge(&a.features, &b.features, cfg);
+            // Pairs judged apart need no keeping: most candidates are.
+            let kind = match verdict {
+                Verdict::Same(_) => PairKind::Same,
+                Verdict::Conflict(_) => PairKind::Conflict,
+                Verdict::Apart(_) => return None,
+            };
+            Some(Pair::new(a.id, b.id, kind, sim.score()))
         });
-        for (i, list) in judged.into_iter().enumerate() {
-            for (story, other, judged) in list {
-                let other = match story {
-                    Some(story) => node_of_story(story, &mut stories),
-                    None => other,
-                };
-                let pair = (i.min(other), i.max(other));
-                match judged {
-                    Judged::Same(score) => {
-                        let best = best.entry(pair).or_insert(0.0);
-                        *best = best.max(score);
-                    }
-                    Judged::Conflict => {
-                        conflicts.insert(pair);
-                    }
+        drop(to_judge);
+        let mut pairs: Vec<Pair> = exact_links(&mut tx, &pending).await.map_err(err())?;
+        pairs.extend(judged.into_iter().flatten());
+        // A pair once: a link (listed first) before a verdict.
+        pairs.sort_by_key(|p| (p.a, p.b));
+        pairs.dedup_by_key(|p| (p.a, p.b));
+        drop(found);
+        write_pairs(&mut tx, &pairs).await.map_err(err())?;
+        tracing::debug!(pairs = pairs.len(), elapsed = ?started.elapsed(), "candidates compared");
+
+        // 2. The items tied to the waiting ones, directly or through others: their stories are
+        // worked out again, together, from every pair judged among them.
+        let seeds: Vec<i64> = pending.iter().map(|p| p.id).collect();
+        let (nodes, pairs) = component(&mut tx, &seeds, pairs).await.map_err(err())?;
+        let members = members_of(&mut tx, &nodes, &pending, &first_seen)
+            .await
+            .map_err(err())?;
+        let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(k, id)| (*id, k)).collect();
+        let (mut links, mut edges, mut conflicts) = (Vec::new(), Vec::new(), HashSet::new());
+        for p in &pairs {
+            let (Some(&a), Some(&b)) = (index.get(&p.a), index.get(&p.b)) else {
+                continue;
+            };
+            match p.kind {
+                PairKind::Link => links.push((a, b)),
+                PairKind::Same => edges.push((a, b, p.score)),
+                PairKind::Conflict => {
+                    conflicts.insert((a.min(b), a.max(b)));
                 }
             }
         }
-        drop(found.ranked);
-        drop(found.stored);
+        // Nodes are numbered by item id, so ties between equal scores break the same way
+        // whatever order the items arrived in.
+        let groups = cluster(nodes.len(), nodes.len(), &links, &edges, &conflicts);
+        let assigned = assign_stories(&mut tx, &nodes, &members, &groups)
+            .await
+            .map_err(err())?;
 
-        tracing::debug!(elapsed = ?started.elapsed(), "candidates compared");
-        let edges: Vec<(usize, usize, f64)> = best.into_iter().map(|((a, b), s)| (a, b, s)).collect();
-        let groups = cluster(n + stories.len(), n, &links, &edges, &conflicts);
-        // A group's story: its stored story if it has one, else its earliest item's exact group.
-        let mut group_story: HashMap<usize, String> = HashMap::new();
-        for (k, story) in stories.iter().enumerate() {
-            group_story.entry(groups[n + k]).or_insert_with(|| story.clone());
-        }
+        // 3. Store what changed: stories, the waiting items' keys, regions, change counters.
         let mut report = FoldReport {
             items: n,
             ..FoldReport::default()
         };
-        let stored_set: HashSet<&String> = stories.iter().collect();
-        let mut assigned: Vec<String> = Vec::with_capacity(n);
-        for (i, p) in pending.iter().enumerate() {
-            let story = match group_story.get(&groups[i]) {
-                Some(s) => {
-                    if stored_set.contains(s) {
-                        report.joined += 1;
-                    }
-                    s.clone()
-                }
-                None => {
+        let old: HashSet<&str> = members.iter().filter_map(|m| m.story.as_deref()).collect();
+        let mut counted: HashSet<&str> = HashSet::new();
+        for (k, m) in members.iter().enumerate() {
+            if m.story.is_none() {
+                if old.contains(assigned[k].as_str()) {
+                    report.joined += 1;
+                } else if counted.insert(assigned[k].as_str()) {
                     report.stories += 1;
-                    let s = p.exact.clone();
-                    group_story.insert(groups[i], s.clone());
-                    s
                 }
-            };
-            assigned.push(story);
+            }
         }
-        // The waiting items' keys, now that they have stories.
+        let changed: Vec<(i64, &str)> = members
+            .iter()
+            .zip(&assigned)
+            .filter(|(m, s)| m.story.as_deref() != Some(s.as_str()))
+            .map(|(m, s)| (m.id, s.as_str()))
+            .collect();
+        let moved = changed.len() - members.iter().filter(|m| m.story.is_none()).count();
+        if moved > 0 {
+            tracing::info!(
+                items = moved,
+                "stored items moved to another story (stories merged or split)"
+            );
+        }
+        set_stories(&mut tx, &changed).await.map_err(err())?;
+        let mut affected: Vec<&str> = changed.iter().map(|(_, s)| *s).collect();
+        affected.extend(
+            members
+                .iter()
+                .zip(&assigned)
+                .filter(|(m, s)| m.story.as_deref().is_some_and(|old| old != s.as_str()))
+                .filter_map(|(m, _)| m.story.as_deref()),
+        );
+        affected.sort_unstable();
+        affected.dedup();
         let keys: Vec<(i64, i64, Vec<u8>)> = pending
             .iter()
             .map(|p| (p.id, p.features.published, pack_keys(p.features.keys())))
             .collect();
+        drop(pending);
         write_keys(&mut tx, &keys).await.map_err(err())?;
         drop(keys);
-        tracing::debug!(elapsed = ?started.elapsed(), "waiting items indexed");
-        let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
-        drop(pending);
-        let regions = story_regions(&mut tx, &ids, &waiting, &assigned, priors)
-            .await
-            .map_err(err())?;
-        tracing::debug!(elapsed = ?started.elapsed(), "regions computed");
-        set_stories(&mut tx, &ids, &assigned, &regions.of_pending)
-            .await
-            .map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "stories stored");
-        update_stored_regions(&mut tx, &regions.of_joined)
-            .await
-            .map_err(err())?;
-        let sources: Vec<&str> = regions.sources.iter().map(String::as_str).collect();
+        let sources = tag_regions(&mut tx, &affected, priors).await.map_err(err())?;
+        let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
         super::bump_generations(&mut tx, &sources).await.map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "regions tagged");
         tx.commit().await.map_err(err())?;
@@ -328,12 +320,59 @@ impl Store {
     }
 }
 
-/// What a comparison said, for the clustering step.
-enum Judged {
-    /// One story, with this similarity score.
-    Same(f64),
+/// What the folding pass found two items to be, as kept in `item_pairs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairKind {
+    /// Together whatever else is known: the same exact group (canonical URL or permalink
+    /// GUID), or one story in a store from before pairs were kept.
+    Link,
+    /// One story, with a similarity score.
+    Same,
     /// Facts disagree: never in one story.
     Conflict,
+}
+
+impl PairKind {
+    fn code(self) -> i64 {
+        match self {
+            PairKind::Link => 0,
+            PairKind::Same => 1,
+            PairKind::Conflict => 2,
+        }
+    }
+
+    fn from_code(code: i64) -> PairKind {
+        match code {
+            0 => PairKind::Link,
+            1 => PairKind::Same,
+            _ => PairKind::Conflict,
+        }
+    }
+}
+
+/// A judged pair of items, the lower id first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pair {
+    a: i64,
+    b: i64,
+    kind: PairKind,
+    score: f64,
+}
+
+impl Pair {
+    fn new(x: i64, y: i64, kind: PairKind, score: f64) -> Pair {
+        Pair {
+            a: x.min(y),
+            b: x.max(y),
+            kind,
+            score,
+        }
+    }
+
+    /// Whether it ties its items into one component (a conflict does not).
+    fn ties(&self) -> bool {
+        self.kind != PairKind::Conflict
+    }
 }
 
 /// Most candidates compared per item (those sharing the most band keys).
@@ -482,9 +521,11 @@ thread_local! {
 /// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
 async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
     let n = pending.len();
-    // The band keys were computed with the features.
-    let queried = pending.iter().map(|p| p.features.query_key_slice().len()).sum();
-    let mut postings = Postings::for_keys(pending.iter().flat_map(|p| p.features.query_key_slice()), queried);
+    // Candidates share any band key, looked up in either direction (a title-only item finds a
+    // full copy through its title, and the full copy finds it too): which of two items arrived
+    // first must not decide whether they are compared.
+    let queried = pending.iter().map(|p| p.features.keys().len()).sum();
+    let mut postings = Postings::for_keys(pending.iter().flat_map(|p| p.features.keys()), queried);
     let mut ids: Vec<i64> = Vec::with_capacity(n);
     for (i, p) in pending.iter().enumerate() {
         postings.add(i as u32, p.features.keys().iter().copied());
@@ -516,7 +557,7 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
             if count.len() < nodes {
                 count.resize(nodes, 0);
             }
-            let mut query = pending[i].features.query_key_slice().to_vec();
+            let mut query = pending[i].features.keys().to_vec();
             query.sort_unstable();
             query.dedup();
             postings.ranked(&query, &ids, &mut count, MAX_CANDIDATES)
@@ -565,107 +606,284 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
     Ok(Found { ranked, stored })
 }
 
-/// The story of each exact group's earliest stored member that has one.
-async fn first_stories(
-    conn: &mut AnyConnection,
-    exact_ids: &[&str],
-) -> Result<HashMap<String, String>, sqlx::Error> {
-    let mut first: HashMap<String, String> = HashMap::new();
+/// Links tying each waiting item to the other items of its exact group: the other waiting ones,
+/// and the first stored one (stored members are tied among themselves already).
+async fn exact_links(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Vec<Pair>, sqlx::Error> {
+    let mut by_exact: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for p in pending {
+        by_exact.entry(p.exact.as_str()).or_default().push(p.id);
+    }
+    let mut links = Vec::new();
+    for ids in by_exact.values() {
+        for w in ids.windows(2) {
+            links.push(Pair::new(w[0], w[1], PairKind::Link, 1.0));
+        }
+    }
+    let exact_ids: Vec<&str> = by_exact.keys().copied().collect();
     let rows = rows_in(
         conn,
-        "SELECT exact_id, story_id FROM items WHERE exact_id IN",
-        exact_ids,
-        " AND story_id IS NOT NULL ORDER BY exact_id, first_seen, id",
+        "SELECT exact_id, MIN(id) AS id FROM items WHERE exact_id IN",
+        &exact_ids,
+        " AND story_id IS NOT NULL GROUP BY exact_id",
     )
     .await?;
     for row in rows {
         let exact: String = row.try_get("exact_id")?;
-        if let std::collections::hash_map::Entry::Vacant(e) = first.entry(exact) {
-            e.insert(row.try_get("story_id")?);
+        let stored: i64 = row.try_get("id")?;
+        if let Some(ids) = by_exact.get(exact.as_str()) {
+            links.push(Pair::new(ids[0], stored, PairKind::Link, 1.0));
         }
     }
-    Ok(first)
+    Ok(links)
 }
 
-/// Stores each waiting item's story and regions, many items per statement.
-async fn set_stories(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    stories: &[String],
-    regions: &[String],
-) -> Result<(), sqlx::Error> {
-    let rows: Vec<(i64, &str, &str)> = ids
-        .iter()
-        .zip(stories.iter().zip(regions))
-        .map(|(id, (s, r))| (*id, s.as_str(), r.as_str()))
-        .collect();
-    for chunk in rows.chunks(BATCH / 3) {
-        let (mut story, mut region) = (String::new(), String::new());
-        for j in 0..chunk.len() {
-            let _ = write!(story, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 2);
-            let _ = write!(region, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 3);
-        }
-        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 3 * j + 1)).collect();
+/// Stores judged pairs (a pair judged again keeps its latest verdict).
+async fn write_pairs(conn: &mut AnyConnection, pairs: &[Pair]) -> Result<(), sqlx::Error> {
+    for chunk in pairs.chunks(BATCH / 4) {
         let sql = format!(
-            "UPDATE items SET story_id = CASE id{story} END, regions = CASE id{region} END WHERE id IN ({})",
-            ids.join(", ")
+            "INSERT INTO item_pairs (a, b, kind, score) VALUES {} ON CONFLICT (a, b) DO UPDATE \
+             SET kind = excluded.kind, score = excluded.score",
+            super::ingest::placeholder_rows(chunk.len(), 4, 1)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, story, regions) in chunk {
-            query = query.bind(*id).bind(*story).bind(*regions);
+        for p in chunk {
+            query = query.bind(p.a).bind(p.b).bind(p.kind.code()).bind(p.score);
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// One copy of a story, for its regions.
-struct Copy<'a> {
-    first_seen: i64,
-    id: i64,
-    source: &'a str,
-    title: &'a str,
-    body: &'a str,
-}
-
-/// The regions the fold pass stores.
-struct Regions {
-    /// Per waiting item, its story's regions (JSON).
-    of_pending: Vec<String>,
-    /// Per stored story that gained items, its regions (JSON).
-    of_joined: Vec<(String, String)>,
-    /// The sources with an item in a story that gained items, sorted.
-    sources: Vec<String>,
-}
-
-/// Recomputes the regions of every story that gained items from all its copies (oldest first),
-/// the first `[[source]] region` prior among their sources; `stories[i]` is the story of
-/// the waiting item `ids[i]` (whose comparison text is read again here). Stored copies are read
-/// for every such story (a new story's id can be an old one's).
-async fn story_regions(
+/// The items tied to `seeds` through same-story and link pairs, transitively (sorted by id),
+/// and every pair among them (conflicts too). `known` are pairs already in hand.
+async fn component(
     conn: &mut AnyConnection,
-    ids: &[i64],
-    waiting: &[Waiting],
-    stories: &[String],
+    seeds: &[i64],
+    known: Vec<Pair>,
+) -> Result<(Vec<i64>, Vec<Pair>), sqlx::Error> {
+    let mut nodes: HashSet<i64> = seeds.iter().copied().collect();
+    let mut pairs: HashMap<(i64, i64), Pair> = known.into_iter().map(|p| ((p.a, p.b), p)).collect();
+    let mut frontier: Vec<i64> = seeds.to_vec();
+    while !frontier.is_empty() {
+        frontier.sort_unstable();
+        let mut next = Vec::new();
+        for chunk in frontier.chunks(BATCH / 2) {
+            let sql = format!(
+                "SELECT a, b, kind, score FROM item_pairs WHERE a IN ({list}) OR b IN ({list})",
+                list = placeholder_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                let p = Pair::new(
+                    row.try_get("a")?,
+                    row.try_get("b")?,
+                    PairKind::from_code(row.try_get("kind")?),
+                    row.try_get("score")?,
+                );
+                if p.ties() {
+                    for id in [p.a, p.b] {
+                        if nodes.insert(id) {
+                            next.push(id);
+                        }
+                    }
+                }
+                pairs.insert((p.a, p.b), p);
+            }
+        }
+        frontier = next;
+    }
+    let mut nodes: Vec<i64> = nodes.into_iter().collect();
+    nodes.sort_unstable();
+    let mut pairs: Vec<Pair> = pairs.into_values().collect();
+    pairs.sort_unstable_by_key(|p| (p.a, p.b));
+    Ok((nodes, pairs))
+}
+
+/// What assigning stories needs of an item of a component.
+struct Member {
+    id: i64,
+    /// Its story now (None while it waits).
+    story: Option<String>,
+    exact: String,
+    first_seen: i64,
+}
+
+/// The [`Member`] of each of `nodes` (sorted by id), the waiting ones from `pending`. An item
+/// deleted since its pairs were stored is left out of no node: it reads as waiting, alone.
+async fn members_of(
+    conn: &mut AnyConnection,
+    nodes: &[i64],
+    pending: &[Candidate],
+    first_seen: &HashMap<i64, i64>,
+) -> Result<Vec<Member>, sqlx::Error> {
+    let waiting: HashMap<i64, &Candidate> = pending.iter().map(|p| (p.id, p)).collect();
+    let stored_ids: Vec<i64> = nodes
+        .iter()
+        .copied()
+        .filter(|id| !waiting.contains_key(id))
+        .collect();
+    let mut stored: HashMap<i64, Member> = HashMap::with_capacity(stored_ids.len());
+    for row in rows_in(
+        conn,
+        "SELECT id, story_id, exact_id, first_seen FROM items WHERE id IN",
+        &stored_ids,
+        "",
+    )
+    .await?
+    {
+        let id: i64 = row.try_get("id")?;
+        stored.insert(
+            id,
+            Member {
+                id,
+                story: row.try_get("story_id")?,
+                exact: row.try_get("exact_id")?,
+                first_seen: row.try_get("first_seen")?,
+            },
+        );
+    }
+    Ok(nodes
+        .iter()
+        .map(|id| match waiting.get(id) {
+            Some(p) => Member {
+                id: *id,
+                story: None,
+                exact: p.exact.clone(),
+                first_seen: first_seen.get(id).copied().unwrap_or(i64::MAX),
+            },
+            None => stored.remove(id).unwrap_or(Member {
+                id: *id,
+                story: None,
+                exact: format!("st-{id:016x}"),
+                first_seen: i64::MAX,
+            }),
+        })
+        .collect())
+}
+
+/// The story id of each member, given its group (see the module documentation for the rule):
+/// a stored story stays with the group holding its first member (first seen, then lowest id);
+/// a group holding the first members of several keeps the oldest one's id (the others are
+/// merged into it); a group holding none takes the exact-group id of its first member, unless
+/// a story elsewhere has that id.
+async fn assign_stories(
+    conn: &mut AnyConnection,
+    nodes: &[i64],
+    members: &[Member],
+    groups: &[usize],
+) -> Result<Vec<String>, sqlx::Error> {
+    let order = |k: usize| (members[k].first_seen, members[k].id);
+    // Each stored story's first member in the component.
+    let mut founder: BTreeMap<&str, usize> = BTreeMap::new();
+    for (k, m) in members.iter().enumerate() {
+        if let Some(s) = m.story.as_deref() {
+            let f = founder.entry(s).or_insert(k);
+            if order(k) < order(*f) {
+                *f = k;
+            }
+        }
+    }
+    // Per group: its first member, and the stored story it keeps.
+    let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+    for k in 0..nodes.len() {
+        let f = first.entry(groups[k]).or_insert(k);
+        if order(k) < order(*f) {
+            *f = k;
+        }
+    }
+    let mut kept: BTreeMap<usize, (usize, &str)> = BTreeMap::new();
+    for (story, &k) in &founder {
+        let g = groups[k];
+        let e = kept.entry(g).or_insert((k, story));
+        if order(k) < order(e.0) {
+            *e = (k, story);
+        }
+    }
+    // Groups without a stored story: their first member's exact-group id, when no story
+    // outside the component uses it and no other group here takes it.
+    let wanted: Vec<&str> = first
+        .iter()
+        .filter(|(g, _)| !kept.contains_key(g))
+        .map(|(_, &k)| members[k].exact.as_str())
+        .collect();
+    let mut taken: HashSet<String> = kept.values().map(|(_, s)| s.to_string()).collect();
+    let inside: HashSet<&str> = founder.keys().copied().collect();
+    for row in rows_in(
+        conn,
+        "SELECT DISTINCT story_id FROM items WHERE story_id IN",
+        &wanted,
+        "",
+    )
+    .await?
+    {
+        let s: String = row.try_get("story_id")?;
+        if !inside.contains(s.as_str()) {
+            taken.insert(s);
+        }
+    }
+    let mut story_of: BTreeMap<usize, String> = kept.iter().map(|(g, (_, s))| (*g, s.to_string())).collect();
+    for (g, &k) in &first {
+        if story_of.contains_key(g) {
+            continue;
+        }
+        let mut id = members[k].exact.clone();
+        if taken.contains(&id) {
+            id = format!(
+                "st-{:016x}",
+                xxhash_rust::xxh3::xxh3_64(format!("{id}/{}", members[k].id).as_bytes())
+            );
+        }
+        taken.insert(id.clone());
+        story_of.insert(*g, id);
+    }
+    Ok(groups.iter().map(|g| story_of[g].clone()).collect())
+}
+
+/// Stores items' new stories, many items per statement.
+async fn set_stories(conn: &mut AnyConnection, rows: &[(i64, &str)]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH / 2) {
+        let mut story = String::new();
+        for j in 0..chunk.len() {
+            let _ = write!(story, " WHEN ${} THEN ${}", 2 * j + 1, 2 * j + 2);
+        }
+        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 2 * j + 1)).collect();
+        let sql = format!(
+            "UPDATE items SET story_id = CASE id{story} END WHERE id IN ({})",
+            ids.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, story) in chunk {
+            query = query.bind(*id).bind(*story);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes the regions of `stories` from the comparison text of all their copies (oldest
+/// first) and the first `[[source]] region` prior among their sources, and stores them on every
+/// copy. Returns the sources with an item in those stories, sorted.
+async fn tag_regions(
+    conn: &mut AnyConnection,
+    stories: &[&str],
     priors: &HashMap<String, usize>,
-) -> Result<Regions, sqlx::Error> {
-    let mut distinct: Vec<&str> = stories.iter().map(String::as_str).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let stored_rows = rows_in(
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows = rows_in(
         conn,
         &format!(
-            "SELECT i.id AS id, i.story_id AS story_id, i.source AS source, i.first_seen AS first_seen, \
+            "SELECT i.story_id AS story_id, i.source AS source, i.first_seen AS first_seen, i.id AS id, \
              b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} WHERE i.story_id IN"
         ),
-        &distinct,
+        stories,
         "",
     )
     .await?;
-    let mut stored: Vec<(String, i64, i64, String, String, String)> = Vec::with_capacity(stored_rows.len());
-    for row in &stored_rows {
-        stored.push((
-            row.try_get("story_id")?,
+    let mut copies: BTreeMap<String, Vec<(i64, i64, String, String, String)>> = BTreeMap::new();
+    for row in &rows {
+        copies.entry(row.try_get("story_id")?).or_default().push((
             row.try_get("first_seen")?,
             row.try_get("id")?,
             row.try_get("source")?,
@@ -673,77 +891,29 @@ async fn story_regions(
             row.try_get("cmp_body")?,
         ));
     }
-    drop(stored_rows);
-    // The waiting items are still those without a story (the pass holds the write lock).
-    let mut text: HashMap<i64, (String, String)> = HashMap::with_capacity(ids.len());
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT i.id AS id, b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} \
-             WHERE i.story_id IS NULL"
-    )))
-    .fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await? {
-        text.insert(
-            row.try_get("id")?,
-            (row.try_get("cmp_title")?, row.try_get("cmp_body")?),
-        );
-    }
     drop(rows);
-    let empty = (String::new(), String::new());
-    // Per story, in the order stories first appear: its copies.
-    let mut order: Vec<&str> = Vec::new();
-    let mut copies: HashMap<&str, Vec<Copy<'_>>> = HashMap::new();
-    for ((id, w), story) in ids.iter().zip(waiting).zip(stories) {
-        let (title, body) = text.get(id).unwrap_or(&empty);
-        let list = copies.entry(story.as_str()).or_insert_with(|| {
-            order.push(story.as_str());
-            Vec::new()
-        });
-        list.push(Copy {
-            first_seen: w.row.first_seen,
-            id: *id,
-            source: &w.source,
-            title,
-            body,
-        });
-    }
-    let mut joined: Vec<&str> = Vec::new();
-    for (story, first_seen, id, source, title, body) in &stored {
-        if joined.last() != Some(&story.as_str()) {
-            joined.push(story);
-        }
-        if let Some(list) = copies.get_mut(story.as_str()) {
-            list.push(Copy {
-                first_seen: *first_seen,
-                id: *id,
-                source,
-                title,
-                body,
-            });
-        }
-    }
+    let mut sources: Vec<String> = Vec::new();
     for list in copies.values_mut() {
-        list.sort_unstable_by_key(|c| (c.first_seen, c.id));
+        list.sort_unstable_by_key(|c| (c.0, c.1));
+        sources.extend(list.iter().map(|c| c.2.clone()));
     }
-    let gazetteer = Gazetteer::embedded();
-    let tagged = par_map(&order, |story| {
-        let list = &copies[story];
-        let prior = list.iter().find_map(|c| priors.get(c.source).copied());
-        let regions = gazetteer.classify(list.iter().map(|c| (c.title, c.body)), prior);
-        serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
-    });
-    let json: HashMap<&str, &String> = order.iter().copied().zip(&tagged).collect();
-    let mut sources: Vec<String> = copies.values().flatten().map(|c| c.source.to_string()).collect();
     sources.sort_unstable();
     sources.dedup();
-    joined.sort_unstable();
-    joined.dedup();
-    Ok(Regions {
-        of_pending: stories.iter().map(|s| json[s.as_str()].clone()).collect(),
-        of_joined: joined.iter().map(|s| (s.to_string(), json[s].clone())).collect(),
-        sources,
-    })
+    let order: Vec<(&String, &Vec<(i64, i64, String, String, String)>)> = copies.iter().collect();
+    let gazetteer = Gazetteer::embedded();
+    let tagged = par_map(&order, |(_, list)| {
+        let prior = list.iter().find_map(|c| priors.get(&c.2).copied());
+        let regions = gazetteer.classify(list.iter().map(|c| (c.3.as_str(), c.4.as_str())), prior);
+        serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
+    });
+    let by_story: Vec<(String, String)> = order
+        .iter()
+        .zip(tagged)
+        .map(|((story, _), json)| ((*story).clone(), json))
+        .collect();
+    update_stored_regions(conn, &by_story).await?;
+    Ok(sources)
 }
-
 /// Stores the regions of stored stories that gained items on all their items, stories with the
 /// same regions together.
 async fn update_stored_regions(

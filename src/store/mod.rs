@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "item keys", include_str!("migrations/0003_item_keys.sql")),
     (4, "leases", include_str!("migrations/0004_leases.sql")),
     (5, "item bodies", include_str!("migrations/0005_item_bodies.sql")),
+    (6, "item pairs", include_str!("migrations/0006_item_pairs.sql")),
 ];
 
 /// A store failure, naming what was being done.
