@@ -12,6 +12,8 @@
 //! - `scale`: several daemons and `fetch` runs sharing one store: leases, one story, outputs;
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
+//! - `templated`: templated look-alikes kept apart, their copies folded, in any arrival order
+//!   and by runs at once on PostgreSQL;
 //! - `xss`: XSS filter-evasion vectors in every position of every input format, none surviving.
 
 #![allow(unreachable_pub)]
@@ -30,4 +32,5 @@ mod output;
 mod scale;
 mod select;
 mod serve;
+mod templated;
 mod xss;
