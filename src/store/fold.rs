@@ -943,6 +943,8 @@ async fn update_stored_regions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
     use crate::model::Item;
     use crate::store::Rendered;
     use chrono::{DateTime, TimeZone, Utc};
@@ -1055,6 +1057,115 @@ mod tests {
             assert_eq!(postings.ranked(q, &ids, &mut count, 7), expected);
             assert!(count.iter().all(|&c| c == 0));
         }
+    }
+
+    fn copy(key: &str, title: &str, body: &str) -> Item {
+        Item {
+            key: key.to_string(),
+            guid: Some(key.to_string()),
+            title: Some(title.to_string()),
+            content: Some(body.to_string()),
+            published: Utc.timestamp_opt(1_641_000_000, 0).single(),
+            ..Item::default()
+        }
+    }
+
+    /// The stories as sets of item keys, and each item's story.
+    async fn partition(store: &Store) -> (BTreeSet<BTreeSet<String>>, HashMap<String, String>) {
+        let items = store.all_items().await.expect("items");
+        let mut groups: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for i in &items {
+            groups
+                .entry(i.story_id.clone())
+                .or_default()
+                .insert(i.key.clone());
+        }
+        (
+            groups.into_values().collect(),
+            items.into_iter().map(|i| (i.key, i.story_id)).collect(),
+        )
+    }
+
+    /// Fetches `batches` (source, item) one pass each, an hour apart, into a new store; returns
+    /// the stories, and the story of each item after each pass.
+    async fn fold_in_passes(
+        batches: &[(&str, &Item)],
+    ) -> (BTreeSet<BTreeSet<String>>, Vec<HashMap<String, String>>) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&sqlite_url(&dir)).await.expect("open");
+        let mut after = Vec::new();
+        for (hour, (source, item)) in batches.iter().enumerate() {
+            let now = Utc
+                .timestamp_opt(1_641_100_000 + hour as i64 * 3600, 0)
+                .single()
+                .expect("now");
+            store
+                .ingest(source, &[(*item).clone()], now, &render)
+                .await
+                .expect("ingest");
+            store
+                .fold_pending(&FoldConfig::default(), &HashMap::new())
+                .await
+                .expect("fold");
+            after.push(partition(&store).await.1);
+        }
+        let stories = partition(&store).await.0;
+        store.close().await;
+        (stories, after)
+    }
+
+    const FIRST_HALF: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p>";
+    const SECOND_HALF: &str = "<p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位，确保社会面清零目标早日实现。</p>";
+
+    /// Two stored stories that a new copy shows to be one are merged: the story whose first
+    /// member is older keeps its id, whichever order the copies came in, and the stories are
+    /// those of one pass over all three.
+    #[tokio::test]
+    async fn a_copy_that_joins_two_stored_stories_merges_them_under_the_older_id() {
+        let a = copy("a1", "西安召开疫情防控会议", FIRST_HALF);
+        let b = copy("b1", "西安：核酸检测必须做到位", SECOND_HALF);
+        let c = copy(
+            "c1",
+            "西安召开疫情防控视频会议",
+            &format!("{FIRST_HALF}{SECOND_HALF}"),
+        );
+        let (stories, after) = fold_in_passes(&[("a", &a), ("b", &b), ("c", &c)]).await;
+        assert_ne!(after[1]["a1"], after[1]["b1"], "the halves alone are two stories");
+        assert_eq!(stories.len(), 1, "the whole text ties them: {stories:?}");
+        assert_eq!(after[2]["c1"], after[1]["a1"], "the older story's id survives");
+        let (reversed, after) = fold_in_passes(&[("b", &b), ("a", &a), ("c", &c)]).await;
+        assert_eq!(reversed, stories);
+        assert_eq!(after[2]["c1"], after[1]["b1"], "the older story's id survives");
+    }
+
+    /// A stored story that a new copy shows to hold two different notices is split: the copy
+    /// takes the member it matches best, the member whose facts conflict with it keeps apart,
+    /// and the member first seen keeps the story's id.
+    #[tokio::test]
+    async fn a_copy_that_conflicts_with_a_stored_member_splits_its_story() {
+        let common = "<p>预计未来6小时内，全市大部分地区将出现50毫米以上的强降水，并伴有雷电和8级以上短时大风，请市民注意防范，减少外出，远离低洼易涝地带和危险建筑物。</p>";
+        let tail = "<p>气象部门提醒：请关注最新预警信息。</p>";
+        let day = |d: u32| format!("<p>广州市气象台5月{d}日10时发布暴雨黄色预警信号。</p>{common}");
+        let a = copy(
+            "a9",
+            "广州暴雨黄色预警",
+            &format!(
+                "{}<p>市三防办已启动防暴雨四级应急响应，各区各部门要加强值守。</p>",
+                day(9)
+            ),
+        );
+        let b = copy("b", "广州暴雨黄色预警", &format!("{common}{tail}"));
+        let c = copy("c10", "广州暴雨黄色预警", &format!("{}{tail}", day(10)));
+        let (stories, after) = fold_in_passes(&[("a", &a), ("b", &b), ("c", &c)]).await;
+        assert_eq!(after[1]["a9"], after[1]["b"], "a9 and b were one story");
+        assert_ne!(after[2]["a9"], after[2]["c10"], "the 9th and the 10th conflict");
+        assert_eq!(after[2]["b"], after[2]["c10"], "b is closer to the 10th");
+        assert_eq!(
+            after[2]["a9"], after[1]["a9"],
+            "the first member keeps the story's id"
+        );
+        let (reversed, _) = fold_in_passes(&[("c", &c), ("b", &b), ("a", &a)]).await;
+        assert_eq!(reversed, stories, "the same stories in any order");
     }
 
     /// A pass that puts a new copy into a stored story raises the change counters of every
