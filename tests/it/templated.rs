@@ -401,6 +401,31 @@ impl Split {
     }
 }
 
+/// `explain` names the fact that kept a look-alike apart: the 佛山 warning's nearest candidate
+/// outside its story is the 广州 one, refused for the place.
+#[tokio::test]
+async fn explain_names_the_differing_fact() {
+    let feeds: Vec<(String, PathBuf)> = TEMPLATED
+        .iter()
+        .map(|(name, file)| (name.to_string(), templated(file)))
+        .collect();
+    let env = Env::new(&file_sources(&feeds)).await;
+    env.fetch().await;
+    let e = env
+        .store
+        .explain("a-alert-fs-0509", &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("found");
+    let reasons: Vec<String> = e.nearest.iter().map(|n| n.verdict.reason().to_string()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("differ at the same place") && r.contains("佛山市") && r.contains("广州市")),
+        "{reasons:#?}"
+    );
+}
+
 /// The stories of one fetch of every feed at once, on SQLite.
 async fn all_at_once(feeds: &[(String, PathBuf)]) -> (Partition, usize) {
     let env = Env::new(&file_sources(feeds)).await;
