@@ -169,7 +169,7 @@ fn in_memory(n: usize) {
     for doc in &corpus.docs {
         let text = compare_text(doc);
         let features = Features::new(&text, when);
-        let story = index.add(&features, &cfg, |c| Features::new(&texts[c as usize], when));
+        let story = index.add(&features, &cfg, |c| Features::compared(&texts[c as usize], when));
         texts.push(text);
         stories.push(story as usize);
     }

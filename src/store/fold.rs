@@ -35,7 +35,9 @@ use std::fmt::Write as _;
 use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 
-use super::ingest::{BATCH, Candidate, CandidateRow, candidate_from_row, placeholder_list, rows_in};
+use super::ingest::{
+    BATCH, Candidate, CandidateRow, candidate_from_row, compared_from_row, placeholder_list, rows_in,
+};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::transform::fold::{FoldConfig, Verdict, cluster, judge};
 use crate::transform::region::Gazetteer;
@@ -583,7 +585,7 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
         "",
     )
     .await?;
-    for c in par_map(&rows, candidate_from_row) {
+    for c in par_map(&rows, compared_from_row) {
         let c = c?;
         place.insert(c.id, n + stored.len());
         stored.push(c);

@@ -94,6 +94,18 @@ pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, s
     Ok(CandidateRow::read(row)?.candidate())
 }
 
+/// [`candidate_from_row`] for a stored item that is only compared with: without its band keys,
+/// which the store keeps in `item_keys`.
+pub(super) fn compared_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
+    let r = CandidateRow::read(row)?;
+    Ok(Candidate {
+        id: r.id,
+        story: r.story,
+        exact: r.exact,
+        features: Features::compared(&r.cmp, r.when),
+    })
+}
+
 /// A stored item as read, before its [`Features`] are computed.
 pub(super) struct CandidateRow {
     pub(super) id: i64,

@@ -153,14 +153,14 @@ fn chinese_multiplier(c: char) -> Option<u32> {
 }
 
 /// The value of Chinese numerals: `十一` 11, `二十三` 23, `二〇二三` 2023, `三万` 30000.
-fn chinese_number(chars: &[char]) -> u32 {
-    if !chars.iter().any(|&c| chinese_multiplier(c).is_some()) {
-        return chars.iter().fold(0u32, |n, &c| {
+fn chinese_number(run: &str) -> u32 {
+    if !run.chars().any(|c| chinese_multiplier(c).is_some()) {
+        return run.chars().fold(0u32, |n, c| {
             n.saturating_mul(10).saturating_add(chinese_digit(c).unwrap_or(0))
         });
     }
     let (mut total, mut section, mut digit) = (0u32, 0u32, None::<u32>);
-    for &c in chars {
+    for c in run.chars() {
         if let Some(d) = chinese_digit(c) {
             digit = Some(d);
         } else if let Some(m) = chinese_multiplier(c) {
@@ -180,111 +180,124 @@ fn is_numeral(c: char) -> bool {
     chinese_digit(c).is_some() || chinese_multiplier(c).is_some()
 }
 
+/// A token code for a Latin word (above every CJK code point).
+fn word_code(word: &str) -> u32 {
+    (xxh3_64(word.as_bytes()) as u32) | 0x0100_0000
+}
+
+/// The character at byte `at` of `text`, if any.
+fn char_at(text: &str, at: usize) -> Option<char> {
+    text.get(at..).and_then(|t| t.chars().next())
+}
+
 /// The tokens of `text` from byte `from` on: CJK characters, Latin words, and facts.
 fn tokenize(text: &str, from: usize) -> Vec<Token> {
-    let gazetteer = Gazetteer::embedded();
-    let places = gazetteer.place_spans(text);
-    let mut places = places.into_iter().filter(|p| p.0 >= from).peekable();
-    let chars: Vec<(usize, char)> = text[from..].char_indices().map(|(i, c)| (i + from, c)).collect();
-    let mut out: Vec<Token> = Vec::with_capacity(chars.len());
-    let mut i = 0;
-    // The end of the last place, for a town named right after it.
+    let places = Gazetteer::embedded().place_spans(text);
+    let mut places = places.iter().filter(|p| p.0 >= from).peekable();
+    let bytes = text.as_bytes();
+    let mut out: Vec<Token> = Vec::with_capacity((text.len() - from) / 3 + 1);
+    let mut pos = from;
+    // Tokens when the last place ended: a town named right after it.
     let mut after_place: Option<usize> = None;
-    while i < chars.len() {
-        let (at, c) = chars[i];
-        if let Some(&(start, end, unit)) = places.peek()
-            && start == at
+    while let Some(c) = char_at(text, pos) {
+        while places.peek().is_some_and(|p| p.0 < pos) {
+            places.next();
+        }
+        if let Some(&&(start, end, unit)) = places.peek()
+            && start == pos
         {
             places.next();
             out.push(Token {
                 code: PLACE,
                 fact: Some((Kind::Place, unit as u32, 0)),
             });
-            while i < chars.len() && chars[i].0 < end {
-                i += 1;
-            }
+            pos = end;
             after_place = Some(out.len());
             continue;
         }
         if c == ' ' {
-            i += 1;
+            pos += 1;
             continue;
         }
         if c.is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && chars[i].1.is_ascii_digit() {
-                i += 1;
-            }
-            let digits: String = chars[start..i].iter().map(|(_, c)| *c).collect();
+            let end = pos + bytes[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let digits = &bytes[pos..end];
             // `2023 05 09 10 23`: a numeric date and time, as a publication stamp folds to.
-            let year = digits.len() == 4 && (digits.starts_with("19") || digits.starts_with("20"));
-            if year
-                && chars.get(i).is_some_and(|(_, c)| *c == ' ')
-                && chars.get(i + 1).is_some_and(|(_, c)| c.is_ascii_digit())
-            {
-                while i < chars.len() && (chars[i].1.is_ascii_digit() || chars[i].1 == ' ') {
-                    i += 1;
-                }
+            let year = digits.len() == 4 && (digits.starts_with(b"19") || digits.starts_with(b"20"));
+            if year && bytes.get(end) == Some(&b' ') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+                pos = end
+                    + bytes[end..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit() || **b == b' ')
+                        .count();
                 out.push(Token {
                     code: STAMP,
                     fact: None,
                 });
                 continue;
             }
-            let n = digits
-                .parse::<u64>()
-                .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
+            let n = digits.iter().fold(0u32, |n, d| {
+                n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+            });
             out.push(Token {
                 code: NUMBER,
-                fact: Some((Kind::Number, n, unit_after(&chars, i))),
+                fact: Some((Kind::Number, n, unit_after(text, end))),
             });
+            pos = end;
             continue;
         }
         if is_numeral(c) {
-            let start = i;
-            let mut end = i;
-            while end < chars.len() && is_numeral(chars[end].1) {
-                end += 1;
-            }
-            if chars.get(end).is_some_and(|(_, u)| NUMERAL_UNITS.contains(u)) {
-                let run: Vec<char> = chars[start..end].iter().map(|(_, c)| *c).collect();
+            let end = pos
+                + text[pos..]
+                    .chars()
+                    .take_while(|c| is_numeral(*c))
+                    .map(char::len_utf8)
+                    .sum::<usize>();
+            if char_at(text, end).is_some_and(|u| NUMERAL_UNITS.contains(&u)) {
                 out.push(Token {
                     code: NUMBER,
-                    fact: Some((Kind::Number, chinese_number(&run), unit_after(&chars, end))),
+                    fact: Some((
+                        Kind::Number,
+                        chinese_number(&text[pos..end]),
+                        unit_after(text, end),
+                    )),
                 });
-                i = end;
+                pos = end;
                 continue;
             }
         }
         if is_cjk(c) {
             // A town: two or three characters after a place or the start, then a town suffix.
-            let town_start = after_place == Some(out.len()) || out.is_empty();
-            if town_start && let Some(len) = town_name(&chars[i..]) {
-                let name: String = chars[i..i + len].iter().map(|(_, c)| *c).collect();
+            if (after_place == Some(out.len()) || out.is_empty())
+                && let Some(len) = town_name(&text[pos..])
+            {
+                let name = &text[pos..pos + len];
                 out.push(Token {
                     code: PLACE,
                     fact: Some((Kind::Place, TOWN | (xxh3_64(name.as_bytes()) as u32 & !TOWN), 0)),
                 });
-                i += len;
+                pos += len;
                 continue;
             }
             out.push(Token {
                 code: c as u32,
                 fact: None,
             });
-            i += 1;
+            pos += c.len_utf8();
             continue;
         }
         // A Latin word.
-        let start = i;
-        while i < chars.len() && !is_cjk(chars[i].1) && chars[i].1 != ' ' {
-            i += 1;
-        }
-        let word: String = chars[start..i].iter().map(|(_, c)| *c).collect();
+        let end = pos
+            + text[pos..]
+                .chars()
+                .take_while(|c| !is_cjk(*c) && *c != ' ')
+                .map(char::len_utf8)
+                .sum::<usize>();
         out.push(Token {
-            code: (xxh3_64(word.as_bytes()) as u32) | 0x0100_0000,
+            code: word_code(&text[pos..end]),
             fact: None,
         });
+        pos = end;
     }
     midnight(&mut out);
     out
@@ -305,51 +318,55 @@ fn midnight(tokens: &mut [Token]) {
     }
 }
 
-/// The token after a number at char index `i`: its unit (a CJK character or a word's hash).
-fn unit_after(chars: &[(usize, char)], i: usize) -> u32 {
-    match chars.get(i) {
-        Some((_, c)) if is_cjk(*c) => *c as u32,
-        Some((_, ' ')) => chars
-            .get(i + 1)
-            .filter(|(_, c)| c.is_alphabetic() && !is_cjk(*c))
-            .map_or(0, |_| {
-                let word: String = chars[i + 1..]
-                    .iter()
-                    .map(|(_, c)| *c)
-                    .take_while(|c| *c != ' ' && !is_cjk(*c))
-                    .collect();
-                (xxh3_64(word.as_bytes()) as u32) | 0x0100_0000
-            }),
+/// The token after a number ending at byte `end`: its unit (a CJK character or a word).
+fn unit_after(text: &str, end: usize) -> u32 {
+    match char_at(text, end) {
+        Some(c) if is_cjk(c) => c as u32,
+        Some(' ') => {
+            let word: &str = text[end + 1..]
+                .split(|c: char| c == ' ' || is_cjk(c))
+                .next()
+                .unwrap_or("");
+            if word.starts_with(|c: char| c.is_alphabetic()) {
+                word_code(word)
+            } else {
+                0
+            }
+        }
         _ => 0,
     }
 }
 
-/// The length of a town's name at the start of `chars` (2 or 3 CJK characters followed by a
-/// town suffix), if there is one.
-fn town_name(chars: &[(usize, char)]) -> Option<usize> {
-    (2..=3).find(|&len| {
-        chars.len() > len
-            && chars[..len].iter().all(|(_, c)| is_cjk(*c) && !is_numeral(*c))
-            && TOWN_SUFFIXES.iter().any(|s| {
-                let mut suffix = s.chars();
-                chars[len..]
-                    .iter()
-                    .map(|(_, c)| *c)
-                    .take(s.chars().count())
-                    .all(|c| suffix.next() == Some(c))
-            })
-    })
+/// The byte length of a town's name at the start of `text` (2 or 3 CJK characters followed by
+/// a town suffix), if there is one.
+fn town_name(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    let mut len = 0;
+    for k in 1..=3 {
+        let (_, c) = chars.next()?;
+        if !is_cjk(c) || is_numeral(c) {
+            return None;
+        }
+        len += c.len_utf8();
+        if k >= 2 && TOWN_SUFFIXES.iter().any(|s| text[len..].starts_with(s)) {
+            return Some(len);
+        }
+    }
+    None
 }
 
+/// Hash of the channel, the kind, the side and up to [`CONTEXT`] tokens: a multiply-rotate mix
+/// (token codes are characters or hashes already).
 fn context_hash(channel: Channel, kind: Kind, side: u8, tokens: impl Iterator<Item = u32>) -> u32 {
-    let mut bytes = [0u8; 3 + 4 * CONTEXT];
-    bytes[0] = channel as u8;
-    bytes[1] = kind as u8;
-    bytes[2] = side;
-    for (k, t) in tokens.take(CONTEXT).enumerate() {
-        bytes[3 + 4 * k..7 + 4 * k].copy_from_slice(&t.to_le_bytes());
+    let mut h: u64 = 0x9E37_79B9_7F4A_7C15
+        ^ (u64::from(channel as u8) << 16 | u64::from(kind as u8) << 8 | u64::from(side));
+    for t in tokens.take(CONTEXT) {
+        h = (h ^ u64::from(t))
+            .wrapping_mul(0xFF51_AFD7_ED55_8CCD)
+            .rotate_left(29);
     }
-    xxh3_64(&bytes) as u32
+    h = (h ^ (h >> 33)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    (h >> 32) as u32
 }
 
 impl Facts {
@@ -514,8 +531,7 @@ mod tests {
             ("十", 10),
             ("一百零五", 105),
         ] {
-            let chars: Vec<char> = text.chars().collect();
-            assert_eq!(chinese_number(&chars), n, "{text}");
+            assert_eq!(chinese_number(text), n, "{text}");
         }
     }
 

@@ -355,6 +355,16 @@ fn lead_days(lead: &str) -> Vec<u8> {
 impl Features {
     /// Features of a comparison text published at `published`.
     pub fn new(c: &Comparison, published: DateTime<Utc>) -> Features {
+        Features::build(c, published, true)
+    }
+
+    /// [`Features::new`] without the LSH band keys: what comparing needs of a stored
+    /// candidate, whose keys the store keeps (the band keys are a third of the cost).
+    pub fn compared(c: &Comparison, published: DateTime<Utc>) -> Features {
+        Features::build(c, published, false)
+    }
+
+    fn build(c: &Comparison, published: DateTime<Utc>, with_keys: bool) -> Features {
         let body_tokens = tokens(&c.body);
         let k = if cjk_dominant(&c.body) { 3 } else { 2 };
         let lead_end = body_tokens.len().min(LEAD_TOKENS);
@@ -382,13 +392,13 @@ impl Features {
         let body = shingles(&body_tokens, k);
         let title = shingles(&title_tokens, tk);
         let title_only = body.len() < MIN_BODY_SHINGLES;
-        let mut keys = Vec::with_capacity(48);
-        if !title_only {
+        let mut keys = Vec::with_capacity(if with_keys { 48 } else { 0 });
+        if with_keys && !title_only {
             band_keys(0, &body, BODY, &mut keys);
             band_keys(1, &shingles(&body_tokens[..lead_end], k), LEAD, &mut keys);
         }
         let text_keys = keys.len() as u8;
-        if title.len() >= 3 {
+        if with_keys && title.len() >= 3 {
             band_keys(2, &title, TITLE, &mut keys);
         }
         Features {
