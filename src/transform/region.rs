@@ -154,64 +154,14 @@ const NATIONAL: &[&str] = &[
     "31个省",
 ];
 
-/// City short names that are everyday words: they count only with their province named.
+/// City short names that are everyday words, or that other common words contain (`三明治`,
+/// `确保山区`, `平安顺利`, `美丽水乡`, `决定西部`): they count only with their province named or
+/// before an institution word. A city name that is no such word (金华, 临沂, 乐山) counts on its
+/// own like any other.
 const EVERYDAY_CITY_NAMES: &[&str] = &[
-    "安康",
-    "白银",
-    "大同",
-    "中山",
-    "朝阳",
-    "普洱",
-    "来宾",
-    "长治",
-    "东方",
-    "和田",
-    "吉安",
-    "永州",
-    "黄山",
-    "三明",
-    "新余",
-    "定西",
-    "海东",
-    "海北",
-    "海南",
-    "玉树",
-    "果洛",
-    "阿里",
+    "安康", "白银", "大同", "中山", "朝阳", "普洱", "来宾", "长治", "东方", "和田", "黄山", "三明", "海东",
+    "海北", "海南", "玉树", "阿里", "白山", "四平", "黑河", "丽水", "保山", "安顺", "定西", "广安", "内江",
     "通化",
-    "白山",
-    "松原",
-    "四平",
-    "鸡西",
-    "黑河",
-    "伊春",
-    "七台河",
-    "双鸭山",
-    "宁德",
-    "丽水",
-    "金华",
-    "泰安",
-    "临沂",
-    "德阳",
-    "眉山",
-    "资阳",
-    "广安",
-    "遂宁",
-    "内江",
-    "乐山",
-    "雅安",
-    "保山",
-    "玉溪",
-    "昭通",
-    "临沧",
-    "铜仁",
-    "安顺",
-    "六盘水",
-    "毕节",
-    "百色",
-    "河池",
-    "贵港",
-    "崇左",
 ];
 
 /// Full names of districts that are generic words: never counted.
@@ -440,6 +390,16 @@ impl Gazetteer {
                 );
             }
         }
+        // A name shared by a unit and one inside it is the larger unit: 吉林 is the province, not
+        // 吉林市; 长沙 is 长沙市, not 长沙县 (whose full name still names it).
+        for target in &mut targets {
+            if let Target::Units(list) = target
+                && list.len() > 1
+            {
+                let all: Vec<usize> = list.iter().map(|(u, _)| *u).collect();
+                list.retain(|(u, _)| !all.iter().any(|&o| o != *u && unit_contains(&units, o, *u)));
+            }
+        }
         let latin = patterns.iter().map(|p| !p.chars().any(is_cjk)).collect();
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
@@ -498,10 +458,7 @@ impl Gazetteer {
 
     /// Whether unit `inner` lies in (or is) unit `outer`.
     pub fn contains(&self, outer: usize, inner: usize) -> bool {
-        let u = &self.units[inner];
-        outer == inner
-            || (self.units[outer].level == Level::Province && u.province == outer)
-            || (self.units[outer].level == Level::City && u.city == Some(outer))
+        unit_contains(&self.units, outer, inner)
     }
 
     /// The regions of a story, from the comparison text of each of its copies and an optional
@@ -561,9 +518,9 @@ impl Gazetteer {
                         let in_lead = section == Section::Body && start < LEAD_BYTES && !venue;
                         let institution = followed_by_institution(text, end);
                         match candidates.as_slice() {
-                            [(u, Use::Direct)] => votes.mention(self, *u, weight, in_title, in_lead),
+                            [(u, Use::Direct)] => votes.mention(self, *u, weight, in_title, in_lead, true),
                             [(u, Use::Context)] if institution => {
-                                votes.mention(self, *u, weight, in_title, in_lead)
+                                votes.mention(self, *u, weight, in_title, in_lead, true)
                             }
                             _ => pending.push((p, weight, in_title, in_lead, institution)),
                         }
@@ -576,20 +533,27 @@ impl Gazetteer {
             let Target::Units(candidates) = &self.targets[p] else {
                 continue;
             };
+            let by_city = |u: usize| self.units[u].city.is_some_and(|c| c != u && votes.total(c) > 0.0);
+            // Its city has evidence of its own (not just this name's earlier weak mentions).
+            let city_named = |u: usize| {
+                self.units[u]
+                    .city
+                    .is_some_and(|c| c != u && votes.strong_cities.contains(&c))
+            };
+            let by_province = |u: usize| {
+                let province = self.units[u].province;
+                province != u && votes.total(province) > 0.0
+            };
             let supported: Vec<usize> = candidates
                 .iter()
                 .map(|(u, _)| *u)
-                .filter(|&u| {
-                    let unit = &self.units[u];
-                    votes.total(unit.province) > 0.0 && unit.province != u
-                        || unit.city.is_some_and(|c| c != u && votes.total(c) > 0.0)
-                })
+                .filter(|&u| by_city(u) || by_province(u))
                 .collect();
             let chosen = match supported.as_slice() {
                 [one] => Some(*one),
                 [] => {
-                    // A province and a unit inside it sharing a name (`吉林`): the province. A
-                    // name before an institution word (`武昌医院`) stands on its own.
+                    // A province and a unit elsewhere sharing a name (`河南`): the province. A name
+                    // before an institution word (`武昌医院`) stands on its own.
                     let direct: Vec<usize> = candidates
                         .iter()
                         .filter(|(_, how)| *how == Use::Direct || institution)
@@ -603,14 +567,21 @@ impl Gazetteer {
                             .find(|&u| self.units[u].level == Level::Province),
                     }
                 }
+                // Several: the one whose city is named, then the one whose province has more.
                 many => many.iter().copied().max_by(|&a, &b| {
-                    votes
-                        .total(self.units[a].province)
-                        .total_cmp(&votes.total(self.units[b].province))
+                    city_named(a).cmp(&city_named(b)).then(
+                        votes
+                            .total(self.units[a].province)
+                            .total_cmp(&votes.total(self.units[b].province)),
+                    )
                 }),
             };
             if let Some(u) = chosen {
-                votes.mention(self, u, weight, in_title, in_lead);
+                // A county name only its province supports is weak evidence for its city.
+                let unit = &self.units[u];
+                let strong =
+                    unit.level != Level::County || unit.city.is_none() || institution || city_named(u);
+                votes.mention(self, u, weight, in_title, in_lead, strong);
             }
         }
     }
@@ -682,6 +653,10 @@ impl Gazetteer {
             })
             .map(|(u, s)| (*u, *s))
             .collect();
+        // Cities named outright outrank cities only a weak county name points to.
+        if cities.iter().any(|(c, _)| votes.strong_cities.contains(c)) {
+            cities.retain(|(c, _)| votes.strong_cities.contains(c));
+        }
         cities.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let (city, city_score) = if municipality {
             (province, score)
@@ -718,6 +693,14 @@ impl Gazetteer {
             _ => region(city, city_score),
         }
     }
+}
+
+/// Whether unit `inner` lies in (or is) unit `outer`.
+fn unit_contains(units: &[Unit], outer: usize, inner: usize) -> bool {
+    let u = &units[inner];
+    outer == inner
+        || (units[outer].level == Level::Province && u.province == outer)
+        || (units[outer].level == Level::City && u.city == Some(outer))
 }
 
 fn level_rank(level: Level) -> u8 {
@@ -770,6 +753,10 @@ struct Votes {
     title_provinces: Vec<usize>,
     /// Provinces named in a lead.
     lead_provinces: Vec<usize>,
+    /// Cities with evidence of their own: named, or a county of theirs named with its city, on
+    /// its own or before an institution word. A county name that only its province supports
+    /// (`浙江…普陀`) is weak: it does not make its city a rival of a city named outright.
+    strong_cities: Vec<usize>,
 }
 
 impl Votes {
@@ -787,11 +774,26 @@ impl Votes {
         }
     }
 
-    /// A mention in a title or lead also records the province as named up front.
-    fn mention(&mut self, gazetteer: &Gazetteer, unit: usize, weight: f32, in_title: bool, in_lead: bool) {
+    /// A mention in a title or lead also records the province as named up front; a `strong`
+    /// one records its city as having evidence of its own.
+    fn mention(
+        &mut self,
+        gazetteer: &Gazetteer,
+        unit: usize,
+        weight: f32,
+        in_title: bool,
+        in_lead: bool,
+        strong: bool,
+    ) {
         self.add(gazetteer, unit, weight);
         if gazetteer.units[unit].level == Level::Country {
             return;
+        }
+        if strong
+            && let Some(city) = gazetteer.units[unit].city
+            && !self.strong_cities.contains(&city)
+        {
+            self.strong_cities.push(city);
         }
         let province = gazetteer.units[unit].province;
         if in_title {
@@ -846,6 +848,10 @@ const INSTITUTIONS: &[&str] = &[
     "乡",
     "村",
     "赛区",
+    "气象台",
+    "气象局",
+    "卫健委",
+    "疾控",
     "示范区",
     "开发区",
     "新区",
@@ -927,6 +933,16 @@ mod tests {
 
     fn primary(title: &str, html: &str) -> Option<(String, Level)> {
         regions(title, html).first().map(|r| (r.name.clone(), r.level))
+    }
+
+    /// The primary region's name for a story from a source whose `[[source]] region` is `prior`.
+    fn primary_with(title: &str, html: &str, prior: Option<&str>) -> Option<String> {
+        let g = Gazetteer::embedded();
+        let c = comparison(Some(title), Some(html), &Furniture::default());
+        let prior = prior.map(|p| g.lookup(p)[0]);
+        g.classify([(c.title.as_str(), c.body.as_str())], prior)
+            .first()
+            .map(|r| r.name.clone())
     }
 
     #[test]
@@ -1115,6 +1131,51 @@ mod tests {
             "<p>陝西省衛健委通報，西安市新增確診病例。</p>",
         );
         assert_eq!(r[0].name, "西安市", "{r:?}");
+    }
+
+    #[test]
+    fn a_name_shared_by_a_unit_and_one_inside_it_is_the_larger_unit() {
+        // 长沙 is 长沙市 and 长沙县 (inside it); 吉林 is the province and 吉林市 (inside it).
+        let r = regions(
+            "2022世界计算大会在湖南长沙开幕",
+            "<p>2022世界计算大会在湖南长沙开幕。</p>",
+        );
+        assert_eq!((r[0].name.as_str(), r[0].level), ("长沙市", Level::City), "{r:?}");
+        let r = regions(
+            "吉林启动一级应急响应",
+            "<p>吉林省决定启动一级应急响应，吉林各地加强排查。</p>",
+        );
+        assert_eq!(r[0].name, "吉林省", "{r:?}");
+    }
+
+    #[test]
+    fn a_county_name_only_its_province_supports_does_not_split_a_city() {
+        // 普陀 is a district of 舟山 (and of 上海): named with 浙江 only, it must not make 舟山 a
+        // second city of a 宁波 story.
+        let r = regions(
+            "宁波新增1例本土确诊病例",
+            "<p>浙江省卫健委通报，宁波市新增1例本土确诊病例，该病例近日曾到访普陀。</p>\
+             <p>流调显示，病例在普陀停留约两小时，普陀相关场所已完成消杀。</p>",
+        );
+        assert_eq!(r[0].name, "宁波市", "{r:?}");
+    }
+
+    #[test]
+    fn a_city_name_that_is_no_everyday_word_counts_on_its_own() {
+        for (title, city) in [
+            ("金华发布暴雨橙色预警", "金华市"),
+            ("临沂新增2例无症状感染者", "临沂市"),
+            ("乐山大佛景区恢复开放", "乐山市"),
+            ("宁德气象台发布台风预警", "宁德市"),
+        ] {
+            assert_eq!(primary_with(title, "", None).as_deref(), Some(city), "{title}");
+        }
+        // Everyday words and words that contain one still need context.
+        assert_eq!(
+            primary("确保山区群众温暖过冬", "<p>各地确保山区群众温暖过冬。</p>"),
+            None
+        );
+        assert_eq!(primary("祝大家平安顺利", "<p>祝大家新春平安顺利。</p>"), None);
     }
 
     #[test]
