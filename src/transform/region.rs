@@ -21,7 +21,15 @@
 //!   title or lead is national: no region;
 //! - a story whose countries outweigh its provinces is foreign: its countries;
 //! - the primary region is the most specific unit that dominates: one city of a province (or a
-//!   city clearly ahead of the others) rather than the province, one county of a city likewise.
+//!   city clearly ahead of the others) rather than the province, one county of a city likewise;
+//! - a local reference (`我市`, `本市`, `全市`; `我省`, `本省`, `全省`) means the place of that
+//!   kind the text names (the one that dominates, a county-level city before its city); when
+//!   the text names none, the source's prior if it is of that kind (a district outlet's `我市`
+//!   is its city, a city outlet's `我省` its province) and lies in the provinces the text names,
+//!   if any; otherwise nothing: a province prior fills in no `我市`;
+//! - the source's prior is not a mention: besides filling in local references it only breaks
+//!   ties (between same-named places the text supports alike, between provinces or countries of
+//!   equal score), so a story a local outlet carries about another city is that city.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -94,7 +102,29 @@ enum Target {
     Blocker,
     /// A word that marks a national story.
     National,
+    /// A reference to the text's own place without its name (`我市`, `全省`).
+    Local(Local),
 }
+
+/// What a local reference (`我市`, `本省`) refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Local {
+    /// 我市 / 本市 / 全市: a city (a municipality, a prefecture-level or a county-level city).
+    City,
+    /// 我省 / 本省 / 全省: a province.
+    Province,
+}
+
+/// Local references: the place the text is about, named elsewhere in it or (failing that) the
+/// source's prior.
+const LOCAL_REFERENCES: &[(&str, Local)] = &[
+    ("我市", Local::City),
+    ("本市", Local::City),
+    ("全市", Local::City),
+    ("我省", Local::Province),
+    ("本省", Local::Province),
+    ("全省", Local::Province),
+];
 
 /// Words containing a place name that are not places.
 const BLOCKERS: &[&str] = &[
@@ -134,6 +164,9 @@ const BLOCKERS: &[&str] = &[
     "天津条约",
     "北京时间",
     "钟南山",
+    // Not local references: 资本市场, 全市场.
+    "本市场",
+    "全市场",
 ];
 
 /// Words that mark a national (country-wide) story.
@@ -330,6 +363,9 @@ impl Gazetteer {
         for n in NATIONAL {
             add(fold(n), Target::National, &mut patterns, &mut targets);
         }
+        for (word, kind) in LOCAL_REFERENCES {
+            add(fold(word), Target::Local(*kind), &mut patterns, &mut targets);
+        }
         for (i, name, shorts, english) in &names {
             let unit = &units[*i];
             let folded = fold(name);
@@ -462,7 +498,9 @@ impl Gazetteer {
     }
 
     /// The regions of a story, from the comparison text of each of its copies and an optional
-    /// prior unit (a local outlet's region).
+    /// prior unit (a local outlet's region). The prior is no mention: it breaks ties (between
+    /// same-named places the text supports alike, between equal provinces or countries) and
+    /// fills in a local reference (`我市`, `全省`) when the text names no place of that kind.
     pub fn classify<'a>(
         &self,
         copies: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -470,15 +508,13 @@ impl Gazetteer {
     ) -> Vec<Region> {
         let mut votes = Votes::default();
         for (title, body) in copies {
-            self.collect(title, body, &mut votes);
+            self.collect(title, body, prior, &mut votes);
         }
-        if let Some(p) = prior {
-            votes.add(self, p, PRIOR_WEIGHT);
-        }
-        self.decide(&votes)
+        self.resolve_locals(&mut votes, prior);
+        self.decide(&votes, prior)
     }
 
-    fn collect(&self, title: &str, body: &str, votes: &mut Votes) {
+    fn collect(&self, title: &str, body: &str, prior: Option<usize>, votes: &mut Votes) {
         // Names that need context: (pattern, weight, in the title, in the lead, followed by an
         // institution word).
         let mut pending: Vec<(usize, f32, bool, bool, bool)> = Vec::new();
@@ -502,6 +538,14 @@ impl Gazetteer {
                             votes.national += weight;
                             votes.national_title |= section == Section::Title;
                         }
+                    }
+                    Target::Local(kind) => {
+                        if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        let in_title = section == Section::Title;
+                        let in_lead = section == Section::Body && start < LEAD_BYTES;
+                        votes.locals.push((*kind, weight, in_title, in_lead));
                     }
                     Target::Units(candidates) => {
                         if section == Section::Body && end <= dateline {
@@ -544,6 +588,7 @@ impl Gazetteer {
                 let province = self.units[u].province;
                 province != u && votes.total(province) > 0.0
             };
+            let in_prior = |u: usize| prior.is_some_and(|p| self.contains(p, u));
             let supported: Vec<usize> = candidates
                 .iter()
                 .map(|(u, _)| *u)
@@ -564,16 +609,24 @@ impl Gazetteer {
                         _ => candidates
                             .iter()
                             .map(|(u, _)| *u)
-                            .find(|&u| self.units[u].level == Level::Province),
+                            .find(|&u| self.units[u].level == Level::Province)
+                            .or_else(|| {
+                                let mut inside = direct.iter().copied().filter(|&u| in_prior(u));
+                                inside.next().filter(|_| inside.next().is_none())
+                            }),
                     }
                 }
-                // Several: the one whose city is named, then the one whose province has more.
+                // Several: the one whose city is named, then the one whose province has more,
+                // then the one in the prior.
                 many => many.iter().copied().max_by(|&a, &b| {
-                    city_named(a).cmp(&city_named(b)).then(
-                        votes
-                            .total(self.units[a].province)
-                            .total_cmp(&votes.total(self.units[b].province)),
-                    )
+                    city_named(a)
+                        .cmp(&city_named(b))
+                        .then(
+                            votes
+                                .total(self.units[a].province)
+                                .total_cmp(&votes.total(self.units[b].province)),
+                        )
+                        .then(in_prior(a).cmp(&in_prior(b)))
                 }),
             };
             if let Some(u) = chosen {
@@ -586,7 +639,98 @@ impl Gazetteer {
         }
     }
 
-    fn decide(&self, votes: &Votes) -> Vec<Region> {
+    /// Local references vote for the place of their kind that the text names (the one that
+    /// dominates the others); when the text names none, for the prior if it is of that kind
+    /// (for `我省`, the prior's province) and lies in a province the text names, if any; else
+    /// they count for nothing.
+    fn resolve_locals(&self, votes: &mut Votes, prior: Option<usize>) {
+        if votes.locals.is_empty() {
+            return;
+        }
+        let city = self.local_place(votes, prior, Local::City);
+        let province = self.local_place(votes, prior, Local::Province);
+        for (kind, weight, in_title, in_lead) in std::mem::take(&mut votes.locals) {
+            let target = match kind {
+                Local::City => city,
+                Local::Province => province,
+            };
+            if let Some(u) = target {
+                votes.mention(self, u, weight, in_title, in_lead, true);
+            }
+        }
+    }
+
+    /// Whether a unit is a place a local reference of that kind can mean.
+    fn is_local(&self, u: usize, kind: Local) -> bool {
+        let unit = &self.units[u];
+        match kind {
+            Local::City => {
+                unit.level == Level::City
+                    || (unit.level == Level::Province && is_municipality(&unit.code))
+                    || (unit.level == Level::County && unit.name.ends_with('市'))
+            }
+            Local::Province => unit.level == Level::Province,
+        }
+    }
+
+    fn local_place(&self, votes: &Votes, prior: Option<usize>, kind: Local) -> Option<usize> {
+        // Named places of that kind, most specific first among equals (a county-level city's
+        // votes also go to its city).
+        let mut named: Vec<(usize, f32)> = votes
+            .totals
+            .iter()
+            .filter(|(u, s)| *s > 0.0 && self.is_local(*u, kind))
+            .map(|(u, s)| (*u, *s))
+            .collect();
+        if !named.is_empty() {
+            named.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then(level_rank(self.units[b.0].level).cmp(&level_rank(self.units[a.0].level)))
+            });
+            // A county-level city as strong as its city is the more specific place.
+            let rivals = |u: usize| {
+                named
+                    .iter()
+                    .filter(move |(o, _)| *o != u && !self.contains(*o, u) && !self.contains(u, *o))
+            };
+            let (top, score) = named[0];
+            if rivals(top).all(|(_, s)| score >= s * DOMINANCE) {
+                return Some(top);
+            }
+            // Several as strong: the prior's, if it is one of them.
+            return prior.and_then(|p| {
+                named
+                    .iter()
+                    .find(|(u, s)| *s >= score && self.contains(*u, p) && self.is_local(*u, kind))
+                    .map(|(u, _)| *u)
+            });
+        }
+        let p = prior?;
+        let unit = &self.units[p];
+        if unit.level == Level::Country {
+            return None;
+        }
+        let named_provinces: Vec<usize> = votes
+            .totals
+            .iter()
+            .filter(|(u, s)| *s > 0.0 && self.units[*u].level == Level::Province)
+            .map(|(u, _)| *u)
+            .collect();
+        if !named_provinces.is_empty() && !named_provinces.contains(&unit.province) {
+            return None;
+        }
+        match kind {
+            Local::Province => Some(unit.province),
+            Local::City if self.is_local(p, kind) => Some(p),
+            // A district outlet's 我市 is its city.
+            Local::City => unit
+                .city
+                .or(Some(unit.province).filter(|&q| is_municipality(&self.units[q].code)))
+                .filter(|_| unit.level == Level::County),
+        }
+    }
+
+    fn decide(&self, votes: &Votes, prior: Option<usize>) -> Vec<Region> {
         let region = |i: usize, score: f32| self.region(i, score);
         let mut provinces: Vec<(usize, f32)> = votes
             .totals
@@ -594,14 +738,19 @@ impl Gazetteer {
             .filter(|(u, _)| self.units[*u].level == Level::Province)
             .map(|(u, s)| (*u, *s))
             .collect();
-        provinces.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Equal scores: the prior's first.
+        let prior_first = |a: usize, b: usize| {
+            let is = |u: usize| prior.is_some_and(|p| self.contains(u, p));
+            is(b).cmp(&is(a)).then(a.cmp(&b))
+        };
+        provinces.sort_by(|a, b| b.1.total_cmp(&a.1).then(prior_first(a.0, b.0)));
         let mut countries: Vec<(usize, f32)> = votes
             .totals
             .iter()
             .filter(|(u, _)| self.units[*u].level == Level::Country)
             .map(|(u, s)| (*u, *s))
             .collect();
-        countries.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        countries.sort_by(|a, b| b.1.total_cmp(&a.1).then(prior_first(a.0, b.0)));
         let top_province = provinces.first().map_or(0.0, |p| p.1);
         let top_country = countries.first().map_or(0.0, |c| c.1);
         // A Chinese place in the title makes a Chinese story, whatever countries it deals with.
@@ -718,8 +867,6 @@ const TITLE_WEIGHT: f32 = 3.0;
 const LEAD_WEIGHT: f32 = 2.0;
 /// Weight of a mention further on.
 const BODY_WEIGHT: f32 = 1.0;
-/// Weight of a source's prior region.
-const PRIOR_WEIGHT: f32 = 1.5;
 /// A venue of a meeting counts this much of a mention.
 const VENUE_FACTOR: f32 = 0.25;
 /// Bytes of comparison text that make the lead (about 50 CJK characters).
@@ -757,6 +904,8 @@ struct Votes {
     /// its own or before an institution word. A county name that only its province supports
     /// (`浙江…普陀`) is weak: it does not make its city a rival of a city named outright.
     strong_cities: Vec<usize>,
+    /// Local references (`我市`): kind, weight, in a title, in a lead.
+    locals: Vec<(Local, f32, bool, bool)>,
 }
 
 impl Votes {
@@ -1176,6 +1325,112 @@ mod tests {
             None
         );
         assert_eq!(primary("祝大家平安顺利", "<p>祝大家新春平安顺利。</p>"), None);
+    }
+
+    #[test]
+    fn a_local_reference_is_the_named_city_then_the_prior() {
+        let html = "<p>我市新增1例确诊病例，全市各区加强排查。</p>";
+        // Nothing named: the prior fills in when it is a city.
+        assert_eq!(
+            primary_with("我市新增1例确诊病例", html, Some("广州")).as_deref(),
+            Some("广州市")
+        );
+        // A province is no city: nothing.
+        assert_eq!(primary_with("我市新增1例确诊病例", html, None), None);
+        assert_eq!(primary_with("我市新增1例确诊病例", html, Some("广东")), None);
+        // The text names its city: that city, not the prior.
+        let html = "<p>佛山市卫健局通报，我市新增1例确诊病例。</p>";
+        assert_eq!(
+            primary_with("我市新增1例确诊病例", html, Some("广州")).as_deref(),
+            Some("佛山市")
+        );
+        // 我省 is the province of a city prior.
+        assert_eq!(
+            primary_with(
+                "我省新增1例确诊病例",
+                "<p>我省新增1例确诊病例。</p>",
+                Some("广州")
+            )
+            .as_deref(),
+            Some("广东省")
+        );
+        // 资本市场 and 全市场 are markets.
+        assert_eq!(
+            primary_with("资本市场平稳运行", "<p>全市场成交额超万亿元。</p>", Some("广州")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_source_prior_only_breaks_ties() {
+        // A 广州 outlet's copy of a 佛山 notice: 佛山, not 广东.
+        for (title, city) in [
+            ("佛山市气象台发布暴雨黄色预警信号", "佛山市"),
+            ("深圳市气象台发布暴雨黄色预警信号", "深圳市"),
+            ("广州市气象台发布暴雨黄色预警信号", "广州市"),
+        ] {
+            assert_eq!(
+                primary_with(title, "", Some("广州")).as_deref(),
+                Some(city),
+                "{title}"
+            );
+            assert_eq!(
+                primary_with(title, "", Some("广东")).as_deref(),
+                Some(city),
+                "{title}"
+            );
+        }
+        // A province the text names is not made a city by the prior.
+        assert_eq!(
+            primary_with(
+                "广东发布暴雨预警",
+                "<p>广东省气象台发布暴雨预警。</p>",
+                Some("广州")
+            )
+            .as_deref(),
+            Some("广东省")
+        );
+        // Two provinces as strong as each other: the prior's first, the other still listed.
+        let g = Gazetteer::embedded();
+        let c = comparison(
+            Some("川渝联合开展防汛演练"),
+            Some("<p>重庆、四川联合开展防汛演练。</p>"),
+            &Furniture::default(),
+        );
+        let r = g.classify([(c.title.as_str(), c.body.as_str())], Some(g.lookup("成都")[0]));
+        assert_eq!(r[0].name, "四川省", "{r:?}");
+        assert_eq!(r[1].name, "重庆市", "{r:?}");
+    }
+
+    #[test]
+    fn templated_notices_take_their_own_place() {
+        // One template, one place changed: each copy is its own place, whatever the outlet's
+        // prior, in full text and as a title-only flash item.
+        let warning = |city: &str| {
+            format!(
+                "<p>{city}市气象台2022年6月13日10时发布暴雨黄色预警信号：预计未来6小时将出现50毫米以上降水，请注意防范。</p>"
+            )
+        };
+        for city in ["广州", "佛山", "深圳"] {
+            let title = format!("{city}发布暴雨黄色预警信号");
+            let want = format!("{city}市");
+            for html in [warning(city), String::new()] {
+                let got = primary_with(&title, &html, Some("广州"));
+                assert_eq!(got.as_deref(), Some(want.as_str()), "{title} / {html}");
+            }
+        }
+        let notice = |district: &str| {
+            format!("<p>因供水管网维修，{district}部分区域将于1月8日停水12小时，请居民提前储水。</p>")
+        };
+        for district in ["雁塔区", "碑林区", "未央区"] {
+            let title = format!("西安市{district}部分区域停水通知");
+            for prior in ["西安", "雁塔"] {
+                for html in [notice(district), String::new()] {
+                    let got = primary_with(&title, &html, Some(prior));
+                    assert_eq!(got.as_deref(), Some(district), "{title} / {prior} / {html}");
+                }
+            }
+        }
     }
 
     #[test]
