@@ -14,6 +14,9 @@
 //!   that is an everyday word (`安康`, `白银`, `大同`) counts only when its province or city is
 //!   named too; words that contain a place name but are not places (`孙中山`, `中山路`, `新华社`,
 //!   `长安街`) are matched first and ignored; Latin names need word boundaries;
+//! - a geographic feature is not the place in its name: a name right before a kind of feature
+//!   (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`) does not count, and region words
+//!   that look like a unit's short name (`江南`, `江汉`, `中原`, `三峡`) are ignored;
 //! - a dateline (`人民网北京1月6日电`, `BEIJING, Jan 6`) names where the reporter filed, not
 //!   what the story is about, and a venue of a national meeting (`在京召开`, `在北京举行`) is not
 //!   the story's place;
@@ -164,6 +167,13 @@ const BLOCKERS: &[&str] = &[
     "天津条约",
     "北京时间",
     "钟南山",
+    // Regions and features named like a unit but not it: 江南 (not 南宁's 江南区), 江汉 (not
+    // 武汉's 江汉区), 中原 (not 郑州's 中原区), 三峡 (not 新北's 三峡区), 鄱阳湖 (not 鄱阳县).
+    "江南",
+    "江汉",
+    "中原",
+    "三峡",
+    "鄱阳湖",
     // Not local references: 资本市场, 全市场.
     "本市场",
     "全市场",
@@ -549,6 +559,9 @@ impl Gazetteer {
                     }
                     Target::Units(candidates) => {
                         if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        if !self.latin[p] && followed_by_feature(text, end) {
                             continue;
                         }
                         if text[..start].ends_with("全国") {
@@ -1008,6 +1021,18 @@ const INSTITUTIONS: &[&str] = &[
     "站",
 ];
 
+/// Kinds of geographic feature: a place name right before one is part of the feature's name
+/// (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`), which spans other places or lies in
+/// another one, and is not evidence for the place.
+const FEATURES: &[&str] = &[
+    "盆地", "平原", "高原", "流域", "丘陵", "山脉", "走廊", "水系", "渠",
+];
+
+fn followed_by_feature(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    FEATURES.iter().any(|w| rest.starts_with(w)) && !rest.starts_with("渠道")
+}
+
 fn followed_by_institution(text: &str, end: usize) -> bool {
     let rest = &text[end..];
     INSTITUTIONS.iter().any(|w| rest.starts_with(w))
@@ -1431,6 +1456,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_geographic_feature_is_not_the_place_in_its_name() {
+        let r = regions(
+            "四川盆地等地将有强降雨",
+            "<p>中央气象台预计，未来三天四川盆地东部、江汉、江南、黄淮及华北平原将有大到暴雨，青藏高原东部有雨雪。</p>",
+        );
+        assert!(r.is_empty(), "{r:?}");
+        // 中原 is the Central Plains, not 郑州's 中原区.
+        let r = regions(
+            "河南：奋勇争先 让新时代中原更加出彩",
+            "<p>河南省全力以赴稳经济，让新时代中原更加出彩。</p>",
+        );
+        assert_eq!(r[0].name, "河南省", "{r:?}");
+        // 红旗渠 is a canal, not 新乡's 红旗区.
+        let r = regions("红旗渠精神代代传", "<p>河南省举办红旗渠精神报告会。</p>");
+        assert_eq!(r[0].name, "河南省", "{r:?}");
+        // A real place before a feature still counts elsewhere in the text.
+        let r = regions(
+            "四川遂宁发布暴雨预警",
+            "<p>四川盆地东部有强降雨，遂宁市气象台发布暴雨橙色预警。</p>",
+        );
+        assert_eq!(r[0].name, "遂宁市", "{r:?}");
     }
 
     #[test]
