@@ -17,6 +17,9 @@
 //! - a geographic feature is not the place in its name: a name right before a kind of feature
 //!   (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`) does not count, and region words
 //!   that look like a unit's short name (`江南`, `江汉`, `中原`, `三峡`) are ignored;
+//! - an event named after its host (`北京冬奥会`, `杭州亚运会`, `成都大运会`) or known without it
+//!   (`进博会` → 上海) is evidence for the host only when the text names no Chinese place outside
+//!   it: `北京冬奥会张家口赛区` is 张家口;
 //! - a dateline (`人民网北京1月6日电`, `BEIJING, Jan 6`) names where the reporter filed, not
 //!   what the story is about, and a venue of a national meeting (`在京召开`, `在北京举行`) is not
 //!   the story's place;
@@ -107,6 +110,42 @@ enum Target {
     National,
     /// A reference to the text's own place without its name (`我市`, `全省`).
     Local(Local),
+    /// An event held in one place without its name (`进博会`): that unit, as an event's host.
+    Event(usize),
+}
+
+/// Words that, right after a place name, make it part of an event's name (`北京冬奥会`,
+/// `杭州亚运会`, `成都大运会`): the host is evidence only when the text names no place outside
+/// it, since an event's venues and relay stops lie elsewhere (`北京冬奥会张家口赛区`). Only whole
+/// event names: a place before `冬奥村` or `冬奥城市景观` is where that is.
+const EVENT_WORDS: &[&str] = &[
+    "冬奥会",
+    "冬残奥会",
+    "奥运会",
+    "残奥会",
+    "亚运会",
+    "亚残运会",
+    "大运会",
+    "全运会",
+    "世博会",
+    "博览会",
+    "进博会",
+];
+
+/// Events known by a name without their host, and the host's code: like a host city in an
+/// event's name, evidence only when the text names no place outside the host.
+const EVENT_HOSTS: &[(&str, &str)] = &[
+    ("进博会", "310000"),
+    ("广交会", "440100"),
+    ("服贸会", "110000"),
+    ("高交会", "440300"),
+    ("消博会", "460100"),
+    ("东博会", "450100"),
+];
+
+fn followed_by_event(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    EVENT_WORDS.iter().any(|w| rest.starts_with(w))
 }
 
 /// What a local reference (`我市`, `本省`) refers to.
@@ -376,6 +415,11 @@ impl Gazetteer {
         for (word, kind) in LOCAL_REFERENCES {
             add(fold(word), Target::Local(*kind), &mut patterns, &mut targets);
         }
+        for (word, code) in EVENT_HOSTS {
+            if let Some(&u) = by_code.get(*code) {
+                add(fold(word), Target::Event(u), &mut patterns, &mut targets);
+            }
+        }
         for (i, name, shorts, english) in &names {
             let unit = &units[*i];
             let folded = fold(name);
@@ -520,6 +564,16 @@ impl Gazetteer {
         for (title, body) in copies {
             self.collect(title, body, prior, &mut votes);
         }
+        // An event's host counts only when no Chinese place outside it is named.
+        let events = std::mem::take(&mut votes.events);
+        for (u, weight, in_title, in_lead) in events {
+            let elsewhere = votes.totals.iter().any(|&(o, _)| {
+                self.units[o].level != Level::Country && !self.contains(u, o) && !self.contains(o, u)
+            });
+            if !elsewhere {
+                votes.mention(self, u, weight, in_title, in_lead, true);
+            }
+        }
         self.resolve_locals(&mut votes, prior);
         self.decide(&votes, prior)
     }
@@ -549,6 +603,14 @@ impl Gazetteer {
                             votes.national_title |= section == Section::Title;
                         }
                     }
+                    Target::Event(u) => {
+                        if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        let in_title = section == Section::Title;
+                        let in_lead = section == Section::Body && start < LEAD_BYTES;
+                        votes.events.push((*u, weight, in_title, in_lead));
+                    }
                     Target::Local(kind) => {
                         if section == Section::Body && end <= dateline {
                             continue;
@@ -562,6 +624,16 @@ impl Gazetteer {
                             continue;
                         }
                         if !self.latin[p] && followed_by_feature(text, end) {
+                            continue;
+                        }
+                        if !self.latin[p] && followed_by_event(text, end) {
+                            // The host in an event's name: kept aside (a name that needs context
+                            // is not one).
+                            if let [(u, Use::Direct)] = candidates.as_slice() {
+                                let in_title = section == Section::Title;
+                                let in_lead = section == Section::Body && start < LEAD_BYTES;
+                                votes.events.push((*u, weight, in_title, in_lead));
+                            }
                             continue;
                         }
                         if text[..start].ends_with("全国") {
@@ -590,7 +662,9 @@ impl Gazetteer {
             let Target::Units(candidates) = &self.targets[p] else {
                 continue;
             };
-            let by_city = |u: usize| self.units[u].city.is_some_and(|c| c != u && votes.total(c) > 0.0);
+            // Named in the text, or as an event's host (`北京冬奥会延庆赛区`, `…延庆冬奥村`).
+            let named = |u: usize| votes.total(u) > 0.0 || votes.events.iter().any(|e| e.0 == u);
+            let by_city = |u: usize| self.units[u].city.is_some_and(|c| c != u && named(c));
             // Its city has evidence of its own (not just this name's earlier weak mentions).
             let city_named = |u: usize| {
                 self.units[u]
@@ -599,7 +673,7 @@ impl Gazetteer {
             };
             let by_province = |u: usize| {
                 let province = self.units[u].province;
-                province != u && votes.total(province) > 0.0
+                province != u && named(province)
             };
             let in_prior = |u: usize| prior.is_some_and(|p| self.contains(p, u));
             let supported: Vec<usize> = candidates
@@ -917,6 +991,8 @@ struct Votes {
     /// its own or before an institution word. A county name that only its province supports
     /// (`浙江…普陀`) is weak: it does not make its city a rival of a city named outright.
     strong_cities: Vec<usize>,
+    /// Event hosts (`北京冬奥会`, `进博会`): unit, weight, in a title, in a lead.
+    events: Vec<(usize, f32, bool, bool)>,
     /// Local references (`我市`): kind, weight, in a title, in a lead.
     locals: Vec<(Local, f32, bool, bool)>,
 }
@@ -1480,6 +1556,54 @@ mod tests {
             "<p>四川盆地东部有强降雨，遂宁市气象台发布暴雨橙色预警。</p>",
         );
         assert_eq!(r[0].name, "遂宁市", "{r:?}");
+    }
+
+    #[test]
+    fn an_event_named_after_a_host_city_is_not_that_city() {
+        let r = regions(
+            "北京冬奥会张家口赛区举行消防演练",
+            "<p>北京冬奥会张家口赛区举行消防安保演练。</p>",
+        );
+        assert_eq!(r[0].name, "张家口市", "{r:?}");
+        assert!(r.iter().all(|x| x.name != "北京市"), "{r:?}");
+        let r = regions(
+            "杭州亚运会绍兴赛区完成测试赛",
+            "<p>杭州亚运会绍兴赛区完成首场测试赛。</p>",
+        );
+        assert_eq!(r[0].name, "绍兴市", "{r:?}");
+        let r = regions(
+            "成都大运会火炬传递活动走进宜宾",
+            "<p>成都大运会火炬传递活动今天走进宜宾，100名火炬手参加传递。</p>",
+        );
+        assert_eq!(r[0].name, "宜宾市", "{r:?}");
+        // With no other place, the event names its host.
+        let r = regions(
+            "北京冬奥会开幕式彩排顺利",
+            "<p>北京冬奥会开幕式进行了第三次彩排。</p>",
+        );
+        assert_eq!(r[0].name, "北京市", "{r:?}");
+        let r = regions(
+            "第五届进博会今晚开幕",
+            "<p>第五届进博会今晚开幕，新品精品集中亮相。</p>",
+        );
+        assert_eq!(r[0].name, "上海市", "{r:?}");
+        // A place inside the host does not silence it; it still needs it as context.
+        let r = regions(
+            "进博会展品通关基本完成",
+            "<p>带动我国消费升级。截至11月3日，上海海关共已验放进博会展品总额达3亿美元。</p>",
+        );
+        assert_eq!(r[0].name, "上海市", "{r:?}");
+        let r = regions(
+            "延庆冬奥村进入闭环管理",
+            "<p>今天，延庆冬奥村进入闭环管理。目前，北京冬奥会三个冬奥村已全部进入闭环管理。</p>",
+        );
+        assert_eq!(r[0].name, "延庆区", "{r:?}");
+        // Only a whole event name: 冬奥城市景观 is in 北京.
+        let r = regions(
+            "冬奥主题花坛完工亮灯",
+            "<p>北京市冬奥城市景观布置工作已基本完成，主题花坛迎接冬奥会和春节的到来。</p>",
+        );
+        assert_eq!(r[0].name, "北京市", "{r:?}");
     }
 
     #[test]
