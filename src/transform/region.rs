@@ -9,7 +9,8 @@
 //! Names come from the gazetteer in `data/regions/` (see its README) and are found with one
 //! leftmost-longest Aho-Corasick pass. How news is written decides what a mention is worth:
 //! - the title counts three times, the lead twice, the rest once;
-//! - a county or city votes for its city and province;
+//! - a county or city votes for its city and province; a county-level city directly under a
+//!   province (济源, 仙桃) is a city, one under a prefecture (林州) a county of that city;
 //! - a short county name (`长安`), a name several units share (`鼓楼`, `朝阳`) or a city name
 //!   that is an everyday word (`安康`, `白银`, `大同`) counts only when its province or city is
 //!   named too; words that contain a place name but are not places (`孙中山`, `中山路`, `新华社`,
@@ -54,9 +55,11 @@ const COUNTRIES: &str = include_str!("../../data/regions/countries.tsv");
 pub enum Level {
     /// Province-level unit (incl. municipalities, autonomous regions, 香港, 澳门, 台湾).
     Province,
-    /// Prefecture-level city (or a county-level city directly under a province).
+    /// Prefecture-level city, or a county-level unit directly under a province (code `xx90xx`:
+    /// 济源, 仙桃, 琼海, 石河子), which the labels and users count as a city.
     City,
-    /// County-level unit (county, district, county-level city).
+    /// County-level unit under a city (county, district, county-level city such as 林州) or a
+    /// district of a municipality, 香港 or 澳门.
     County,
     /// A country other than China.
     Country,
@@ -86,8 +89,8 @@ pub struct Unit {
     pub level: Level,
     /// Index of its province (itself for provinces and countries).
     pub province: usize,
-    /// Index of its city (itself for cities; None for provinces, countries and counties
-    /// directly under a province).
+    /// Index of its city (itself for cities; None for provinces, countries and districts of
+    /// a municipality, 香港 or 澳门).
     pub city: Option<usize>,
 }
 
@@ -239,11 +242,11 @@ const NATIONAL: &[&str] = &[
 /// City short names that are everyday words, or that other common words contain (`三明治`,
 /// `确保山区`, `平安顺利`, `美丽水乡`, `决定西部`): they count only with their province named or
 /// before an institution word. A city name that is no such word (金华, 临沂, 乐山) counts on its
-/// own like any other.
+/// own like any other. Cities directly under a province are cities here too (新星, 白杨, 白沙).
 const EVERYDAY_CITY_NAMES: &[&str] = &[
     "安康", "白银", "大同", "中山", "朝阳", "普洱", "来宾", "长治", "东方", "和田", "黄山", "三明", "海东",
     "海北", "海南", "玉树", "阿里", "白山", "四平", "黑河", "丽水", "保山", "安顺", "定西", "广安", "内江",
-    "通化",
+    "通化", "新星", "白杨", "白沙", "临高", "定安", "文昌", "双河",
 ];
 
 /// Full names of districts that are generic words: never counted.
@@ -298,6 +301,18 @@ fn is_municipality(code: &str) -> bool {
     matches!(code, "110000" | "120000" | "310000" | "500000")
 }
 
+/// A province-level unit whose districts hang directly off it: the four municipalities, 香港
+/// and 澳门. It is its own city.
+fn has_districts(code: &str) -> bool {
+    is_municipality(code) || matches!(code, "810000" | "820000")
+}
+
+/// A county-level unit directly under a province (GB/T 2260 `xx90xx`: 济源 419001, 仙桃 429004,
+/// Hainan's 4690xx, the Xinjiang corps cities 6590xx, Taiwan's 7190xx) counts as a city.
+fn is_city_under_province(code: &str) -> bool {
+    code.len() == 6 && &code[2..4] == "90"
+}
+
 impl Gazetteer {
     /// The gazetteer shipped in `data/regions/` (built on first use, about 30 ms).
     pub fn embedded() -> &'static Gazetteer {
@@ -317,6 +332,7 @@ impl Gazetteer {
             let level = match f[1] {
                 "province" => Level::Province,
                 "prefecture" => Level::City,
+                _ if is_city_under_province(f[0]) => Level::City,
                 _ => Level::County,
             };
             let i = units.len();
@@ -439,10 +455,6 @@ impl Gazetteer {
                     Level::Province => Use::Direct,
                     Level::City if EVERYDAY_CITY_NAMES.contains(&short) => Use::Context,
                     Level::City => Use::Direct,
-                    // A county-level city directly under its province (济源, 仙桃) is used like a city.
-                    Level::County if unit.city.is_none() && !is_municipality(&units[unit.province].code) => {
-                        Use::Direct
-                    }
                     Level::County | Level::Country => Use::Context,
                 };
                 add(
@@ -875,7 +887,7 @@ impl Gazetteer {
     /// The most specific unit that dominates within a province.
     fn primary(&self, votes: &Votes, province: usize, score: f32) -> Region {
         let region = |i: usize, score: f32| self.region(i, score);
-        let municipality = is_municipality(&self.units[province].code);
+        let municipality = has_districts(&self.units[province].code);
         // Cities of the province (a municipality is its own city).
         let mut cities: Vec<(usize, f32)> = votes
             .totals
@@ -1604,6 +1616,32 @@ mod tests {
             "<p>北京市冬奥城市景观布置工作已基本完成，主题花坛迎接冬奥会和春节的到来。</p>",
         );
         assert_eq!(r[0].name, "北京市", "{r:?}");
+    }
+
+    #[test]
+    fn a_county_level_city_is_below_its_province() {
+        // 林州 (under 安阳); 红旗渠 is a canal in 林州, not 新乡's 红旗区.
+        let r = regions(
+            "河南林州：红旗渠景区恢复开放",
+            "<p>林州红旗渠景区自即日起恢复开放，游客需预约入园。</p>",
+        );
+        assert_eq!(r[0].name, "林州市", "{r:?}");
+        // 济源 (directly under 河南) is a city, as the labels count it, also from a 焦作 outlet.
+        let r = regions(
+            "济源发现1例阳性感染者",
+            "<p>河南省济源示范区发现1例阳性感染者。</p>",
+        );
+        assert_eq!((r[0].name.as_str(), r[0].level), ("济源市", Level::City), "{r:?}");
+        assert_eq!(
+            primary_with("济源发现1例阳性感染者", "", Some("焦作")).as_deref(),
+            Some("济源市")
+        );
+        // Units directly under a province whose short name is a word need context like others.
+        assert_eq!(
+            primary("中西医结合治疗效果好", "<p>专家介绍中西医结合治疗经验。</p>"),
+            None
+        );
+        assert_eq!(primary("白杨树成林", "<p>戈壁上的白杨树成林。</p>"), None);
     }
 
     #[test]
