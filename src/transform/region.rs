@@ -1645,6 +1645,29 @@ mod tests {
     }
 
     #[test]
+    fn a_part_of_a_country_is_that_country() {
+        // 北爱尔兰 contains 爱尔兰 (Ireland) but is part of the United Kingdom; a templated
+        // "first case" notice is each country's own.
+        for (country, code) in [
+            ("荷兰", "NL"),
+            ("北爱尔兰", "GB"),
+            ("爱尔兰", "IE"),
+            ("英国", "GB"),
+        ] {
+            let r = regions(
+                &format!("{country}确诊首例新冠肺炎病例"),
+                &format!("<p>{country}卫生部门宣布确诊首例新冠肺炎病例。</p>"),
+            );
+            assert_eq!(r[0].code, code, "{country}: {r:?}");
+        }
+        let r = regions(
+            "Northern Ireland confirms first case",
+            "<p>Health officials in Northern Ireland confirmed the first case on Friday.</p>",
+        );
+        assert_eq!(r[0].code, "GB", "{r:?}");
+    }
+
+    #[test]
     fn lookup_accepts_names_codes_and_english() {
         let g = Gazetteer::embedded();
         for q in ["陕西", "陝西", "陕西省", "610000", "Shaanxi", "shaanxi"] {
