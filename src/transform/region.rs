@@ -14,7 +14,9 @@
 //! - a short county name (`长安`), a name several units share (`鼓楼`, `朝阳`) or a city name
 //!   that is an everyday word (`安康`, `白银`, `大同`) counts only when its province or city is
 //!   named too; words that contain a place name but are not places (`孙中山`, `中山路`, `新华社`,
-//!   `长安街`) are matched first and ignored; Latin names need word boundaries;
+//!   `长安街`) are matched first and ignored; Latin names need word boundaries; a name that
+//!   needs context gives way to an official name starting inside it (`其中西安市` is 西安市,
+//!   not 中西区; `延长春节` stays no 长春);
 //! - a geographic feature is not the place in its name: a name right before a kind of feature
 //!   (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`) does not count, and region words
 //!   that look like a unit's short name (`江南`, `江汉`, `中原`, `三峡`) are ignored;
@@ -41,7 +43,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use serde::Serialize;
 
 use super::normalize::{fold, is_cjk};
@@ -216,6 +218,9 @@ const BLOCKERS: &[&str] = &[
     "中原",
     "三峡",
     "鄱阳湖",
+    // Zones whose names hold a county's short name: 莅临高新区 is no 临高.
+    "高新区",
+    "开发区",
     // Not local references: 资本市场, 全市场.
     "本市场",
     "全市场",
@@ -292,6 +297,8 @@ pub struct Gazetteer {
     targets: Vec<Target>,
     /// Whether a pattern is Latin (needs word boundaries).
     latin: Vec<bool>,
+    /// Whether a pattern is a unit's official name (`西安市`, with its suffix).
+    official: Vec<bool>,
     automaton: AhoCorasick,
 }
 
@@ -503,6 +510,12 @@ impl Gazetteer {
             }
         }
         let latin = patterns.iter().map(|p| !p.chars().any(is_cjk)).collect();
+        let mut official = vec![false; patterns.len()];
+        for (_, name, _, _) in &names {
+            if let Some(&k) = pattern_index.get(&fold(name)) {
+                official[k] = true;
+            }
+        }
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
@@ -514,6 +527,7 @@ impl Gazetteer {
             by_name,
             targets,
             latin,
+            official,
             automaton,
         }
     }
@@ -590,16 +604,53 @@ impl Gazetteer {
         self.decide(&votes, prior)
     }
 
+    /// Where a longer word starts inside a name that needs context (`其中西安市`: 西安市 inside
+    /// 中西; `莅临高新区`: 高新区 inside 临高), if it is an official name or a word that is no
+    /// place: the scan resumes there. A leftmost match would otherwise swallow it. A short
+    /// name inside does not win (`延长春节` is no 长春).
+    fn gives_way(&self, text: &str, p: usize, start: usize, end: usize) -> Option<usize> {
+        let Target::Units(candidates) = &self.targets[p] else {
+            return None;
+        };
+        if self.latin[p] || candidates.iter().any(|(_, how)| *how == Use::Direct) {
+            return None;
+        }
+        let mut inner = start;
+        for _ in text[start..end].chars().skip(1) {
+            inner += text[inner..].chars().next().map_or(0, char::len_utf8);
+            let window = (end + OVERLAP_WINDOW).min(text.len());
+            let Some(m) = self.automaton.find(Input::new(text).span(inner..window)) else {
+                continue;
+            };
+            let q = m.pattern().as_usize();
+            let stands = match &self.targets[q] {
+                Target::Units(_) => self.official[q],
+                Target::Blocker => true,
+                _ => false,
+            };
+            if m.start() == inner && m.end() > end && stands {
+                return Some(inner);
+            }
+        }
+        None
+    }
+
     fn collect(&self, title: &str, body: &str, prior: Option<usize>, votes: &mut Votes) {
         // Names that need context: (pattern, weight, in the title, in the lead, followed by an
         // institution word).
         let mut pending: Vec<(usize, f32, bool, bool, bool)> = Vec::new();
         let dateline = dateline_end(body);
         for (text, section) in [(title, Section::Title), (body, Section::Body)] {
-            for m in self.automaton.find_iter(text) {
+            let mut at = 0;
+            while let Some(m) = self.automaton.find(Input::new(text).span(at..text.len())) {
                 let p = m.pattern().as_usize();
                 let (start, end) = (m.start(), m.end());
+                at = end;
                 if self.latin[p] && !word_bounded(text, start, end) {
+                    continue;
+                }
+                if let Some(inner) = self.gives_way(text, p, start, end) {
+                    at = inner;
                     continue;
                 }
                 let weight = match section {
@@ -978,6 +1029,8 @@ const DOMINANCE: f32 = 2.5;
 const COUNTY_SHARE: f32 = 0.5;
 /// Evidence a region needs when it is named neither in a title nor in a lead.
 const MIN_BODY_EVIDENCE: f32 = 2.0;
+/// Bytes past a name's end searched for a longer word starting inside it.
+const OVERLAP_WINDOW: usize = 48;
 /// Regions listed at most.
 const MAX_REGIONS: usize = 8;
 
@@ -1420,6 +1473,21 @@ mod tests {
              <p>流调显示，病例在普陀停留约两小时，普陀相关场所已完成消杀。</p>",
         );
         assert_eq!(r[0].name, "宁波市", "{r:?}");
+    }
+
+    #[test]
+    fn a_name_that_needs_context_gives_way_to_a_longer_one_inside_it() {
+        // 其中西安市: 西安市, not 香港's 中西区 (which swallowed 西安 and left 咸阳 the only city).
+        let r = regions(
+            "陕西省新增本土确诊病例5例",
+            "<p>1月5日0-24时，全省新增本土确诊病例5例，其中西安市3例、咸阳市2例。</p>",
+        );
+        assert_eq!(r[0].name, "陕西省", "{r:?}");
+        // 莅临高新区: a zone, not 临高.
+        assert_eq!(
+            primary("领导莅临高新区调研", "<p>领导莅临高新区调研指导工作。</p>"),
+            None
+        );
     }
 
     #[test]
