@@ -13,10 +13,11 @@
 //!   province (济源, 仙桃) is a city, one under a prefecture (林州) a county of that city;
 //! - a short county name (`长安`), a name several units share (`鼓楼`, `朝阳`) or a city name
 //!   that is an everyday word (`安康`, `白银`, `大同`) counts only when its province or city is
-//!   named too; words that contain a place name but are not places (`孙中山`, `中山路`, `新华社`,
-//!   `长安街`) are matched first and ignored; Latin names need word boundaries; a name that
-//!   needs context gives way to an official name starting inside it (`其中西安市` is 西安市,
-//!   not 中西区; `延长春节` stays no 长春);
+//!   named too; a name shared by a unit and one inside it is the larger unit (`长沙` is
+//!   长沙市, `吉林` the province); words that contain a place name but are not places
+//!   (`孙中山`, `中山路`, `新华社`, `长安街`) are matched first and ignored; Latin names need
+//!   word boundaries; a name that needs context gives way to an official name starting inside
+//!   it (`其中西安市` is 西安市, not 中西区; `延长春节` stays no 长春);
 //! - a geographic feature is not the place in its name: a name right before a kind of feature
 //!   (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`) does not count, and region words
 //!   that look like a unit's short name (`江南`, `江汉`, `中原`, `三峡`) are ignored;
@@ -31,6 +32,8 @@
 //! - a story whose countries outweigh its provinces is foreign: its countries;
 //! - the primary region is the most specific unit that dominates: one city of a province (or a
 //!   city clearly ahead of the others) rather than the province, one county of a city likewise;
+//!   a city that only a county name supported by its province points to (`浙江…普陀` → 舟山)
+//!   is no rival to a city named outright;
 //! - a local reference (`我市`, `本市`, `全市`; `我省`, `本省`, `全省`) means the place of that
 //!   kind the text names (the one that dominates, a county-level city before its city); when
 //!   the text names none, the source's prior if it is of that kind (a district outlet's `我市`
