@@ -126,9 +126,11 @@ PREFECTURE_EN_OVERRIDES = {
     "漯河": "Luohe",      # not Tahe
 }
 
-# Extra Chinese names for countries whose name in country.csv is a long, qualified or
-# outdated form. Kept minimal: the name without its designation or qualifier, plus the
-# current or usual name where the file's form is not what news text uses.
+# Extra names for countries whose name in country.csv is a long, qualified or outdated
+# form. Kept minimal: the name without its designation or qualifier, plus the current or
+# usual name where the file's form is not what news text uses, plus a part of a country
+# whose name contains another country's name (北爱尔兰 holds 爱尔兰, Northern Ireland holds
+# Ireland), which would otherwise be read as that other country.
 COUNTRY_ALIASES = {
     "RU": "俄罗斯",              # 俄罗斯联邦: without 联邦
     "FM": "密克罗尼西亚",        # 密克罗尼西亚联邦: without 联邦
@@ -136,6 +138,7 @@ COUNTRY_ALIASES = {
     "CC": "科科斯群岛",          # 科科斯（基林）群岛: without the parenthesis
     "MK": "马其顿|北马其顿",     # 前南马其顿: without 前南; renamed North Macedonia in 2019
     "IM": "曼岛|马恩岛",         # 英国属地曼岛: without 英国属地; 马恩岛 is the usual name
+    "GB": "北爱尔兰|Northern Ireland",  # part of the UK; would read as 爱尔兰 / Ireland (IE)
 }
 
 

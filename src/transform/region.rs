@@ -9,11 +9,21 @@
 //! Names come from the gazetteer in `data/regions/` (see its README) and are found with one
 //! leftmost-longest Aho-Corasick pass. How news is written decides what a mention is worth:
 //! - the title counts three times, the lead twice, the rest once;
-//! - a county or city votes for its city and province;
+//! - a county or city votes for its city and province; a county-level city directly under a
+//!   province (济源, 仙桃) is a city, one under a prefecture (林州) a county of that city;
 //! - a short county name (`长安`), a name several units share (`鼓楼`, `朝阳`) or a city name
 //!   that is an everyday word (`安康`, `白银`, `大同`) counts only when its province or city is
-//!   named too; words that contain a place name but are not places (`孙中山`, `中山路`, `新华社`,
-//!   `长安街`) are matched first and ignored; Latin names need word boundaries;
+//!   named too; a name shared by a unit and one inside it is the larger unit (`长沙` is
+//!   长沙市, `吉林` the province); words that contain a place name but are not places
+//!   (`孙中山`, `中山路`, `新华社`, `长安街`) are matched first and ignored; Latin names need
+//!   word boundaries; a name that needs context gives way to an official name starting inside
+//!   it (`其中西安市` is 西安市, not 中西区; `延长春节` stays no 长春);
+//! - a geographic feature is not the place in its name: a name right before a kind of feature
+//!   (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`) does not count, and region words
+//!   that look like a unit's short name (`江南`, `江汉`, `中原`, `三峡`) are ignored;
+//! - an event named after its host (`北京冬奥会`, `杭州亚运会`, `成都大运会`) or known without it
+//!   (`进博会` → 上海) is evidence for the host only when the text names no Chinese place outside
+//!   it: `北京冬奥会张家口赛区` is 张家口;
 //! - a dateline (`人民网北京1月6日电`, `BEIJING, Jan 6`) names where the reporter filed, not
 //!   what the story is about, and a venue of a national meeting (`在京召开`, `在北京举行`) is not
 //!   the story's place;
@@ -21,12 +31,22 @@
 //!   title or lead is national: no region;
 //! - a story whose countries outweigh its provinces is foreign: its countries;
 //! - the primary region is the most specific unit that dominates: one city of a province (or a
-//!   city clearly ahead of the others) rather than the province, one county of a city likewise.
+//!   city clearly ahead of the others) rather than the province, one county of a city likewise;
+//!   a city that only a county name supported by its province points to (`浙江…普陀` → 舟山)
+//!   is no rival to a city named outright;
+//! - a local reference (`我市`, `本市`, `全市`; `我省`, `本省`, `全省`) means the place of that
+//!   kind the text names (the one that dominates, a county-level city before its city); when
+//!   the text names none, the source's prior if it is of that kind (a district outlet's `我市`
+//!   is its city, a city outlet's `我省` its province) and lies in the provinces the text names,
+//!   if any; otherwise nothing: a province prior fills in no `我市`;
+//! - the source's prior is not a mention: besides filling in local references it only breaks
+//!   ties (between same-named places the text supports alike, between provinces or countries of
+//!   equal score), so a story a local outlet carries about another city is that city.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use serde::Serialize;
 
 use super::normalize::{fold, is_cjk};
@@ -40,9 +60,11 @@ const COUNTRIES: &str = include_str!("../../data/regions/countries.tsv");
 pub enum Level {
     /// Province-level unit (incl. municipalities, autonomous regions, 香港, 澳门, 台湾).
     Province,
-    /// Prefecture-level city (or a county-level city directly under a province).
+    /// Prefecture-level city, or a county-level unit directly under a province (code `xx90xx`:
+    /// 济源, 仙桃, 琼海, 石河子), which the labels and users count as a city.
     City,
-    /// County-level unit (county, district, county-level city).
+    /// County-level unit under a city (county, district, county-level city such as 林州) or a
+    /// district of a municipality, 香港 or 澳门.
     County,
     /// A country other than China.
     Country,
@@ -72,8 +94,8 @@ pub struct Unit {
     pub level: Level,
     /// Index of its province (itself for provinces and countries).
     pub province: usize,
-    /// Index of its city (itself for cities; None for provinces, countries and counties
-    /// directly under a province).
+    /// Index of its city (itself for cities; None for provinces, countries and districts of
+    /// a municipality, 香港 or 澳门).
     pub city: Option<usize>,
 }
 
@@ -94,7 +116,65 @@ enum Target {
     Blocker,
     /// A word that marks a national story.
     National,
+    /// A reference to the text's own place without its name (`我市`, `全省`).
+    Local(Local),
+    /// An event held in one place without its name (`进博会`): that unit, as an event's host.
+    Event(usize),
 }
+
+/// Words that, right after a place name, make it part of an event's name (`北京冬奥会`,
+/// `杭州亚运会`, `成都大运会`): the host is evidence only when the text names no place outside
+/// it, since an event's venues and relay stops lie elsewhere (`北京冬奥会张家口赛区`). Only whole
+/// event names: a place before `冬奥村` or `冬奥城市景观` is where that is.
+const EVENT_WORDS: &[&str] = &[
+    "冬奥会",
+    "冬残奥会",
+    "奥运会",
+    "残奥会",
+    "亚运会",
+    "亚残运会",
+    "大运会",
+    "全运会",
+    "世博会",
+    "博览会",
+    "进博会",
+];
+
+/// Events known by a name without their host, and the host's code: like a host city in an
+/// event's name, evidence only when the text names no place outside the host.
+const EVENT_HOSTS: &[(&str, &str)] = &[
+    ("进博会", "310000"),
+    ("广交会", "440100"),
+    ("服贸会", "110000"),
+    ("高交会", "440300"),
+    ("消博会", "460100"),
+    ("东博会", "450100"),
+];
+
+fn followed_by_event(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    EVENT_WORDS.iter().any(|w| rest.starts_with(w))
+}
+
+/// What a local reference (`我市`, `本省`) refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Local {
+    /// 我市 / 本市 / 全市: a city (a municipality, a prefecture-level or a county-level city).
+    City,
+    /// 我省 / 本省 / 全省: a province.
+    Province,
+}
+
+/// Local references: the place the text is about, named elsewhere in it or (failing that) the
+/// source's prior.
+const LOCAL_REFERENCES: &[(&str, Local)] = &[
+    ("我市", Local::City),
+    ("本市", Local::City),
+    ("全市", Local::City),
+    ("我省", Local::Province),
+    ("本省", Local::Province),
+    ("全省", Local::Province),
+];
 
 /// Words containing a place name that are not places.
 const BLOCKERS: &[&str] = &[
@@ -134,6 +214,19 @@ const BLOCKERS: &[&str] = &[
     "天津条约",
     "北京时间",
     "钟南山",
+    // Regions and features named like a unit but not it: 江南 (not 南宁's 江南区), 江汉 (not
+    // 武汉's 江汉区), 中原 (not 郑州's 中原区), 三峡 (not 新北's 三峡区), 鄱阳湖 (not 鄱阳县).
+    "江南",
+    "江汉",
+    "中原",
+    "三峡",
+    "鄱阳湖",
+    // Zones whose names hold a county's short name: 莅临高新区 is no 临高.
+    "高新区",
+    "开发区",
+    // Not local references: 资本市场, 全市场.
+    "本市场",
+    "全市场",
 ];
 
 /// Words that mark a national (country-wide) story.
@@ -154,64 +247,14 @@ const NATIONAL: &[&str] = &[
     "31个省",
 ];
 
-/// City short names that are everyday words: they count only with their province named.
+/// City short names that are everyday words, or that other common words contain (`三明治`,
+/// `确保山区`, `平安顺利`, `美丽水乡`, `决定西部`): they count only with their province named or
+/// before an institution word. A city name that is no such word (金华, 临沂, 乐山) counts on its
+/// own like any other. Cities directly under a province are cities here too (新星, 白杨, 白沙).
 const EVERYDAY_CITY_NAMES: &[&str] = &[
-    "安康",
-    "白银",
-    "大同",
-    "中山",
-    "朝阳",
-    "普洱",
-    "来宾",
-    "长治",
-    "东方",
-    "和田",
-    "吉安",
-    "永州",
-    "黄山",
-    "三明",
-    "新余",
-    "定西",
-    "海东",
-    "海北",
-    "海南",
-    "玉树",
-    "果洛",
-    "阿里",
-    "通化",
-    "白山",
-    "松原",
-    "四平",
-    "鸡西",
-    "黑河",
-    "伊春",
-    "七台河",
-    "双鸭山",
-    "宁德",
-    "丽水",
-    "金华",
-    "泰安",
-    "临沂",
-    "德阳",
-    "眉山",
-    "资阳",
-    "广安",
-    "遂宁",
-    "内江",
-    "乐山",
-    "雅安",
-    "保山",
-    "玉溪",
-    "昭通",
-    "临沧",
-    "铜仁",
-    "安顺",
-    "六盘水",
-    "毕节",
-    "百色",
-    "河池",
-    "贵港",
-    "崇左",
+    "安康", "白银", "大同", "中山", "朝阳", "普洱", "来宾", "长治", "东方", "和田", "黄山", "三明", "海东",
+    "海北", "海南", "玉树", "阿里", "白山", "四平", "黑河", "丽水", "保山", "安顺", "定西", "广安", "内江",
+    "通化", "新星", "白杨", "白沙", "临高", "定安", "文昌", "双河",
 ];
 
 /// Full names of districts that are generic words: never counted.
@@ -257,6 +300,8 @@ pub struct Gazetteer {
     targets: Vec<Target>,
     /// Whether a pattern is Latin (needs word boundaries).
     latin: Vec<bool>,
+    /// Whether a pattern is a unit's official name (`西安市`, with its suffix).
+    official: Vec<bool>,
     automaton: AhoCorasick,
 }
 
@@ -264,6 +309,18 @@ static EMBEDDED: LazyLock<Gazetteer> = LazyLock::new(|| Gazetteer::build(DIVISIO
 
 fn is_municipality(code: &str) -> bool {
     matches!(code, "110000" | "120000" | "310000" | "500000")
+}
+
+/// A province-level unit whose districts hang directly off it: the four municipalities, 香港
+/// and 澳门. It is its own city.
+fn has_districts(code: &str) -> bool {
+    is_municipality(code) || matches!(code, "810000" | "820000")
+}
+
+/// A county-level unit directly under a province (GB/T 2260 `xx90xx`: 济源 419001, 仙桃 429004,
+/// Hainan's 4690xx, the Xinjiang corps cities 6590xx, Taiwan's 7190xx) counts as a city.
+fn is_city_under_province(code: &str) -> bool {
+    code.len() == 6 && &code[2..4] == "90"
 }
 
 impl Gazetteer {
@@ -285,6 +342,7 @@ impl Gazetteer {
             let level = match f[1] {
                 "province" => Level::Province,
                 "prefecture" => Level::City,
+                _ if is_city_under_province(f[0]) => Level::City,
                 _ => Level::County,
             };
             let i = units.len();
@@ -380,6 +438,14 @@ impl Gazetteer {
         for n in NATIONAL {
             add(fold(n), Target::National, &mut patterns, &mut targets);
         }
+        for (word, kind) in LOCAL_REFERENCES {
+            add(fold(word), Target::Local(*kind), &mut patterns, &mut targets);
+        }
+        for (word, code) in EVENT_HOSTS {
+            if let Some(&u) = by_code.get(*code) {
+                add(fold(word), Target::Event(u), &mut patterns, &mut targets);
+            }
+        }
         for (i, name, shorts, english) in &names {
             let unit = &units[*i];
             let folded = fold(name);
@@ -399,10 +465,6 @@ impl Gazetteer {
                     Level::Province => Use::Direct,
                     Level::City if EVERYDAY_CITY_NAMES.contains(&short) => Use::Context,
                     Level::City => Use::Direct,
-                    // A county-level city directly under its province (济源, 仙桃) is used like a city.
-                    Level::County if unit.city.is_none() && !is_municipality(&units[unit.province].code) => {
-                        Use::Direct
-                    }
                     Level::County | Level::Country => Use::Context,
                 };
                 add(
@@ -440,7 +502,23 @@ impl Gazetteer {
                 );
             }
         }
+        // A name shared by a unit and one inside it is the larger unit: 吉林 is the province, not
+        // 吉林市; 长沙 is 长沙市, not 长沙县 (whose full name still names it).
+        for target in &mut targets {
+            if let Target::Units(list) = target
+                && list.len() > 1
+            {
+                let all: Vec<usize> = list.iter().map(|(u, _)| *u).collect();
+                list.retain(|(u, _)| !all.iter().any(|&o| o != *u && unit_contains(&units, o, *u)));
+            }
+        }
         let latin = patterns.iter().map(|p| !p.chars().any(is_cjk)).collect();
+        let mut official = vec![false; patterns.len()];
+        for (_, name, _, _) in &names {
+            if let Some(&k) = pattern_index.get(&fold(name)) {
+                official[k] = true;
+            }
+        }
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
@@ -452,6 +530,7 @@ impl Gazetteer {
             by_name,
             targets,
             latin,
+            official,
             automaton,
         }
     }
@@ -519,14 +598,13 @@ impl Gazetteer {
 
     /// Whether unit `inner` lies in (or is) unit `outer`.
     pub fn contains(&self, outer: usize, inner: usize) -> bool {
-        let u = &self.units[inner];
-        outer == inner
-            || (self.units[outer].level == Level::Province && u.province == outer)
-            || (self.units[outer].level == Level::City && u.city == Some(outer))
+        unit_contains(&self.units, outer, inner)
     }
 
     /// The regions of a story, from the comparison text of each of its copies and an optional
-    /// prior unit (a local outlet's region).
+    /// prior unit (a local outlet's region). The prior is no mention: it breaks ties (between
+    /// same-named places the text supports alike, between equal provinces or countries) and
+    /// fills in a local reference (`我市`, `全省`) when the text names no place of that kind.
     pub fn classify<'a>(
         &self,
         copies: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -534,24 +612,69 @@ impl Gazetteer {
     ) -> Vec<Region> {
         let mut votes = Votes::default();
         for (title, body) in copies {
-            self.collect(title, body, &mut votes);
+            self.collect(title, body, prior, &mut votes);
         }
-        if let Some(p) = prior {
-            votes.add(self, p, PRIOR_WEIGHT);
+        // An event's host counts only when no Chinese place outside it is named.
+        let events = std::mem::take(&mut votes.events);
+        for (u, weight, in_title, in_lead) in events {
+            let elsewhere = votes.totals.iter().any(|&(o, _)| {
+                self.units[o].level != Level::Country && !self.contains(u, o) && !self.contains(o, u)
+            });
+            if !elsewhere {
+                votes.mention(self, u, weight, in_title, in_lead, true);
+            }
         }
-        self.decide(&votes)
+        self.resolve_locals(&mut votes, prior);
+        self.decide(&votes, prior)
     }
 
-    fn collect(&self, title: &str, body: &str, votes: &mut Votes) {
+    /// Where a longer word starts inside a name that needs context (`其中西安市`: 西安市 inside
+    /// 中西; `莅临高新区`: 高新区 inside 临高), if it is an official name or a word that is no
+    /// place: the scan resumes there. A leftmost match would otherwise swallow it. A short
+    /// name inside does not win (`延长春节` is no 长春).
+    fn gives_way(&self, text: &str, p: usize, start: usize, end: usize) -> Option<usize> {
+        let Target::Units(candidates) = &self.targets[p] else {
+            return None;
+        };
+        if self.latin[p] || candidates.iter().any(|(_, how)| *how == Use::Direct) {
+            return None;
+        }
+        let mut inner = start;
+        for _ in text[start..end].chars().skip(1) {
+            inner += text[inner..].chars().next().map_or(0, char::len_utf8);
+            let window = (end + OVERLAP_WINDOW).min(text.len());
+            let Some(m) = self.automaton.find(Input::new(text).span(inner..window)) else {
+                continue;
+            };
+            let q = m.pattern().as_usize();
+            let stands = match &self.targets[q] {
+                Target::Units(_) => self.official[q],
+                Target::Blocker => true,
+                _ => false,
+            };
+            if m.start() == inner && m.end() > end && stands {
+                return Some(inner);
+            }
+        }
+        None
+    }
+
+    fn collect(&self, title: &str, body: &str, prior: Option<usize>, votes: &mut Votes) {
         // Names that need context: (pattern, weight, in the title, in the lead, followed by an
         // institution word).
         let mut pending: Vec<(usize, f32, bool, bool, bool)> = Vec::new();
         let dateline = dateline_end(body);
         for (text, section) in [(title, Section::Title), (body, Section::Body)] {
-            for m in self.automaton.find_iter(text) {
+            let mut at = 0;
+            while let Some(m) = self.automaton.find(Input::new(text).span(at..text.len())) {
                 let p = m.pattern().as_usize();
                 let (start, end) = (m.start(), m.end());
+                at = end;
                 if self.latin[p] && !word_bounded(text, start, end) {
+                    continue;
+                }
+                if let Some(inner) = self.gives_way(text, p, start, end) {
+                    at = inner;
                     continue;
                 }
                 let weight = match section {
@@ -567,8 +690,37 @@ impl Gazetteer {
                             votes.national_title |= section == Section::Title;
                         }
                     }
+                    Target::Event(u) => {
+                        if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        let in_title = section == Section::Title;
+                        let in_lead = section == Section::Body && start < LEAD_BYTES;
+                        votes.events.push((*u, weight, in_title, in_lead));
+                    }
+                    Target::Local(kind) => {
+                        if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        let in_title = section == Section::Title;
+                        let in_lead = section == Section::Body && start < LEAD_BYTES;
+                        votes.locals.push((*kind, weight, in_title, in_lead));
+                    }
                     Target::Units(candidates) => {
                         if section == Section::Body && end <= dateline {
+                            continue;
+                        }
+                        if !self.latin[p] && followed_by_feature(text, end) {
+                            continue;
+                        }
+                        if !self.latin[p] && followed_by_event(text, end) {
+                            // The host in an event's name: kept aside (a name that needs context
+                            // is not one).
+                            if let [(u, Use::Direct)] = candidates.as_slice() {
+                                let in_title = section == Section::Title;
+                                let in_lead = section == Section::Body && start < LEAD_BYTES;
+                                votes.events.push((*u, weight, in_title, in_lead));
+                            }
                             continue;
                         }
                         if text[..start].ends_with("全国") {
@@ -582,9 +734,9 @@ impl Gazetteer {
                         let in_lead = section == Section::Body && start < LEAD_BYTES && !venue;
                         let institution = followed_by_institution(text, end);
                         match candidates.as_slice() {
-                            [(u, Use::Direct)] => votes.mention(self, *u, weight, in_title, in_lead),
+                            [(u, Use::Direct)] => votes.mention(self, *u, weight, in_title, in_lead, true),
                             [(u, Use::Context)] if institution => {
-                                votes.mention(self, *u, weight, in_title, in_lead)
+                                votes.mention(self, *u, weight, in_title, in_lead, true)
                             }
                             _ => pending.push((p, weight, in_title, in_lead, institution)),
                         }
@@ -597,20 +749,30 @@ impl Gazetteer {
             let Target::Units(candidates) = &self.targets[p] else {
                 continue;
             };
+            // Named in the text, or as an event's host (`北京冬奥会延庆赛区`, `…延庆冬奥村`).
+            let named = |u: usize| votes.total(u) > 0.0 || votes.events.iter().any(|e| e.0 == u);
+            let by_city = |u: usize| self.units[u].city.is_some_and(|c| c != u && named(c));
+            // Its city has evidence of its own (not just this name's earlier weak mentions).
+            let city_named = |u: usize| {
+                self.units[u]
+                    .city
+                    .is_some_and(|c| c != u && votes.strong_cities.contains(&c))
+            };
+            let by_province = |u: usize| {
+                let province = self.units[u].province;
+                province != u && named(province)
+            };
+            let in_prior = |u: usize| prior.is_some_and(|p| self.contains(p, u));
             let supported: Vec<usize> = candidates
                 .iter()
                 .map(|(u, _)| *u)
-                .filter(|&u| {
-                    let unit = &self.units[u];
-                    votes.total(unit.province) > 0.0 && unit.province != u
-                        || unit.city.is_some_and(|c| c != u && votes.total(c) > 0.0)
-                })
+                .filter(|&u| by_city(u) || by_province(u))
                 .collect();
             let chosen = match supported.as_slice() {
                 [one] => Some(*one),
                 [] => {
-                    // A province and a unit inside it sharing a name (`吉林`): the province. A
-                    // name before an institution word (`武昌医院`) stands on its own.
+                    // A province and a unit elsewhere sharing a name (`河南`): the province. A name
+                    // before an institution word (`武昌医院`) stands on its own.
                     let direct: Vec<usize> = candidates
                         .iter()
                         .filter(|(_, how)| *how == Use::Direct || institution)
@@ -621,22 +783,128 @@ impl Gazetteer {
                         _ => candidates
                             .iter()
                             .map(|(u, _)| *u)
-                            .find(|&u| self.units[u].level == Level::Province),
+                            .find(|&u| self.units[u].level == Level::Province)
+                            .or_else(|| {
+                                let mut inside = direct.iter().copied().filter(|&u| in_prior(u));
+                                inside.next().filter(|_| inside.next().is_none())
+                            }),
                     }
                 }
+                // Several: the one whose city is named, then the one whose province has more,
+                // then the one in the prior.
                 many => many.iter().copied().max_by(|&a, &b| {
-                    votes
-                        .total(self.units[a].province)
-                        .total_cmp(&votes.total(self.units[b].province))
+                    city_named(a)
+                        .cmp(&city_named(b))
+                        .then(
+                            votes
+                                .total(self.units[a].province)
+                                .total_cmp(&votes.total(self.units[b].province)),
+                        )
+                        .then(in_prior(a).cmp(&in_prior(b)))
                 }),
             };
             if let Some(u) = chosen {
-                votes.mention(self, u, weight, in_title, in_lead);
+                // A county name only its province supports is weak evidence for its city.
+                let unit = &self.units[u];
+                let strong =
+                    unit.level != Level::County || unit.city.is_none() || institution || city_named(u);
+                votes.mention(self, u, weight, in_title, in_lead, strong);
             }
         }
     }
 
-    fn decide(&self, votes: &Votes) -> Vec<Region> {
+    /// Local references vote for the place of their kind that the text names (the one that
+    /// dominates the others); when the text names none, for the prior if it is of that kind
+    /// (for `我省`, the prior's province) and lies in a province the text names, if any; else
+    /// they count for nothing.
+    fn resolve_locals(&self, votes: &mut Votes, prior: Option<usize>) {
+        if votes.locals.is_empty() {
+            return;
+        }
+        let city = self.local_place(votes, prior, Local::City);
+        let province = self.local_place(votes, prior, Local::Province);
+        for (kind, weight, in_title, in_lead) in std::mem::take(&mut votes.locals) {
+            let target = match kind {
+                Local::City => city,
+                Local::Province => province,
+            };
+            if let Some(u) = target {
+                votes.mention(self, u, weight, in_title, in_lead, true);
+            }
+        }
+    }
+
+    /// Whether a unit is a place a local reference of that kind can mean.
+    fn is_local(&self, u: usize, kind: Local) -> bool {
+        let unit = &self.units[u];
+        match kind {
+            Local::City => {
+                unit.level == Level::City
+                    || (unit.level == Level::Province && is_municipality(&unit.code))
+                    || (unit.level == Level::County && unit.name.ends_with('市'))
+            }
+            Local::Province => unit.level == Level::Province,
+        }
+    }
+
+    fn local_place(&self, votes: &Votes, prior: Option<usize>, kind: Local) -> Option<usize> {
+        // Named places of that kind, most specific first among equals (a county-level city's
+        // votes also go to its city).
+        let mut named: Vec<(usize, f32)> = votes
+            .totals
+            .iter()
+            .filter(|(u, s)| *s > 0.0 && self.is_local(*u, kind))
+            .map(|(u, s)| (*u, *s))
+            .collect();
+        if !named.is_empty() {
+            named.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then(level_rank(self.units[b.0].level).cmp(&level_rank(self.units[a.0].level)))
+            });
+            // A county-level city as strong as its city is the more specific place.
+            let rivals = |u: usize| {
+                named
+                    .iter()
+                    .filter(move |(o, _)| *o != u && !self.contains(*o, u) && !self.contains(u, *o))
+            };
+            let (top, score) = named[0];
+            if rivals(top).all(|(_, s)| score >= s * DOMINANCE) {
+                return Some(top);
+            }
+            // Several as strong: the prior's, if it is one of them.
+            return prior.and_then(|p| {
+                named
+                    .iter()
+                    .find(|(u, s)| *s >= score && self.contains(*u, p) && self.is_local(*u, kind))
+                    .map(|(u, _)| *u)
+            });
+        }
+        let p = prior?;
+        let unit = &self.units[p];
+        if unit.level == Level::Country {
+            return None;
+        }
+        let named_provinces: Vec<usize> = votes
+            .totals
+            .iter()
+            .filter(|(u, s)| *s > 0.0 && self.units[*u].level == Level::Province)
+            .map(|(u, _)| *u)
+            .collect();
+        if !named_provinces.is_empty() && !named_provinces.contains(&unit.province) {
+            return None;
+        }
+        match kind {
+            Local::Province => Some(unit.province),
+            Local::City if self.is_local(p, kind) => Some(p),
+            // A district outlet's 我市 is its city.
+            Local::City => unit
+                .city
+                .or(Some(unit.province).filter(|&q| is_municipality(&self.units[q].code)))
+                .filter(|_| unit.level == Level::County),
+        }
+    }
+
+    fn decide(&self, votes: &Votes, prior: Option<usize>) -> Vec<Region> {
         let region = |i: usize, score: f32| self.region(i, score);
         let mut provinces: Vec<(usize, f32)> = votes
             .totals
@@ -644,14 +912,19 @@ impl Gazetteer {
             .filter(|(u, _)| self.units[*u].level == Level::Province)
             .map(|(u, s)| (*u, *s))
             .collect();
-        provinces.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Equal scores: the prior's first.
+        let prior_first = |a: usize, b: usize| {
+            let is = |u: usize| prior.is_some_and(|p| self.contains(u, p));
+            is(b).cmp(&is(a)).then(a.cmp(&b))
+        };
+        provinces.sort_by(|a, b| b.1.total_cmp(&a.1).then(prior_first(a.0, b.0)));
         let mut countries: Vec<(usize, f32)> = votes
             .totals
             .iter()
             .filter(|(u, _)| self.units[*u].level == Level::Country)
             .map(|(u, s)| (*u, *s))
             .collect();
-        countries.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        countries.sort_by(|a, b| b.1.total_cmp(&a.1).then(prior_first(a.0, b.0)));
         let top_province = provinces.first().map_or(0.0, |p| p.1);
         let top_country = countries.first().map_or(0.0, |c| c.1);
         // A Chinese place in the title makes a Chinese story, whatever countries it deals with.
@@ -689,7 +962,7 @@ impl Gazetteer {
     /// The most specific unit that dominates within a province.
     fn primary(&self, votes: &Votes, province: usize, score: f32) -> Region {
         let region = |i: usize, score: f32| self.region(i, score);
-        let municipality = is_municipality(&self.units[province].code);
+        let municipality = has_districts(&self.units[province].code);
         // Cities of the province (a municipality is its own city).
         let mut cities: Vec<(usize, f32)> = votes
             .totals
@@ -703,6 +976,10 @@ impl Gazetteer {
             })
             .map(|(u, s)| (*u, *s))
             .collect();
+        // Cities named outright outrank cities only a weak county name points to.
+        if cities.iter().any(|(c, _)| votes.strong_cities.contains(c)) {
+            cities.retain(|(c, _)| votes.strong_cities.contains(c));
+        }
         cities.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let (city, city_score) = if municipality {
             (province, score)
@@ -741,6 +1018,14 @@ impl Gazetteer {
     }
 }
 
+/// Whether unit `inner` lies in (or is) unit `outer`.
+fn unit_contains(units: &[Unit], outer: usize, inner: usize) -> bool {
+    let u = &units[inner];
+    outer == inner
+        || (units[outer].level == Level::Province && u.province == outer)
+        || (units[outer].level == Level::City && u.city == Some(outer))
+}
+
 fn level_rank(level: Level) -> u8 {
     match level {
         Level::Province => 0,
@@ -756,8 +1041,6 @@ const TITLE_WEIGHT: f32 = 3.0;
 const LEAD_WEIGHT: f32 = 2.0;
 /// Weight of a mention further on.
 const BODY_WEIGHT: f32 = 1.0;
-/// Weight of a source's prior region.
-const PRIOR_WEIGHT: f32 = 1.5;
 /// A venue of a meeting counts this much of a mention.
 const VENUE_FACTOR: f32 = 0.25;
 /// Bytes of comparison text that make the lead (about 50 CJK characters).
@@ -770,6 +1053,8 @@ const DOMINANCE: f32 = 2.5;
 const COUNTY_SHARE: f32 = 0.5;
 /// Evidence a region needs when it is named neither in a title nor in a lead.
 const MIN_BODY_EVIDENCE: f32 = 2.0;
+/// Bytes past a name's end searched for a longer word starting inside it.
+const OVERLAP_WINDOW: usize = 48;
 /// Regions listed at most.
 const MAX_REGIONS: usize = 8;
 
@@ -791,6 +1076,14 @@ struct Votes {
     title_provinces: Vec<usize>,
     /// Provinces named in a lead.
     lead_provinces: Vec<usize>,
+    /// Cities with evidence of their own: named, or a county of theirs named with its city, on
+    /// its own or before an institution word. A county name that only its province supports
+    /// (`浙江…普陀`) is weak: it does not make its city a rival of a city named outright.
+    strong_cities: Vec<usize>,
+    /// Event hosts (`北京冬奥会`, `进博会`): unit, weight, in a title, in a lead.
+    events: Vec<(usize, f32, bool, bool)>,
+    /// Local references (`我市`): kind, weight, in a title, in a lead.
+    locals: Vec<(Local, f32, bool, bool)>,
 }
 
 impl Votes {
@@ -808,11 +1101,26 @@ impl Votes {
         }
     }
 
-    /// A mention in a title or lead also records the province as named up front.
-    fn mention(&mut self, gazetteer: &Gazetteer, unit: usize, weight: f32, in_title: bool, in_lead: bool) {
+    /// A mention in a title or lead also records the province as named up front; a `strong`
+    /// one records its city as having evidence of its own.
+    fn mention(
+        &mut self,
+        gazetteer: &Gazetteer,
+        unit: usize,
+        weight: f32,
+        in_title: bool,
+        in_lead: bool,
+        strong: bool,
+    ) {
         self.add(gazetteer, unit, weight);
         if gazetteer.units[unit].level == Level::Country {
             return;
+        }
+        if strong
+            && let Some(city) = gazetteer.units[unit].city
+            && !self.strong_cities.contains(&city)
+        {
+            self.strong_cities.push(city);
         }
         let province = gazetteer.units[unit].province;
         if in_title {
@@ -867,12 +1175,28 @@ const INSTITUTIONS: &[&str] = &[
     "乡",
     "村",
     "赛区",
+    "气象台",
+    "气象局",
+    "卫健委",
+    "疾控",
     "示范区",
     "开发区",
     "新区",
     "港",
     "站",
 ];
+
+/// Kinds of geographic feature: a place name right before one is part of the feature's name
+/// (`四川盆地`, `华北平原`, `长江流域`, `河西走廊`, `红旗渠`), which spans other places or lies in
+/// another one, and is not evidence for the place.
+const FEATURES: &[&str] = &[
+    "盆地", "平原", "高原", "流域", "丘陵", "山脉", "走廊", "水系", "渠",
+];
+
+fn followed_by_feature(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    FEATURES.iter().any(|w| rest.starts_with(w)) && !rest.starts_with("渠道")
+}
 
 fn followed_by_institution(text: &str, end: usize) -> bool {
     let rest = &text[end..];
@@ -948,6 +1272,16 @@ mod tests {
 
     fn primary(title: &str, html: &str) -> Option<(String, Level)> {
         regions(title, html).first().map(|r| (r.name.clone(), r.level))
+    }
+
+    /// The primary region's name for a story from a source whose `[[source]] region` is `prior`.
+    fn primary_with(title: &str, html: &str, prior: Option<&str>) -> Option<String> {
+        let g = Gazetteer::embedded();
+        let c = comparison(Some(title), Some(html), &Furniture::default());
+        let prior = prior.map(|p| g.lookup(p)[0]);
+        g.classify([(c.title.as_str(), c.body.as_str())], prior)
+            .first()
+            .map(|r| r.name.clone())
     }
 
     #[test]
@@ -1136,6 +1470,293 @@ mod tests {
             "<p>陝西省衛健委通報，西安市新增確診病例。</p>",
         );
         assert_eq!(r[0].name, "西安市", "{r:?}");
+    }
+
+    #[test]
+    fn a_name_shared_by_a_unit_and_one_inside_it_is_the_larger_unit() {
+        // 长沙 is 长沙市 and 长沙县 (inside it); 吉林 is the province and 吉林市 (inside it).
+        let r = regions(
+            "2022世界计算大会在湖南长沙开幕",
+            "<p>2022世界计算大会在湖南长沙开幕。</p>",
+        );
+        assert_eq!((r[0].name.as_str(), r[0].level), ("长沙市", Level::City), "{r:?}");
+        let r = regions(
+            "吉林启动一级应急响应",
+            "<p>吉林省决定启动一级应急响应，吉林各地加强排查。</p>",
+        );
+        assert_eq!(r[0].name, "吉林省", "{r:?}");
+    }
+
+    #[test]
+    fn a_county_name_only_its_province_supports_does_not_split_a_city() {
+        // 普陀 is a district of 舟山 (and of 上海): named with 浙江 only, it must not make 舟山 a
+        // second city of a 宁波 story.
+        let r = regions(
+            "宁波新增1例本土确诊病例",
+            "<p>浙江省卫健委通报，宁波市新增1例本土确诊病例，该病例近日曾到访普陀。</p>\
+             <p>流调显示，病例在普陀停留约两小时，普陀相关场所已完成消杀。</p>",
+        );
+        assert_eq!(r[0].name, "宁波市", "{r:?}");
+    }
+
+    #[test]
+    fn a_name_that_needs_context_gives_way_to_a_longer_one_inside_it() {
+        // 其中西安市: 西安市, not 香港's 中西区 (which swallowed 西安 and left 咸阳 the only city).
+        let r = regions(
+            "陕西省新增本土确诊病例5例",
+            "<p>1月5日0-24时，全省新增本土确诊病例5例，其中西安市3例、咸阳市2例。</p>",
+        );
+        assert_eq!(r[0].name, "陕西省", "{r:?}");
+        // 莅临高新区: a zone, not 临高.
+        assert_eq!(
+            primary("领导莅临高新区调研", "<p>领导莅临高新区调研指导工作。</p>"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_city_name_that_is_no_everyday_word_counts_on_its_own() {
+        for (title, city) in [
+            ("金华发布暴雨橙色预警", "金华市"),
+            ("临沂新增2例无症状感染者", "临沂市"),
+            ("乐山大佛景区恢复开放", "乐山市"),
+            ("宁德气象台发布台风预警", "宁德市"),
+        ] {
+            assert_eq!(primary_with(title, "", None).as_deref(), Some(city), "{title}");
+        }
+        // Everyday words and words that contain one still need context.
+        assert_eq!(
+            primary("确保山区群众温暖过冬", "<p>各地确保山区群众温暖过冬。</p>"),
+            None
+        );
+        assert_eq!(primary("祝大家平安顺利", "<p>祝大家新春平安顺利。</p>"), None);
+    }
+
+    #[test]
+    fn a_local_reference_is_the_named_city_then_the_prior() {
+        let html = "<p>我市新增1例确诊病例，全市各区加强排查。</p>";
+        // Nothing named: the prior fills in when it is a city.
+        assert_eq!(
+            primary_with("我市新增1例确诊病例", html, Some("广州")).as_deref(),
+            Some("广州市")
+        );
+        // A province is no city: nothing.
+        assert_eq!(primary_with("我市新增1例确诊病例", html, None), None);
+        assert_eq!(primary_with("我市新增1例确诊病例", html, Some("广东")), None);
+        // The text names its city: that city, not the prior.
+        let html = "<p>佛山市卫健局通报，我市新增1例确诊病例。</p>";
+        assert_eq!(
+            primary_with("我市新增1例确诊病例", html, Some("广州")).as_deref(),
+            Some("佛山市")
+        );
+        // 我省 is the province of a city prior.
+        assert_eq!(
+            primary_with(
+                "我省新增1例确诊病例",
+                "<p>我省新增1例确诊病例。</p>",
+                Some("广州")
+            )
+            .as_deref(),
+            Some("广东省")
+        );
+        // 资本市场 and 全市场 are markets.
+        assert_eq!(
+            primary_with("资本市场平稳运行", "<p>全市场成交额超万亿元。</p>", Some("广州")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_source_prior_only_breaks_ties() {
+        // A 广州 outlet's copy of a 佛山 notice: 佛山, not 广东.
+        for (title, city) in [
+            ("佛山市气象台发布暴雨黄色预警信号", "佛山市"),
+            ("深圳市气象台发布暴雨黄色预警信号", "深圳市"),
+            ("广州市气象台发布暴雨黄色预警信号", "广州市"),
+        ] {
+            assert_eq!(
+                primary_with(title, "", Some("广州")).as_deref(),
+                Some(city),
+                "{title}"
+            );
+            assert_eq!(
+                primary_with(title, "", Some("广东")).as_deref(),
+                Some(city),
+                "{title}"
+            );
+        }
+        // A province the text names is not made a city by the prior.
+        assert_eq!(
+            primary_with(
+                "广东发布暴雨预警",
+                "<p>广东省气象台发布暴雨预警。</p>",
+                Some("广州")
+            )
+            .as_deref(),
+            Some("广东省")
+        );
+        // Two provinces as strong as each other: the prior's first, the other still listed.
+        let g = Gazetteer::embedded();
+        let c = comparison(
+            Some("川渝联合开展防汛演练"),
+            Some("<p>重庆、四川联合开展防汛演练。</p>"),
+            &Furniture::default(),
+        );
+        let r = g.classify([(c.title.as_str(), c.body.as_str())], Some(g.lookup("成都")[0]));
+        assert_eq!(r[0].name, "四川省", "{r:?}");
+        assert_eq!(r[1].name, "重庆市", "{r:?}");
+    }
+
+    #[test]
+    fn templated_notices_take_their_own_place() {
+        // One template, one place changed: each copy is its own place, whatever the outlet's
+        // prior, in full text and as a title-only flash item.
+        let warning = |city: &str| {
+            format!(
+                "<p>{city}市气象台2022年6月13日10时发布暴雨黄色预警信号：预计未来6小时将出现50毫米以上降水，请注意防范。</p>"
+            )
+        };
+        for city in ["广州", "佛山", "深圳"] {
+            let title = format!("{city}发布暴雨黄色预警信号");
+            let want = format!("{city}市");
+            for html in [warning(city), String::new()] {
+                let got = primary_with(&title, &html, Some("广州"));
+                assert_eq!(got.as_deref(), Some(want.as_str()), "{title} / {html}");
+            }
+        }
+        let notice = |district: &str| {
+            format!("<p>因供水管网维修，{district}部分区域将于1月8日停水12小时，请居民提前储水。</p>")
+        };
+        for district in ["雁塔区", "碑林区", "未央区"] {
+            let title = format!("西安市{district}部分区域停水通知");
+            for prior in ["西安", "雁塔"] {
+                for html in [notice(district), String::new()] {
+                    let got = primary_with(&title, &html, Some(prior));
+                    assert_eq!(got.as_deref(), Some(district), "{title} / {prior} / {html}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_geographic_feature_is_not_the_place_in_its_name() {
+        let r = regions(
+            "四川盆地等地将有强降雨",
+            "<p>中央气象台预计，未来三天四川盆地东部、江汉、江南、黄淮及华北平原将有大到暴雨，青藏高原东部有雨雪。</p>",
+        );
+        assert!(r.is_empty(), "{r:?}");
+        // 中原 is the Central Plains, not 郑州's 中原区.
+        let r = regions(
+            "河南：奋勇争先 让新时代中原更加出彩",
+            "<p>河南省全力以赴稳经济，让新时代中原更加出彩。</p>",
+        );
+        assert_eq!(r[0].name, "河南省", "{r:?}");
+        // 红旗渠 is a canal, not 新乡's 红旗区.
+        let r = regions("红旗渠精神代代传", "<p>河南省举办红旗渠精神报告会。</p>");
+        assert_eq!(r[0].name, "河南省", "{r:?}");
+        // A real place before a feature still counts elsewhere in the text.
+        let r = regions(
+            "四川遂宁发布暴雨预警",
+            "<p>四川盆地东部有强降雨，遂宁市气象台发布暴雨橙色预警。</p>",
+        );
+        assert_eq!(r[0].name, "遂宁市", "{r:?}");
+    }
+
+    #[test]
+    fn an_event_named_after_a_host_city_is_not_that_city() {
+        let r = regions(
+            "北京冬奥会张家口赛区举行消防演练",
+            "<p>北京冬奥会张家口赛区举行消防安保演练。</p>",
+        );
+        assert_eq!(r[0].name, "张家口市", "{r:?}");
+        assert!(r.iter().all(|x| x.name != "北京市"), "{r:?}");
+        let r = regions(
+            "杭州亚运会绍兴赛区完成测试赛",
+            "<p>杭州亚运会绍兴赛区完成首场测试赛。</p>",
+        );
+        assert_eq!(r[0].name, "绍兴市", "{r:?}");
+        let r = regions(
+            "成都大运会火炬传递活动走进宜宾",
+            "<p>成都大运会火炬传递活动今天走进宜宾，100名火炬手参加传递。</p>",
+        );
+        assert_eq!(r[0].name, "宜宾市", "{r:?}");
+        // With no other place, the event names its host.
+        let r = regions(
+            "北京冬奥会开幕式彩排顺利",
+            "<p>北京冬奥会开幕式进行了第三次彩排。</p>",
+        );
+        assert_eq!(r[0].name, "北京市", "{r:?}");
+        let r = regions(
+            "第五届进博会今晚开幕",
+            "<p>第五届进博会今晚开幕，新品精品集中亮相。</p>",
+        );
+        assert_eq!(r[0].name, "上海市", "{r:?}");
+        // A place inside the host does not silence it; it still needs it as context.
+        let r = regions(
+            "进博会展品通关基本完成",
+            "<p>带动我国消费升级。截至11月3日，上海海关共已验放进博会展品总额达3亿美元。</p>",
+        );
+        assert_eq!(r[0].name, "上海市", "{r:?}");
+        let r = regions(
+            "延庆冬奥村进入闭环管理",
+            "<p>今天，延庆冬奥村进入闭环管理。目前，北京冬奥会三个冬奥村已全部进入闭环管理。</p>",
+        );
+        assert_eq!(r[0].name, "延庆区", "{r:?}");
+        // Only a whole event name: 冬奥城市景观 is in 北京.
+        let r = regions(
+            "冬奥主题花坛完工亮灯",
+            "<p>北京市冬奥城市景观布置工作已基本完成，主题花坛迎接冬奥会和春节的到来。</p>",
+        );
+        assert_eq!(r[0].name, "北京市", "{r:?}");
+    }
+
+    #[test]
+    fn a_county_level_city_is_below_its_province() {
+        // 林州 (under 安阳); 红旗渠 is a canal in 林州, not 新乡's 红旗区.
+        let r = regions(
+            "河南林州：红旗渠景区恢复开放",
+            "<p>林州红旗渠景区自即日起恢复开放，游客需预约入园。</p>",
+        );
+        assert_eq!(r[0].name, "林州市", "{r:?}");
+        // 济源 (directly under 河南) is a city, as the labels count it, also from a 焦作 outlet.
+        let r = regions(
+            "济源发现1例阳性感染者",
+            "<p>河南省济源示范区发现1例阳性感染者。</p>",
+        );
+        assert_eq!((r[0].name.as_str(), r[0].level), ("济源市", Level::City), "{r:?}");
+        assert_eq!(
+            primary_with("济源发现1例阳性感染者", "", Some("焦作")).as_deref(),
+            Some("济源市")
+        );
+        // Units directly under a province whose short name is a word need context like others.
+        assert_eq!(
+            primary("中西医结合治疗效果好", "<p>专家介绍中西医结合治疗经验。</p>"),
+            None
+        );
+        assert_eq!(primary("白杨树成林", "<p>戈壁上的白杨树成林。</p>"), None);
+    }
+
+    #[test]
+    fn a_part_of_a_country_is_that_country() {
+        // 北爱尔兰 contains 爱尔兰 (Ireland) but is part of the United Kingdom; a templated
+        // "first case" notice is each country's own.
+        for (country, code) in [
+            ("荷兰", "NL"),
+            ("北爱尔兰", "GB"),
+            ("爱尔兰", "IE"),
+            ("英国", "GB"),
+        ] {
+            let r = regions(
+                &format!("{country}确诊首例新冠肺炎病例"),
+                &format!("<p>{country}卫生部门宣布确诊首例新冠肺炎病例。</p>"),
+            );
+            assert_eq!(r[0].code, code, "{country}: {r:?}");
+        }
+        let r = regions(
+            "Northern Ireland confirms first case",
+            "<p>Health officials in Northern Ireland confirmed the first case on Friday.</p>",
+        );
+        assert_eq!(r[0].code, "GB", "{r:?}");
     }
 
     #[test]
