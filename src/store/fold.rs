@@ -260,9 +260,7 @@ impl Store {
         // Nodes are numbered by item id, so ties between equal scores break the same way
         // whatever order the items arrived in.
         let groups = cluster(nodes.len(), nodes.len(), &links, &edges, &conflicts);
-        let assigned = assign_stories(&mut tx, &nodes, &members, &groups)
-            .await
-            .map_err(err())?;
+        let assigned = assign_stories(&mut tx, &members, &groups).await.map_err(err())?;
 
         // 3. Store what changed: stories, the waiting items' keys, regions, change counters.
         let mut report = FoldReport {
@@ -773,7 +771,6 @@ async fn members_of(
 /// a story elsewhere has that id.
 async fn assign_stories(
     conn: &mut AnyConnection,
-    nodes: &[i64],
     members: &[Member],
     groups: &[usize],
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -790,8 +787,8 @@ async fn assign_stories(
     }
     // Per group: its first member, and the stored story it keeps.
     let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-    for k in 0..nodes.len() {
-        let f = first.entry(groups[k]).or_insert(k);
+    for (k, &g) in groups.iter().enumerate() {
+        let f = first.entry(g).or_insert(k);
         if order(k) < order(*f) {
             *f = k;
         }
@@ -865,6 +862,15 @@ async fn set_stories(conn: &mut AnyConnection, rows: &[(i64, &str)]) -> Result<(
     Ok(())
 }
 
+/// One copy of a story, for its regions.
+struct Copy {
+    first_seen: i64,
+    id: i64,
+    source: String,
+    title: String,
+    body: String,
+}
+
 /// Recomputes the regions of `stories` from the comparison text of all their copies (oldest
 /// first) and the first `[[source]] region` prior among their sources, and stores them on every
 /// copy. Returns the sources with an item in those stories, sorted.
@@ -883,29 +889,29 @@ async fn tag_regions(
         "",
     )
     .await?;
-    let mut copies: BTreeMap<String, Vec<(i64, i64, String, String, String)>> = BTreeMap::new();
+    let mut copies: BTreeMap<String, Vec<Copy>> = BTreeMap::new();
     for row in &rows {
-        copies.entry(row.try_get("story_id")?).or_default().push((
-            row.try_get("first_seen")?,
-            row.try_get("id")?,
-            row.try_get("source")?,
-            row.try_get("cmp_title")?,
-            row.try_get("cmp_body")?,
-        ));
+        copies.entry(row.try_get("story_id")?).or_default().push(Copy {
+            first_seen: row.try_get("first_seen")?,
+            id: row.try_get("id")?,
+            source: row.try_get("source")?,
+            title: row.try_get("cmp_title")?,
+            body: row.try_get("cmp_body")?,
+        });
     }
     drop(rows);
     let mut sources: Vec<String> = Vec::new();
     for list in copies.values_mut() {
-        list.sort_unstable_by_key(|c| (c.0, c.1));
-        sources.extend(list.iter().map(|c| c.2.clone()));
+        list.sort_unstable_by_key(|c| (c.first_seen, c.id));
+        sources.extend(list.iter().map(|c| c.source.clone()));
     }
     sources.sort_unstable();
     sources.dedup();
-    let order: Vec<(&String, &Vec<(i64, i64, String, String, String)>)> = copies.iter().collect();
+    let order: Vec<(&String, &Vec<Copy>)> = copies.iter().collect();
     let gazetteer = Gazetteer::embedded();
     let tagged = par_map(&order, |(_, list)| {
-        let prior = list.iter().find_map(|c| priors.get(&c.2).copied());
-        let regions = gazetteer.classify(list.iter().map(|c| (c.3.as_str(), c.4.as_str())), prior);
+        let prior = list.iter().find_map(|c| priors.get(&c.source).copied());
+        let regions = gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior);
         serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
     });
     let by_story: Vec<(String, String)> = order
