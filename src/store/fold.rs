@@ -9,10 +9,12 @@
 //!    time to fold with them ([`HORIZON_SECS`]) make an inverted index in memory (band key →
 //!    items), so each waiting item's candidates are found without a query per key: the items
 //!    sharing the most band keys with it, waiting or stored, at most [`MAX_CANDIDATES`]. Each
-//!    pair is judged once, the lower item id first; pairs judged the same story or in conflict
-//!    are stored in `item_pairs`, with links between the items of one exact group.
+//!    pair is judged once, the lower item id first; pairs judged the same story are stored in
+//!    `item_pairs`, with links between the items of one exact group.
 //! 2. **Regroup.** Everything tied to a waiting item through same-story and link pairs,
-//!    transitively, is grouped again from all the pairs stored among it:
+//!    transitively, is grouped again from every pair among it (each pair not judged through
+//!    candidates is judged now, so a conflict between two items tied through a third is always
+//!    known):
 //!    [`cluster`](crate::transform::fold::cluster) takes same-story pairs best first (ties by
 //!    item id) and never puts a conflicting pair in one group. So the stories are a function of
 //!    the stored items: any arrival order, any split into fetches, any number of processes
@@ -39,7 +41,7 @@ use super::ingest::{
     BATCH, Candidate, CandidateRow, candidate_from_row, compared_from_row, placeholder_list, rows_in,
 };
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
-use crate::transform::fold::{FoldConfig, Verdict, cluster, judge};
+use crate::transform::fold::{FoldConfig, Verdict, cluster, index_keys, judge, judge_all};
 use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
@@ -197,49 +199,89 @@ impl Store {
                 Some(s) => &found.stored[s],
             }
         };
-        // Each unordered pair once, the lower id first, whichever item listed the other.
-        let mut to_judge: Vec<(usize, usize)> = Vec::new();
-        for (i, list) in found.ranked.iter().enumerate() {
-            for &k in list {
-                let k = k as usize;
-                if node(k).id == pending[i].id {
+        // Each pair once: a pair of waiting items by the one with the lower id, unless only the
+        // other lists it; the lower id first.
+        let positions: Vec<usize> = (0..n).collect();
+        let judged: Vec<Vec<Pair>> = par_map(&positions, |&i| {
+            let p = &pending[i];
+            let mut out = Vec::new();
+            for &k in &found.ranked[i] {
+                let c = node(k as usize);
+                let waiting = (k as usize) < n;
+                if c.id == p.id || (waiting && c.id < p.id && found.ranked[k as usize].contains(&(i as u32)))
+                {
                     continue;
                 }
-                let (x, y) = if pending[i].id < node(k).id {
-                    (i, k)
-                } else {
-                    (k, i)
+                let (a, b) = if p.id < c.id { (p, c) } else { (c, p) };
+                let (sim, verdict) = judge(&a.features, &b.features, cfg);
+                // Pairs judged apart need no keeping: most candidates are.
+                let kind = match verdict {
+                    Verdict::Same(_) => PairKind::Same,
+                    Verdict::Conflict(_) => PairKind::Conflict,
+                    Verdict::Apart(_) => continue,
                 };
-                to_judge.push((x, y));
+                out.push(Pair::new(a.id, b.id, kind, sim.score()));
             }
-        }
-        to_judge.sort_unstable();
-        to_judge.dedup();
-        let judged: Vec<Option<Pair>> = par_map(&to_judge, |&(x, y)| {
-            let (a, b) = (node(x), node(y));
-            let (sim, verdict) = judge(&a.features, &b.features, cfg);
-            // Pairs judged apart need no keeping: most candidates are.
-            let kind = match verdict {
-                Verdict::Same(_) => PairKind::Same,
-                Verdict::Conflict(_) => PairKind::Conflict,
-                Verdict::Apart(_) => return None,
-            };
-            Some(Pair::new(a.id, b.id, kind, sim.score()))
+            out
         });
-        drop(to_judge);
         let mut pairs: Vec<Pair> = exact_links(&mut tx, &pending).await.map_err(err())?;
         pairs.extend(judged.into_iter().flatten());
         // A pair once: a link (listed first) before a verdict.
         pairs.sort_by_key(|p| (p.a, p.b));
         pairs.dedup_by_key(|p| (p.a, p.b));
-        drop(found);
-        write_pairs(&mut tx, &pairs).await.map_err(err())?;
+        // Only what ties items together is kept: a conflict is judged again whenever its items
+        // end up tied through others (below), and most conflicts are between items that never
+        // are (30,000 unrelated items gave 136,000 of them).
+        let ties: Vec<Pair> = pairs.iter().filter(|p| p.ties()).copied().collect();
+        write_pairs(&mut tx, &ties).await.map_err(err())?;
+        drop(ties);
         tracing::debug!(pairs = pairs.len(), elapsed = ?started.elapsed(), "candidates compared");
 
         // 2. The items tied to the waiting ones, directly or through others: their stories are
-        // worked out again, together, from every pair judged among them.
+        // worked out again, together, from every pair among them, each judged (pairs no
+        // candidate lookup brought are judged now: a conflict between two items tied through a
+        // third is known whichever of them came first).
         let seeds: Vec<i64> = pending.iter().map(|p| p.id).collect();
-        let (nodes, pairs) = component(&mut tx, &seeds, pairs).await.map_err(err())?;
+        let (nodes, mut pairs) = component(&mut tx, &seeds, pairs).await.map_err(err())?;
+        let missing = unjudged(&nodes, &pairs);
+        if !missing.is_empty() {
+            let mut features: HashMap<i64, &Candidate> = pending.iter().map(|p| (p.id, p)).collect();
+            features.extend(found.stored.iter().map(|c| (c.id, c)));
+            let mut wanted: Vec<i64> = missing
+                .iter()
+                .flat_map(|&(a, b)| [a, b])
+                .filter(|id| !features.contains_key(id))
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let rows = rows_in(
+                &mut tx,
+                &format!("SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN"),
+                &wanted,
+                "",
+            )
+            .await
+            .map_err(err())?;
+            let read: Vec<Candidate> = par_map(&rows, compared_from_row)
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .map_err(err())?;
+            drop(rows);
+            features.extend(read.iter().map(|c| (c.id, c)));
+            let judged: Vec<Option<Pair>> = par_map(&missing, |&(a, b)| {
+                let (fa, fb) = (features.get(&a)?, features.get(&b)?);
+                let (sim, verdict) = judge_all(&fa.features, &fb.features, cfg);
+                let kind = match verdict {
+                    Verdict::Same(_) => PairKind::Same,
+                    Verdict::Conflict(_) => PairKind::Conflict,
+                    Verdict::Apart(_) => return None,
+                };
+                Some(Pair::new(a, b, kind, sim.score()))
+            });
+            pairs.extend(judged.into_iter().flatten());
+            tracing::debug!(judged = missing.len(), elapsed = ?started.elapsed(), "pairs inside components judged");
+        }
+        drop(found);
         let members = members_of(&mut tx, &nodes, &pending, &first_seen)
             .await
             .map_err(err())?;
@@ -291,8 +333,8 @@ impl Store {
                 "stored items moved to another story (stories merged or split)"
             );
         }
-        set_stories(&mut tx, &changed).await.map_err(err())?;
-        let mut affected: Vec<&str> = changed.iter().map(|(_, s)| *s).collect();
+        // Stories that gained or lost copies; every copy of one is in the component.
+        let mut affected: HashSet<&str> = changed.iter().map(|(_, s)| *s).collect();
         affected.extend(
             members
                 .iter()
@@ -300,8 +342,12 @@ impl Store {
                 .filter(|(m, s)| m.story.as_deref().is_some_and(|old| old != s.as_str()))
                 .filter_map(|(m, _)| m.story.as_deref()),
         );
-        affected.sort_unstable();
-        affected.dedup();
+        let copies: Vec<(i64, &str)> = members
+            .iter()
+            .zip(&assigned)
+            .filter(|(_, s)| affected.contains(s.as_str()))
+            .map(|(m, s)| (m.id, s.as_str()))
+            .collect();
         let keys: Vec<(i64, i64, Vec<u8>)> = pending
             .iter()
             .map(|p| (p.id, p.features.published, pack_keys(p.features.keys())))
@@ -309,8 +355,10 @@ impl Store {
         drop(pending);
         write_keys(&mut tx, &keys).await.map_err(err())?;
         drop(keys);
+        let (regions, sources) = story_regions(&mut tx, &copies, priors).await.map_err(err())?;
+        tracing::debug!(elapsed = ?started.elapsed(), "regions computed");
+        set_stories(&mut tx, &copies, &regions).await.map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "stories stored");
-        let sources = tag_regions(&mut tx, &affected, priors).await.map_err(err())?;
         let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
         super::bump_generations(&mut tx, &sources).await.map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "regions tagged");
@@ -521,14 +569,15 @@ thread_local! {
 /// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
 async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
     let n = pending.len();
-    // Candidates share any band key, looked up in either direction (a title-only item finds a
-    // full copy through its title, and the full copy finds it too): which of two items arrived
-    // first must not decide whether they are compared.
-    let queried = pending.iter().map(|p| p.features.keys().len()).sum();
-    let mut postings = Postings::for_keys(pending.iter().flat_map(|p| p.features.keys()), queried);
+    // Looked up so that two items find each other whichever of them waits (a title-only item
+    // finds a full copy through its title, and the full copy finds it too): which of two items
+    // arrived first must not decide whether they are compared.
+    let lookups: Vec<Vec<i64>> = pending.iter().map(|p| p.features.lookup_keys()).collect();
+    let queried = lookups.iter().map(Vec::len).sum();
+    let mut postings = Postings::for_keys(lookups.iter().flatten(), queried);
     let mut ids: Vec<i64> = Vec::with_capacity(n);
     for (i, p) in pending.iter().enumerate() {
-        postings.add(i as u32, p.features.keys().iter().copied());
+        postings.add(i as u32, index_keys(p.features.keys()));
         ids.push(p.id);
     }
     let lo = pending.iter().map(|p| p.features.published).min().unwrap_or(0);
@@ -543,7 +592,8 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
     .fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         let keys: Vec<u8> = row.try_get("band_keys")?;
-        if postings.add(ids.len() as u32, unpack_keys(&keys)) {
+        let keys: Vec<i64> = unpack_keys(&keys).collect();
+        if postings.add(ids.len() as u32, index_keys(&keys)) {
             ids.push(row.try_get("item_id")?);
         }
     }
@@ -557,7 +607,7 @@ async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Resul
             if count.len() < nodes {
                 count.resize(nodes, 0);
             }
-            let mut query = pending[i].features.keys().to_vec();
+            let mut query = lookups[i].clone();
             query.sort_unstable();
             query.dedup();
             postings.ranked(&query, &ids, &mut count, MAX_CANDIDATES)
@@ -702,6 +752,53 @@ async fn component(
     Ok((nodes, pairs))
 }
 
+/// Most items in one component whose every pair is judged; a larger one (a source repeating
+/// one text hundreds of times) is grouped from the pairs found through candidates only.
+const MAX_JUDGED_COMPONENT: usize = 400;
+
+/// The pairs of items in one component (tied through links and same-story pairs) that `pairs`
+/// does not hold, lower id first.
+fn unjudged(nodes: &[i64], pairs: &[Pair]) -> Vec<(i64, i64)> {
+    let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(k, id)| (*id, k)).collect();
+    let mut parent: Vec<usize> = (0..nodes.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for p in pairs.iter().filter(|p| p.ties()) {
+        if let (Some(&a), Some(&b)) = (index.get(&p.a), index.get(&p.b)) {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    let mut components: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+    for (k, id) in nodes.iter().enumerate() {
+        components.entry(find(&mut parent, k)).or_default().push(*id);
+    }
+    let known: HashSet<(i64, i64)> = pairs.iter().map(|p| (p.a, p.b)).collect();
+    let mut missing = Vec::new();
+    for ids in components.values().filter(|c| c.len() >= 3) {
+        if ids.len() > MAX_JUDGED_COMPONENT {
+            tracing::warn!(
+                items = ids.len(),
+                "a story this large is grouped from its candidates' pairs only"
+            );
+            continue;
+        }
+        for (i, &a) in ids.iter().enumerate() {
+            for &b in &ids[i + 1..] {
+                if !known.contains(&(a, b)) {
+                    missing.push((a, b));
+                }
+            }
+        }
+    }
+    missing
+}
+
 /// What assigning stories needs of an item of a component.
 struct Member {
     id: i64,
@@ -841,21 +938,31 @@ async fn assign_stories(
     Ok(groups.iter().map(|g| story_of[g].clone()).collect())
 }
 
-/// Stores items' new stories, many items per statement.
-async fn set_stories(conn: &mut AnyConnection, rows: &[(i64, &str)]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(BATCH / 2) {
-        let mut story = String::new();
+/// Stores the story and the story's regions of each of `copies` (item id, story), many items
+/// per statement.
+async fn set_stories(
+    conn: &mut AnyConnection,
+    copies: &[(i64, &str)],
+    regions: &HashMap<String, String>,
+) -> Result<(), sqlx::Error> {
+    let empty = String::from("[]");
+    for chunk in copies.chunks(BATCH / 3) {
+        let (mut story, mut region) = (String::new(), String::new());
         for j in 0..chunk.len() {
-            let _ = write!(story, " WHEN ${} THEN ${}", 2 * j + 1, 2 * j + 2);
+            let _ = write!(story, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 2);
+            let _ = write!(region, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 3);
         }
-        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 2 * j + 1)).collect();
+        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 3 * j + 1)).collect();
         let sql = format!(
-            "UPDATE items SET story_id = CASE id{story} END WHERE id IN ({})",
+            "UPDATE items SET story_id = CASE id{story} END, regions = CASE id{region} END WHERE id IN ({})",
             ids.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, story) in chunk {
-            query = query.bind(*id).bind(*story);
+            query = query
+                .bind(*id)
+                .bind(*story)
+                .bind(regions.get(*story).unwrap_or(&empty).as_str());
         }
         query.execute(&mut *conn).await?;
     }
@@ -871,81 +978,59 @@ struct Copy {
     body: String,
 }
 
-/// Recomputes the regions of `stories` from the comparison text of all their copies (oldest
-/// first) and the first `[[source]] region` prior among their sources, and stores them on every
-/// copy. Returns the sources with an item in those stories, sorted.
-async fn tag_regions(
+/// The regions of each story of `copies` (item id, story: every copy of those stories), from
+/// the comparison text of all its copies (oldest first) and the first `[[source]] region` prior
+/// among their sources; and the sources with an item in those stories, sorted.
+async fn story_regions(
     conn: &mut AnyConnection,
-    stories: &[&str],
+    copies: &[(i64, &str)],
     priors: &HashMap<String, usize>,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<(HashMap<String, String>, Vec<String>), sqlx::Error> {
+    let story_of: HashMap<i64, &str> = copies.iter().copied().collect();
+    let ids: Vec<i64> = copies.iter().map(|(id, _)| *id).collect();
     let rows = rows_in(
         conn,
         &format!(
-            "SELECT i.story_id AS story_id, i.source AS source, i.first_seen AS first_seen, i.id AS id, \
-             b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} WHERE i.story_id IN"
+            "SELECT i.id AS id, i.source AS source, i.first_seen AS first_seen, \
+             b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} WHERE i.id IN"
         ),
-        stories,
+        &ids,
         "",
     )
     .await?;
-    let mut copies: BTreeMap<String, Vec<Copy>> = BTreeMap::new();
-    for row in &rows {
-        copies.entry(row.try_get("story_id")?).or_default().push(Copy {
+    let mut by_story: BTreeMap<&str, Vec<Copy>> = BTreeMap::new();
+    // Each row is dropped once read: the rows and the copies are never all held at once.
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        let Some(story) = story_of.get(&id) else { continue };
+        by_story.entry(story).or_default().push(Copy {
             first_seen: row.try_get("first_seen")?,
-            id: row.try_get("id")?,
+            id,
             source: row.try_get("source")?,
             title: row.try_get("cmp_title")?,
             body: row.try_get("cmp_body")?,
         });
     }
-    drop(rows);
     let mut sources: Vec<String> = Vec::new();
-    for list in copies.values_mut() {
+    for list in by_story.values_mut() {
         list.sort_unstable_by_key(|c| (c.first_seen, c.id));
         sources.extend(list.iter().map(|c| c.source.clone()));
     }
     sources.sort_unstable();
     sources.dedup();
-    let order: Vec<(&String, &Vec<Copy>)> = copies.iter().collect();
+    let order: Vec<(&&str, &Vec<Copy>)> = by_story.iter().collect();
     let gazetteer = Gazetteer::embedded();
     let tagged = par_map(&order, |(_, list)| {
         let prior = list.iter().find_map(|c| priors.get(&c.source).copied());
         let regions = gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior);
         serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
     });
-    let by_story: Vec<(String, String)> = order
+    let regions = order
         .iter()
         .zip(tagged)
-        .map(|((story, _), json)| ((*story).clone(), json))
+        .map(|((story, _), json)| ((**story).to_string(), json))
         .collect();
-    update_stored_regions(conn, &by_story).await?;
-    Ok(sources)
-}
-/// Stores the regions of stored stories that gained items on all their items, stories with the
-/// same regions together.
-async fn update_stored_regions(
-    conn: &mut AnyConnection,
-    stories: &[(String, String)],
-) -> Result<(), sqlx::Error> {
-    let mut by_regions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (story, json) in stories {
-        by_regions.entry(json.as_str()).or_default().push(story.as_str());
-    }
-    for (json, group) in &by_regions {
-        for chunk in group.chunks(BATCH) {
-            let sql = format!(
-                "UPDATE items SET regions = $1 WHERE story_id IN ({})",
-                placeholder_list(chunk.len(), 2)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*json);
-            for s in chunk {
-                query = query.bind(*s);
-            }
-            query.execute(&mut *conn).await?;
-        }
-    }
-    Ok(())
+    Ok((regions, sources))
 }
 
 #[cfg(test)]

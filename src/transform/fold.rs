@@ -451,6 +451,45 @@ impl Features {
     pub fn band_and_query_keys(&self) -> (Vec<i64>, Vec<i64>) {
         (self.band_keys(), self.query_keys())
     }
+
+    /// The keys to look candidates up by in an index built with [`index_keys`]: its
+    /// [`query_keys`](Self::query_keys), plus the title keys an item of the other kind is indexed
+    /// under (a full item's title keys as they are, a title-only item's tagged). So a title-only
+    /// item and a full copy find each other whichever of them is looked up, while two full
+    /// items still never become candidates through their titles alone.
+    pub fn lookup_keys(&self) -> Vec<i64> {
+        let (text, title) = self.keys.split_at(usize::from(self.text_keys));
+        if self.title_only {
+            title
+                .iter()
+                .copied()
+                .chain(title.iter().map(|&k| k ^ FULL_TITLE_TAG))
+                .collect()
+        } else {
+            text.iter().chain(title).copied().collect()
+        }
+    }
+}
+
+/// Marks a full item's title key in an index built with [`index_keys`].
+const FULL_TITLE_TAG: i64 = 0x5bd1_e995_7f4a_7c15;
+
+/// Band keys of an item with text: its body and lead channels' keys (always these many), then
+/// its title's.
+const TEXT_KEYS: usize = BODY.0 / BODY.1 + LEAD.0 / LEAD.1;
+
+/// The keys an item with band keys `keys` (as [`Features::band_keys`] lists them, or as the
+/// store keeps them) is indexed under for [`Features::lookup_keys`]: its keys, a full item's
+/// title keys tagged.
+pub fn index_keys(keys: &[i64]) -> impl Iterator<Item = i64> + '_ {
+    let full = keys.len() >= TEXT_KEYS;
+    keys.iter().enumerate().map(move |(i, &k)| {
+        if full && i >= TEXT_KEYS {
+            k ^ FULL_TITLE_TAG
+        } else {
+            k
+        }
+    })
 }
 
 /// A MinHash signature by one-permutation hashing: each shingle hash falls in one of `bins`
@@ -572,19 +611,33 @@ impl Verdict {
     }
 }
 
-/// Compares two items.
+/// Compares two items, with the reason (facts are checked whatever the similarity).
 pub fn compare(a: &Features, b: &Features, cfg: &FoldConfig) -> (Similarity, Verdict) {
-    compare_with(a, b, cfg, true)
+    compare_with(a, b, cfg, true, true)
 }
 
-/// [`compare`] without the reason: the verdict's text is empty. What the folding pass calls, up
-/// to 64 times per new item: writing every reason out made that step take 0.64 s instead of
-/// 0.38 s in benchmark (iv)'s cold cycle.
+/// [`compare`] without the reason (the verdict's text is empty), and with facts checked only
+/// for a pair alike enough to be one story otherwise: a pair judged apart may still be in
+/// conflict. What the folding pass calls for each new item's candidates, up to 64 times per
+/// item: writing every reason out made that step take 0.64 s instead of 0.38 s in benchmark
+/// (iv)'s cold cycle, and checking facts of pairs that are not alike took as long again.
 pub fn judge(a: &Features, b: &Features, cfg: &FoldConfig) -> (Similarity, Verdict) {
-    compare_with(a, b, cfg, false)
+    compare_with(a, b, cfg, false, false)
 }
 
-fn compare_with(a: &Features, b: &Features, cfg: &FoldConfig, explain: bool) -> (Similarity, Verdict) {
+/// [`judge`] with facts checked for every pair, so a conflict is always found: for the pairs
+/// of items that end up tied through others.
+pub fn judge_all(a: &Features, b: &Features, cfg: &FoldConfig) -> (Similarity, Verdict) {
+    compare_with(a, b, cfg, false, true)
+}
+
+fn compare_with(
+    a: &Features,
+    b: &Features,
+    cfg: &FoldConfig,
+    explain: bool,
+    every_conflict: bool,
+) -> (Similarity, Verdict) {
     let (small, large) = if a.body.len() <= b.body.len() {
         (a, b)
     } else {
@@ -605,7 +658,7 @@ fn compare_with(a: &Features, b: &Features, cfg: &FoldConfig, explain: bool) -> 
         title: jaccard(&a.title, &b.title),
         hours_apart: (a.published - b.published).unsigned_abs() as f64 / 3600.0,
     };
-    (sim, decide(a, b, &sim, cfg, explain))
+    (sim, decide(a, b, &sim, cfg, explain, every_conflict))
 }
 
 /// A verdict's reason: written out only when `explain` is set.
@@ -613,39 +666,58 @@ fn reason(explain: bool, text: std::fmt::Arguments<'_>) -> String {
     if explain { text.to_string() } else { String::new() }
 }
 
-fn decide(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig, explain: bool) -> Verdict {
+/// The verdict on a pair: a conflict when their facts disagree (checked for every pair when
+/// `every_conflict` is set, else only for a pair that would otherwise be one story), else what
+/// their similarity says.
+fn decide(
+    a: &Features,
+    b: &Features,
+    sim: &Similarity,
+    cfg: &FoldConfig,
+    explain: bool,
+    every_conflict: bool,
+) -> Verdict {
+    let verdict = alike(a, b, sim, cfg, explain);
+    if !verdict.is_same() && !every_conflict {
+        return verdict;
+    }
+    conflict(a, b, explain).unwrap_or(verdict)
+}
+
+/// Facts that disagree between two items, if any: what makes look-alikes different stories.
+fn conflict(a: &Features, b: &Features, explain: bool) -> Option<Verdict> {
     if !a.lead_days.is_empty()
         && !b.lead_days.is_empty()
         && !a.lead_days.iter().any(|d| b.lead_days.contains(d))
     {
-        return Verdict::Conflict(reason(
+        return Some(Verdict::Conflict(reason(
             explain,
             format_args!(
                 "the leads name different days ({:?} vs {:?})",
                 a.lead_days, b.lead_days
             ),
-        ));
+        )));
     }
     if !a.as_of.is_empty() && !b.as_of.is_empty() && !a.as_of.iter().any(|d| b.as_of.contains(d)) {
-        return Verdict::Conflict(reason(
+        return Some(Verdict::Conflict(reason(
             explain,
             format_args!(
                 "the figures are as of different days ({:?} vs {:?})",
                 a.as_of, b.as_of
             ),
-        ));
+        )));
     }
     if !a.lead_periods.is_empty()
         && !b.lead_periods.is_empty()
         && !a.lead_periods.iter().any(|p| b.lead_periods.contains(p))
     {
-        return Verdict::Conflict(reason(
+        return Some(Verdict::Conflict(reason(
             explain,
             format_args!(
                 "the leads report different periods ({:?} vs {:?})",
                 a.lead_periods, b.lead_periods
             ),
-        ));
+        )));
     }
     if !a.title_places.is_empty()
         && !b.title_places.is_empty()
@@ -658,20 +730,20 @@ fn decide(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig, explai
                 .collect::<Vec<_>>()
                 .join("、")
         };
-        return Verdict::Conflict(reason(
+        return Some(Verdict::Conflict(reason(
             explain,
             format_args!(
                 "the titles name different provinces ({} vs {})",
                 names(a),
                 names(b)
             ),
-        ));
+        )));
     }
     if let Some(d) = a.facts.differing(&b.facts) {
-        return Verdict::Conflict(reason(
+        return Some(Verdict::Conflict(reason(
             explain,
             format_args!("the texts differ at the same place in their wording: {d}"),
-        ));
+        )));
     }
     // A copy, a summary or a rewrite repeats the facts of its lead: every number in the shorter
     // text's lead appears in the longer text. Templated reports differ exactly there.
@@ -684,12 +756,17 @@ fn decide(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig, explai
         let absent = |n: &&u32| long.numbers.binary_search(n).is_err();
         if short.lead_numbers.iter().any(|n| absent(&n)) {
             let missing: Vec<u32> = short.lead_numbers.iter().filter(absent).copied().collect();
-            return Verdict::Conflict(reason(
+            return Some(Verdict::Conflict(reason(
                 explain,
                 format_args!("quantities in the lead are not in the other text ({missing:?})"),
-            ));
+            )));
         }
     }
+    None
+}
+
+/// What the similarity of two items says: one story, or not shown to be.
+fn alike(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig, explain: bool) -> Verdict {
     if a.title_only() || b.title_only() {
         let (st, lt) = if a.title.len() <= b.title.len() {
             (&a.title, &b.title)
@@ -785,7 +862,7 @@ where
     candidates
         .into_iter()
         .filter_map(|(story, f)| {
-            let (sim, verdict) = compare(item, f, cfg);
+            let (sim, verdict) = judge(item, f, cfg);
             verdict.is_same().then_some((story, sim))
         })
         .max_by(|a, b| a.1.score().total_cmp(&b.1.score()))

@@ -1,11 +1,11 @@
 -- What the folding pass found pairs of items to be. Portable SQL, as in 0001.
 --
--- One row per judged pair, the lower item id in `a`: `kind` 0 is a link (the same exact group,
--- or one story in a store from before this table: those stay together), 1 the same story (with
--- its similarity `score`), 2 a conflict (facts that differ: never one story). Pairs judged
--- apart are not kept. A folding pass works out the stories of everything tied to its new items
--- through these rows again, together, so the stories depend on the stored items and not on
--- the order they arrived in.
+-- One row per pair that ties two items together, the lower item id in `a`: `kind` 0 is a link
+-- (the same exact group, or one story in a store from before this table: those stay
+-- together), 1 the same story (with its similarity `score`). Conflicts and pairs judged apart
+-- are not kept: a folding pass judges every pair among the items tied to its new ones again.
+-- It works out the stories of everything tied to its new items through these rows, together,
+-- so the stories depend on the stored items and not on the order they arrived in.
 CREATE TABLE IF NOT EXISTS item_pairs (
     a BIGINT NOT NULL,
     b BIGINT NOT NULL,
