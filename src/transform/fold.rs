@@ -9,8 +9,11 @@
 //! the body (copies that share most of their text), the lead (a summary-only copy shares the
 //! full text's opening) and the title (title-only items). Candidates are then checked exactly:
 //! Jaccard of the body shingles, or containment of the smaller in the larger, within a
-//! publication-time window; facts that disagree (different days in the lead, different numbers)
-//! keep look-alike reports apart. The same code serves the store and the in-memory [`Index`].
+//! publication-time window; facts that disagree keep look-alike reports apart: a place, day,
+//! time or figure at the same place in their wording ([`Facts`]), days in the lead (datelines
+//! skipped), as-of days, reporting periods, provinces in titles, quantities of the lead.
+//! [`judge`] checks facts only for a pair that would otherwise be one story; [`compare`] and
+//! [`judge_all`] for every pair. The same code serves the store and the in-memory [`Index`].
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
