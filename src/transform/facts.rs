@@ -582,6 +582,15 @@ mod tests {
     }
 
     #[test]
+    fn another_time_in_the_same_slot_differs() {
+        let notice = |hour: u32| format!("深圳市气象台5月11日{hour}时30分发布暴雨橙色预警信号，请注意防范。");
+        assert_eq!(
+            differ(("", &notice(10)), ("", &notice(16))).as_deref(),
+            Some("figure 10时 vs 16时")
+        );
+    }
+
+    #[test]
     fn a_country_inside_another_name_differs() {
         assert!(
             differ(
