@@ -41,7 +41,7 @@ use super::ingest::{
     BATCH, Candidate, CandidateRow, candidate_from_row, compared_from_row, placeholder_list, rows_in,
 };
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
-use crate::transform::fold::{FoldConfig, Verdict, cluster, index_keys, judge, judge_all};
+use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
 use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
@@ -213,14 +213,7 @@ impl Store {
                     continue;
                 }
                 let (a, b) = if p.id < c.id { (p, c) } else { (c, p) };
-                let (sim, verdict) = judge(&a.features, &b.features, cfg);
-                // Pairs judged apart need no keeping: most candidates are.
-                let kind = match verdict {
-                    Verdict::Same(_) => PairKind::Same,
-                    Verdict::Conflict(_) => PairKind::Conflict,
-                    Verdict::Apart(_) => continue,
-                };
-                out.push(Pair::new(a.id, b.id, kind, sim.score()));
+                out.extend(Pair::judged(a.id, b.id, judge(&a.features, &b.features, cfg)));
             }
             out
         });
@@ -270,13 +263,7 @@ impl Store {
             features.extend(read.iter().map(|c| (c.id, c)));
             let judged: Vec<Option<Pair>> = par_map(&missing, |&(a, b)| {
                 let (fa, fb) = (features.get(&a)?, features.get(&b)?);
-                let (sim, verdict) = judge_all(&fa.features, &fb.features, cfg);
-                let kind = match verdict {
-                    Verdict::Same(_) => PairKind::Same,
-                    Verdict::Conflict(_) => PairKind::Conflict,
-                    Verdict::Apart(_) => return None,
-                };
-                Some(Pair::new(a, b, kind, sim.score()))
+                Pair::judged(a, b, judge_all(&fa.features, &fb.features, cfg))
             });
             pairs.extend(judged.into_iter().flatten());
             tracing::debug!(judged = missing.len(), elapsed = ?started.elapsed(), "pairs inside components judged");
@@ -415,6 +402,17 @@ impl Pair {
             kind,
             score,
         }
+    }
+
+    /// The pair of items `x` and `y` as judged, or None when judged apart (such pairs need no
+    /// keeping: most candidates are).
+    fn judged(x: i64, y: i64, (sim, verdict): (Similarity, Verdict)) -> Option<Pair> {
+        let kind = match verdict {
+            Verdict::Same(_) => PairKind::Same,
+            Verdict::Conflict(_) => PairKind::Conflict,
+            Verdict::Apart(_) => return None,
+        };
+        Some(Pair::new(x, y, kind, sim.score()))
     }
 
     /// Whether it ties its items into one component (a conflict does not).
@@ -760,23 +758,16 @@ const MAX_JUDGED_COMPONENT: usize = 400;
 /// does not hold, lower id first.
 fn unjudged(nodes: &[i64], pairs: &[Pair]) -> Vec<(i64, i64)> {
     let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(k, id)| (*id, k)).collect();
-    let mut parent: Vec<usize> = (0..nodes.len()).collect();
-    fn find(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
-    for p in pairs.iter().filter(|p| p.ties()) {
-        if let (Some(&a), Some(&b)) = (index.get(&p.a), index.get(&p.b)) {
-            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-            parent[ra.max(rb)] = ra.min(rb);
-        }
-    }
+    let ties: Vec<(usize, usize)> = pairs
+        .iter()
+        .filter(|p| p.ties())
+        .filter_map(|p| Some((*index.get(&p.a)?, *index.get(&p.b)?)))
+        .collect();
+    // Ties alone, taken as links: the components.
+    let groups = cluster(nodes.len(), nodes.len(), &ties, &[], &HashSet::new());
     let mut components: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
-    for (k, id) in nodes.iter().enumerate() {
-        components.entry(find(&mut parent, k)).or_default().push(*id);
+    for (id, g) in nodes.iter().zip(groups) {
+        components.entry(g).or_default().push(*id);
     }
     let known: HashSet<(i64, i64)> = pairs.iter().map(|p| (p.a, p.b)).collect();
     let mut missing = Vec::new();

@@ -97,13 +97,7 @@ pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, s
 /// [`candidate_from_row`] for a stored item that is only compared with: without its band keys,
 /// which the store keeps in `item_keys`.
 pub(super) fn compared_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    let r = CandidateRow::read(row)?;
-    Ok(Candidate {
-        id: r.id,
-        story: r.story,
-        exact: r.exact,
-        features: Features::compared(&r.cmp, r.when),
-    })
+    Ok(CandidateRow::read(row)?.compared())
 }
 
 /// A stored item as read, before its [`Features`] are computed.
@@ -147,11 +141,20 @@ impl CandidateRow {
 
     /// The item as the folding step sees it.
     pub(super) fn candidate(&self) -> Candidate {
+        self.with(Features::new(&self.cmp, self.when))
+    }
+
+    /// The item as a stored candidate is compared: without its band keys.
+    pub(super) fn compared(&self) -> Candidate {
+        self.with(Features::compared(&self.cmp, self.when))
+    }
+
+    fn with(&self, features: Features) -> Candidate {
         Candidate {
             id: self.id,
             story: self.story.clone(),
             exact: self.exact.clone(),
-            features: Features::new(&self.cmp, self.when),
+            features,
         }
     }
 }

@@ -78,7 +78,7 @@ pub struct Facts {
 
 /// Where a text comes from: title slots are compared with title slots only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
+enum Channel {
     /// The title.
     Title,
     /// The body.
@@ -407,16 +407,6 @@ impl Facts {
         by_right.sort_unstable_by_key(|&i| facts[usize::from(i)].right);
         by_right.shrink_to_fit();
         Facts { facts, by_right }
-    }
-
-    /// Number of facts.
-    pub fn len(&self) -> usize {
-        self.facts.len()
-    }
-
-    /// Whether there are no facts.
-    pub fn is_empty(&self) -> bool {
-        self.facts.is_empty()
     }
 
     /// Whether this text states `f`'s value anywhere (a place by its unit, a number with its
