@@ -90,7 +90,8 @@ pub struct StoredItem {
     pub first_seen: DateTime<Utc>,
     /// Exact-duplicate group: items with the same canonical URL or permalink GUID share it.
     pub exact_id: String,
-    /// Story id: equal for items folded together; never changes once assigned.
+    /// Story id: equal for items folded together; kept as copies join, changed only when a
+    /// new copy merges the item's story into an older one or splits it off (`store::fold`).
     pub story_id: String,
     /// Regions (JSON list), empty until region tagging fills it.
     pub regions: serde_json::Value,
