@@ -209,6 +209,7 @@ fn persisted(n: usize) {
     let (secs, stories) = rt.block_on(async {
         let store = Store::open(&url).await.expect("store");
         let render = |i: &Item| Rendered {
+            title_html: None,
             summary_html: i.summary.clone(),
             content_html: None,
         };

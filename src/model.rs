@@ -1,7 +1,10 @@
 //! The data model shared by every stage: what a parsed feed item is, before and after storage.
 //!
 //! In: nothing (plain data). Out: [`Item`] (what `source::parse` produces from a feed entry),
-//! [`StoredItem`] (an item as the store keeps it, with its story) and [`Enclosure`].
+//! [`StoredItem`] (an item as the store keeps it, with its story), and what an item carries
+//! beside its text: [`Person`], [`Category`], [`Enclosure`] and [`Extras`] (everything else a
+//! reader shows: contributors, rights, source feed, comments, geo point, podcast fields …),
+//! which every output writes in its own format's standard way.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +22,294 @@ pub struct Enclosure {
     pub length: Option<u64>,
 }
 
+/// An author or contributor. Stores written before people had details hold bare names, which
+/// read back as a person with only a name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "PersonRepr")]
+pub struct Person {
+    /// Name as plain text (may be empty when only an email or URI is known).
+    pub name: String,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Home page, absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+impl Person {
+    /// A person known by name only.
+    pub fn named(name: impl Into<String>) -> Person {
+        Person {
+            name: name.into(),
+            ..Person::default()
+        }
+    }
+
+    /// The name, else the email, else the URI: what a reader shows.
+    pub fn display(&self) -> &str {
+        [
+            Some(self.name.as_str()),
+            self.email.as_deref(),
+            self.uri.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+    }
+}
+
+impl From<&str> for Person {
+    fn from(name: &str) -> Person {
+        Person::named(name)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PersonRepr {
+    Name(String),
+    Full {
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        uri: Option<String>,
+    },
+}
+
+impl From<PersonRepr> for Person {
+    fn from(r: PersonRepr) -> Person {
+        match r {
+            PersonRepr::Name(name) => Person::named(name),
+            PersonRepr::Full { name, email, uri } => Person { name, email, uri },
+        }
+    }
+}
+
+/// A category (Atom `category`, RSS `category` with its `domain`, `dc:subject`, JSON Feed tag).
+/// Stores written before categories had details hold bare terms.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "CategoryRepr")]
+pub struct Category {
+    /// The term as plain text.
+    pub term: String,
+    /// The scheme (Atom) or domain (RSS) the term belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// A human-readable label, when it differs from the term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl Category {
+    /// A category with a term only.
+    pub fn term(term: impl Into<String>) -> Category {
+        Category {
+            term: term.into(),
+            ..Category::default()
+        }
+    }
+
+    /// The label, else the term: what a reader shows.
+    pub fn display(&self) -> &str {
+        self.label
+            .as_deref()
+            .filter(|l| !l.is_empty())
+            .unwrap_or(&self.term)
+    }
+}
+
+impl From<&str> for Category {
+    fn from(term: &str) -> Category {
+        Category::term(term)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CategoryRepr {
+    Term(String),
+    Full {
+        #[serde(default)]
+        term: String,
+        #[serde(default)]
+        scheme: Option<String>,
+        #[serde(default)]
+        label: Option<String>,
+    },
+}
+
+impl From<CategoryRepr> for Category {
+    fn from(r: CategoryRepr) -> Category {
+        match r {
+            CategoryRepr::Term(term) => Category::term(term),
+            CategoryRepr::Full { term, scheme, label } => Category { term, scheme, label },
+        }
+    }
+}
+
+/// A link of an item other than its own page and its enclosures (Atom `rel="related"`,
+/// `"via"`, `"replies"`, `"license"` …).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Link {
+    /// Absolute `http(s)` URL.
+    pub href: String,
+    /// Relation.
+    pub rel: String,
+    /// Media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Language of the linked resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hreflang: Option<String>,
+    /// Size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// The feed an item was first published in (Atom `source`, RSS `source`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SourceFeed {
+    /// Its title, plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its home page, absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The feed's own URL (RSS `source url`, Atom source `rel="self"`), absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_url: Option<String>,
+    /// Its Atom id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A geographic point (GeoRSS `georss:point`, W3C `geo:lat`/`geo:long`, GML `pos`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct GeoPoint {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+}
+
+/// A Media RSS thumbnail (`media:thumbnail`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Thumbnail {
+    /// Absolute `http(s)` URL of the image.
+    pub url: String,
+    /// Width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// An iTunes podcast episode's fields (`itunes:` namespace), so a podcast stays a podcast.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Itunes {
+    /// `itunes:author`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// `itunes:duration`, as written (`1:02:03` or seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// `itunes:explicit`: `true` for yes/true/explicit, `false` for no/false/clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explicit: Option<bool>,
+    /// `itunes:episode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode: Option<String>,
+    /// `itunes:season`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub season: Option<String>,
+    /// `itunes:episodeType` (full, trailer, bonus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode_type: Option<String>,
+    /// `itunes:subtitle`, plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
+    /// `itunes:summary`, plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// `itunes:image href`, absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `itunes:keywords`, split on commas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// `itunes:block` is yes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub block: bool,
+}
+
+impl Itunes {
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Itunes::default()
+    }
+}
+
+/// What a feed says of an item beyond its title, link, text, people, categories, dates and
+/// enclosures: each is carried to every output that has a place for it. All text here is
+/// plain text and every URL absolute `http(s)`; stored as one JSON column.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Extras {
+    /// Contributors (Atom `contributor`, `dc:contributor`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributors: Vec<Person>,
+    /// Rights statement (Atom `rights`, `dc:rights`, `dcterms:rights`), plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<String>,
+    /// License URL (`creativeCommons:license`, `cc:license`, Atom `rel="license"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Publisher (`dc:publisher`), plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    /// The feed the item was first published in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceFeed>,
+    /// Comments page (RSS `comments`, Atom `rel="replies"` of type text/html).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    /// Comments feed (`wfw:commentRss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments_feed: Option<String>,
+    /// Number of comments (`slash:comments`, `thr:total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_count: Option<u64>,
+    /// Other links (related, via, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    /// Geographic point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<GeoPoint>,
+    /// Media RSS thumbnails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thumbnails: Vec<Thumbnail>,
+    /// The item's image (JSON Feed `image`, `media:thumbnail`, `itunes:image`), absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Podcast episode fields.
+    #[serde(default, skip_serializing_if = "Itunes::is_empty")]
+    pub itunes: Itunes,
+}
+
+impl Extras {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Extras::default()
+    }
+}
+
 /// One entry of a feed, in feedfold's own terms (feed-rs types stop at `source::parse`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Item {
@@ -34,16 +325,19 @@ pub struct Item {
     /// The `xml:base` in effect for the entry (its own, else the feed's), absolute: what
     /// relative URLs in its HTML are relative to.
     pub base: Option<String>,
-    /// Title as plain text (entities decoded, tags removed).
+    /// Title as plain text (entities decoded; a title given as HTML has its tags removed, a
+    /// title given as text is kept as written, `<` and all).
     pub title: Option<String>,
+    /// The title as (unsanitised) HTML, when the feed gave it as HTML with markup in it.
+    pub title_html: Option<String>,
     /// Summary / description as (unsanitised) HTML.
     pub summary: Option<String>,
     /// Full content as (unsanitised) HTML.
     pub content: Option<String>,
-    /// Author names as plain text.
-    pub authors: Vec<String>,
-    /// Category terms / labels.
-    pub categories: Vec<String>,
+    /// Authors.
+    pub authors: Vec<Person>,
+    /// Categories.
+    pub categories: Vec<Category>,
     /// Publication time.
     pub published: Option<DateTime<Utc>>,
     /// Last update time.
@@ -52,6 +346,8 @@ pub struct Item {
     pub enclosures: Vec<Enclosure>,
     /// Language tag of the item or its feed.
     pub language: Option<String>,
+    /// Everything else the feed says of the item.
+    pub extras: Extras,
 }
 
 /// An item as stored: its display fields (HTML already sanitised) plus where it came from and
@@ -70,18 +366,22 @@ pub struct StoredItem {
     pub link: Option<String>,
     /// Plain-text title.
     pub title: Option<String>,
+    /// Sanitised title HTML, when the feed gave the title as HTML with markup.
+    pub title_html: Option<String>,
     /// Sanitised summary HTML.
     pub summary_html: Option<String>,
     /// Sanitised content HTML.
     pub content_html: Option<String>,
-    /// Author names.
-    pub authors: Vec<String>,
+    /// Authors.
+    pub authors: Vec<Person>,
     /// Categories.
-    pub categories: Vec<String>,
+    pub categories: Vec<Category>,
     /// Enclosures.
     pub enclosures: Vec<Enclosure>,
     /// Language tag.
     pub language: Option<String>,
+    /// Everything else the feed said of the item.
+    pub extras: Extras,
     /// Publication time as given by the feed.
     pub published: Option<DateTime<Utc>>,
     /// Update time as given by the feed.

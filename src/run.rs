@@ -378,6 +378,7 @@ pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
     let own = http(&item.base).or_else(|| http(&item.link));
     let base = own.as_ref().or(feed_base);
     Rendered {
+        title_html: item.title_html.as_deref().map(|h| html::sanitize(h, base)),
         summary_html: item.summary.as_deref().map(|h| html::sanitize(h, base)),
         content_html: item.content.as_deref().map(|h| html::sanitize(h, base)),
     }

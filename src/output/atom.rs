@@ -83,7 +83,7 @@ fn entry(e: &Entry) -> AtomEntry {
             .authors
             .iter()
             .map(|a| Person {
-                name: a.clone(),
+                name: a.display().to_string(),
                 ..Person::default()
             })
             .collect(),
@@ -91,7 +91,7 @@ fn entry(e: &Entry) -> AtomEntry {
             .categories
             .iter()
             .map(|c| Category {
-                term: c.clone(),
+                term: c.term.clone(),
                 ..Category::default()
             })
             .collect(),

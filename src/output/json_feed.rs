@@ -111,8 +111,8 @@ fn item(e: &Entry) -> Item<'_> {
         summary,
         date_published: e.published.to_rfc3339(),
         date_modified: e.updated.to_rfc3339(),
-        authors: e.authors.iter().map(|a| Author { name: a }).collect(),
-        tags: e.categories.iter().map(String::as_str).collect(),
+        authors: e.authors.iter().map(|a| Author { name: a.display() }).collect(),
+        tags: e.categories.iter().map(|c| c.display()).collect(),
         attachments: e
             .enclosures
             .iter()

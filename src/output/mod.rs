@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
-use crate::model::{Enclosure, StoredItem};
+use crate::model::{Category, Enclosure, Extras, Person, StoredItem};
 use crate::transform::filter::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
@@ -133,6 +133,8 @@ pub struct Entry {
     pub story: String,
     /// Plain-text title.
     pub title: String,
+    /// The title as sanitised HTML, when the copy shown gave it as HTML with markup.
+    pub title_html: Option<String>,
     /// Absolute `http(s)` link of the copy shown.
     pub link: Option<String>,
     /// Earliest publication among the copies.
@@ -144,11 +146,15 @@ pub struct Entry {
     /// Sanitised content of the copy shown.
     pub content_html: Option<String>,
     /// Authors of the copy shown.
-    pub authors: Vec<String>,
+    pub authors: Vec<Person>,
     /// Categories of the copy shown.
-    pub categories: Vec<String>,
+    pub categories: Vec<Category>,
     /// Enclosures of the copy shown (`http(s)` only).
     pub enclosures: Vec<Enclosure>,
+    /// Language of the copy shown.
+    pub language: Option<String>,
+    /// Everything else the copy shown carries.
+    pub extras: Extras,
     /// Source of the copy shown.
     pub source: String,
     /// The other copies (other sources or other URLs), in source order.
@@ -426,16 +432,18 @@ fn query_matches(
     query: &Query,
     title: &str,
     html: [Option<&str>; 2],
-    authors: &[String],
-    categories: &[String],
+    authors: &[Person],
+    categories: &[Category],
     source: &str,
 ) -> bool {
     let content = html::to_text(html[0].or(html[1]).unwrap_or(""));
+    let authors: Vec<String> = authors.iter().map(|a| a.display().to_string()).collect();
+    let categories: Vec<String> = categories.iter().map(|c| c.display().to_string()).collect();
     query.matches(&Doc {
         title,
         content: &content,
-        authors,
-        categories,
+        authors: &authors,
+        categories: &categories,
         source,
     })
 }
@@ -496,6 +504,7 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         id,
         story: shown.story_id.clone(),
         title,
+        title_html: shown.title_html,
         link,
         published,
         updated,
@@ -503,6 +512,8 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         content_html: shown.content_html,
         authors: shown.authors,
         categories: shown.categories,
+        language: shown.language,
+        extras: shown.extras,
         enclosures: shown
             .enclosures
             .into_iter()
@@ -587,6 +598,7 @@ mod tests {
             url: Some(link.into()),
             link: Some(link.into()),
             title: Some(format!("{source} title")),
+            title_html: None,
             summary_html: None,
             content_html: Some("<p>text</p>".into()),
             authors: Vec::new(),
@@ -597,6 +609,7 @@ mod tests {
                 length: None,
             }],
             language: None,
+            extras: Extras::default(),
             published: None,
             updated: None,
             first_seen: DateTime::UNIX_EPOCH,

@@ -98,7 +98,7 @@ fn item(e: &Entry) -> Item {
             .categories
             .iter()
             .map(|c| Category {
-                name: text(c),
+                name: text(c.display()),
                 domain: None,
             })
             .collect(),
@@ -111,7 +111,7 @@ fn item(e: &Entry) -> Item {
                 .unwrap_or_else(|| "application/octet-stream".to_string()),
         }),
         dublin_core_ext: (!e.authors.is_empty()).then(|| DublinCoreExtension {
-            creators: e.authors.iter().map(|a| text(a)).collect(),
+            creators: e.authors.iter().map(|a| text(a.display())).collect(),
             ..DublinCoreExtension::default()
         }),
         source: None,
@@ -122,6 +122,7 @@ fn item(e: &Entry) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Category, Extras, Person};
     use chrono::TimeZone;
     use url::Url;
 
@@ -137,8 +138,11 @@ mod tests {
             updated: t,
             summary_html: None,
             content_html: None,
-            authors: vec!["<img src=x onerror=alert(1)>".into()],
-            categories: vec!["<!--x--><?x><svg onload=alert(1)>".into()],
+            authors: vec![Person::named("<img src=x onerror=alert(1)>")],
+            categories: vec![Category::term("<!--x--><?x><svg onload=alert(1)>")],
+            language: None,
+            extras: Extras::default(),
+            title_html: None,
             enclosures: Vec::new(),
             source: "s".into(),
             others: Vec::new(),

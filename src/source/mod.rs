@@ -13,6 +13,7 @@
 
 pub mod decode;
 pub mod discover;
+mod extras;
 pub mod guard;
 pub mod http;
 pub mod parse;

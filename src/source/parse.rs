@@ -26,8 +26,9 @@ use regex::Regex;
 use url::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::extras::{self, Scanned};
 use crate::html;
-use crate::model::{Enclosure, Item};
+use crate::model::{Category, Enclosure, Extras, Item, Person};
 use crate::transform::canonical_url;
 
 /// The most items read from one feed, unless `[fetch] max_items` says otherwise.
@@ -162,17 +163,27 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_item
             }
         }
     }
+    // What feed-rs does not read, entry by entry; used only when the two passes agree on
+    // how many entries there are.
+    let mut scanned = if is_json { Vec::new() } else { extras::scan(text) };
+    if scanned.len() != entries.len() {
+        scanned.clear();
+    }
+    scanned.truncate(max_items);
+    let mut scanned = scanned.into_iter();
     let dropped = entries.len().saturating_sub(max_items);
     entries.truncate(max_items);
+    let kind = TextKind::of(feed.feed_type);
     let items = entries
         .into_iter()
         .map(|e| {
             map_entry(
                 e,
+                scanned.next().unwrap_or_default(),
                 root_base.as_ref(),
                 feed_base.as_ref(),
                 base,
-                is_json,
+                kind,
                 language.as_deref(),
             )
         })
@@ -242,6 +253,55 @@ fn text_of(t: &Text) -> String {
     html::one_line(&html::to_text(&t.content))
 }
 
+/// How a feed's text constructs say whether they are text or HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    /// Atom: `type="text"` is text, `html` / `xhtml` are markup.
+    Typed,
+    /// RSS: untyped; a title is HTML only when it looks like HTML (an end tag or an entity
+    /// reference left after XML decoding), as feedparser and most readers take it.
+    Sniffed,
+    /// JSON Feed: titles are plain text.
+    Plain,
+}
+
+impl TextKind {
+    fn of(feed_type: FeedType) -> TextKind {
+        match feed_type {
+            FeedType::Atom => TextKind::Typed,
+            FeedType::JSON => TextKind::Plain,
+            FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2 => TextKind::Sniffed,
+        }
+    }
+}
+
+/// A title as plain text, and as HTML when it is HTML with markup in it. A title given as
+/// text keeps what looks like a tag (`History of the <blink> tag`); one given as HTML loses
+/// its tags in the plain text and keeps them, to be sanitised, in the HTML.
+fn title_of(t: &Text, kind: TextKind) -> (String, Option<String>) {
+    let is_html = match kind {
+        TextKind::Typed => t.content_type.subty() != "plain",
+        TextKind::Sniffed => looks_like_html(&t.content),
+        TextKind::Plain => false,
+    };
+    if !is_html {
+        return (html::one_line(&t.content), None);
+    }
+    let plain = text_of(t);
+    let markup = t.content.contains('<').then(|| t.content.trim().to_string());
+    (plain, markup)
+}
+
+/// Whether untyped text is HTML: it has an end tag or a character or entity reference (what
+/// is left after XML decoding: `&amp;amp;` in the XML, `&lt;b&gt;x&lt;/b&gt;`).
+fn looks_like_html(text: &str) -> bool {
+    static HTML: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)</[a-z][a-z0-9]*\s*>|&(?:#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]{1,31});")
+            .expect("static regex")
+    });
+    HTML.is_match(text)
+}
+
 /// HTML of a feed-rs text construct: plain text is escaped so it stays text.
 fn html_of(t: &Text) -> String {
     if t.content_type.subty() == "plain" {
@@ -263,12 +323,14 @@ fn non_empty(s: String) -> Option<String> {
 
 fn map_entry(
     e: Entry,
+    scanned: Scanned,
     root_base: Option<&Url>,
     feed_base: Option<&Url>,
     fetch_base: Option<&Url>,
-    is_json: bool,
+    kind: TextKind,
     language: Option<&str>,
 ) -> Item {
+    let is_json = kind == TextKind::Plain;
     let entry_base = e
         .base
         .as_deref()
@@ -308,7 +370,10 @@ fn map_entry(
     }
     let link = url.as_deref().and_then(|u| web_link(u, base)).map(String::from);
     let guid = non_empty(e.id.trim().to_string());
-    let title = e.title.as_ref().map(text_of).and_then(non_empty);
+    let (title, title_html) = match e.title.as_ref().map(|t| title_of(t, kind)) {
+        Some((plain, markup)) => (non_empty(plain), markup),
+        None => (None, None),
+    };
     let summary = e.summary.as_ref().map(html_of).and_then(non_empty);
     let content = e.content.as_ref().and_then(|c| {
         let body = c.body.clone()?;
@@ -319,19 +384,42 @@ fn map_entry(
         };
         non_empty(html)
     });
-    let authors = e
-        .authors
-        .iter()
-        .filter_map(|p| p.name.as_deref())
-        .map(|n| html::one_line(&html::to_text(n)))
-        .filter(|n| !n.is_empty())
-        .collect();
+    let web = |href: Option<String>| href.as_deref().and_then(|h| web_link(h, base)).map(String::from);
+    let person = |p: Person| Person {
+        name: html::one_line(&html::to_text(&p.name)),
+        email: p.email.map(|e| html::one_line(&e)).and_then(non_empty),
+        uri: web(p.uri),
+    };
+    // The scan reads RSS `email (name)` and Atom's email / uri; feed-rs the rest (JSON).
+    let authors: Vec<Person> = if scanned.authors.is_empty() {
+        e.authors
+            .iter()
+            .map(|p| Person {
+                name: p.name.clone().unwrap_or_default(),
+                email: p.email.clone(),
+                uri: p.uri.clone(),
+            })
+            .map(person)
+            .collect()
+    } else {
+        scanned.authors.into_iter().map(person).collect()
+    };
+    let authors = authors.into_iter().filter(|p| !p.display().is_empty()).collect();
     let categories = e
         .categories
         .iter()
-        .map(|c| html::one_line(c.label.as_deref().unwrap_or(&c.term)))
-        .filter(|c| !c.is_empty())
+        .map(|c| Category {
+            term: html::one_line(&c.term),
+            scheme: c.scheme.as_deref().map(html::one_line).and_then(non_empty),
+            label: c
+                .label
+                .as_deref()
+                .map(html::one_line)
+                .filter(|l| !l.is_empty() && l != c.term.trim()),
+        })
+        .filter(|c| !c.term.is_empty())
         .collect();
+    let extras = resolve_extras(scanned.extras, &person, &web);
     let mut item = Item {
         key: String::new(),
         guid,
@@ -339,6 +427,7 @@ fn map_entry(
         link,
         base: entry_base.map(String::from),
         title,
+        title_html,
         summary,
         content,
         authors,
@@ -346,11 +435,54 @@ fn map_entry(
         published: e.published,
         updated: e.updated,
         enclosures,
-        language: e.language.or_else(|| language.map(str::to_string)),
+        language: scanned
+            .language
+            .or(e.language)
+            .or_else(|| language.map(str::to_string)),
+        extras,
     };
     cap_fields(&mut item);
     item.key = item_key(&item);
     item
+}
+
+/// Extras with every URL resolved (only `http(s)` kept) and every person cleaned like authors.
+fn resolve_extras(
+    mut x: Extras,
+    person: &dyn Fn(Person) -> Person,
+    web: &dyn Fn(Option<String>) -> Option<String>,
+) -> Extras {
+    x.contributors = std::mem::take(&mut x.contributors)
+        .into_iter()
+        .map(person)
+        .filter(|p| !p.display().is_empty())
+        .collect();
+    x.license = web(x.license);
+    x.comments = web(x.comments);
+    x.comments_feed = web(x.comments_feed);
+    if let Some(src) = x.source.as_mut() {
+        src.link = web(src.link.take());
+        src.feed_url = web(src.feed_url.take());
+    }
+    x.links = std::mem::take(&mut x.links)
+        .into_iter()
+        .filter_map(|mut l| {
+            l.href = web(Some(l.href))?;
+            Some(l)
+        })
+        .collect();
+    x.thumbnails = std::mem::take(&mut x.thumbnails)
+        .into_iter()
+        .filter_map(|mut t| {
+            t.url = web(Some(t.url))?;
+            Some(t)
+        })
+        .collect();
+    x.itunes.image = web(x.itunes.image.take());
+    x.image = web(x.image.take())
+        .or_else(|| x.thumbnails.first().map(|t| t.url.clone()))
+        .or_else(|| x.itunes.image.clone());
+    x
 }
 
 /// `text` without the characters XML forbids (NUL, other controls, U+FFFE / U+FFFF), cut to
@@ -394,15 +526,22 @@ fn cap_fields(item: &mut Item) {
         .take()
         .map(|t| capped(&t, MAX_TITLE_BYTES))
         .and_then(non_empty);
+    item.title_html = item.title_html.take().and_then(|t| {
+        (t.len() <= MAX_TITLE_BYTES)
+            .then(|| capped(&t, MAX_TITLE_BYTES))
+            .and_then(non_empty)
+    });
     item.summary = item.summary.take().and_then(html_field);
     item.content = item.content.take().and_then(html_field);
-    for list in [&mut item.authors, &mut item.categories] {
-        list.truncate(MAX_LIST);
-        for name in list.iter_mut() {
-            *name = capped(name, MAX_NAME_BYTES);
-        }
-        list.retain(|name| !name.is_empty());
+    cap_people(&mut item.authors);
+    item.categories.truncate(MAX_LIST);
+    for c in &mut item.categories {
+        c.term = capped(&c.term, MAX_NAME_BYTES);
+        cap_name(&mut c.scheme);
+        cap_name(&mut c.label);
     }
+    item.categories.retain(|c| !c.term.is_empty());
+    cap_extras(&mut item.extras);
     item.enclosures.truncate(MAX_LIST);
     item.enclosures.retain(|e| e.url.len() <= MAX_URL_BYTES);
     for e in &mut item.enclosures {
@@ -413,6 +552,84 @@ fn cap_fields(item: &mut Item) {
         .take()
         .map(|l| capped(&l, MAX_NAME_BYTES))
         .and_then(non_empty);
+}
+
+/// A short text field (a name, a label): cut to [`MAX_NAME_BYTES`].
+fn cap_name(field: &mut Option<String>) {
+    *field = field
+        .take()
+        .map(|s| capped(&s, MAX_NAME_BYTES))
+        .and_then(non_empty);
+}
+
+/// A URL field: dropped when over [`MAX_URL_BYTES`].
+fn cap_url(field: &mut Option<String>) {
+    *field = field.take().and_then(url_field);
+}
+
+fn cap_people(people: &mut Vec<Person>) {
+    people.truncate(MAX_LIST);
+    for p in people.iter_mut() {
+        p.name = capped(&p.name, MAX_NAME_BYTES);
+        cap_name(&mut p.email);
+        cap_url(&mut p.uri);
+    }
+    people.retain(|p| !p.display().is_empty());
+}
+
+/// Holds the extras to the same caps: lists to [`MAX_LIST`], names to [`MAX_NAME_BYTES`],
+/// URLs to [`MAX_URL_BYTES`], longer texts (rights, podcast summary) to [`MAX_TITLE_BYTES`].
+fn cap_extras(x: &mut Extras) {
+    let text = |field: &mut Option<String>| {
+        *field = field
+            .take()
+            .map(|s| capped(&s, MAX_TITLE_BYTES))
+            .and_then(non_empty);
+    };
+    cap_people(&mut x.contributors);
+    text(&mut x.rights);
+    cap_name(&mut x.publisher);
+    for url in [
+        &mut x.license,
+        &mut x.comments,
+        &mut x.comments_feed,
+        &mut x.image,
+    ] {
+        cap_url(url);
+    }
+    if let Some(src) = x.source.as_mut() {
+        text(&mut src.title);
+        cap_url(&mut src.link);
+        cap_url(&mut src.feed_url);
+        cap_url(&mut src.id);
+    }
+    x.links.truncate(MAX_LIST);
+    x.links.retain(|l| l.href.len() <= MAX_URL_BYTES);
+    for l in &mut x.links {
+        l.rel = capped(&l.rel, MAX_NAME_BYTES);
+        cap_name(&mut l.mime);
+        cap_name(&mut l.title);
+        cap_name(&mut l.hreflang);
+    }
+    x.thumbnails.truncate(MAX_LIST);
+    x.thumbnails.retain(|t| t.url.len() <= MAX_URL_BYTES);
+    let it = &mut x.itunes;
+    for name in [
+        &mut it.author,
+        &mut it.duration,
+        &mut it.episode,
+        &mut it.season,
+        &mut it.episode_type,
+    ] {
+        cap_name(name);
+    }
+    text(&mut it.subtitle);
+    text(&mut it.summary);
+    cap_url(&mut it.image);
+    it.keywords.truncate(MAX_LIST);
+    for k in &mut it.keywords {
+        *k = capped(k, MAX_NAME_BYTES);
+    }
 }
 
 /// The `rdf:about` of every `<item>` of an RSS 1.0 document, in document order.
@@ -734,7 +951,7 @@ mod tests {
         let summary = i.summary.as_deref().expect("summary");
         assert!(summary.len() <= MAX_HTML_BYTES && summary.starts_with("<p>文文"));
         assert_eq!(i.categories.len(), MAX_LIST);
-        assert!(i.categories.iter().all(|c| c.len() == MAX_NAME_BYTES));
+        assert!(i.categories.iter().all(|c| c.term.len() == MAX_NAME_BYTES));
     }
 
     #[test]

@@ -1048,6 +1048,7 @@ mod tests {
 
     fn render(i: &Item) -> Rendered {
         Rendered {
+            title_html: None,
             summary_html: None,
             content_html: i.content.clone(),
         }

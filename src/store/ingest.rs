@@ -209,7 +209,7 @@ impl Prepared<'_> {
     }
 
     /// Binds the `items` columns a new or changed copy writes, in this order: guid, url, link,
-    /// title, authors, categories, enclosures, language, published, updated, last_seen,
+    /// title, authors, categories, enclosures, language, extras, published, updated, last_seen,
     /// content_hash, cmp_lines, cmp_removed, body_len.
     fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>, seen: i64) -> Query<'q, Any, AnyArguments> {
         let (item, work) = (self.item, self.work);
@@ -227,6 +227,7 @@ impl Prepared<'_> {
             .bind(to_json(&item.categories))
             .bind(to_json(&item.enclosures))
             .bind(item.language.as_deref())
+            .bind(to_json(&item.extras))
             .bind(item.published.map(ts))
             .bind(item.updated.map(ts))
             .bind(seen)
@@ -236,10 +237,12 @@ impl Prepared<'_> {
             .bind(body.map_or(0, |b| b.len() as i64))
     }
 
-    /// Binds its `item_bodies` columns: summary_html, content_html, cmp_title, cmp_body.
+    /// Binds its `item_bodies` columns: title_html, summary_html, content_html, cmp_title,
+    /// cmp_body.
     fn bind_body<'q>(&'q self, query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
         let work = self.work;
         query
+            .bind(work.rendered.title_html.as_deref())
             .bind(work.rendered.summary_html.as_deref())
             .bind(work.rendered.content_html.as_deref())
             .bind(work.cmp.title.as_str())
@@ -606,14 +609,16 @@ async fn update_changed(
     for p in changed {
         let query = sqlx::query(
             "UPDATE items SET guid = $3, url = $4, link = $5, title = $6, authors = $7, categories = $8, \
-             enclosures = $9, language = $10, published = $11, updated = $12, last_seen = $13, content_hash = $14, \
-             cmp_lines = $15, cmp_removed = $16, body_len = $17 WHERE source = $1 AND item_key = $2",
+             enclosures = $9, language = $10, extras = $11, published = $12, updated = $13, last_seen = $14, \
+             content_hash = $15, cmp_lines = $16, cmp_removed = $17, body_len = $18 \
+             WHERE source = $1 AND item_key = $2",
         )
         .bind(source)
         .bind(&p.item.key);
         p.bind(query, seen).execute(&mut *conn).await?;
         let query = sqlx::query(
-            "UPDATE item_bodies SET summary_html = $2, content_html = $3, cmp_title = $4, cmp_body = $5 WHERE id = $1",
+            "UPDATE item_bodies SET title_html = $2, summary_html = $3, content_html = $4, cmp_title = $5, \
+             cmp_body = $6 WHERE id = $1",
         )
         .bind(p.work.id);
         p.bind_body(query).execute(&mut *conn).await?;
@@ -705,15 +710,15 @@ async fn insert_new(
         tracing::debug!(source, "exact keys taken by a concurrent fetch: grouping again");
         rows_in(conn, "DELETE FROM exact_keys WHERE key IN", &inserted, "").await?;
     };
-    const WIDTH: usize = 20;
-    // Few rows per statement, for the reason given at [`INDEX_ROWS`]; bodies have 5 columns.
+    const WIDTH: usize = 21;
+    // Few rows per statement, for the reason given at [`INDEX_ROWS`]; bodies have 6 columns.
     const ITEM_ROWS: usize = 15;
     const BODY_ROWS: usize = 40;
     for (c, chunk) in new.chunks(ITEM_ROWS).enumerate() {
         let sql = format!(
             "INSERT INTO items (source, item_key, guid, url, link, title, authors, categories, enclosures, \
-             language, published, updated, last_seen, content_hash, cmp_lines, cmp_removed, body_len, id, \
-             exact_id, first_seen) VALUES {}",
+             language, extras, published, updated, last_seen, content_hash, cmp_lines, cmp_removed, body_len, \
+             id, exact_id, first_seen) VALUES {}",
             placeholder_rows(chunk.len(), WIDTH, 1)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -728,8 +733,8 @@ async fn insert_new(
     }
     for chunk in new.chunks(BODY_ROWS) {
         let sql = format!(
-            "INSERT INTO item_bodies (id, summary_html, content_html, cmp_title, cmp_body) VALUES {}",
-            placeholder_rows(chunk.len(), 5, 1)
+            "INSERT INTO item_bodies (id, title_html, summary_html, content_html, cmp_title, cmp_body) VALUES {}",
+            placeholder_rows(chunk.len(), 6, 1)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in chunk {

@@ -59,6 +59,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "leases", include_str!("migrations/0004_leases.sql")),
     (5, "item bodies", include_str!("migrations/0005_item_bodies.sql")),
     (6, "item pairs", include_str!("migrations/0006_item_pairs.sql")),
+    (7, "item extras", include_str!("migrations/0007_item_extras.sql")),
 ];
 
 /// A store failure, naming what was being done.
@@ -134,6 +135,8 @@ pub struct FetchRecord<'a> {
 /// Sanitised HTML for an item, computed only for new or changed items.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
+    /// Sanitised title HTML, when the feed gave the title as HTML with markup.
+    pub title_html: Option<String>,
     /// Sanitised summary.
     pub summary_html: Option<String>,
     /// Sanitised content.
@@ -205,14 +208,15 @@ pub(crate) fn item_hash(item: &Item) -> i64 {
     field(item.guid.as_deref());
     field(item.url.as_deref());
     field(item.title.as_deref());
+    field(item.title_html.as_deref());
     field(item.summary.as_deref());
     field(item.content.as_deref());
     field(item.language.as_deref());
-    for a in &item.authors {
-        field(Some(a));
-    }
-    for c in &item.categories {
-        field(Some(c));
+    // People, categories and extras through their JSON: every detail counts.
+    field(Some(&to_json(&item.authors)));
+    field(Some(&to_json(&item.categories)));
+    if !item.extras.is_empty() {
+        field(Some(&to_json(&item.extras)));
     }
     for e in &item.enclosures {
         field(Some(&e.url));
@@ -232,8 +236,8 @@ pub(crate) fn new_group_id(source: &str, key: &str) -> String {
     format!("st-{:016x}", h.digest())
 }
 
-pub(crate) const ITEM_COLUMNS: &str = "i.source, i.item_key, i.guid, i.url, i.link, i.title, b.summary_html, b.content_html, \
-     i.authors, i.categories, i.enclosures, i.language, i.published, i.updated, i.first_seen, i.exact_id, \
+pub(crate) const ITEM_COLUMNS: &str = "i.source, i.item_key, i.guid, i.url, i.link, i.title, b.title_html, b.summary_html, \
+     b.content_html, i.authors, i.categories, i.enclosures, i.language, i.extras, i.published, i.updated, i.first_seen, i.exact_id, \
      COALESCE(i.story_id, i.exact_id) AS story_id, i.regions";
 
 /// The tables [`ITEM_COLUMNS`] are read from: an item (`i`) with its body (`b`).
@@ -252,12 +256,14 @@ pub(crate) fn stored_item(row: &AnyRow) -> Result<StoredItem, sqlx::Error> {
         url: row.try_get("url")?,
         link: row.try_get("link")?,
         title: row.try_get("title")?,
+        title_html: row.try_get("title_html")?,
         summary_html: row.try_get("summary_html")?,
         content_html: row.try_get("content_html")?,
         authors: json_list(row.try_get("authors")?),
         categories: json_list(row.try_get("categories")?),
         enclosures: json_list(row.try_get("enclosures")?),
         language: row.try_get("language")?,
+        extras: serde_json::from_str(&row.try_get::<String, _>("extras")?).unwrap_or_default(),
         published: row.try_get::<Option<i64>, _>("published")?.map(from_ts),
         updated: row.try_get::<Option<i64>, _>("updated")?.map(from_ts),
         first_seen: from_ts(row.try_get("first_seen")?),
@@ -620,6 +626,7 @@ mod tests {
             ..Item::default()
         };
         let render = |i: &Item| Rendered {
+            title_html: None,
             summary_html: None,
             content_html: i.content.clone(),
         };
@@ -654,6 +661,7 @@ mod tests {
         .expect("trigger");
         let now = Utc.timestamp_opt(1_641_000_000, 0).single().expect("now");
         let render: Render = Arc::new(|i: &Item| Rendered {
+            title_html: None,
             summary_html: i.summary.clone(),
             content_html: None,
         });

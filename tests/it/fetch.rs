@@ -1,7 +1,7 @@
 //! Fetching real bytes from a loopback origin, through decode, parse and store.
 
 use chrono::{TimeZone, Utc};
-use feedfold::model::StoredItem;
+use feedfold::model::{Category, Person, StoredItem};
 use feedfold::run::Outcome;
 
 use crate::support::{Backend, Env, Origin, failure, sources, stored};
@@ -88,8 +88,11 @@ async fn every_format_and_encoding_is_read() {
         tom.url.as_deref(),
         Some("https://xian-daily.example/news/1.html?utm_source=rss")
     );
-    assert_eq!(tom.authors, ["Li Ming"]);
-    assert_eq!(tom.categories, ["Local", "Health"]);
+    assert_eq!(tom.authors, [Person::named("Li Ming")]);
+    assert_eq!(
+        tom.categories,
+        [Category::term("Local"), Category::term("Health")]
+    );
     assert_eq!(tom.enclosures[0].url, "https://xian-daily.example/a.mp3");
     assert_eq!(tom.published, Utc.with_ymd_and_hms(2022, 1, 6, 12, 0, 0).single());
     let content = tom.content_html.as_deref().expect("content");

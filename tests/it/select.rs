@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use feedfold::config::{Config, Dedup, OutputConfig, resolve_region};
 use feedfold::html;
-use feedfold::model::StoredItem;
+use feedfold::model::{Category, Person, StoredItem};
 use feedfold::output::{self, Entry, Member, Selection};
 use feedfold::store::Store;
 use feedfold::transform::filter::{Doc, Query};
@@ -153,13 +153,21 @@ fn within(regions: &serde_json::Value, filter: &[usize]) -> bool {
 
 fn matches(q: &Query, title: &str, e: (&Option<String>, &Option<String>), item: &StoredItem) -> bool {
     let content = html::to_text(e.0.as_deref().or(e.1.as_deref()).unwrap_or(""));
+    let (authors, categories) = names(&item.authors, &item.categories);
     q.matches(&Doc {
         title,
         content: &content,
-        authors: &item.authors,
-        categories: &item.categories,
+        authors: &authors,
+        categories: &categories,
         source: &item.source,
     })
+}
+
+fn names(authors: &[Person], categories: &[Category]) -> (Vec<String>, Vec<String>) {
+    (
+        authors.iter().map(|a| a.display().to_string()).collect(),
+        categories.iter().map(|c| c.display().to_string()).collect(),
+    )
 }
 
 fn former_accepts(out: &OutputConfig, members: &[StoredItem]) -> bool {
@@ -229,6 +237,7 @@ fn former_entry(id: String, mut members: Vec<StoredItem>) -> Entry {
         id,
         story: shown.story_id.clone(),
         title,
+        title_html: shown.title_html,
         link: shown.link,
         published,
         updated,
@@ -237,6 +246,8 @@ fn former_entry(id: String, mut members: Vec<StoredItem>) -> Entry {
         authors: shown.authors,
         categories: shown.categories,
         enclosures: shown.enclosures,
+        language: shown.language,
+        extras: shown.extras,
         source: shown.source,
         others,
         regions: shown.regions,
@@ -265,11 +276,12 @@ fn former_adhoc(
                         .or(e.summary_html.as_deref())
                         .unwrap_or(""),
                 );
+                let (authors, categories) = names(&e.authors, &e.categories);
                 q.matches(&Doc {
                     title: &e.title,
                     content: &content,
-                    authors: &e.authors,
-                    categories: &e.categories,
+                    authors: &authors,
+                    categories: &categories,
                     source: &e.source,
                 })
             })

@@ -526,6 +526,9 @@ fn entry(edit: impl FnOnce(&mut Entry)) -> Entry {
         content_html: Some("<p>content</p>".into()),
         authors: vec!["An author".into()],
         categories: vec!["A category".into()],
+        language: Some("en".into()),
+        extras: Default::default(),
+        title_html: None,
         enclosures: vec![Enclosure {
             url: "https://benign.example/a.mp3".into(),
             mime: Some("audio/mpeg".into()),

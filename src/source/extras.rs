@@ -1,0 +1,569 @@
+//! What feed-rs does not read: the per-entry fields of the common namespaces.
+//!
+//! In: the feed document as XML text (after any legacy normalisation). Out: one [`Scanned`] per
+//! `<item>` / `<entry>`, in document order: its [`Extras`] (contributors, rights, license,
+//! publisher, source feed, comments, other links, geo point, Media RSS thumbnails, iTunes
+//! episode fields), its language (`xml:lang` in effect, `dc:language`) and its people's email
+//! and home page where feed-rs loses them. URLs are as written; [`super::parse`] resolves them
+//! against the entry's base and keeps only `http(s)`.
+//!
+//! One streaming pass with `quick-xml`, matching elements by namespace URI (not prefix), so a
+//! feed that binds `media` to another prefix still reads. Entity references other than XML's
+//! own and numeric ones are dropped, never expanded. A document this pass cannot read yields
+//! nothing, and the entries keep what feed-rs read.
+
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::reader::NsReader;
+
+use crate::model::{Extras, GeoPoint, Link, Person, SourceFeed, Thumbnail};
+
+/// What the pass read of one entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Scanned {
+    /// The fields feed-rs does not read.
+    pub extras: Extras,
+    /// `dc:language` / `dcterms:language`, else the `xml:lang` in effect on the entry.
+    pub language: Option<String>,
+    /// Authors as the entry gives them (name, email, uri), in order.
+    pub authors: Vec<Person>,
+}
+
+/// Namespaces read here, by URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    /// No namespace, RSS 0.9x/2.0, RSS 1.0.
+    Rss,
+    Atom,
+    Dc,
+    Dcterms,
+    Itunes,
+    Media,
+    GeoRss,
+    Gml,
+    Geo,
+    Wfw,
+    Slash,
+    Thread,
+    CreativeCommons,
+    Other,
+}
+
+fn ns_of(resolved: &ResolveResult) -> Ns {
+    let uri = match resolved {
+        ResolveResult::Bound(Namespace(uri)) => uri.to_ascii_lowercase(),
+        ResolveResult::Unbound => return Ns::Rss,
+        ResolveResult::Unknown(_) => return Ns::Other,
+    };
+    let uri = uri.trim_end_matches(['/', '#']);
+    match uri {
+        "http://purl.org/rss/1.0"
+        | "http://my.netscape.com/rdf/simple/0.9"
+        | "http://backend.userland.com/rss2" => Ns::Rss,
+        "http://www.w3.org/2005/atom" | "http://purl.org/atom/ns" => Ns::Atom,
+        "http://purl.org/dc/elements/1.1" => Ns::Dc,
+        "http://purl.org/dc/terms" => Ns::Dcterms,
+        "http://www.itunes.com/dtds/podcast-1.0.dtd" | "https://www.itunes.com/dtds/podcast-1.0.dtd" => {
+            Ns::Itunes
+        }
+        "http://search.yahoo.com/mrss" | "http://video.search.yahoo.com/mrss" => Ns::Media,
+        "http://www.georss.org/georss" => Ns::GeoRss,
+        "http://www.opengis.net/gml" => Ns::Gml,
+        "http://www.w3.org/2003/01/geo/wgs84_pos" => Ns::Geo,
+        "http://wellformedweb.org/commentapi" => Ns::Wfw,
+        "http://purl.org/rss/1.0/modules/slash" => Ns::Slash,
+        "http://purl.org/syndication/thread/1.0" => Ns::Thread,
+        "http://backend.userland.com/creativecommonsrssmodule"
+        | "http://cyber.law.harvard.edu/rss/creativecommonsrssmodule.html"
+        | "http://web.resource.org/cc"
+        | "http://creativecommons.org/ns" => Ns::CreativeCommons,
+        _ => Ns::Other,
+    }
+}
+
+/// An element open inside an entry.
+#[derive(Debug)]
+struct Open {
+    ns: Ns,
+    name: String,
+    lang: Option<String>,
+}
+
+/// The entry being read.
+#[derive(Debug, Default)]
+struct Current {
+    scanned: Scanned,
+    /// Depth of the entry element in the document.
+    depth: usize,
+    /// The `xml:lang` in effect on the entry element.
+    lang: Option<String>,
+    /// Person being read (Atom `author` / `contributor`), and whether it is a contributor.
+    person: Option<(Person, bool)>,
+    /// Atom `source` being read, and the depth of its element.
+    source: Option<(SourceFeed, usize)>,
+    /// Text collected for the innermost element.
+    text: String,
+}
+
+/// Reads the extras of every entry of `xml`, in document order. Empty when the document
+/// cannot be read this way.
+pub(crate) fn scan(xml: &str) -> Vec<Scanned> {
+    scan_inner(xml).unwrap_or_default()
+}
+
+fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {
+    let mut reader = NsReader::from_str(xml);
+    reader.config_mut().expand_empty_elements = true;
+    let mut out = Vec::new();
+    let mut langs: Vec<Option<String>> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let mut current: Option<Current> = None;
+    loop {
+        let (resolved, event) = reader.read_resolved_event().ok()?;
+        let ns = ns_of(&resolved);
+        match event {
+            Event::Start(e) => {
+                let name = local(&e);
+                let inherited = langs.last().cloned().flatten();
+                let lang = attr(&e, "xml:lang").map(|l| l.trim().to_string()).or(inherited);
+                langs.push(lang.clone());
+                let is_entry = matches!((ns, name.as_str()), (Ns::Rss, "item") | (Ns::Atom, "entry"));
+                if current.is_none() && is_entry {
+                    current = Some(Current {
+                        depth: langs.len(),
+                        lang: lang.clone(),
+                        ..Current::default()
+                    });
+                    stack.clear();
+                    continue;
+                }
+                if let Some(cur) = current.as_mut() {
+                    cur.text.clear();
+                    start(cur, ns, &name, &e, langs.len());
+                    stack.push(Open { ns, name, lang });
+                }
+            }
+            Event::End(_) => {
+                let depth = langs.len();
+                langs.pop();
+                let Some(cur) = current.as_mut() else { continue };
+                if depth == cur.depth {
+                    let mut done = current.take().unwrap_or_default();
+                    if done.scanned.language.is_none() {
+                        done.scanned.language = done.lang.filter(|l| !l.is_empty());
+                    }
+                    out.push(done.scanned);
+                    continue;
+                }
+                if let Some(open) = stack.pop() {
+                    let text = std::mem::take(&mut cur.text);
+                    end(cur, &open, text.trim(), depth);
+                }
+            }
+            Event::Text(t) => {
+                if let Some(cur) = current.as_mut() {
+                    cur.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::CData(c) => {
+                if let Some(cur) = current.as_mut() {
+                    cur.text.push_str(&c);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(cur) = current.as_mut() {
+                    if let Ok(Some(c)) = r.resolve_char_ref() {
+                        cur.text.push(c);
+                    } else {
+                        match &*r.xml10_content() {
+                            "amp" => cur.text.push('&'),
+                            "lt" => cur.text.push('<'),
+                            "gt" => cur.text.push('>'),
+                            "quot" => cur.text.push('"'),
+                            "apos" => cur.text.push('\''),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+fn local(e: &BytesStart) -> String {
+    e.local_name().as_ref().to_string()
+}
+
+fn attr(e: &BytesStart, key: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == key || a.key.local_name().as_ref() == key)
+        .and_then(|a| {
+            a.normalized_value(XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// An element opens inside the entry: what its attributes say.
+fn start(cur: &mut Current, ns: Ns, name: &str, e: &BytesStart, depth: usize) {
+    let in_source = cur.source.is_some();
+    let x = &mut cur.scanned.extras;
+    match (ns, name) {
+        (Ns::Atom, "source") if !in_source => cur.source = Some((SourceFeed::default(), depth)),
+        (Ns::Atom, "link") if in_source => {
+            if let (Some((src, _)), Some(href)) = (cur.source.as_mut(), attr(e, "href")) {
+                match attr(e, "rel").as_deref().unwrap_or("alternate") {
+                    "self" => src.feed_url = Some(href),
+                    "alternate" => src.link = Some(href),
+                    _ => {}
+                }
+            }
+        }
+        (Ns::Atom, "author" | "contributor") if !in_source => {
+            cur.person = Some((Person::default(), name == "contributor"));
+        }
+        (Ns::Atom, "link") => {
+            let rel = attr(e, "rel").unwrap_or_else(|| "alternate".to_string());
+            let Some(href) = attr(e, "href") else { return };
+            let mime = attr(e, "type");
+            match rel.as_str() {
+                "alternate" | "enclosure" => {}
+                "license" => x.license = x.license.take().or(Some(href)),
+                "replies" if mime.as_deref().is_none_or(|m| m.contains("html")) => {
+                    x.comments = x.comments.take().or(Some(href));
+                    if let Some(n) = attr(e, "thr:count").and_then(|c| c.trim().parse().ok()) {
+                        x.comment_count = Some(n);
+                    }
+                }
+                _ => x.links.push(Link {
+                    href,
+                    rel,
+                    mime,
+                    title: attr(e, "title"),
+                    hreflang: attr(e, "hreflang"),
+                    length: attr(e, "length").and_then(|l| l.trim().parse().ok()),
+                }),
+            }
+        }
+        (Ns::Rss, "source") if !in_source => {
+            x.source = Some(SourceFeed {
+                feed_url: attr(e, "url"),
+                ..SourceFeed::default()
+            });
+        }
+        (Ns::CreativeCommons, "license") => {
+            if let Some(url) = attr(e, "rdf:resource") {
+                x.license = Some(url);
+            }
+        }
+        (Ns::Media, "thumbnail") => {
+            if let Some(url) = attr(e, "url") {
+                x.thumbnails.push(Thumbnail {
+                    url,
+                    width: attr(e, "width").and_then(|w| w.trim().parse().ok()),
+                    height: attr(e, "height").and_then(|h| h.trim().parse().ok()),
+                });
+            }
+        }
+        (Ns::Itunes, "image") => {
+            if let Some(href) = attr(e, "href") {
+                x.itunes.image = Some(href);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An element closes inside the entry: what its text says.
+fn end(cur: &mut Current, open: &Open, text: &str, depth: usize) {
+    let value = non_empty(text);
+    if let Some((src, source_depth)) = cur.source.as_mut() {
+        if depth == *source_depth {
+            let done = cur.source.take().map(|(s, _)| s);
+            cur.scanned.extras.source = done.filter(|s| s != &SourceFeed::default());
+            return;
+        }
+        if depth == *source_depth + 1 {
+            match (open.ns, open.name.as_str()) {
+                (Ns::Atom, "title") => src.title = value,
+                (Ns::Atom, "id") => src.id = value,
+                _ => {}
+            }
+        }
+        return;
+    }
+    if let Some((person, contributor)) = cur.person.as_mut() {
+        match (open.ns, open.name.as_str()) {
+            (Ns::Atom, "name") => person.name = value.unwrap_or_default(),
+            (Ns::Atom, "email") => person.email = value,
+            (Ns::Atom, "uri" | "url" | "homepage") => person.uri = value,
+            (Ns::Atom, "author" | "contributor") => {
+                let person = std::mem::take(person);
+                let contributor = *contributor;
+                cur.person = None;
+                if person != Person::default() {
+                    if contributor {
+                        cur.scanned.extras.contributors.push(person);
+                    } else {
+                        cur.scanned.authors.push(person);
+                    }
+                }
+            }
+            _ => {}
+        }
+        return;
+    }
+    let x = &mut cur.scanned.extras;
+    let Some(value) = value else { return };
+    match (open.ns, open.name.as_str()) {
+        (Ns::Rss, "author") => cur.scanned.authors.push(rss_person(&value)),
+        (Ns::Dc, "creator") | (Ns::Dcterms, "creator") => cur.scanned.authors.push(rss_person(&value)),
+        (Ns::Dc | Ns::Dcterms, "contributor") => x.contributors.push(rss_person(&value)),
+        (Ns::Dc | Ns::Dcterms, "language") => cur.scanned.language = Some(value),
+        (Ns::Atom, "rights") | (Ns::Dc | Ns::Dcterms, "rights") | (Ns::Rss, "copyright") => {
+            x.rights = x.rights.take().or(Some(value))
+        }
+        (Ns::Dc | Ns::Dcterms, "publisher") => x.publisher = Some(value),
+        (Ns::Rss, "source") => {
+            if let Some(src) = x.source.as_mut() {
+                src.title = Some(value);
+            }
+        }
+        (Ns::Rss, "comments") => x.comments = Some(value),
+        (Ns::Wfw, "commentRss" | "commentrss") => x.comments_feed = Some(value),
+        (Ns::Slash, "comments") | (Ns::Thread, "total") => x.comment_count = value.parse().ok(),
+        (Ns::CreativeCommons, "license") => x.license = Some(value),
+        (Ns::GeoRss, "point") | (Ns::Gml, "pos") => x.geo = point(&value).or(x.geo),
+        (Ns::Geo, "lat") => {
+            let lat = value.parse().ok();
+            x.geo = lat.map(|lat| GeoPoint {
+                lat,
+                lon: x.geo.map_or(0.0, |g| g.lon),
+            });
+        }
+        (Ns::Geo, "long" | "lon") => {
+            if let (Some(g), Ok(lon)) = (x.geo.as_mut(), value.parse()) {
+                g.lon = lon;
+            }
+        }
+        (Ns::Itunes, field) => {
+            let it = &mut x.itunes;
+            match field {
+                "author" => it.author = Some(value),
+                "duration" => it.duration = Some(value),
+                "explicit" => {
+                    it.explicit = match value.to_ascii_lowercase().as_str() {
+                        "yes" | "true" | "explicit" => Some(true),
+                        "no" | "false" | "clean" => Some(false),
+                        _ => None,
+                    }
+                }
+                "episode" => it.episode = Some(value),
+                "season" => it.season = Some(value),
+                "episodeType" | "episodetype" => it.episode_type = Some(value),
+                "subtitle" => it.subtitle = Some(value),
+                "summary" => it.summary = Some(value),
+                "keywords" => {
+                    it.keywords = value.split(',').filter_map(non_empty).collect();
+                }
+                "block" => it.block = value.eq_ignore_ascii_case("yes") || value == "true",
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    let _ = open.lang.as_deref();
+}
+
+/// A GeoRSS / GML point: "lat lon" (spaces or commas between).
+fn point(text: &str) -> Option<GeoPoint> {
+    let mut parts = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .map(str::parse::<f64>);
+    let lat = parts.next()?.ok()?;
+    let lon = parts.next()?.ok()?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some(GeoPoint { lat, lon })
+}
+
+/// An RSS `author` / `dc:creator`: `email (Name)`, `Name <email>`, a bare email or a name.
+pub(crate) fn rss_person(text: &str) -> Person {
+    let text = text.trim();
+    let is_email = |s: &str| {
+        let s = s.trim().trim_start_matches("mailto:");
+        s.contains('@') && !s.contains(char::is_whitespace)
+    };
+    if let Some((email, rest)) = text.split_once('(')
+        && is_email(email)
+        && let Some(name) = rest.strip_suffix(')')
+    {
+        return Person {
+            name: name.trim().to_string(),
+            email: Some(email.trim().trim_start_matches("mailto:").to_string()),
+            uri: None,
+        };
+    }
+    if let Some((name, rest)) = text.split_once('<')
+        && let Some(email) = rest.strip_suffix('>')
+        && is_email(email)
+    {
+        return Person {
+            name: name.trim().to_string(),
+            email: Some(email.trim().to_string()),
+            uri: None,
+        };
+    }
+    if is_email(text) {
+        return Person {
+            name: String::new(),
+            email: Some(text.trim_start_matches("mailto:").to_string()),
+            uri: None,
+        };
+    }
+    Person::named(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_people_in_their_common_forms() {
+        let p = rss_person("me@example.com (Me Myself)");
+        assert_eq!(
+            (p.name.as_str(), p.email.as_deref()),
+            ("Me Myself", Some("me@example.com"))
+        );
+        let p = rss_person("Me Myself <me@example.com>");
+        assert_eq!(
+            (p.name.as_str(), p.email.as_deref()),
+            ("Me Myself", Some("me@example.com"))
+        );
+        let p = rss_person("me@example.com");
+        assert_eq!(
+            (p.name.as_str(), p.email.as_deref()),
+            ("", Some("me@example.com"))
+        );
+        assert_eq!(rss_person("李明 (记者)"), Person::named("李明 (记者)"));
+    }
+
+    #[test]
+    fn namespaced_fields_of_each_entry() {
+        let xml = r#"<rss version="2.0" xmlns:it="http://www.itunes.com/dtds/podcast-1.0.dtd"
+            xmlns:m="http://search.yahoo.com/mrss/" xmlns:georss="http://www.georss.org/georss"
+            xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wfw="http://wellformedweb.org/CommentAPI/"
+            xmlns:slash="http://purl.org/rss/1.0/modules/slash/"
+            xmlns:creativeCommons="http://backend.userland.com/creativeCommonsRssModule">
+          <channel xml:lang="zh-CN"><title>t</title>
+          <item><title>a</title><author>li@example.com (Li Ming)</author>
+            <dc:language>en</dc:language><dc:rights>© 2024 E</dc:rights><dc:publisher>E Press</dc:publisher>
+            <dc:contributor>Wang Fang</dc:contributor>
+            <source url="https://origin.example/feed.xml">Origin &amp; Co</source>
+            <comments>https://e.example/a#comments</comments><wfw:commentRss>https://e.example/a/feed</wfw:commentRss>
+            <slash:comments>12</slash:comments>
+            <creativeCommons:license>http://creativecommons.org/licenses/by/4.0/</creativeCommons:license>
+            <georss:point>34.26 108.94</georss:point>
+            <m:thumbnail url="https://e.example/a.jpg" width="120" height="90"/>
+            <it:duration>1:02:03</it:duration><it:explicit>no</it:explicit><it:episode>7</it:episode>
+            <it:season>2</it:season><it:episodeType>full</it:episodeType><it:subtitle>Sub</it:subtitle>
+            <it:image href="https://e.example/ep.jpg"/><it:keywords>a, b ,c</it:keywords><it:block>yes</it:block>
+          </item>
+          <item><title>b</title></item>
+          </channel></rss>"#;
+        let s = scan(xml);
+        assert_eq!(s.len(), 2);
+        let x = &s[0].extras;
+        assert_eq!(s[0].language.as_deref(), Some("en"));
+        assert_eq!(s[1].language.as_deref(), Some("zh-CN"), "xml:lang inherited");
+        assert_eq!(s[0].authors[0].email.as_deref(), Some("li@example.com"));
+        assert_eq!(x.rights.as_deref(), Some("© 2024 E"));
+        assert_eq!(x.publisher.as_deref(), Some("E Press"));
+        assert_eq!(x.contributors, [Person::named("Wang Fang")]);
+        let src = x.source.as_ref().expect("source");
+        assert_eq!(src.title.as_deref(), Some("Origin & Co"));
+        assert_eq!(src.feed_url.as_deref(), Some("https://origin.example/feed.xml"));
+        assert_eq!(x.comments.as_deref(), Some("https://e.example/a#comments"));
+        assert_eq!(x.comments_feed.as_deref(), Some("https://e.example/a/feed"));
+        assert_eq!(x.comment_count, Some(12));
+        assert_eq!(
+            x.license.as_deref(),
+            Some("http://creativecommons.org/licenses/by/4.0/")
+        );
+        assert_eq!(
+            x.geo,
+            Some(GeoPoint {
+                lat: 34.26,
+                lon: 108.94
+            })
+        );
+        assert_eq!(x.thumbnails[0].width, Some(120));
+        let it = &x.itunes;
+        assert_eq!(it.duration.as_deref(), Some("1:02:03"));
+        assert_eq!(it.explicit, Some(false));
+        assert_eq!(
+            (it.episode.as_deref(), it.season.as_deref()),
+            (Some("7"), Some("2"))
+        );
+        assert_eq!(it.image.as_deref(), Some("https://e.example/ep.jpg"));
+        assert_eq!(it.keywords, ["a", "b", "c"]);
+        assert!(it.block);
+        assert!(s[1].extras.is_empty());
+    }
+
+    #[test]
+    fn atom_people_source_and_links() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:thr="http://purl.org/syndication/thread/1.0" xml:lang="en">
+          <title>t</title>
+          <entry xml:lang="fr"><id>x</id><title>a</title>
+            <author><name>Ann</name><email>ann@example.com</email><uri>https://ann.example/</uri></author>
+            <contributor><name>Bob</name></contributor>
+            <rights>CC BY</rights>
+            <link rel="related" href="https://r.example/" title="R" hreflang="de"/>
+            <link rel="replies" type="text/html" href="https://e.example/x#c" thr:count="3"/>
+            <link rel="license" href="https://creativecommons.org/licenses/by/4.0/"/>
+            <source><id>urn:s</id><title>Origin</title><link href="https://origin.example/"/>
+              <link rel="self" href="https://origin.example/feed"/><author><name>Not the entry's</name></author></source>
+          </entry></feed>"#;
+        let s = scan(xml);
+        assert_eq!(s.len(), 1);
+        let e = &s[0];
+        assert_eq!(e.language.as_deref(), Some("fr"));
+        assert_eq!(
+            e.authors.len(),
+            1,
+            "the source's author is not the entry's: {:?}",
+            e.authors
+        );
+        assert_eq!(e.authors[0].uri.as_deref(), Some("https://ann.example/"));
+        assert_eq!(e.extras.contributors, [Person::named("Bob")]);
+        assert_eq!(e.extras.rights.as_deref(), Some("CC BY"));
+        assert_eq!(e.extras.links[0].hreflang.as_deref(), Some("de"));
+        assert_eq!(e.extras.comments.as_deref(), Some("https://e.example/x#c"));
+        assert_eq!(e.extras.comment_count, Some(3));
+        assert_eq!(
+            e.extras.license.as_deref(),
+            Some("https://creativecommons.org/licenses/by/4.0/")
+        );
+        let src = e.extras.source.as_ref().expect("source");
+        assert_eq!(src.title.as_deref(), Some("Origin"));
+        assert_eq!(src.feed_url.as_deref(), Some("https://origin.example/feed"));
+        assert_eq!(src.id.as_deref(), Some("urn:s"));
+    }
+
+    #[test]
+    fn undefined_entities_are_dropped_and_bad_documents_yield_nothing() {
+        let xml = "<rss><channel><item><dc:rights xmlns:dc=\"http://purl.org/dc/elements/1.1/\">a &lol9; b &amp; &#20013;</dc:rights></item></channel></rss>";
+        assert_eq!(scan(xml)[0].extras.rights.as_deref(), Some("a  b & 中"));
+        assert!(scan("<rss><channel><item><title>a</b></item>").is_empty());
+    }
+}
