@@ -13,6 +13,9 @@
 //! nothing, and the entries keep what feed-rs read.
 
 use quick_xml::XmlVersion;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
@@ -110,6 +113,69 @@ struct Current {
 /// cannot be read this way.
 pub(crate) fn scan(xml: &str) -> Vec<Scanned> {
     scan_inner(xml).unwrap_or_default()
+}
+
+/// The same for a JSON Feed: each item's `language`, `image` (else `banner_image`) and
+/// `external_url` (a related link), which feed-rs does not keep.
+pub(crate) fn scan_json(json: &str) -> Vec<Scanned> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    let text = |v: &serde_json::Value, key: &str| v.get(key).and_then(|x| x.as_str()).and_then(non_empty);
+    let Some(items) = doc.get("items").and_then(|i| i.as_array()) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| {
+            let mut extras = Extras {
+                image: text(item, "image").or_else(|| text(item, "banner_image")),
+                ..Extras::default()
+            };
+            if let Some(href) = text(item, "external_url") {
+                extras.links.push(Link {
+                    href,
+                    rel: "related".to_string(),
+                    ..Link::default()
+                });
+            }
+            Scanned {
+                extras,
+                language: text(item, "language"),
+                authors: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Whether an RSS document may hold anything [`scan`] reads and feed-rs does not: one quick
+/// search for the names involved, so the many feeds that carry nothing more (title, link,
+/// text, `dc:creator`, categories, enclosures) are not read twice.
+pub(crate) fn worth_scanning(xml: &str) -> bool {
+    static MARKERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build([
+                "<author",
+                "contributor",
+                "rights>",
+                "copyright>",
+                "<source",
+                "comments",
+                "license",
+                "publisher>",
+                ":language>",
+                "georss",
+                "wgs84_pos",
+                "opengis.net/gml",
+                "mrss",
+                "itunes",
+                "xml:lang",
+                "syndication/thread",
+            ])
+            .ok()
+    });
+    MARKERS.as_ref().is_none_or(|m| m.is_match(xml))
 }
 
 fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {

@@ -144,7 +144,6 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_item
         .and_then(|l| web_link(&l.href, base));
     let feed_base = feed_link.as_ref().or(base).cloned();
     let root_base = root_xml_base(text).and_then(|b| resolve(&b, base));
-    let is_json = feed.feed_type == FeedType::JSON;
     let language = feed.language.clone();
     let update_interval = feed
         .ttl
@@ -165,7 +164,12 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_item
     }
     // What feed-rs does not read, entry by entry; used only when the two passes agree on
     // how many entries there are.
-    let mut scanned = if is_json { Vec::new() } else { extras::scan(text) };
+    let mut scanned = match feed.feed_type {
+        FeedType::JSON => extras::scan_json(text),
+        FeedType::Atom => extras::scan(text),
+        _ if extras::worth_scanning(text) => extras::scan(text),
+        _ => Vec::new(),
+    };
     if scanned.len() != entries.len() {
         scanned.clear();
     }
@@ -1082,6 +1086,82 @@ mod tests {
         assert_eq!(feed.items[0].url.as_deref(), Some("javascript:alert(1)"));
         let enclosures: Vec<_> = feed.items.iter().map(|i| i.enclosures.len()).collect();
         assert_eq!(enclosures, [0, 0, 1]);
+    }
+
+    #[test]
+    fn titles_given_as_text_keep_what_looks_like_a_tag() {
+        let atom = |title: &str| {
+            format!(
+                "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry><id>x</id>{title}</entry></feed>"
+            )
+        };
+        let read = |doc: &str| {
+            let i = parse_feed(doc, None, cst()).expect("parses").items.remove(0);
+            (i.title, i.title_html)
+        };
+        assert_eq!(
+            read(&atom(
+                "<title type=\"text\">History of the &lt;blink&gt; tag</title>"
+            )),
+            (Some("History of the <blink> tag".into()), None)
+        );
+        assert_eq!(
+            read(&atom(
+                "<title type=\"html\">&lt;b&gt;Bold&lt;/b&gt; move &amp;amp; more</title>"
+            )),
+            (
+                Some("Bold move & more".into()),
+                Some("<b>Bold</b> move &amp; more".into())
+            )
+        );
+        assert_eq!(
+            read(&rss_items(
+                "<item><title>AT&amp;amp;T &lt;b&gt;wins&lt;/b&gt;</title><link>https://e.example/1</link></item>"
+            )),
+            (Some("AT&T wins".into()), Some("AT&amp;T <b>wins</b>".into())),
+            "RSS text that looks like HTML is HTML"
+        );
+        assert_eq!(
+            read(&rss_items(
+                "<item><title>I &lt;3 NY, a &lt; b</title><link>https://e.example/1</link></item>"
+            )),
+            (Some("I <3 NY, a < b".into()), None),
+            "and text that does not is text"
+        );
+    }
+
+    #[test]
+    fn people_categories_and_extras_reach_the_item() {
+        let rss = "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><title>t</title>\
+            <link>https://e.example/</link><language>zh-cn</language>\
+            <item><title>a</title><link>https://e.example/a</link><author>li@example.com (Li Ming)</author>\
+            <category domain=\"https://e.example/tags\">Local</category><comments>/a#c</comments>\
+            <itunes:duration>12:00</itunes:duration><itunes:image href=\"javascript:alert(1)\"/></item></channel></rss>";
+        let i = parse_feed(rss, None, cst()).expect("parses").items.remove(0);
+        assert_eq!(
+            i.authors,
+            [Person {
+                name: "Li Ming".into(),
+                email: Some("li@example.com".into()),
+                uri: None
+            }]
+        );
+        assert_eq!(i.categories[0].scheme.as_deref(), Some("https://e.example/tags"));
+        assert_eq!(i.language.as_deref(), Some("zh-cn"));
+        assert_eq!(
+            i.extras.comments.as_deref(),
+            Some("https://e.example/a#c"),
+            "resolved"
+        );
+        assert_eq!(i.extras.itunes.duration.as_deref(), Some("12:00"));
+        assert_eq!(i.extras.itunes.image, None, "only http(s) URLs are kept");
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+            {"id":"1","url":"https://e.example/1","title":"a","content_text":"x","language":"en-GB",
+             "image":"https://e.example/1.jpg","authors":[{"name":"Ann","url":"https://ann.example/"}]}]}"#;
+        let i = parse_feed(json, None, cst()).expect("parses").items.remove(0);
+        assert_eq!(i.language.as_deref(), Some("en-GB"));
+        assert_eq!(i.extras.image.as_deref(), Some("https://e.example/1.jpg"));
+        assert_eq!(i.authors[0].uri.as_deref(), Some("https://ann.example/"));
     }
 
     #[test]
