@@ -557,6 +557,8 @@ pub fn also_reported_html(others: &[Member]) -> String {
                 html::escape(url),
                 o.title
                     .as_deref()
+                    // A title is text; in an attribute, `&{` would be a Netscape script entity.
+                    .filter(|t| !t.contains("&{"))
                     .map(|t| format!(" title=\"{}\"", html::escape(t)))
                     .unwrap_or_default(),
                 html::escape(&o.source)
