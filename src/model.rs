@@ -173,12 +173,29 @@ pub struct Link {
     pub length: Option<u64>,
 }
 
-/// The feed an item was first published in (Atom `source`, RSS `source`).
+/// The program that made a feed (Atom `generator`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Generator {
+    /// Its name.
+    pub name: String,
+    /// Its home page, absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The feed an item was first published in (Atom `source`, RSS `source`): its metadata as
+/// that feed gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SourceFeed {
     /// Its title, plain text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Its title as sanitised HTML, when given as HTML with markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_html: Option<String>,
     /// Its home page, absolute `http(s)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
@@ -188,6 +205,42 @@ pub struct SourceFeed {
     /// Its Atom id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// When it was last updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+    /// Its subtitle, plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
+    /// Its subtitle as sanitised HTML, when given as HTML with markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle_html: Option<String>,
+    /// Its rights statement, plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<String>,
+    /// Its rights statement as sanitised HTML, when given as HTML with markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights_html: Option<String>,
+    /// Its authors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<Person>,
+    /// Its contributors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributors: Vec<Person>,
+    /// Its categories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    /// Its links other than the home page and its own URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    /// The program that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Generator>,
+    /// Its icon, absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    /// Its logo, absolute `http(s)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
 }
 
 /// A geographic point (GeoRSS `georss:point`, W3C `geo:lat`/`geo:long`, GML `pos`).
@@ -268,6 +321,9 @@ pub struct Extras {
     /// Rights statement (Atom `rights`, `dc:rights`, `dcterms:rights`), plain text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rights: Option<String>,
+    /// The rights statement as sanitised HTML, when the feed gave it as HTML with markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights_html: Option<String>,
     /// License URL (`creativeCommons:license`, `cc:license`, Atom `rel="license"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,

@@ -20,17 +20,41 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
 
-use crate::model::{Extras, GeoPoint, Link, Person, SourceFeed, Thumbnail};
+use chrono::{DateTime, Utc};
+
+use crate::html;
+use crate::model::{Category, Extras, Generator, GeoPoint, Link, Person, SourceFeed, Thumbnail};
 
 /// What the pass read of one entry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Scanned {
-    /// The fields feed-rs does not read.
+    /// The fields feed-rs does not read. Text constructs given as HTML (rights, the source's
+    /// title, subtitle and rights) hold unsanitised HTML here, for [`super::parse`] to
+    /// sanitise against the entry's base.
     pub extras: Extras,
     /// `dc:language` / `dcterms:language`, else the `xml:lang` in effect on the entry.
     pub language: Option<String>,
     /// Authors as the entry gives them (name, email, uri), in order.
     pub authors: Vec<Person>,
+    /// Categories feed-rs does not read (`dc:subject`, `media:category`).
+    pub categories: Vec<Category>,
+    /// Fields used only where feed-rs found none.
+    pub fallback: Fallback,
+}
+
+/// What an entry says in other namespaces' words, used where its own element is missing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Fallback {
+    /// `dc:title`, `dcterms:title`, `media:title`: plain text.
+    pub title: Option<String>,
+    /// `dc:description`, `dcterms:description`, `media:description`: HTML.
+    pub summary: Option<String>,
+    /// `fullitem`: HTML.
+    pub content: Option<String>,
+    /// `dcterms:issued`, `dcterms:created`, `dc:date`: as written.
+    pub published: Option<String>,
+    /// `dcterms:modified`: as written.
+    pub updated: Option<String>,
 }
 
 /// Namespaces read here, by URI.
@@ -90,7 +114,19 @@ fn ns_of(resolved: &ResolveResult) -> Ns {
 struct Open {
     ns: Ns,
     name: String,
-    lang: Option<String>,
+    /// Its `type` attribute (text constructs), lower case.
+    kind: Option<String>,
+    /// Where its content starts in the document.
+    inner_start: usize,
+}
+
+/// Whose a person being read is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Author,
+    Contributor,
+    SourceAuthor,
+    SourceContributor,
 }
 
 /// The entry being read.
@@ -101,8 +137,8 @@ struct Current {
     depth: usize,
     /// The `xml:lang` in effect on the entry element.
     lang: Option<String>,
-    /// Person being read (Atom `author` / `contributor`), and whether it is a contributor.
-    person: Option<(Person, bool)>,
+    /// Person being read (Atom `author` / `contributor`) and whose.
+    person: Option<(Person, Role)>,
     /// Atom `source` being read, and the depth of its element.
     source: Option<(SourceFeed, usize)>,
     /// Text collected for the innermost element.
@@ -142,7 +178,7 @@ pub(crate) fn scan_json(json: &str) -> Vec<Scanned> {
             Scanned {
                 extras,
                 language: text(item, "language"),
-                authors: Vec::new(),
+                ..Scanned::default()
             }
         })
         .collect()
@@ -172,6 +208,12 @@ pub(crate) fn worth_scanning(xml: &str) -> bool {
                 "itunes",
                 "xml:lang",
                 "syndication/thread",
+                "subject>",
+                "dcterms",
+                "fullitem",
+                ":title>",
+                ":description>",
+                ":date>",
             ])
             .ok()
     });
@@ -188,6 +230,7 @@ fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {
     loop {
         let (resolved, event) = reader.read_resolved_event().ok()?;
         let ns = ns_of(&resolved);
+        let position = usize::try_from(reader.buffer_position()).ok()?;
         match event {
             Event::Start(e) => {
                 let name = local(&e);
@@ -198,7 +241,7 @@ fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {
                 if current.is_none() && is_entry {
                     current = Some(Current {
                         depth: langs.len(),
-                        lang: lang.clone(),
+                        lang,
                         ..Current::default()
                     });
                     stack.clear();
@@ -207,7 +250,12 @@ fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {
                 if let Some(cur) = current.as_mut() {
                     cur.text.clear();
                     start(cur, ns, &name, &e, langs.len());
-                    stack.push(Open { ns, name, lang });
+                    stack.push(Open {
+                        ns,
+                        name,
+                        kind: attr(&e, "type").map(|t| t.trim().to_ascii_lowercase()),
+                        inner_start: position,
+                    });
                 }
             }
             Event::End(_) => {
@@ -224,7 +272,9 @@ fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {
                 }
                 if let Some(open) = stack.pop() {
                     let text = std::mem::take(&mut cur.text);
-                    end(cur, &open, text.trim(), depth);
+                    let inner_end = xml[..position].rfind("</").unwrap_or(open.inner_start);
+                    let raw = xml.get(open.inner_start..inner_end).unwrap_or("");
+                    end(cur, &open, text.trim(), raw, depth);
                 }
             }
             Event::Text(t) => {
@@ -280,23 +330,108 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
+/// An Atom text construct: its plain text, and its (unsanitised) HTML when it is HTML or
+/// XHTML with markup. `text` is the element's decoded text, `raw` its content as written.
+fn text_construct(kind: Option<&str>, text: &str, raw: &str) -> (Option<String>, Option<String>) {
+    let html = match kind {
+        Some("html" | "text/html") => Some(text.to_string()),
+        Some("xhtml" | "application/xhtml+xml") => Some(unwrap_div(raw.trim()).to_string()),
+        _ => None,
+    };
+    match html {
+        Some(html) => {
+            let plain = non_empty(&html::one_line(&html::to_text(&html)));
+            let markup = html.contains('<').then(|| html.trim().to_string());
+            (plain, markup)
+        }
+        None => (non_empty(&html::one_line(text)), None),
+    }
+}
+
+/// XHTML content without the `<div>` that wraps it.
+fn unwrap_div(raw: &str) -> &str {
+    let Some(rest) = raw
+        .strip_prefix("<div")
+        .filter(|r| r.starts_with([' ', '>', '\n', '\t', '\r']))
+    else {
+        return raw;
+    };
+    match (rest.find('>'), rest.strip_suffix("</div>")) {
+        (Some(gt), Some(_)) if gt + 1 <= rest.len() - "</div>".len() => {
+            &rest[gt + 1..rest.len() - "</div>".len()]
+        }
+        _ => raw,
+    }
+}
+
+fn link_of(e: &BytesStart, href: String, rel: String) -> Link {
+    Link {
+        href,
+        rel,
+        mime: attr(e, "type"),
+        title: attr(e, "title"),
+        hreflang: attr(e, "hreflang"),
+        length: attr(e, "length").and_then(|l| l.trim().parse().ok()),
+    }
+}
+
+fn category_of(e: &BytesStart, term: Option<String>) -> Option<Category> {
+    let term = term.or_else(|| attr(e, "term")).and_then(|t| non_empty(&t))?;
+    Some(Category {
+        term,
+        scheme: attr(e, "scheme")
+            .or_else(|| attr(e, "domain"))
+            .and_then(|s| non_empty(&s)),
+        label: attr(e, "label").and_then(|l| non_empty(&l)),
+    })
+}
+
 /// An element opens inside the entry: what its attributes say.
 fn start(cur: &mut Current, ns: Ns, name: &str, e: &BytesStart, depth: usize) {
-    let in_source = cur.source.is_some();
-    let x = &mut cur.scanned.extras;
-    match (ns, name) {
-        (Ns::Atom, "source") if !in_source => cur.source = Some((SourceFeed::default(), depth)),
-        (Ns::Atom, "link") if in_source => {
-            if let (Some((src, _)), Some(href)) = (cur.source.as_mut(), attr(e, "href")) {
-                match attr(e, "rel").as_deref().unwrap_or("alternate") {
-                    "self" => src.feed_url = Some(href),
-                    "alternate" => src.link = Some(href),
-                    _ => {}
+    if let Some((src, source_depth)) = cur.source.as_mut() {
+        if depth != *source_depth + 1 || ns != Ns::Atom {
+            return;
+        }
+        match name {
+            "author" | "contributor" => {
+                let role = if name == "author" {
+                    Role::SourceAuthor
+                } else {
+                    Role::SourceContributor
+                };
+                cur.person = Some((Person::default(), role));
+            }
+            "link" => {
+                let Some(href) = attr(e, "href") else { return };
+                let rel = attr(e, "rel").unwrap_or_else(|| "alternate".to_string());
+                match rel.as_str() {
+                    "self" if src.feed_url.is_none() => src.feed_url = Some(href),
+                    "alternate" if src.link.is_none() => src.link = Some(href),
+                    _ => src.links.push(link_of(e, href, rel)),
                 }
             }
+            "category" => src.categories.extend(category_of(e, None)),
+            "generator" => {
+                src.generator = Some(Generator {
+                    uri: attr(e, "uri").or_else(|| attr(e, "url")),
+                    version: attr(e, "version"),
+                    ..Generator::default()
+                })
+            }
+            _ => {}
         }
-        (Ns::Atom, "author" | "contributor") if !in_source => {
-            cur.person = Some((Person::default(), name == "contributor"));
+        return;
+    }
+    let x = &mut cur.scanned.extras;
+    match (ns, name) {
+        (Ns::Atom, "source") => cur.source = Some((SourceFeed::default(), depth)),
+        (Ns::Atom, "author" | "contributor") => {
+            let role = if name == "author" {
+                Role::Author
+            } else {
+                Role::Contributor
+            };
+            cur.person = Some((Person::default(), role));
         }
         (Ns::Atom, "link") => {
             let rel = attr(e, "rel").unwrap_or_else(|| "alternate".to_string());
@@ -304,24 +439,17 @@ fn start(cur: &mut Current, ns: Ns, name: &str, e: &BytesStart, depth: usize) {
             let mime = attr(e, "type");
             match rel.as_str() {
                 "alternate" | "enclosure" => {}
-                "license" => x.license = x.license.take().or(Some(href)),
-                "replies" if mime.as_deref().is_none_or(|m| m.contains("html")) => {
-                    x.comments = x.comments.take().or(Some(href));
+                "license" if x.license.is_none() => x.license = Some(href),
+                "replies" if x.comments.is_none() && mime.as_deref().is_none_or(|m| m.contains("html")) => {
+                    x.comments = Some(href);
                     if let Some(n) = attr(e, "thr:count").and_then(|c| c.trim().parse().ok()) {
                         x.comment_count = Some(n);
                     }
                 }
-                _ => x.links.push(Link {
-                    href,
-                    rel,
-                    mime,
-                    title: attr(e, "title"),
-                    hreflang: attr(e, "hreflang"),
-                    length: attr(e, "length").and_then(|l| l.trim().parse().ok()),
-                }),
+                _ => x.links.push(link_of(e, href, rel)),
             }
         }
-        (Ns::Rss, "source") if !in_source => {
+        (Ns::Rss, "source") => {
             x.source = Some(SourceFeed {
                 feed_url: attr(e, "url"),
                 ..SourceFeed::default()
@@ -350,56 +478,98 @@ fn start(cur: &mut Current, ns: Ns, name: &str, e: &BytesStart, depth: usize) {
     }
 }
 
-/// An element closes inside the entry: what its text says.
-fn end(cur: &mut Current, open: &Open, text: &str, depth: usize) {
+/// An element closes inside the entry: what its text says. `raw` is its content as written.
+fn end(cur: &mut Current, open: &Open, text: &str, raw: &str, depth: usize) {
     let value = non_empty(text);
-    if let Some((src, source_depth)) = cur.source.as_mut() {
-        if depth == *source_depth {
-            let done = cur.source.take().map(|(s, _)| s);
-            cur.scanned.extras.source = done.filter(|s| s != &SourceFeed::default());
-            return;
-        }
-        if depth == *source_depth + 1 {
-            match (open.ns, open.name.as_str()) {
-                (Ns::Atom, "title") => src.title = value,
-                (Ns::Atom, "id") => src.id = value,
-                _ => {}
-            }
-        }
-        return;
-    }
-    if let Some((person, contributor)) = cur.person.as_mut() {
+    if let Some((person, role)) = cur.person.as_mut() {
         match (open.ns, open.name.as_str()) {
             (Ns::Atom, "name") => person.name = value.unwrap_or_default(),
             (Ns::Atom, "email") => person.email = value,
             (Ns::Atom, "uri" | "url" | "homepage") => person.uri = value,
             (Ns::Atom, "author" | "contributor") => {
                 let person = std::mem::take(person);
-                let contributor = *contributor;
+                let role = *role;
                 cur.person = None;
-                if person != Person::default() {
-                    if contributor {
-                        cur.scanned.extras.contributors.push(person);
-                    } else {
-                        cur.scanned.authors.push(person);
-                    }
+                if person == Person::default() {
+                    return;
                 }
+                let list = match (role, cur.source.as_mut()) {
+                    (Role::Author, _) => &mut cur.scanned.authors,
+                    (Role::Contributor, _) => &mut cur.scanned.extras.contributors,
+                    (Role::SourceAuthor, Some((src, _))) => &mut src.authors,
+                    (Role::SourceContributor, Some((src, _))) => &mut src.contributors,
+                    (_, None) => return,
+                };
+                list.push(person);
             }
             _ => {}
         }
         return;
     }
-    let x = &mut cur.scanned.extras;
+    if let Some((src, source_depth)) = cur.source.as_mut() {
+        if depth == *source_depth {
+            let done = cur.source.take().map(|(s, _)| s);
+            cur.scanned.extras.source = done.filter(|s| s != &SourceFeed::default());
+            return;
+        }
+        if depth == *source_depth + 1 && open.ns == Ns::Atom {
+            let construct = || text_construct(open.kind.as_deref(), text, raw);
+            match open.name.as_str() {
+                "title" => (src.title, src.title_html) = construct(),
+                "subtitle" | "tagline" => (src.subtitle, src.subtitle_html) = construct(),
+                "rights" | "copyright" => (src.rights, src.rights_html) = construct(),
+                "id" => src.id = value,
+                "updated" | "modified" => {
+                    src.updated = value
+                        .as_deref()
+                        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                        .map(|d| d.with_timezone(&Utc))
+                }
+                "icon" => src.icon = value,
+                "logo" => src.logo = value,
+                "generator" => {
+                    if let Some(g) = src.generator.as_mut() {
+                        g.name = value.unwrap_or_default();
+                    }
+                }
+                _ => {}
+            }
+        }
+        return;
+    }
+    let scanned = &mut cur.scanned;
+    let x = &mut scanned.extras;
+    if (open.ns, open.name.as_str()) == (Ns::Atom, "rights") {
+        (x.rights, x.rights_html) = text_construct(open.kind.as_deref(), text, raw);
+        return;
+    }
     let Some(value) = value else { return };
+    let fallback = &mut scanned.fallback;
     match (open.ns, open.name.as_str()) {
-        (Ns::Rss, "author") => cur.scanned.authors.push(rss_person(&value)),
-        (Ns::Dc, "creator") | (Ns::Dcterms, "creator") => cur.scanned.authors.push(rss_person(&value)),
+        (Ns::Rss, "author") | (Ns::Dc | Ns::Dcterms, "creator" | "author") => {
+            scanned.authors.push(rss_person(&value))
+        }
         (Ns::Dc | Ns::Dcterms, "contributor") => x.contributors.push(rss_person(&value)),
-        (Ns::Dc | Ns::Dcterms, "language") => cur.scanned.language = Some(value),
-        (Ns::Atom, "rights") | (Ns::Dc | Ns::Dcterms, "rights") | (Ns::Rss, "copyright") => {
+        (Ns::Dc | Ns::Dcterms, "language") => scanned.language = Some(value),
+        (Ns::Dc | Ns::Dcterms, "rights") | (Ns::Rss, "copyright") => {
             x.rights = x.rights.take().or(Some(value))
         }
         (Ns::Dc | Ns::Dcterms, "publisher") => x.publisher = Some(value),
+        (Ns::Dc | Ns::Dcterms, "subject") => scanned.categories.push(Category::term(value)),
+        (Ns::Media, "category") => scanned.categories.push(Category {
+            term: value,
+            scheme: None,
+            label: None,
+        }),
+        (Ns::Dc | Ns::Dcterms | Ns::Media, "title") => fallback.title = fallback.title.take().or(Some(value)),
+        (Ns::Dc | Ns::Dcterms | Ns::Media, "description") => {
+            fallback.summary = fallback.summary.take().or(Some(value))
+        }
+        (Ns::Rss, "fullitem") => fallback.content = Some(value),
+        (Ns::Dc, "date") | (Ns::Dcterms, "issued" | "created" | "date") => {
+            fallback.published = fallback.published.take().or(Some(value))
+        }
+        (Ns::Dcterms, "modified") => fallback.updated = Some(value),
         (Ns::Rss, "source") => {
             if let Some(src) = x.source.as_mut() {
                 src.title = Some(value);
@@ -439,16 +609,13 @@ fn end(cur: &mut Current, open: &Open, text: &str, depth: usize) {
                 "episodeType" | "episodetype" => it.episode_type = Some(value),
                 "subtitle" => it.subtitle = Some(value),
                 "summary" => it.summary = Some(value),
-                "keywords" => {
-                    it.keywords = value.split(',').filter_map(non_empty).collect();
-                }
+                "keywords" => it.keywords = value.split(',').filter_map(non_empty).collect(),
                 "block" => it.block = value.eq_ignore_ascii_case("yes") || value == "true",
                 _ => {}
             }
         }
         _ => {}
     }
-    let _ = open.lang.as_deref();
 }
 
 /// A GeoRSS / GML point: "lat lon" (spaces or commas between).
@@ -624,6 +791,61 @@ mod tests {
         assert_eq!(src.title.as_deref(), Some("Origin"));
         assert_eq!(src.feed_url.as_deref(), Some("https://origin.example/feed"));
         assert_eq!(src.id.as_deref(), Some("urn:s"));
+    }
+
+    #[test]
+    fn a_source_keeps_its_metadata_and_typed_text() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+          <entry><id>x</id><title>a</title><rights type="html">&lt;b&gt;CC&lt;/b&gt; BY</rights>
+            <source><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">Origin <b>Blog</b></div></title>
+              <subtitle>Notes &lt;and&gt; more</subtitle><rights>All rights</rights>
+              <author><name>Sam</name><email>sam@origin.example</email></author>
+              <category term="c" scheme="https://s.example/"/><generator uri="https://gen.example/" version="2">Gen</generator>
+              <icon>https://origin.example/i.ico</icon><logo>https://origin.example/l.png</logo>
+              <link rel="related" href="https://origin.example/r" length="42"/>
+              <updated>2023-11-20T00:00:00Z</updated></source>
+          </entry></feed>"#;
+        let e = &scan(xml)[0];
+        assert_eq!(e.extras.rights.as_deref(), Some("CC BY"));
+        assert_eq!(e.extras.rights_html.as_deref(), Some("<b>CC</b> BY"));
+        let src = e.extras.source.as_ref().expect("source");
+        assert_eq!(src.title.as_deref(), Some("Origin Blog"));
+        assert!(
+            src.title_html
+                .as_deref()
+                .is_some_and(|h| h.contains("<b>Blog</b>")),
+            "{src:?}"
+        );
+        assert_eq!(src.subtitle.as_deref(), Some("Notes <and> more"));
+        assert_eq!(src.subtitle_html, None, "text stays text");
+        assert_eq!(src.rights.as_deref(), Some("All rights"));
+        assert_eq!(src.authors[0].email.as_deref(), Some("sam@origin.example"));
+        assert!(e.authors.is_empty(), "the source's author is not the entry's");
+        assert_eq!(src.categories[0].scheme.as_deref(), Some("https://s.example/"));
+        let g = src.generator.as_ref().expect("generator");
+        assert_eq!((g.name.as_str(), g.version.as_deref()), ("Gen", Some("2")));
+        assert_eq!(src.icon.as_deref(), Some("https://origin.example/i.ico"));
+        assert_eq!(src.links[0].length, Some(42));
+        assert!(src.updated.is_some());
+    }
+
+    #[test]
+    fn other_vocabularies_fill_in_for_missing_fields() {
+        let xml = r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"
+            xmlns:dcterms="http://purl.org/dc/terms/" xmlns:media="http://search.yahoo.com/mrss/"><channel>
+          <item><dc:title>Dc title</dc:title><dc:description>Dc text</dc:description>
+            <dc:subject>Topic</dc:subject><media:category>Other</media:category>
+            <dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued><dcterms:modified>2004-01-01T00:00:00Z</dcterms:modified>
+            <dc:author>Ed Itor</dc:author><fullitem>&lt;p&gt;Full&lt;/p&gt;</fullitem></item></channel></rss>"#;
+        let e = &scan(xml)[0];
+        assert_eq!(e.fallback.title.as_deref(), Some("Dc title"));
+        assert_eq!(e.fallback.summary.as_deref(), Some("Dc text"));
+        assert_eq!(e.fallback.content.as_deref(), Some("<p>Full</p>"));
+        assert_eq!(e.fallback.published.as_deref(), Some("2003-12-31T10:14:55Z"));
+        assert_eq!(e.fallback.updated.as_deref(), Some("2004-01-01T00:00:00Z"));
+        let terms: Vec<_> = e.categories.iter().map(|c| c.term.as_str()).collect();
+        assert_eq!(terms, ["Topic", "Other"]);
+        assert_eq!(e.authors, [Person::named("Ed Itor")]);
     }
 
     #[test]

@@ -378,7 +378,20 @@ fn map_entry(
         Some((plain, markup)) => (non_empty(plain), markup),
         None => (None, None),
     };
-    let summary = e.summary.as_ref().map(html_of).and_then(non_empty);
+    let fallback = scanned.fallback;
+    let (title, title_html) = match title {
+        None => (
+            fallback.title.map(|t| html::one_line(&t)).and_then(non_empty),
+            None,
+        ),
+        some => (some, title_html),
+    };
+    let summary = e
+        .summary
+        .as_ref()
+        .map(html_of)
+        .and_then(non_empty)
+        .or(fallback.summary);
     let content = e.content.as_ref().and_then(|c| {
         let body = c.body.clone()?;
         let html = if c.content_type.subty() == "plain" {
@@ -388,6 +401,10 @@ fn map_entry(
         };
         non_empty(html)
     });
+    let content = content.or(fallback.content);
+    let fallback_date = |d: Option<String>| d.and_then(|d| parse_date(&d, FixedOffset::east_opt(0)?));
+    let published = e.published.or_else(|| fallback_date(fallback.published));
+    let updated = e.updated.or_else(|| fallback_date(fallback.updated));
     let web = |href: Option<String>| href.as_deref().and_then(|h| web_link(h, base)).map(String::from);
     let person = |p: Person| Person {
         name: html::one_line(&html::to_text(&p.name)),
@@ -421,9 +438,16 @@ fn map_entry(
                 .map(html::one_line)
                 .filter(|l| !l.is_empty() && l != c.term.trim()),
         })
+        .chain(scanned.categories)
         .filter(|c| !c.term.is_empty())
-        .collect();
-    let extras = resolve_extras(scanned.extras, &person, &web);
+        .fold(Vec::new(), |mut all: Vec<Category>, c| {
+            if !all.iter().any(|a| a.term == c.term && a.scheme == c.scheme) {
+                all.push(c);
+            }
+            all
+        });
+    let sanitize = |h: Option<String>| h.map(|h| html::sanitize(&h, base)).and_then(non_empty);
+    let extras = resolve_extras(scanned.extras, &person, &web, &sanitize);
     let mut item = Item {
         key: String::new(),
         guid,
@@ -436,8 +460,8 @@ fn map_entry(
         content,
         authors,
         categories,
-        published: e.published,
-        updated: e.updated,
+        published,
+        updated,
         enclosures,
         language: scanned
             .language
@@ -455,7 +479,38 @@ fn resolve_extras(
     mut x: Extras,
     person: &dyn Fn(Person) -> Person,
     web: &dyn Fn(Option<String>) -> Option<String>,
+    sanitize: &dyn Fn(Option<String>) -> Option<String>,
 ) -> Extras {
+    // The few short text constructs given as HTML are sanitised here, against the entry's
+    // base: they are stored inside the extras, not beside the bodies.
+    x.rights_html = sanitize(x.rights_html.take());
+    if let Some(src) = x.source.as_mut() {
+        src.title_html = sanitize(src.title_html.take());
+        src.subtitle_html = sanitize(src.subtitle_html.take());
+        src.rights_html = sanitize(src.rights_html.take());
+        src.authors = std::mem::take(&mut src.authors)
+            .into_iter()
+            .map(person)
+            .filter(|p| !p.display().is_empty())
+            .collect();
+        src.contributors = std::mem::take(&mut src.contributors)
+            .into_iter()
+            .map(person)
+            .filter(|p| !p.display().is_empty())
+            .collect();
+        src.icon = web(src.icon.take());
+        src.logo = web(src.logo.take());
+        src.links = std::mem::take(&mut src.links)
+            .into_iter()
+            .filter_map(|mut l| {
+                l.href = web(Some(l.href))?;
+                Some(l)
+            })
+            .collect();
+        if let Some(g) = src.generator.as_mut() {
+            g.uri = web(g.uri.take());
+        }
+    }
     x.contributors = std::mem::take(&mut x.contributors)
         .into_iter()
         .map(person)
@@ -601,11 +656,37 @@ fn cap_extras(x: &mut Extras) {
     ] {
         cap_url(url);
     }
+    text(&mut x.rights_html);
     if let Some(src) = x.source.as_mut() {
-        text(&mut src.title);
-        cap_url(&mut src.link);
-        cap_url(&mut src.feed_url);
-        cap_url(&mut src.id);
+        for field in [
+            &mut src.title,
+            &mut src.title_html,
+            &mut src.subtitle,
+            &mut src.subtitle_html,
+            &mut src.rights,
+            &mut src.rights_html,
+        ] {
+            text(field);
+        }
+        for url in [
+            &mut src.link,
+            &mut src.feed_url,
+            &mut src.id,
+            &mut src.icon,
+            &mut src.logo,
+        ] {
+            cap_url(url);
+        }
+        cap_people(&mut src.authors);
+        cap_people(&mut src.contributors);
+        src.categories.truncate(MAX_LIST);
+        src.links.truncate(MAX_LIST);
+        src.links.retain(|l| l.href.len() <= MAX_URL_BYTES);
+        if let Some(g) = src.generator.as_mut() {
+            g.name = capped(&g.name, MAX_NAME_BYTES);
+            cap_url(&mut g.uri);
+            cap_name(&mut g.version);
+        }
     }
     x.links.truncate(MAX_LIST);
     x.links.retain(|l| l.href.len() <= MAX_URL_BYTES);
