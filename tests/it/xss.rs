@@ -1,6 +1,6 @@
-//! Hostile feeds: every XSS filter-evasion vector of `tests/fixtures/xss/vectors.txt` in every
-//! position of every input format, through fetch, store and publish, and none may survive into
-//! any output.
+//! Hostile feeds: every XSS filter-evasion vector of `tests/fixtures/xss/vectors.txt` (and of
+//! [`ALLOW_LIST_VECTORS`]) in every position of every input format, through fetch, store and
+//! publish, and none may survive into any output.
 //!
 //! In: the corpus. The generator writes, for each vector and each input carrier (RSS 2.0,
 //! RSS 0.91, RSS 1.0 and Atom, each with XML-escaped text and with CDATA, and JSON Feed), one
@@ -36,6 +36,23 @@ struct Vector {
     text: String,
 }
 
+/// `[html]` vectors aimed at what the sanitiser keeps from feedparser's allow-lists: the
+/// URL-valued attributes beyond `href` and `src`, filtered `style`, attributes that can carry a
+/// Netscape script entity, and handlers on the newly kept elements.
+const ALLOW_LIST_VECTORS: &[&str] = &[
+    r#"<form action="javascript:alert(1)"><input type="submit" value="go"></form>"#,
+    r#"<table><tr><td background="javascript:alert(1)">cell</td></tr></table>"#,
+    r#"<video poster="javascript:alert(1)" controls></video>"#,
+    r#"<span style="background: url(javascript:alert(1))">styled</span>"#,
+    r#"<span style="width: expression(alert(1))">styled</span>"#,
+    r#"<p style="color: red; -moz-binding: url(https://xss.example/x.xml#x)">bound</p>"#,
+    r#"<img src="https://ok.example/a.png" dynsrc="javascript:alert(1)" lowsrc="vbscript:msgbox(1)" longdesc="javascript:alert(1)" usemap="javascript:alert(1)">"#,
+    r#"<a href="https://ok.example/p" ping="javascript:alert(1)">pinged</a>"#,
+    r#"<span data="data:text/html,<script>alert(1)</script>" icon="javascript:alert(1)" cite="javascript:alert(1)" action="javascript:alert(1)" datasrc="javascript:alert(1)">attrs</span>"#,
+    r#"<font color="red" size="&{alert('XSS')};">font</font>"#,
+    r#"<dialog open onclose="alert(1)"><label for="x" onclick="alert(1)">label</label></dialog>"#,
+];
+
 /// The corpus, control characters spelt out.
 fn corpus() -> Vec<Vector> {
     let text =
@@ -68,6 +85,10 @@ fn corpus() -> Vec<Vector> {
             }
         }
     }
+    vectors.extend(ALLOW_LIST_VECTORS.iter().map(|v| Vector {
+        attack: Attack::Html,
+        text: v.to_string(),
+    }));
     vectors
 }
 
@@ -460,6 +481,12 @@ fn the_corpus_covers_every_family() {
         "formaction",
         "xlink:href",
         "<!--[if",
+        "background=",
+        "poster=",
+        "dynsrc=",
+        "ping=",
+        "style=\"background: url(",
+        "expression(alert",
     ] {
         assert!(any(Attack::Html, needle), "no [html] vector with {needle:?}");
     }
