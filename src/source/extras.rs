@@ -357,9 +357,7 @@ fn unwrap_div(raw: &str) -> &str {
         return raw;
     };
     match (rest.find('>'), rest.strip_suffix("</div>")) {
-        (Some(gt), Some(_)) if gt + 1 <= rest.len() - "</div>".len() => {
-            &rest[gt + 1..rest.len() - "</div>".len()]
-        }
+        (Some(gt), Some(_)) if gt < rest.len() - "</div>".len() => &rest[gt + 1..rest.len() - "</div>".len()],
         _ => raw,
     }
 }
