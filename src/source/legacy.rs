@@ -39,9 +39,13 @@
 //! refused a document, read no entry from it or handed back content it could not decode
 //! ([`undecoded`]). A document the rewrite cannot read (not well-formed) is left as it is, for
 //! feed-rs and the repair.
+//!
+//! [`unread_items`] says when a document of which nothing was read is a failure rather than an
+//! empty feed (see the [`parse`](super::parse) module documentation).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use feed_rs::model::Feed;
 use quick_xml::events::attributes::Attribute;
@@ -49,6 +53,7 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::reader::NsReader;
 use quick_xml::writer::Writer;
+use regex::Regex;
 
 const ATOM03_NS: &str = "http://purl.org/atom/ns#";
 const ATOM10_NS: &str = "http://www.w3.org/2005/Atom";
@@ -96,6 +101,32 @@ pub(crate) fn undecoded(feed: &Feed) -> bool {
                 && t.subty() != "xhtml"
                 && t.suffix().is_none_or(|s| s != "xml")
         })
+    })
+}
+
+/// When a document of which no item was read is a failure: `Some` (the root element, for the
+/// error) when its root is not a feed root known here, or when `original` (the document as
+/// fetched) has item or entry elements of any namespace; `None` for an empty feed (a channel
+/// with no items yet), and for JSON.
+pub(crate) fn unread_items(parsed: &str, original: &str) -> Option<String> {
+    static ITEM: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)<(?:[a-z0-9_.-]+:)?(?:item|entry)[\s/>]").expect("static regex"));
+    if !is_xml(parsed) {
+        return None;
+    }
+    let Some(root) = Root::of(parsed) else {
+        return Some("not found".to_string());
+    };
+    let namespace = root.namespace();
+    let known = match root.local() {
+        "feed" | "entry" => matches!(namespace.as_deref(), None | Some(ATOM10_NS)),
+        "rss" => true,
+        "RDF" => parsed.contains(RSS10_NS),
+        _ => false,
+    };
+    (!known || ITEM.is_match(original)).then(|| match namespace {
+        Some(ns) => format!("<{}> in namespace {ns}", root.local()),
+        None => format!("<{}>, no namespace", root.local()),
     })
 }
 
@@ -1087,5 +1118,27 @@ mod tests {
             Some("<rss><channel><title>&#160;</title></rss>"),
             "the references are resolved even so"
         );
+    }
+
+    #[test]
+    fn no_items_is_a_failure_only_where_items_were_expected() {
+        let atom = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>";
+        assert_eq!(unread_items(atom, atom), None);
+        let with_entry = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><x:entry xmlns:x=\"urn:x\"/></feed>";
+        assert_eq!(
+            unread_items(with_entry, with_entry).as_deref(),
+            Some("<feed> in namespace http://www.w3.org/2005/Atom")
+        );
+        let other = "<x:feed xmlns:x=\"urn:other\"/>";
+        assert_eq!(
+            unread_items(other, other).as_deref(),
+            Some("<feed> in namespace urn:other")
+        );
+        let foaf =
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><foaf:Person/></rdf:RDF>";
+        assert!(unread_items(foaf, foaf).is_some());
+        let rss = "<rss version=\"2.0\"><channel><items/></channel></rss>";
+        assert_eq!(unread_items(rss, rss), None);
+        assert_eq!(unread_items("{\"items\": []}", "{}"), None);
     }
 }

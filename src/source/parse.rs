@@ -17,6 +17,13 @@
 //! entities (`&nbsp;`, `&eacute;` ...), which feeds use as if they were XML's and which are read
 //! as their characters.
 //!
+//! A document that yields no item is an error ([`ParseError::NoItems`]), never an empty feed,
+//! when its root element is not a feed root read here (Atom `<feed>` or `<entry>` in the Atom
+//! namespace or none, `<rss>`, RSS 1.0's `<rdf:RDF>`) or when it has `item` or `entry` elements
+//! (of any namespace) of which none was read. A feed root with no item or entry element at all
+//! (an RSS channel with no `<item>` yet, an Atom feed with no `<entry>`, a JSON Feed with empty
+//! `items`) is an empty feed, fetched successfully.
+//!
 //! What a hostile feed can make of an item is bounded: at most `max_items` items per feed (the
 //! rest are dropped and counted), and every field capped ([`MAX_TITLE_BYTES`],
 //! [`MAX_NAME_BYTES`], [`MAX_URL_BYTES`], [`MAX_HTML_BYTES`], [`MAX_LIST`]) on a character
@@ -87,6 +94,14 @@ pub enum ParseError {
     /// The parser panicked on this input (a bug in the parser, contained here).
     #[error("parse: the feed parser failed on this input")]
     Panicked,
+    /// The document was read but gave no items, and is no empty feed: it has item or entry
+    /// elements that could not be read, or its root is no feed root (see the module
+    /// documentation).
+    #[error("parse: the document has no items feedfold can read (root element {root})")]
+    NoItems {
+        /// The root element and its namespace, as in `<feed> in namespace urn:x`.
+        root: String,
+    },
 }
 
 /// Parses feed text into items, at most [`DEFAULT_MAX_ITEMS`] (see [`parse_feed_with`]).
@@ -107,6 +122,11 @@ pub fn parse_feed_with(
     // was read from (the text, or its repair).
     let finish = |(feed, read): (Feed, Option<String>), original: &str, repaired| {
         let read = read.as_deref().unwrap_or(original);
+        if feed.entries.is_empty()
+            && let Some(root) = legacy::unread_items(read, original)
+        {
+            return Err(ParseError::NoItems { root });
+        }
         Ok(map_feed(feed, read, base, repaired, max_items))
     };
     let first = match parse_once(text, tz) {
@@ -1092,6 +1112,59 @@ mod tests {
         assert_eq!(first.summary.as_deref(), Some("First abstract &amp; more"));
         assert_eq!(nested.title.as_deref(), Some("Nested item"));
         assert_eq!(nested.link.as_deref(), Some("http://cdf.example/sub/2.html"));
+    }
+
+    #[test]
+    fn a_document_with_items_it_cannot_read_is_an_error_and_an_empty_channel_is_not() {
+        let no_items = |doc: &str| match parse_feed(doc, None, cst()) {
+            Err(ParseError::NoItems { root }) => root,
+            other => panic!("{doc}: {other:?}"),
+        };
+        let unknown = "<feed xmlns=\"http://example.com/not-atom\"><title>t</title>\
+                       <entry><title>a</title><id>1</id></entry></feed>";
+        assert_eq!(
+            no_items(unknown),
+            "<feed> in namespace http://example.com/not-atom"
+        );
+        let unknown_empty = "<feed xmlns=\"http://example.com/not-atom\"><title>t</title></feed>";
+        assert_eq!(
+            no_items(unknown_empty),
+            "<feed> in namespace http://example.com/not-atom"
+        );
+        // Items where RSS has none: outside the channel.
+        assert_eq!(
+            no_items(
+                "<rss version=\"2.0\"><channel><title>t</title></channel><item><title>a</title></item></rss>"
+            ),
+            "<rss>, no namespace"
+        );
+        let message = ParseError::NoItems {
+            root: no_items(unknown),
+        }
+        .to_string();
+        assert!(
+            message.starts_with("parse: the document has no items"),
+            "{message}"
+        );
+        assert!(message.contains("not-atom"), "{message}");
+        // An HTML page is no feed at all.
+        let page = "<html><head><title>Home</title></head><body><p>Hello</p></body></html>";
+        assert!(parse_feed(page, None, cst()).is_err());
+        // An Atom 0.3 feed with entries is no longer read as empty.
+        let atom03 = "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>t</title>\
+                      <entry><title>a</title><id>x</id><issued>2004-01-01T00:00:00Z</issued></entry></feed>";
+        assert_eq!(parse_feed(atom03, None, cst()).expect("parses").items.len(), 1);
+        // Empty feeds: new blogs, quiet channels.
+        for empty in [
+            "<rss version=\"2.0\"><channel><title>t</title><link>https://e.example/</link></channel></rss>",
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>",
+            "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>t</title></feed>",
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\"><channel><title>t</title></channel></rdf:RDF>",
+            "{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"t\",\"items\":[]}",
+        ] {
+            let feed = parse_feed(empty, None, cst()).unwrap_or_else(|e| panic!("{empty}: {e}"));
+            assert!(feed.items.is_empty(), "{empty}");
+        }
     }
 
     #[test]
