@@ -9,11 +9,14 @@
 //! - [`discover`]: the feed an HTML page links to, when a source gives a page;
 //! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
 //! - [`parse`]: text to items through feed-rs, with repair-and-retry, lenient dates and caps on
-//!   items and field lengths.
+//!   items and field lengths;
+//! - `legacy`: legacy and irregular forms (Atom 0.3, RSS without a version, XHTML bodies, CDF,
+//!   HTML entities) rewritten into documents feed-rs reads, before [`parse`] hands them to it.
 
 pub mod decode;
 pub mod discover;
 mod extras;
 pub mod guard;
 pub mod http;
+mod legacy;
 pub mod parse;

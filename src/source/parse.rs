@@ -8,8 +8,21 @@
 //!
 //! feed-rs is strict XML; on an XML error the text is repaired (invalid characters dropped, bare
 //! `&` escaped, a truncated tail cut after the last complete item and closed) and parsed again.
-//! DTD entities are never expanded and external ones never fetched or read: `&name;` for an
-//! entity that is not one of XML's five stays as written.
+//! Forms feed-rs misreads or refuses (Atom 0.3, RSS without a version, Atom content in media
+//! types and base64, XHTML bodies in RSS items, CDF) are first rewritten into ones it reads, by
+//! `legacy` (see there); only documents that need it are rewritten.
+//!
+//! DTD entities are never expanded and external ones never fetched or read: a reference to an
+//! entity that is not one of XML's five is removed (`a &lol9; b` → `a b`), except HTML's named
+//! entities (`&nbsp;`, `&eacute;` ...), which feeds use as if they were XML's and which are read
+//! as their characters.
+//!
+//! A document that yields no item is an error ([`ParseError::NoItems`]), never an empty feed,
+//! when its root element is not a feed root read here (Atom `<feed>` or `<entry>` in the Atom
+//! namespace or none, `<rss>`, RSS 1.0's `<rdf:RDF>`) or when it has `item` or `entry` elements
+//! (of any namespace) of which none was read. A feed root with no item or entry element at all
+//! (an RSS channel with no `<item>` yet, an Atom feed with no `<entry>`, a JSON Feed with empty
+//! `items`) is an empty feed, fetched successfully.
 //!
 //! What a hostile feed can make of an item is bounded: at most `max_items` items per feed (the
 //! rest are dropped and counted), and every field capped ([`MAX_TITLE_BYTES`],
@@ -27,6 +40,7 @@ use url::Url;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::extras::{self, Scanned};
+use super::legacy;
 use crate::html;
 use crate::model::{Category, Enclosure, Extras, Item, Person};
 use crate::transform::canonical_url;
@@ -81,6 +95,14 @@ pub enum ParseError {
     /// The parser panicked on this input (a bug in the parser, contained here).
     #[error("parse: the feed parser failed on this input")]
     Panicked,
+    /// The document was read but gave no items, and is no empty feed: it has item or entry
+    /// elements that could not be read, or its root is no feed root (see the module
+    /// documentation).
+    #[error("parse: the document has no items feedfold can read (root element {root})")]
+    NoItems {
+        /// The root element and its namespace, as in `<feed> in namespace urn:x`.
+        root: String,
+    },
 }
 
 /// Parses feed text into items, at most [`DEFAULT_MAX_ITEMS`] (see [`parse_feed_with`]).
@@ -97,9 +119,19 @@ pub fn parse_feed_with(
     tz: FixedOffset,
     max_items: usize,
 ) -> Result<ParsedFeed, ParseError> {
-    let map = |feed, text, repaired| map_feed(feed, text, base, repaired, max_items);
+    // `read` is the text feed-rs read (rewritten by `legacy` or not), `original` the one it
+    // was read from (the text, or its repair).
+    let finish = |(feed, read): (Feed, Option<String>), original: &str, repaired| {
+        let read = read.as_deref().unwrap_or(original);
+        if feed.entries.is_empty()
+            && let Some(root) = legacy::unread_items(read, original)
+        {
+            return Err(ParseError::NoItems { root });
+        }
+        Ok(map_feed(feed, read, base, repaired, max_items))
+    };
     let first = match parse_once(text, tz) {
-        Ok(feed) => return Ok(map(feed, text, false)),
+        Ok(read) => return finish(read, text, false),
         Err(e) => e,
     };
     if text.trim_start().starts_with('{') {
@@ -114,26 +146,48 @@ pub fn parse_feed_with(
         };
         let Some(next) = stage(input) else { continue };
         repaired = next;
-        if let Ok(feed) = parse_once(&repaired, tz) {
-            return Ok(map(feed, &repaired, true));
+        if let Ok(read) = parse_once(&repaired, tz) {
+            return finish(read, &repaired, true);
         }
     }
     Err(first)
 }
 
-/// One feed-rs parse with a fresh parser: a feed-rs parser that failed half-way through an
+/// One read of `text`: rewritten first when [`legacy::prepare`] says so, and again
+/// ([`legacy::rewrite`]) when feed-rs refuses the document, reads no entry from it, or hands
+/// back content it could not decode. Gives the feed and the text feed-rs read, when that is not
+/// `text`.
+///
+/// Each feed-rs parse uses a fresh parser: a feed-rs parser that failed half-way through an
 /// entry keeps state that makes its next parse panic, so parsers are never reused. A panic
 /// inside feed-rs is turned into an error so one hostile feed cannot stop a fetch cycle.
-fn parse_once(text: &str, tz: FixedOffset) -> Result<Feed, ParseError> {
-    let parser = Builder::new()
-        .id_generator(|_, _, _| String::new())
-        .timestamp_parser(move |s| parse_date(s, tz))
-        .build();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(text.as_bytes()))) {
-        Ok(Ok(feed)) => Ok(feed),
-        Ok(Err(e)) => Err(ParseError::Feed(e)),
-        Err(_) => Err(ParseError::Panicked),
+fn parse_once(text: &str, tz: FixedOffset) -> Result<(Feed, Option<String>), ParseError> {
+    let feed_rs = |text: &str| {
+        let parser = Builder::new()
+            .id_generator(|_, _, _| String::new())
+            .timestamp_parser(move |s| parse_date(s, tz))
+            .build();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(text.as_bytes()))) {
+            Ok(Ok(feed)) => Ok(feed),
+            Ok(Err(e)) => Err(ParseError::Feed(e)),
+            Err(_) => Err(ParseError::Panicked),
+        }
+    };
+    let prepared = legacy::prepare(text);
+    let input = prepared.as_deref().unwrap_or(text);
+    let result = feed_rs(input);
+    let retry = match &result {
+        Ok(feed) => feed.entries.is_empty() || legacy::undecoded(feed),
+        Err(ParseError::Feed(ParseFeedError::ParseError(_))) => true,
+        Err(_) => false,
+    };
+    if retry
+        && let Some(rewritten) = legacy::rewrite(input)
+        && let Ok(feed) = feed_rs(&rewritten)
+    {
+        return Ok((feed, Some(rewritten)));
     }
+    result.map(|feed| (feed, prepared))
 }
 
 fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_items: usize) -> ParsedFeed {
@@ -908,6 +962,10 @@ fn close_truncated(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn names(people: &[Person]) -> Vec<&str> {
+        people.iter().map(Person::display).collect()
+    }
+
     fn cst() -> FixedOffset {
         FixedOffset::east_opt(8 * 3600).expect("offset")
     }
@@ -1086,8 +1144,333 @@ mod tests {
         assert!(!all.contains("TOP-SECRET"), "{all}");
         assert!(!all.contains("lollol"), "{all}");
         assert!(all.len() < 2000, "nothing was expanded: {all}");
-        assert_eq!(i.title.as_deref(), Some("a &lol9; b &xxe;"));
+        // The references are removed, never left for a reader to expand.
+        assert_eq!(i.title.as_deref(), Some("a b"));
+        assert!(!all.contains("&lol") && !all.contains("&xxe"), "{all}");
         std::fs::remove_file(&secret).expect("remove");
+    }
+
+    #[test]
+    fn a_billion_laughs_leaves_no_reference_in_any_field() {
+        let mut dtd = String::from("<!DOCTYPE feed [\n<!ENTITY lol \"lol\">\n");
+        for i in 1..10 {
+            let prev = if i == 1 {
+                "lol".to_string()
+            } else {
+                format!("lol{}", i - 1)
+            };
+            dtd.push_str(&format!(
+                "<!ENTITY lol{i} \"{}\">\n",
+                format!("&{prev};").repeat(10)
+            ));
+        }
+        dtd.push_str("]>\n");
+        let rss = format!(
+            "{dtd}<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>&lol9; feed</title>\
+             <link>https://e.example/&lol9;</link><item><title>&lol9;t</title><link>https://e.example/1?a=&lol9;</link>\
+             <guid>g&lol9;</guid><dc:creator>&lol9;Ann</dc:creator><category>&lol9;c</category>\
+             <description>&lol9;d</description><enclosure url=\"https://e.example/&lol9;.mp3\" type=\"audio/mpeg\"/></item></channel></rss>"
+        );
+        let atom = format!(
+            "{dtd}<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>&lol9;</title><entry><id>&lol9;x</id>\
+             <title type=\"html\">&lol9;t</title><link href=\"https://e.example/&lol9;\"/>\
+             <author><name>&lol9;A</name></author><summary>&lol9;s</summary><content type=\"html\">&lol9;c</content></entry></feed>"
+        );
+        for doc in [rss, atom] {
+            let feed = parse_feed(&doc, None, cst()).expect("parses");
+            let all = format!("{feed:?}");
+            assert_eq!(feed.items.len(), 1, "{all}");
+            assert!(!all.contains("&lol") && !all.contains("lollol"), "{all}");
+        }
+    }
+
+    #[test]
+    fn html_named_entities_are_decoded_in_rss_text() {
+        let item = "<item><title>Caf&eacute;&nbsp;society &mdash; &ldquo;news&rdquo; &amp; more</title>\
+                    <link>https://e.example/1</link><author>Ren&eacute;e</author>\
+                    <description>&lt;p&gt;caf&eacute;&lt;/p&gt;</description></item>";
+        let feed = parse_feed(&rss_items(item), None, cst()).expect("parses");
+        let i = &feed.items[0];
+        // A title is one line of text: the no-break space is a space there.
+        assert_eq!(
+            i.title.as_deref(),
+            Some("Caf\u{e9} society \u{2014} \u{201c}news\u{201d} & more")
+        );
+        assert_eq!(i.summary.as_deref(), Some("<p>caf\u{e9}</p>"));
+        // In CDATA, HTML is HTML: its entities are the HTML reader's.
+        let cdata = "<item><title><![CDATA[Fish &amp; chips&nbsp;&copy;]]></title><link>https://e.example/2</link></item>";
+        let feed = parse_feed(&rss_items(cdata), None, cst()).expect("parses");
+        assert_eq!(feed.items[0].title.as_deref(), Some("Fish & chips \u{a9}"));
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/formats")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Option<DateTime<Utc>> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single()
+    }
+
+    #[test]
+    fn atom_03_is_read_as_atom_10() {
+        let base = Url::parse("http://legacy.example/feed.atom").ok();
+        let feed = parse_feed(&fixture("atom03.xml"), base.as_ref(), cst()).expect("parses");
+        assert_eq!(feed.title.as_deref(), Some("Legacy <Atom> blog"));
+        assert_eq!(feed.link.as_deref(), Some("http://legacy.example/blog/"));
+        assert_eq!(feed.items.len(), 3);
+
+        let first = &feed.items[0];
+        assert_eq!(first.title.as_deref(), Some("First & escaped"));
+        assert_eq!(
+            first.link.as_deref(),
+            Some("http://legacy.example/blog/posts/1.html")
+        );
+        assert_eq!(first.guid.as_deref(), Some("tag:legacy.example,2004:1"));
+        assert_eq!(first.published, utc(2004, 4, 30, 12, 0), "issued, not created");
+        assert_eq!(first.updated, utc(2004, 5, 1, 10, 0));
+        assert_eq!(names(&first.authors), ["Ann Author"]);
+        assert_eq!(first.summary.as_deref(), Some("A plain summary"));
+        assert_eq!(first.content.as_deref(), Some("<p>Escaped <b>HTML</b> body</p>"));
+
+        let second = &feed.items[1];
+        assert_eq!(second.title.as_deref(), Some("Second, base64"));
+        assert_eq!(
+            second.link.as_deref(),
+            Some("http://legacy.example/blog/posts/2.html")
+        );
+        assert_eq!(
+            second.published,
+            utc(2004, 4, 20, 9, 30),
+            "created, with no issued"
+        );
+        assert_eq!(second.updated, utc(2004, 4, 21, 9, 30));
+        assert_eq!(names(&second.authors), ["Bob Base"]);
+        assert_eq!(
+            second.content.as_deref(),
+            Some("<p>Decoded <em>base64</em> body</p>")
+        );
+
+        let third = &feed.items[2];
+        assert_eq!(third.title.as_deref(), Some("Third, inline XHTML"));
+        assert_eq!(
+            third.link.as_deref(),
+            Some("http://legacy.example/blog/posts/3.html")
+        );
+        assert_eq!(third.published, utc(2004, 4, 10, 0, 0));
+        assert_eq!(names(&third.authors), ["Xena Xhtml"]);
+        assert_eq!(third.summary.as_deref(), Some("Summary with <b>naked</b> markup"));
+        let content = third.content.as_deref().expect("content");
+        assert!(
+            content.starts_with("<p")
+                && content.contains("Inline <a href=\"../other.html\">XHTML</a> paragraph</p>"),
+            "{content}"
+        );
+    }
+
+    #[test]
+    fn atom_10_media_types_and_odd_cases_are_read() {
+        let feed = parse_feed(&fixture("atom10_types.xml"), None, cst()).expect("parses");
+        let titles: Vec<_> = feed.items.iter().map(|i| i.title.as_deref()).collect();
+        assert_eq!(
+            titles,
+            [
+                Some("XHTML media type"),
+                Some("Upper-case type"),
+                Some("Empty type"),
+                Some("Binary attachment")
+            ]
+        );
+        let links: Vec<_> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            ["1", "2", "3", "4"]
+                .map(|n| Some(format!("https://typed.example/{n}")))
+                .iter()
+                .map(|l| l.as_deref())
+                .collect::<Vec<_>>()
+        );
+        let [xhtml, octets, plain, binary] = &feed.items[..] else {
+            panic!("four items")
+        };
+        assert_eq!(xhtml.updated, utc(2024, 3, 1, 10, 0));
+        assert_eq!(names(&xhtml.authors), ["Mia Media"]);
+        assert_eq!(xhtml.summary.as_deref(), Some("<p>HTML <i>media</i> type</p>"));
+        assert_eq!(xhtml.content.as_deref(), Some("<p>XHTML content</p>"));
+        assert_eq!(names(&octets.authors), ["Oscar Octet"]);
+        assert_eq!(octets.summary.as_deref(), Some("<p>Summary in <b>base64</b></p>"));
+        assert_eq!(octets.content.as_deref(), Some("<p>Content in <b>base64</b></p>"));
+        assert_eq!(plain.summary.as_deref(), Some("Plain &lt;not markup&gt;"));
+        assert_eq!(plain.content.as_deref(), Some("Plain content &lt;kept&gt;"));
+        assert_eq!(binary.content, None, "binary data is no text to show");
+    }
+
+    #[test]
+    fn every_rss_version_is_read() {
+        let item = "<item><title>One</title><link>https://v.example/1</link><description>Body one</description>\
+                    <pubDate>Mon, 04 Mar 2024 10:00:00 GMT</pubDate><author>ann@v.example (Ann)</author></item>";
+        let channel = format!(
+            "<channel><title>V</title><link>https://v.example/</link><description>d</description>{item}</channel>"
+        );
+        let rdf_item = "<item rdf:about=\"https://v.example/1\"><title>One</title><link>https://v.example/1</link>\
+                        <description>Body one</description><dc:date>2024-03-04T10:00:00Z</dc:date><dc:creator>Ann</dc:creator></item>";
+        let rdf = |ns: &str| {
+            format!(
+                "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns=\"{ns}\">\
+                 <channel><title>V</title><link>https://v.example/</link><description>d</description></channel>{rdf_item}</rdf:RDF>"
+            )
+        };
+        let docs = [
+            ("0.90", rdf("http://my.netscape.com/rdf/simple/0.9/")),
+            (
+                "0.91",
+                format!(
+                    "<!DOCTYPE rss PUBLIC \"-//Netscape Communications//DTD RSS 0.91//EN\" \"http://my.netscape.com/publish/formats/rss-0.91.dtd\"><rss version=\"0.91\">{channel}</rss>"
+                ),
+            ),
+            ("0.92", format!("<rss version=\"0.92\">{channel}</rss>")),
+            ("0.94", format!("<rss version=\"0.94\">{channel}</rss>")),
+            ("2.0", format!("<rss version=\"2.0\">{channel}</rss>")),
+            ("none", format!("<rss>{channel}</rss>")),
+            (
+                "2.0 in a namespace",
+                format!("<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\">{channel}</rss>"),
+            ),
+            ("1.0", rdf("http://purl.org/rss/1.0/")),
+        ];
+        for (version, doc) in docs {
+            let feed = parse_feed(&doc, None, cst()).unwrap_or_else(|e| panic!("{version}: {e}"));
+            assert_eq!(feed.title.as_deref(), Some("V"), "{version}");
+            let [i] = &feed.items[..] else {
+                panic!("{version}: {:?}", feed.items)
+            };
+            assert_eq!(i.title.as_deref(), Some("One"), "{version}");
+            assert_eq!(i.link.as_deref(), Some("https://v.example/1"), "{version}");
+            assert_eq!(i.summary.as_deref(), Some("Body one"), "{version}");
+            assert_eq!(i.published, utc(2024, 3, 4, 10, 0), "{version}");
+            assert!(
+                !i.authors.is_empty() && i.authors[0].display().contains("Ann"),
+                "{version}: {:?}",
+                i.authors
+            );
+        }
+    }
+
+    #[test]
+    fn an_rss_10_item_without_a_link_is_kept_by_its_rdf_about() {
+        let doc = "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\">\
+                   <channel rdf:about=\"https://r.example/\"><title>R</title><link>https://r.example/</link></channel>\
+                   <item rdf:about=\"https://r.example/1\"><title>No link</title></item></rdf:RDF>";
+        let feed = parse_feed(doc, None, cst()).expect("parses");
+        let [i] = &feed.items[..] else {
+            panic!("{:?}", feed.items)
+        };
+        assert_eq!(i.title.as_deref(), Some("No link"));
+        assert_eq!(i.guid.as_deref(), Some("https://r.example/1"));
+        assert_eq!(i.link.as_deref(), Some("https://r.example/1"));
+    }
+
+    #[test]
+    fn an_rss_items_xhtml_body_is_its_content() {
+        let feed = parse_feed(&fixture("rss_xhtml_body.xml"), None, cst()).expect("parses");
+        let [prefixed, default] = &feed.items[..] else {
+            panic!("{:?}", feed.items)
+        };
+        assert_eq!(prefixed.title.as_deref(), Some("Prefixed body"));
+        assert_eq!(prefixed.link.as_deref(), Some("https://bodies.example/1"));
+        assert_eq!(prefixed.published, utc(2024, 3, 5, 8, 0));
+        assert_eq!(names(&prefixed.authors), ["Pat Prefix"]);
+        assert_eq!(prefixed.summary.as_deref(), Some("Short one"));
+        assert_eq!(
+            prefixed.content.as_deref(),
+            Some("<p>Prefixed <b>XHTML</b> body<br>with a break &amp; an ampersand</p>")
+        );
+        assert_eq!(default.title.as_deref(), Some("Default-namespace body"));
+        assert_eq!(default.link.as_deref(), Some("https://bodies.example/2"));
+        assert_eq!(default.published, utc(2024, 3, 6, 8, 0));
+        assert!(
+            default.authors[0].display().contains("Dee Default"),
+            "{:?}",
+            default.authors
+        );
+        assert_eq!(
+            default.content.as_deref(),
+            Some("<p>Default <a href=\"/x\" title=\"say &quot;hi&quot;\">namespace</a></p><div></div>")
+        );
+    }
+
+    #[test]
+    fn cdf_channels_are_read() {
+        let feed = parse_feed(&fixture("cdf.xml"), None, cst()).expect("parses");
+        assert_eq!(feed.title.as_deref(), Some("CDF channel"));
+        assert_eq!(feed.link.as_deref(), Some("http://cdf.example/"));
+        let [first, nested] = &feed.items[..] else {
+            panic!("{:?}", feed.items)
+        };
+        assert_eq!(first.title.as_deref(), Some("First CDF item"));
+        assert_eq!(first.link.as_deref(), Some("http://cdf.example/1.html"));
+        assert_eq!(
+            first.updated,
+            utc(2004, 4, 7, 4, 5).map(|d| d + chrono::Duration::seconds(43))
+        );
+        assert_eq!(first.summary.as_deref(), Some("First abstract &amp; more"));
+        assert_eq!(nested.title.as_deref(), Some("Nested item"));
+        assert_eq!(nested.link.as_deref(), Some("http://cdf.example/sub/2.html"));
+    }
+
+    #[test]
+    fn a_document_with_items_it_cannot_read_is_an_error_and_an_empty_channel_is_not() {
+        let no_items = |doc: &str| match parse_feed(doc, None, cst()) {
+            Err(ParseError::NoItems { root }) => root,
+            other => panic!("{doc}: {other:?}"),
+        };
+        let unknown = "<feed xmlns=\"http://example.com/not-atom\"><title>t</title>\
+                       <entry><title>a</title><id>1</id></entry></feed>";
+        assert_eq!(
+            no_items(unknown),
+            "<feed> in namespace http://example.com/not-atom"
+        );
+        let unknown_empty = "<feed xmlns=\"http://example.com/not-atom\"><title>t</title></feed>";
+        assert_eq!(
+            no_items(unknown_empty),
+            "<feed> in namespace http://example.com/not-atom"
+        );
+        // Items where RSS has none: outside the channel.
+        assert_eq!(
+            no_items(
+                "<rss version=\"2.0\"><channel><title>t</title></channel><item><title>a</title></item></rss>"
+            ),
+            "<rss>, no namespace"
+        );
+        let message = ParseError::NoItems {
+            root: no_items(unknown),
+        }
+        .to_string();
+        assert!(
+            message.starts_with("parse: the document has no items"),
+            "{message}"
+        );
+        assert!(message.contains("not-atom"), "{message}");
+        // An HTML page is no feed at all.
+        let page = "<html><head><title>Home</title></head><body><p>Hello</p></body></html>";
+        assert!(parse_feed(page, None, cst()).is_err());
+        // An Atom 0.3 feed with entries is no longer read as empty.
+        let atom03 = "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>t</title>\
+                      <entry><title>a</title><id>x</id><issued>2004-01-01T00:00:00Z</issued></entry></feed>";
+        assert_eq!(parse_feed(atom03, None, cst()).expect("parses").items.len(), 1);
+        // Empty feeds: new blogs, quiet channels.
+        for empty in [
+            "<rss version=\"2.0\"><channel><title>t</title><link>https://e.example/</link></channel></rss>",
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>",
+            "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>t</title></feed>",
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\"><channel><title>t</title></channel></rdf:RDF>",
+            "{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"t\",\"items\":[]}",
+        ] {
+            let feed = parse_feed(empty, None, cst()).unwrap_or_else(|e| panic!("{empty}: {e}"));
+            assert!(feed.items.is_empty(), "{empty}");
+        }
     }
 
     #[test]

@@ -353,3 +353,66 @@ on_both_backends!(
     refetching_without_validators_adds_no_duplicates,
     a_changed_item_is_updated_in_place_and_keeps_its_story,
 );
+
+#[tokio::test]
+async fn a_document_that_yields_no_items_is_a_failed_fetch_not_an_empty_one() {
+    let origin = Origin::start().await;
+    origin.set_mutable(
+        "unknown.xml",
+        b"<feed xmlns=\"http://example.com/not-atom\"><title>t</title>\
+          <entry><id>1</id><title>one</title></entry><entry><id>2</id><title>two</title></entry></feed>",
+    );
+    origin.set_mutable(
+        "stray.xml",
+        b"<rss version=\"2.0\"><channel><title>t</title></channel>\
+          <item><title>outside the channel</title><link>https://e.example/1</link></item></rss>",
+    );
+    origin.set_mutable(
+        "quiet.xml",
+        b"<rss version=\"2.0\"><channel><title>Quiet</title><link>https://quiet.example/</link></channel></rss>",
+    );
+    origin.set_mutable(
+        "atom03.xml",
+        b"<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>Old</title>\
+          <entry><title>Legacy one</title><id>tag:old,1</id><issued>2004-01-01T00:00:00Z</issued></entry>\
+          <entry><title>Legacy two</title><id>tag:old,2</id><issued>2004-01-02T00:00:00Z</issued></entry></feed>",
+    );
+    let env = Env::new(&sources(&[
+        ("unknown", origin.url("/mutable/unknown.xml")),
+        ("stray", origin.url("/mutable/stray.xml")),
+        ("quiet", origin.url("/mutable/quiet.xml")),
+        ("atom03", origin.url("/mutable/atom03.xml")),
+    ]))
+    .await;
+    let reports = env.fetch().await;
+    let unknown = failure(&reports, "unknown");
+    assert!(
+        unknown.starts_with("source unknown: parse: the document has no items")
+            && unknown.contains("<feed> in namespace http://example.com/not-atom"),
+        "{unknown}"
+    );
+    assert!(failure(&reports, "stray").contains("the document has no items"));
+    // A channel with no items yet is an empty feed, fetched successfully.
+    assert_eq!(stored(&reports, "quiet").new, 0);
+    // Atom 0.3 was once read as an empty feed: its entries are read now.
+    assert_eq!(stored(&reports, "atom03").new, 2);
+    let statuses = env.store.source_statuses().await.expect("statuses");
+    for (name, status) in [
+        ("unknown", "failed"),
+        ("stray", "failed"),
+        ("quiet", "ok"),
+        ("atom03", "ok"),
+    ] {
+        assert_eq!(statuses[name].last_status.as_deref(), Some(status), "{name}");
+    }
+    assert!(
+        statuses["unknown"]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("has no items")),
+        "{:?}",
+        statuses["unknown"]
+    );
+    let items = env.store.all_items().await.expect("items");
+    assert_eq!(title_of(&items, "atom03"), ["Legacy one", "Legacy two"]);
+}
