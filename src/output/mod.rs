@@ -13,13 +13,19 @@
 //! An entry's id is stable: it is derived from the story (or item) id, never from which copy is
 //! shown, so readers do not show a story twice when a better copy arrives. The copy shown is the
 //! most complete one (longest body), dated by the earliest publication, and every other copy is
-//! listed as a member. HTML reaching this module was sanitised when it was stored; links and
-//! enclosures that are not absolute `http(s)` are left out of entries.
+//! listed as a member ("Also reported by", in the readable content of every format, and as
+//! links for programs). HTML reaching this module was sanitised when it was stored; links and
+//! enclosures that are not absolute `http(s)` are left out of entries, and the formats check
+//! every other URL and email they write again (stored data is not trusted blindly:
+//! [`web_url`], [`email`]).
 
 pub mod atom;
 pub mod json_feed;
 pub mod rss;
 
+mod xml;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -28,7 +34,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
-use crate::model::{Category, Enclosure, Extras, Person, StoredItem};
+use crate::model::{Category, Enclosure, Extras, Link, Person, StoredItem};
 use crate::transform::filter::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
@@ -93,6 +99,9 @@ pub struct FeedMeta {
     pub description: Option<String>,
     /// Home page (the publish base URL).
     pub home: Url,
+    /// The feed's author (Atom `author`, JSON Feed `authors`): the output's `author`, else
+    /// `[publish] author`, else its title.
+    pub author: String,
 }
 
 impl FeedMeta {
@@ -103,6 +112,7 @@ impl FeedMeta {
             title: out.title.clone(),
             description: out.description.clone(),
             home: home.clone(),
+            author: out.author.clone(),
         }
     }
 
@@ -244,6 +254,47 @@ impl<'a> Selection<'a> {
             limit: output.limit,
         }
     }
+}
+
+/// A URL fit to republish: absolute `http(s)`; as stored when it holds nothing a serialiser
+/// would escape, else as the URL parser writes it. None for anything else.
+pub fn web_url(text: &str) -> Option<Cow<'_, str>> {
+    let url = Url::parse(text).ok().filter(html::is_web_url)?;
+    let clean = !text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>\"`{}|\\^".contains(c));
+    Some(if clean {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(url.to_string())
+    })
+}
+
+/// An email address fit to republish (`local@domain`, nothing that could break out of an
+/// RSS `author`, a `mailto:` URL or an attribute), trimmed. None for anything else.
+pub fn email(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let (local, domain) = text.split_once('@')?;
+    let fine = |c: char| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"'`@".contains(c);
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && local.chars().all(fine)
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    ok.then_some(text)
+}
+
+/// A language tag fit for `xml:lang` and the formats' language fields: letters, digits and
+/// hyphens (an underscore, as in `en_US`, becomes a hyphen), at most 35 characters.
+pub fn language_tag(text: &str) -> Option<String> {
+    let text = text.trim();
+    let ok = !text.is_empty()
+        && text.len() <= 35
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then(|| text.replace('_', "-"))
 }
 
 /// A group of copies that passed the region filters, the copy shown first and the others by
@@ -481,7 +532,7 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         .unwrap_or(published)
         .max(published);
     // Parsing keeps only http(s) links; items stored before it did may hold others.
-    let web = |link: Option<String>| link.filter(|l| html::is_web_link(l));
+    let web = |link: Option<String>| link.and_then(|l| web_url(&l).map(Cow::into_owned));
     let link = web(shown.link.clone());
     let mut others: Vec<Member> = Vec::new();
     for m in members.into_iter().skip(1) {
@@ -517,7 +568,10 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         enclosures: shown
             .enclosures
             .into_iter()
-            .filter(|x| html::is_web_link(&x.url))
+            .filter_map(|x| {
+                let url = web_url(&x.url)?.into_owned();
+                Some(Enclosure { url, ..x })
+            })
             .collect(),
         source: shown.source,
         others,
@@ -569,6 +623,38 @@ pub fn also_reported_html(others: &[Member]) -> String {
     format!("<p>Also reported by: {}</p>", links.join(", "))
 }
 
+/// The other links of an entry to write, with their URL fit to republish: not the alternate
+/// link, enclosures, license or comments (written in their own places), only `http(s)`.
+pub(crate) fn other_links(e: &Entry) -> impl Iterator<Item = (&Link, Cow<'_, str>)> {
+    let x = &e.extras;
+    e.extras.links.iter().filter_map(move |l| {
+        let href = web_url(&l.href)?;
+        let same = |other: Option<&str>| other == Some(href.as_ref());
+        let elsewhere = match l.rel.as_str() {
+            "" | "enclosure" => true,
+            "alternate" => same(e.link.as_deref()),
+            "license" => same(x.license.as_deref()),
+            "replies" => same(x.comments.as_deref()) || same(x.comments_feed.as_deref()),
+            _ => false,
+        };
+        (!elsewhere).then_some((l, href))
+    })
+}
+
+/// The entry's image when no thumbnail or iTunes image already shows it (RSS and Atom write it
+/// as one more `media:thumbnail`).
+pub(crate) fn extra_image(e: &Entry) -> Option<Cow<'_, str>> {
+    let x = &e.extras;
+    let image = web_url(x.image.as_deref()?)?;
+    let shown = x.thumbnails.iter().any(|t| t.url == image) || x.itunes.image.as_deref() == Some(&image);
+    (!shown).then_some(image)
+}
+
+/// `itunes:explicit` as the values every podcast client reads (`yes` / `no`).
+pub(crate) fn itunes_explicit(explicit: bool) -> &'static str {
+    if explicit { "yes" } else { "no" }
+}
+
 /// Renders entries in a format.
 pub fn render(
     format: Format,
@@ -589,8 +675,197 @@ pub fn render(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::model::{GeoPoint, Itunes, SourceFeed, Thumbnail};
+    use chrono::TimeZone;
+
+    /// Feed metadata for the format tests.
+    pub(crate) fn meta() -> FeedMeta {
+        FeedMeta {
+            name: "all".into(),
+            title: "All".into(),
+            description: Some("Every story".into()),
+            home: Url::parse("https://feeds.example/").expect("url"),
+            author: "The Desk".into(),
+        }
+    }
+
+    /// An entry with every field set (and a few that must not come out).
+    pub(crate) fn full_entry() -> Entry {
+        let t = Utc
+            .with_ymd_and_hms(2023, 11, 20, 2, 0, 0)
+            .single()
+            .expect("date");
+        let link = |rel: &str, href: &str| Link {
+            href: href.into(),
+            rel: rel.into(),
+            ..Link::default()
+        };
+        Entry {
+            id: "urn:feedfold:out:all:story:x".into(),
+            story: "x".into(),
+            title: "Bold move & more".into(),
+            title_html: Some("<b>Bold</b> move &amp; more".into()),
+            link: Some("https://e.example/a".into()),
+            published: t,
+            updated: t,
+            summary_html: Some("<p>summary</p>".into()),
+            content_html: Some("<p>content</p>".into()),
+            authors: vec![
+                Person {
+                    name: "Ann Author".into(),
+                    email: Some("ann@e.example".into()),
+                    uri: Some("https://ann.e.example/".into()),
+                },
+                Person {
+                    name: String::new(),
+                    email: Some("bob@e.example".into()),
+                    uri: Some("javascript:alert(1)".into()),
+                },
+                Person::default(),
+            ],
+            categories: vec![Category {
+                term: "web".into(),
+                scheme: Some("https://e.example/cats".into()),
+                label: Some("The Web".into()),
+            }],
+            enclosures: vec![
+                Enclosure {
+                    url: "https://e.example/a.mp3".into(),
+                    mime: Some("audio/mpeg".into()),
+                    length: Some(1000),
+                },
+                Enclosure {
+                    url: "https://e.example/a.ogg".into(),
+                    mime: Some("audio/ogg".into()),
+                    length: None,
+                },
+            ],
+            language: Some("fr_CA".into()),
+            extras: Extras {
+                contributors: vec![Person {
+                    name: "Carl".into(),
+                    email: Some("not an email".into()),
+                    uri: Some("https://carl.e.example/".into()),
+                }],
+                rights: Some("© 2023 E".into()),
+                license: Some("https://creativecommons.org/licenses/by/4.0/".into()),
+                publisher: Some("E Press".into()),
+                source: Some(SourceFeed {
+                    title: Some("Origin Radio".into()),
+                    link: Some("https://origin.example/".into()),
+                    feed_url: Some("https://origin.example/feed.xml".into()),
+                    id: Some("urn:origin".into()),
+                }),
+                comments: Some("https://e.example/a#comments".into()),
+                comments_feed: Some("https://e.example/a/comments.xml".into()),
+                comment_count: Some(4),
+                links: vec![
+                    Link {
+                        mime: Some("text/html".into()),
+                        title: Some("Via".into()),
+                        hreflang: Some("en_GB".into()),
+                        length: Some(42),
+                        ..link("via", "https://via.example/")
+                    },
+                    link("license", "https://creativecommons.org/licenses/by/4.0/"),
+                    link("related", "javascript:alert(1)"),
+                ],
+                geo: Some(GeoPoint {
+                    lat: 34.2583,
+                    lon: 108.9286,
+                }),
+                thumbnails: vec![Thumbnail {
+                    url: "https://e.example/thumb.jpg".into(),
+                    width: Some(320),
+                    height: Some(180),
+                }],
+                image: Some("https://e.example/image.jpg".into()),
+                itunes: Itunes {
+                    author: Some("Xi'an Evening".into()),
+                    duration: Some("00:42:10".into()),
+                    explicit: Some(false),
+                    episode: Some("7".into()),
+                    season: Some("2".into()),
+                    episode_type: Some("full".into()),
+                    subtitle: Some("The wall after dark".into()),
+                    summary: Some("A walk on the wall.".into()),
+                    image: Some("https://e.example/ep.jpg".into()),
+                    keywords: vec!["history".into(), "night".into()],
+                    block: true,
+                },
+            },
+            source: "src".into(),
+            others: vec![Member {
+                source: "other".into(),
+                url: Some("https://other.example/a".into()),
+                title: Some("Other title".into()),
+            }],
+            regions: serde_json::json!([]),
+        }
+    }
+
+    #[test]
+    fn stored_urls_and_emails_are_checked_again_before_they_are_written() {
+        let mut e = full_entry();
+        let bad = "javascript:alert(1)";
+        e.extras.comments = Some(bad.into());
+        e.extras.comments_feed = Some(" JaVaScRiPt:alert(1)".into());
+        e.extras.license = Some("data:text/html,x".into());
+        e.extras.image = Some(bad.into());
+        e.extras.itunes.image = Some(bad.into());
+        e.extras.thumbnails[0].url = "vbscript:x".into();
+        e.extras.source = Some(SourceFeed {
+            title: Some("Origin".into()),
+            link: Some(bad.into()),
+            feed_url: Some("file:///etc/passwd".into()),
+            id: None,
+        });
+        e.authors[0].email = Some("a@b.example\"><script>".into());
+        e.authors[0].uri = Some(bad.into());
+        for format in Format::ALL {
+            let bytes = render(format, &meta(), std::slice::from_ref(&e), e.updated).expect("renders");
+            let text = String::from_utf8(bytes).expect("utf-8").to_ascii_lowercase();
+            for word in [
+                "javascript",
+                "vbscript",
+                "data:",
+                "file:",
+                "<script",
+                "etc/passwd",
+            ] {
+                assert!(!text.contains(word), "{format:?}: {word} in\n{text}");
+            }
+        }
+        assert_eq!(email(" a.b+c@d-e.example "), Some("a.b+c@d-e.example"));
+        assert_eq!(email("a b@c"), None);
+        assert_eq!(email("@c"), None);
+        assert_eq!(
+            web_url("https://e.example/a b").as_deref(),
+            Some("https://e.example/a%20b")
+        );
+        assert_eq!(
+            web_url("https://e.example/a").as_deref(),
+            Some("https://e.example/a")
+        );
+    }
+
+    fn output(name: &str, dedup: Dedup) -> OutputConfig {
+        OutputConfig {
+            name: name.into(),
+            title: "O".into(),
+            description: None,
+            author: "O".into(),
+            sources: None,
+            limit: 10,
+            dedup,
+            regions: Vec::new(),
+            exclude_regions: Vec::new(),
+            keywords: None,
+            token: None,
+        }
+    }
 
     fn stored(source: &str, link: &str, enclosure: &str) -> StoredItem {
         StoredItem {
@@ -623,18 +898,7 @@ mod tests {
 
     #[test]
     fn entries_carry_only_http_links_and_enclosures() {
-        let out = OutputConfig {
-            name: "o".into(),
-            title: "O".into(),
-            description: None,
-            sources: None,
-            limit: 10,
-            dedup: Dedup::Story,
-            regions: Vec::new(),
-            exclude_regions: Vec::new(),
-            keywords: None,
-            token: None,
-        };
+        let out = output("o", Dedup::Story);
         // As a store written before parsing dropped such links may hold them.
         let items = vec![
             stored("a", "javascript:alert(1)", "data:audio/mpeg;base64,AAAA"),

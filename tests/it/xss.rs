@@ -548,6 +548,7 @@ fn meta() -> FeedMeta {
         title: "X".into(),
         description: None,
         home: Url::parse("https://feeds.example/").expect("url"),
+        author: "X".into(),
     }
 }
 
