@@ -10,14 +10,33 @@
 //! full items of the copies it shows (and of every copy when keywords must be matched), a batch
 //! at a time. `Store::entries` drives it from the store; [`select`] from items in memory.
 //!
-//! An entry's id is stable: it is derived from the story (or item) id, never from which copy is
-//! shown, so readers do not show a story twice when a better copy arrives. The copy shown is the
-//! most complete one (longest body), dated by the earliest publication, and every other copy is
-//! listed as a member ("Also reported by", in the readable content of every format, and as
-//! links for programs). HTML reaching this module was sanitised when it was stored; links and
-//! enclosures that are not absolute `http(s)` are left out of entries, and the formats check
-//! every other URL and email they write again (stored data is not trusted blindly:
-//! [`web_url`], [`email`]).
+//! The copy shown is the most complete one (longest body), dated by the earliest publication,
+//! and every other copy is listed as a member ("Also reported by", in the readable content of
+//! every format, and as links for programs). HTML reaching this module was sanitised when it
+//! was stored; links and enclosures that are not absolute `http(s)` are left out of entries,
+//! and the formats check every other URL and email they write again (stored data is not
+//! trusted blindly: [`web_url`], [`email`]).
+//!
+//! # Entry ids
+//!
+//! An entry's id is derived from the story (or exact group, or item) id, never from which copy
+//! is shown, so readers do not show a story twice when a better copy arrives; it is the same in
+//! the three formats of an output and stable across runs and restarts. It is also **unique per
+//! output**: readers such as newsboat keep one copy of an id across all their subscriptions, so
+//! a story in two outputs with one id (`all.rss` and `shaanxi.rss`) would vanish from one of
+//! them. An output's ids are `urn:feedfold:out:NAME:story:KEY` (`…:item:HASH` with
+//! `dedup = "off"`); a daemon's ad-hoc view (`?region=`, `?q=`) is a feed of its own and gets
+//! `urn:feedfold:out:NAME:view:HASH:…`, HASH derived from its filters ([`view_name`]).
+//!
+//! Before per-output ids, every output used `urn:feedfold:story:KEY` (`urn:feedfold:item:HASH`).
+//! A reader subscribed then already holds those ids, and a new id for a story it has read
+//! would show that story again as new. So a story whose earliest copy (in the output) was first
+//! stored before the store was upgraded keeps that old id in every output and view; only
+//! stories first seen after it get per-output ids. The cutoff is recorded once, by the
+//! migration that brought per-output ids (`store_meta.legacy_ids_before`: one second after the
+//! newest item then stored; 0 for a new store), so it is the same on every run, restart and
+//! daemon sharing the store. Old stories thus keep the old weakness (one copy in a reader
+//! across outputs) until they leave the outputs; nothing a reader already has reappears.
 
 pub mod atom;
 pub mod json_feed;
@@ -137,7 +156,7 @@ pub struct Member {
 /// One entry of a merged feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// Stable id: `urn:feedfold:story:…` or `urn:feedfold:item:…`.
+    /// Stable id, unique to the output (see the module doc, "Entry ids").
     pub id: String,
     /// The story (or exact group) id, as in `export`'s `cluster`.
     pub story: String,
@@ -242,6 +261,9 @@ pub struct Selection<'a> {
     pub query: Option<&'a Query>,
     /// Most entries.
     pub limit: usize,
+    /// The name of the ad-hoc view these filters make ([`view_name`]), which gives its entries
+    /// ids of their own; None for the output itself.
+    pub view: Option<&'a str>,
 }
 
 impl<'a> Selection<'a> {
@@ -252,7 +274,39 @@ impl<'a> Selection<'a> {
             regions: &[],
             query: None,
             limit: output.limit,
+            view: None,
         }
+    }
+}
+
+/// The name of an ad-hoc view of an output narrowed to `regions` (gazetteer codes, any order)
+/// and `query` (as written): a hash of both, so the same filters always name the same view.
+/// None without filters: the output itself (a `limit` alone does not make another feed).
+pub fn view_name(regions: &[&str], query: Option<&str>) -> Option<String> {
+    let query = query.map(str::trim).filter(|q| !q.is_empty());
+    if regions.is_empty() && query.is_none() {
+        return None;
+    }
+    let mut regions = regions.to_vec();
+    regions.sort_unstable();
+    regions.dedup();
+    let text = format!("regions={}\u{0}q={}", regions.join(","), query.unwrap_or(""));
+    Some(format!("{:016x}", xxh3_64(text.as_bytes())))
+}
+
+/// The id of the entry for the group `key` (a story id, an exact group id, or an item's
+/// `source \0 key` with `dedup = "off"`) in `output`, or in its ad-hoc `view`. `legacy`: the
+/// group's earliest copy was stored before per-output ids, so it keeps the id every output
+/// gave it then (see the module doc, "Entry ids").
+pub fn entry_id(dedup: Dedup, key: &str, output: &str, view: Option<&str>, legacy: bool) -> String {
+    let tail = match dedup {
+        Dedup::Off => format!("item:{:016x}", xxh3_64(key.as_bytes())),
+        Dedup::Story | Dedup::Exact => format!("story:{key}"),
+    };
+    match (legacy, view) {
+        (true, _) => format!("urn:feedfold:{tail}"),
+        (false, None) => format!("urn:feedfold:out:{output}:{tail}"),
+        (false, Some(view)) => format!("urn:feedfold:out:{output}:view:{view}:{tail}"),
     }
 }
 
@@ -321,8 +375,9 @@ pub struct Selector<'a> {
 
 impl<'a> Selector<'a> {
     /// Groups `items` by the output's `dedup`, keeps the stories its region filters (and the
-    /// selection's) accept, newest first.
-    pub fn new(items: Vec<Light>, selection: Selection<'a>) -> Selector<'a> {
+    /// selection's) accept, newest first. A group whose earliest copy was first stored before
+    /// `legacy_before` (unix seconds; the store's `legacy_ids_before`) keeps its legacy id.
+    pub fn new(items: Vec<Light>, selection: Selection<'a>, legacy_before: i64) -> Selector<'a> {
         let out = selection.output;
         let mut grouped: BTreeMap<String, Vec<Light>> = BTreeMap::new();
         for item in items {
@@ -354,10 +409,9 @@ impl<'a> Selector<'a> {
                         return None;
                     }
                 }
-                let id = match out.dedup {
-                    Dedup::Off => format!("urn:feedfold:item:{:016x}", xxh3_64(key.as_bytes())),
-                    Dedup::Story | Dedup::Exact => format!("urn:feedfold:story:{key}"),
-                };
+                let earliest = members.iter().map(|m| m.first_seen.timestamp()).min();
+                let legacy = earliest.is_some_and(|t| t < legacy_before);
+                let id = entry_id(out.dedup, &key, &out.name, selection.view, legacy);
                 let published = members.iter().map(Light::date).min().unwrap_or_default();
                 Some(Group {
                     id,
@@ -442,15 +496,16 @@ impl<'a> Selector<'a> {
 }
 
 /// Groups stored items into entries according to the output's `dedup`, keeps the stories its
-/// region and keyword filters accept, newest first, at most `limit`. For items already in
-/// memory; `Store::entries` selects from the store reading HTML only for the entries shown.
+/// region and keyword filters accept, newest first, at most `limit`, every one with a
+/// per-output id (as in a store created with per-output ids). For items already in memory;
+/// `Store::entries` selects from the store reading HTML only for the entries shown.
 pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
     let light = items
         .iter()
         .enumerate()
         .map(|(i, item)| Light::of(i as i64, item))
         .collect();
-    let mut selector = Selector::new(light, Selection::of(out));
+    let mut selector = Selector::new(light, Selection::of(out), 0);
     let mut items: Vec<Option<StoredItem>> = items.into_iter().map(Some).collect();
     while let Some(ids) = selector.wanted() {
         let batch = ids
@@ -849,6 +904,92 @@ pub(crate) mod tests {
             web_url("https://e.example/a").as_deref(),
             Some("https://e.example/a")
         );
+    }
+
+    fn light(source: &str, key: &str, story: &str, first_seen: i64) -> Light {
+        Light {
+            id: 0,
+            source: source.into(),
+            key: key.into(),
+            link: None,
+            title: None,
+            published: None,
+            updated: None,
+            first_seen: DateTime::from_timestamp(first_seen, 0).expect("time"),
+            exact_id: format!("e-{key}"),
+            story_id: story.into(),
+            regions: "[]".into(),
+            body_len: 0,
+        }
+    }
+
+    fn ids(out: &OutputConfig, view: Option<&str>, legacy_before: i64) -> Vec<String> {
+        let items = vec![
+            light("a", "1", "st-old", 100),
+            light("b", "2", "st-old", 300),
+            light("a", "3", "st-new", 200),
+        ];
+        let selection = Selection {
+            view,
+            ..Selection::of(out)
+        };
+        let mut ids: Vec<String> = Selector::new(items, selection, legacy_before)
+            .groups
+            .map(|g| g.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn ids_are_per_output_and_view_and_old_stories_keep_theirs() {
+        let all = output("all", Dedup::Story);
+        let local = output("local", Dedup::Story);
+        // A store upgraded when its newest item was first seen at 150: the story whose earliest
+        // copy is older keeps the id every output gave it before, in every output and view.
+        assert_eq!(
+            ids(&all, None, 151),
+            ["urn:feedfold:out:all:story:st-new", "urn:feedfold:story:st-old"]
+        );
+        assert_eq!(
+            ids(&local, None, 151),
+            ["urn:feedfold:out:local:story:st-new", "urn:feedfold:story:st-old"]
+        );
+        let view = view_name(&["610000"], Some(" 疫情 ")).expect("a view");
+        assert_eq!(
+            Some(&view),
+            view_name(&["610000", "610000"], Some("疫情")).as_ref()
+        );
+        assert_ne!(Some(&view), view_name(&["610000"], None).as_ref());
+        assert_eq!(view_name(&[], Some(" ")), None);
+        assert_eq!(
+            ids(&all, Some(&view), 151),
+            [
+                format!("urn:feedfold:out:all:view:{view}:story:st-new"),
+                "urn:feedfold:story:st-old".to_string()
+            ]
+        );
+        // A new store: every story gets per-output ids.
+        assert_eq!(
+            ids(&all, None, 0),
+            [
+                "urn:feedfold:out:all:story:st-new",
+                "urn:feedfold:out:all:story:st-old"
+            ]
+        );
+        // The legacy forms, as before the upgrade.
+        let off = output("all", Dedup::Off);
+        let legacy = format!("urn:feedfold:item:{:016x}", xxh3_64(b"a\x001"));
+        assert!(
+            ids(&off, None, 151).contains(&legacy),
+            "{:?}",
+            ids(&off, None, 151)
+        );
+        assert!(
+            ids(&off, None, 0).contains(&format!("urn:feedfold:out:all:item:{:016x}", xxh3_64(b"a\x001")))
+        );
+        let exact = output("all", Dedup::Exact);
+        assert!(ids(&exact, None, 151).contains(&"urn:feedfold:story:e-1".to_string()));
     }
 
     fn output(name: &str, dedup: Dedup) -> OutputConfig {

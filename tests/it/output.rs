@@ -275,8 +275,8 @@ on_both_backends!(
 
 /// What each source said reaches every format, in that format's own way: an RSS podcast with
 /// every common namespace, an Atom feed with every field, a JSON Feed 1.1 item; read back with
-/// the `rss` and `atom_syndication` crates and serde_json. Every Atom output has a feed
-/// author.
+/// the `rss` and `atom_syndication` crates and serde_json. Each output names its entries with
+/// ids of its own, and every Atom output has a feed author.
 #[tokio::test]
 async fn every_field_of_every_source_reaches_every_format() {
     let feeds = crate::support::fixtures().join("feeds");
@@ -467,6 +467,17 @@ async fn every_field_of_every_source_reaches_every_format() {
     );
     let pods = atom_syndication::Feed::read_from(&read("pods.atom")[..]).expect("Atom reads back");
     assert_eq!(pods.authors[0].name, "Pod Desk");
+    assert_ne!(
+        pods.entries[0].id, pod.id,
+        "one story in two outputs is two entries"
+    );
+    assert_eq!(
+        pods.entries[0].id,
+        format!(
+            "urn:feedfold:out:pods:{}",
+            &pod.id["urn:feedfold:out:all:".len()..]
+        )
+    );
 
     // JSON Feed.
     let json: serde_json::Value = serde_json::from_slice(&read("all.json")).expect("JSON");
