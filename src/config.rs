@@ -111,6 +111,8 @@ pub struct PublishConfig {
     pub dir: PathBuf,
     /// Base URL the outputs are served under; feeds live at `{base_url}/feeds/NAME.EXT`.
     pub base_url: Url,
+    /// The author of every output that names none of its own (`[publish] author`).
+    pub author: Option<String>,
 }
 
 /// Where a source's feed comes from.
@@ -169,6 +171,9 @@ pub struct OutputConfig {
     pub title: String,
     /// Feed description.
     pub description: Option<String>,
+    /// The feed's author, as every format writes it (Atom requires one): the output's
+    /// `author`, else `[publish] author`, else its title.
+    pub author: String,
     /// Sources included (names); `None` means every source.
     pub sources: Option<Vec<String>>,
     /// Most entries written.
@@ -288,6 +293,7 @@ struct RawServer {
 struct RawPublish {
     dir: Option<String>,
     base_url: Option<String>,
+    author: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -316,6 +322,7 @@ struct RawOutput {
     name: String,
     title: String,
     description: Option<String>,
+    author: Option<String>,
     sources: Option<Vec<String>>,
     limit: Option<i64>,
     dedup: Option<Dedup>,
@@ -495,6 +502,16 @@ pub fn resolve_region(text: &str) -> Result<usize, String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
+    }
+}
+
+/// A feed author's name as configured: one line of at most 200 characters, trimmed.
+fn author_name(text: &str) -> Result<String, &'static str> {
+    let name = text.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        Err("must be one non-empty line of at most 200 characters")
+    } else {
+        Ok(name.to_string())
     }
 }
 
@@ -832,6 +849,11 @@ impl Config {
                 Url::parse("http://localhost:8080").expect("static URL")
             }
         };
+        let publish_author = publish.author.as_deref().and_then(|a| {
+            author_name(a)
+                .map_err(|m| c.push(table_of(&tables[2], "author"), "publish.author", m))
+                .ok()
+        });
 
         // [fold]
         let mut fold_cfg = FoldConfig::default();
@@ -1032,10 +1054,26 @@ impl Config {
                 }
                 other => other,
             };
+            let author = match raw.author.as_deref().map(author_name) {
+                Some(Ok(a)) => Some(a),
+                Some(Err(m)) => {
+                    c.push(value_span(table, "author"), format!("{path}.author"), m);
+                    None
+                }
+                None => None,
+            };
+            let author =
+                author
+                    .or_else(|| publish_author.clone())
+                    .unwrap_or_else(|| match raw.title.trim() {
+                        "" => "feedfold".to_string(),
+                        title => title.to_string(),
+                    });
             outputs.push(OutputConfig {
                 name: raw.name,
                 title: raw.title,
                 description: raw.description,
+                author,
                 sources: raw
                     .sources
                     .map(|s| s.into_iter().map(|n| n.trim().to_string()).collect()),
@@ -1059,7 +1097,11 @@ impl Config {
             file: path.to_path_buf(),
             store: StoreConfig { url: store_url },
             fetch: fetch_cfg,
-            publish: PublishConfig { dir, base_url },
+            publish: PublishConfig {
+                dir,
+                base_url,
+                author: publish_author,
+            },
             fold: fold_cfg,
             server: ServerConfig {
                 listen,
@@ -1222,6 +1264,27 @@ mod tests {
         ] {
             assert!(keys.contains(&want), "{want:?} in {problems:?}");
         }
+    }
+
+    #[test]
+    fn feed_authors_come_from_the_output_then_publish_then_the_title() {
+        let outputs = "[[output]]\nname = \"a\"\ntitle = \"A feed\"\nauthor = \"Desk A\"\n\
+                       [[output]]\nname = \"b\"\ntitle = \"B feed\"\n";
+        let cfg = parse(&format!("[publish]\nauthor = \" The Desk \"\n{outputs}")).expect("valid");
+        assert_eq!(cfg.publish.author.as_deref(), Some("The Desk"));
+        let authors: Vec<_> = cfg.outputs.iter().map(|o| o.author.as_str()).collect();
+        assert_eq!(authors, ["Desk A", "The Desk"]);
+        let cfg = parse(outputs).expect("valid");
+        let authors: Vec<_> = cfg.outputs.iter().map(|o| o.author.as_str()).collect();
+        assert_eq!(authors, ["Desk A", "B feed"]);
+
+        let text =
+            "[publish]\nauthor = \"  \"\n[[output]]\nname = \"a\"\ntitle = \"A\"\nauthor = \"two\\nlines\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(keys, [(Some(2), "publish.author"), (Some(6), "output[0].author")]);
     }
 
     #[test]

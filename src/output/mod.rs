@@ -10,16 +10,41 @@
 //! full items of the copies it shows (and of every copy when keywords must be matched), a batch
 //! at a time. `Store::entries` drives it from the store; [`select`] from items in memory.
 //!
-//! An entry's id is stable: it is derived from the story (or item) id, never from which copy is
-//! shown, so readers do not show a story twice when a better copy arrives. The copy shown is the
-//! most complete one (longest body), dated by the earliest publication, and every other copy is
-//! listed as a member. HTML reaching this module was sanitised when it was stored; links and
-//! enclosures that are not absolute `http(s)` are left out of entries.
+//! The copy shown is the most complete one (longest body), dated by the earliest publication,
+//! and every other copy is listed as a member ("Also reported by", in the readable content of
+//! every format, and as links for programs). HTML reaching this module was sanitised when it
+//! was stored; links and enclosures that are not absolute `http(s)` are left out of entries,
+//! and the formats check every other URL and email they write again (stored data is not
+//! trusted blindly: [`web_url`], [`email`]).
+//!
+//! # Entry ids
+//!
+//! An entry's id is derived from the story (or exact group, or item) id, never from which copy
+//! is shown, so readers do not show a story twice when a better copy arrives; it is the same in
+//! the three formats of an output and stable across runs and restarts. It is also **unique per
+//! output**: readers such as newsboat keep one copy of an id across all their subscriptions, so
+//! a story in two outputs with one id (`all.rss` and `shaanxi.rss`) would vanish from one of
+//! them. An output's ids are `urn:feedfold:out:NAME:story:KEY` (`…:item:HASH` with
+//! `dedup = "off"`); a daemon's ad-hoc view (`?region=`, `?q=`) is a feed of its own and gets
+//! `urn:feedfold:out:NAME:view:HASH:…`, HASH derived from its filters ([`view_name`]).
+//!
+//! Before per-output ids, every output used `urn:feedfold:story:KEY` (`urn:feedfold:item:HASH`).
+//! A reader subscribed then already holds those ids, and a new id for a story it has read
+//! would show that story again as new. So a story whose earliest copy (in the output) was first
+//! stored before the store was upgraded keeps that old id in every output and view; only
+//! stories first seen after it get per-output ids. The cutoff is recorded once, by the
+//! migration that brought per-output ids (`store_meta.legacy_ids_before`: one second after the
+//! newest item then stored; 0 for a new store), so it is the same on every run, restart and
+//! daemon sharing the store. Old stories thus keep the old weakness (one copy in a reader
+//! across outputs) until they leave the outputs; nothing a reader already has reappears.
 
 pub mod atom;
 pub mod json_feed;
 pub mod rss;
 
+mod xml;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -28,7 +53,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
-use crate::model::{Category, Enclosure, Extras, Person, StoredItem};
+use crate::model::{Category, Enclosure, Extras, Link, Person, StoredItem};
 use crate::transform::filter::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
@@ -93,6 +118,9 @@ pub struct FeedMeta {
     pub description: Option<String>,
     /// Home page (the publish base URL).
     pub home: Url,
+    /// The feed's author (Atom `author`, JSON Feed `authors`): the output's `author`, else
+    /// `[publish] author`, else its title.
+    pub author: String,
 }
 
 impl FeedMeta {
@@ -103,6 +131,7 @@ impl FeedMeta {
             title: out.title.clone(),
             description: out.description.clone(),
             home: home.clone(),
+            author: out.author.clone(),
         }
     }
 
@@ -127,7 +156,7 @@ pub struct Member {
 /// One entry of a merged feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// Stable id: `urn:feedfold:story:…` or `urn:feedfold:item:…`.
+    /// Stable id, unique to the output (see the module doc, "Entry ids").
     pub id: String,
     /// The story (or exact group) id, as in `export`'s `cluster`.
     pub story: String,
@@ -232,6 +261,9 @@ pub struct Selection<'a> {
     pub query: Option<&'a Query>,
     /// Most entries.
     pub limit: usize,
+    /// The name of the ad-hoc view these filters make ([`view_name`]), which gives its entries
+    /// ids of their own; None for the output itself.
+    pub view: Option<&'a str>,
 }
 
 impl<'a> Selection<'a> {
@@ -242,8 +274,81 @@ impl<'a> Selection<'a> {
             regions: &[],
             query: None,
             limit: output.limit,
+            view: None,
         }
     }
+}
+
+/// The name of an ad-hoc view of an output narrowed to `regions` (gazetteer codes, any order)
+/// and `query` (as written): a hash of both, so the same filters always name the same view.
+/// None without filters: the output itself (a `limit` alone does not make another feed).
+pub fn view_name(regions: &[&str], query: Option<&str>) -> Option<String> {
+    let query = query.map(str::trim).filter(|q| !q.is_empty());
+    if regions.is_empty() && query.is_none() {
+        return None;
+    }
+    let mut regions = regions.to_vec();
+    regions.sort_unstable();
+    regions.dedup();
+    let text = format!("regions={}\u{0}q={}", regions.join(","), query.unwrap_or(""));
+    Some(format!("{:016x}", xxh3_64(text.as_bytes())))
+}
+
+/// The id of the entry for the group `key` (a story id, an exact group id, or an item's
+/// `source \0 key` with `dedup = "off"`) in `output`, or in its ad-hoc `view`. `legacy`: the
+/// group's earliest copy was stored before per-output ids, so it keeps the id every output
+/// gave it then (see the module doc, "Entry ids").
+pub fn entry_id(dedup: Dedup, key: &str, output: &str, view: Option<&str>, legacy: bool) -> String {
+    let tail = match dedup {
+        Dedup::Off => format!("item:{:016x}", xxh3_64(key.as_bytes())),
+        Dedup::Story | Dedup::Exact => format!("story:{key}"),
+    };
+    match (legacy, view) {
+        (true, _) => format!("urn:feedfold:{tail}"),
+        (false, None) => format!("urn:feedfold:out:{output}:{tail}"),
+        (false, Some(view)) => format!("urn:feedfold:out:{output}:view:{view}:{tail}"),
+    }
+}
+
+/// A URL fit to republish: absolute `http(s)`; as stored when it holds nothing a serialiser
+/// would escape, else as the URL parser writes it. None for anything else.
+pub fn web_url(text: &str) -> Option<Cow<'_, str>> {
+    let url = Url::parse(text).ok().filter(html::is_web_url)?;
+    let clean = !text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>\"`{}|\\^".contains(c));
+    Some(if clean {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(url.to_string())
+    })
+}
+
+/// An email address fit to republish (`local@domain`, nothing that could break out of an
+/// RSS `author`, a `mailto:` URL or an attribute), trimmed. None for anything else.
+pub fn email(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let (local, domain) = text.split_once('@')?;
+    let fine = |c: char| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"'`@".contains(c);
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && local.chars().all(fine)
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    ok.then_some(text)
+}
+
+/// A language tag fit for `xml:lang` and the formats' language fields: letters, digits and
+/// hyphens (an underscore, as in `en_US`, becomes a hyphen), at most 35 characters.
+pub fn language_tag(text: &str) -> Option<String> {
+    let text = text.trim();
+    let ok = !text.is_empty()
+        && text.len() <= 35
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then(|| text.replace('_', "-"))
 }
 
 /// A group of copies that passed the region filters, the copy shown first and the others by
@@ -270,8 +375,9 @@ pub struct Selector<'a> {
 
 impl<'a> Selector<'a> {
     /// Groups `items` by the output's `dedup`, keeps the stories its region filters (and the
-    /// selection's) accept, newest first.
-    pub fn new(items: Vec<Light>, selection: Selection<'a>) -> Selector<'a> {
+    /// selection's) accept, newest first. A group whose earliest copy was first stored before
+    /// `legacy_before` (unix seconds; the store's `legacy_ids_before`) keeps its legacy id.
+    pub fn new(items: Vec<Light>, selection: Selection<'a>, legacy_before: i64) -> Selector<'a> {
         let out = selection.output;
         let mut grouped: BTreeMap<String, Vec<Light>> = BTreeMap::new();
         for item in items {
@@ -303,10 +409,9 @@ impl<'a> Selector<'a> {
                         return None;
                     }
                 }
-                let id = match out.dedup {
-                    Dedup::Off => format!("urn:feedfold:item:{:016x}", xxh3_64(key.as_bytes())),
-                    Dedup::Story | Dedup::Exact => format!("urn:feedfold:story:{key}"),
-                };
+                let earliest = members.iter().map(|m| m.first_seen.timestamp()).min();
+                let legacy = earliest.is_some_and(|t| t < legacy_before);
+                let id = entry_id(out.dedup, &key, &out.name, selection.view, legacy);
                 let published = members.iter().map(Light::date).min().unwrap_or_default();
                 Some(Group {
                     id,
@@ -391,15 +496,16 @@ impl<'a> Selector<'a> {
 }
 
 /// Groups stored items into entries according to the output's `dedup`, keeps the stories its
-/// region and keyword filters accept, newest first, at most `limit`. For items already in
-/// memory; `Store::entries` selects from the store reading HTML only for the entries shown.
+/// region and keyword filters accept, newest first, at most `limit`, every one with a
+/// per-output id (as in a store created with per-output ids). For items already in memory;
+/// `Store::entries` selects from the store reading HTML only for the entries shown.
 pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
     let light = items
         .iter()
         .enumerate()
         .map(|(i, item)| Light::of(i as i64, item))
         .collect();
-    let mut selector = Selector::new(light, Selection::of(out));
+    let mut selector = Selector::new(light, Selection::of(out), 0);
     let mut items: Vec<Option<StoredItem>> = items.into_iter().map(Some).collect();
     while let Some(ids) = selector.wanted() {
         let batch = ids
@@ -481,7 +587,7 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         .unwrap_or(published)
         .max(published);
     // Parsing keeps only http(s) links; items stored before it did may hold others.
-    let web = |link: Option<String>| link.filter(|l| html::is_web_link(l));
+    let web = |link: Option<String>| link.and_then(|l| web_url(&l).map(Cow::into_owned));
     let link = web(shown.link.clone());
     let mut others: Vec<Member> = Vec::new();
     for m in members.into_iter().skip(1) {
@@ -517,7 +623,10 @@ fn entry(group: Group, shown: StoredItem) -> Entry {
         enclosures: shown
             .enclosures
             .into_iter()
-            .filter(|x| html::is_web_link(&x.url))
+            .filter_map(|x| {
+                let url = web_url(&x.url)?.into_owned();
+                Some(Enclosure { url, ..x })
+            })
             .collect(),
         source: shown.source,
         others,
@@ -569,6 +678,38 @@ pub fn also_reported_html(others: &[Member]) -> String {
     format!("<p>Also reported by: {}</p>", links.join(", "))
 }
 
+/// The other links of an entry to write, with their URL fit to republish: not the alternate
+/// link, enclosures, license or comments (written in their own places), only `http(s)`.
+pub(crate) fn other_links(e: &Entry) -> impl Iterator<Item = (&Link, Cow<'_, str>)> {
+    let x = &e.extras;
+    e.extras.links.iter().filter_map(move |l| {
+        let href = web_url(&l.href)?;
+        let same = |other: Option<&str>| other == Some(href.as_ref());
+        let elsewhere = match l.rel.as_str() {
+            "" | "enclosure" => true,
+            "alternate" => same(e.link.as_deref()),
+            "license" => same(x.license.as_deref()),
+            "replies" => same(x.comments.as_deref()) || same(x.comments_feed.as_deref()),
+            _ => false,
+        };
+        (!elsewhere).then_some((l, href))
+    })
+}
+
+/// The entry's image when no thumbnail or iTunes image already shows it (RSS and Atom write it
+/// as one more `media:thumbnail`).
+pub(crate) fn extra_image(e: &Entry) -> Option<Cow<'_, str>> {
+    let x = &e.extras;
+    let image = web_url(x.image.as_deref()?)?;
+    let shown = x.thumbnails.iter().any(|t| t.url == image) || x.itunes.image.as_deref() == Some(&image);
+    (!shown).then_some(image)
+}
+
+/// `itunes:explicit` as the values every podcast client reads (`yes` / `no`).
+pub(crate) fn itunes_explicit(explicit: bool) -> &'static str {
+    if explicit { "yes" } else { "no" }
+}
+
 /// Renders entries in a format.
 pub fn render(
     format: Format,
@@ -589,8 +730,283 @@ pub fn render(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::model::{GeoPoint, Itunes, SourceFeed, Thumbnail};
+    use chrono::TimeZone;
+
+    /// Feed metadata for the format tests.
+    pub(crate) fn meta() -> FeedMeta {
+        FeedMeta {
+            name: "all".into(),
+            title: "All".into(),
+            description: Some("Every story".into()),
+            home: Url::parse("https://feeds.example/").expect("url"),
+            author: "The Desk".into(),
+        }
+    }
+
+    /// An entry with every field set (and a few that must not come out).
+    pub(crate) fn full_entry() -> Entry {
+        let t = Utc
+            .with_ymd_and_hms(2023, 11, 20, 2, 0, 0)
+            .single()
+            .expect("date");
+        let link = |rel: &str, href: &str| Link {
+            href: href.into(),
+            rel: rel.into(),
+            ..Link::default()
+        };
+        Entry {
+            id: "urn:feedfold:out:all:story:x".into(),
+            story: "x".into(),
+            title: "Bold move & more".into(),
+            title_html: Some("<b>Bold</b> move &amp; more".into()),
+            link: Some("https://e.example/a".into()),
+            published: t,
+            updated: t,
+            summary_html: Some("<p>summary</p>".into()),
+            content_html: Some("<p>content</p>".into()),
+            authors: vec![
+                Person {
+                    name: "Ann Author".into(),
+                    email: Some("ann@e.example".into()),
+                    uri: Some("https://ann.e.example/".into()),
+                },
+                Person {
+                    name: String::new(),
+                    email: Some("bob@e.example".into()),
+                    uri: Some("javascript:alert(1)".into()),
+                },
+                Person::default(),
+            ],
+            categories: vec![Category {
+                term: "web".into(),
+                scheme: Some("https://e.example/cats".into()),
+                label: Some("The Web".into()),
+            }],
+            enclosures: vec![
+                Enclosure {
+                    url: "https://e.example/a.mp3".into(),
+                    mime: Some("audio/mpeg".into()),
+                    length: Some(1000),
+                },
+                Enclosure {
+                    url: "https://e.example/a.ogg".into(),
+                    mime: Some("audio/ogg".into()),
+                    length: None,
+                },
+            ],
+            language: Some("fr_CA".into()),
+            extras: Extras {
+                contributors: vec![Person {
+                    name: "Carl".into(),
+                    email: Some("not an email".into()),
+                    uri: Some("https://carl.e.example/".into()),
+                }],
+                rights: Some("© 2023 E".into()),
+                license: Some("https://creativecommons.org/licenses/by/4.0/".into()),
+                publisher: Some("E Press".into()),
+                source: Some(SourceFeed {
+                    title: Some("Origin Radio".into()),
+                    link: Some("https://origin.example/".into()),
+                    feed_url: Some("https://origin.example/feed.xml".into()),
+                    id: Some("urn:origin".into()),
+                }),
+                comments: Some("https://e.example/a#comments".into()),
+                comments_feed: Some("https://e.example/a/comments.xml".into()),
+                comment_count: Some(4),
+                links: vec![
+                    Link {
+                        mime: Some("text/html".into()),
+                        title: Some("Via".into()),
+                        hreflang: Some("en_GB".into()),
+                        length: Some(42),
+                        ..link("via", "https://via.example/")
+                    },
+                    link("license", "https://creativecommons.org/licenses/by/4.0/"),
+                    link("related", "javascript:alert(1)"),
+                ],
+                geo: Some(GeoPoint {
+                    lat: 34.2583,
+                    lon: 108.9286,
+                }),
+                thumbnails: vec![Thumbnail {
+                    url: "https://e.example/thumb.jpg".into(),
+                    width: Some(320),
+                    height: Some(180),
+                }],
+                image: Some("https://e.example/image.jpg".into()),
+                itunes: Itunes {
+                    author: Some("Xi'an Evening".into()),
+                    duration: Some("00:42:10".into()),
+                    explicit: Some(false),
+                    episode: Some("7".into()),
+                    season: Some("2".into()),
+                    episode_type: Some("full".into()),
+                    subtitle: Some("The wall after dark".into()),
+                    summary: Some("A walk on the wall.".into()),
+                    image: Some("https://e.example/ep.jpg".into()),
+                    keywords: vec!["history".into(), "night".into()],
+                    block: true,
+                },
+            },
+            source: "src".into(),
+            others: vec![Member {
+                source: "other".into(),
+                url: Some("https://other.example/a".into()),
+                title: Some("Other title".into()),
+            }],
+            regions: serde_json::json!([]),
+        }
+    }
+
+    #[test]
+    fn stored_urls_and_emails_are_checked_again_before_they_are_written() {
+        let mut e = full_entry();
+        let bad = "javascript:alert(1)";
+        e.extras.comments = Some(bad.into());
+        e.extras.comments_feed = Some(" JaVaScRiPt:alert(1)".into());
+        e.extras.license = Some("data:text/html,x".into());
+        e.extras.image = Some(bad.into());
+        e.extras.itunes.image = Some(bad.into());
+        e.extras.thumbnails[0].url = "vbscript:x".into();
+        e.extras.source = Some(SourceFeed {
+            title: Some("Origin".into()),
+            link: Some(bad.into()),
+            feed_url: Some("file:///etc/passwd".into()),
+            id: None,
+        });
+        e.authors[0].email = Some("a@b.example\"><script>".into());
+        e.authors[0].uri = Some(bad.into());
+        for format in Format::ALL {
+            let bytes = render(format, &meta(), std::slice::from_ref(&e), e.updated).expect("renders");
+            let text = String::from_utf8(bytes).expect("utf-8").to_ascii_lowercase();
+            for word in [
+                "javascript",
+                "vbscript",
+                "data:",
+                "file:",
+                "<script",
+                "etc/passwd",
+            ] {
+                assert!(!text.contains(word), "{format:?}: {word} in\n{text}");
+            }
+        }
+        assert_eq!(email(" a.b+c@d-e.example "), Some("a.b+c@d-e.example"));
+        assert_eq!(email("a b@c"), None);
+        assert_eq!(email("@c"), None);
+        assert_eq!(
+            web_url("https://e.example/a b").as_deref(),
+            Some("https://e.example/a%20b")
+        );
+        assert_eq!(
+            web_url("https://e.example/a").as_deref(),
+            Some("https://e.example/a")
+        );
+    }
+
+    fn light(source: &str, key: &str, story: &str, first_seen: i64) -> Light {
+        Light {
+            id: 0,
+            source: source.into(),
+            key: key.into(),
+            link: None,
+            title: None,
+            published: None,
+            updated: None,
+            first_seen: DateTime::from_timestamp(first_seen, 0).expect("time"),
+            exact_id: format!("e-{key}"),
+            story_id: story.into(),
+            regions: "[]".into(),
+            body_len: 0,
+        }
+    }
+
+    fn ids(out: &OutputConfig, view: Option<&str>, legacy_before: i64) -> Vec<String> {
+        let items = vec![
+            light("a", "1", "st-old", 100),
+            light("b", "2", "st-old", 300),
+            light("a", "3", "st-new", 200),
+        ];
+        let selection = Selection {
+            view,
+            ..Selection::of(out)
+        };
+        let mut ids: Vec<String> = Selector::new(items, selection, legacy_before)
+            .groups
+            .map(|g| g.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn ids_are_per_output_and_view_and_old_stories_keep_theirs() {
+        let all = output("all", Dedup::Story);
+        let local = output("local", Dedup::Story);
+        // A store upgraded when its newest item was first seen at 150: the story whose earliest
+        // copy is older keeps the id every output gave it before, in every output and view.
+        assert_eq!(
+            ids(&all, None, 151),
+            ["urn:feedfold:out:all:story:st-new", "urn:feedfold:story:st-old"]
+        );
+        assert_eq!(
+            ids(&local, None, 151),
+            ["urn:feedfold:out:local:story:st-new", "urn:feedfold:story:st-old"]
+        );
+        let view = view_name(&["610000"], Some(" 疫情 ")).expect("a view");
+        assert_eq!(
+            Some(&view),
+            view_name(&["610000", "610000"], Some("疫情")).as_ref()
+        );
+        assert_ne!(Some(&view), view_name(&["610000"], None).as_ref());
+        assert_eq!(view_name(&[], Some(" ")), None);
+        assert_eq!(
+            ids(&all, Some(&view), 151),
+            [
+                format!("urn:feedfold:out:all:view:{view}:story:st-new"),
+                "urn:feedfold:story:st-old".to_string()
+            ]
+        );
+        // A new store: every story gets per-output ids.
+        assert_eq!(
+            ids(&all, None, 0),
+            [
+                "urn:feedfold:out:all:story:st-new",
+                "urn:feedfold:out:all:story:st-old"
+            ]
+        );
+        // The legacy forms, as before the upgrade.
+        let off = output("all", Dedup::Off);
+        let legacy = format!("urn:feedfold:item:{:016x}", xxh3_64(b"a\x001"));
+        assert!(
+            ids(&off, None, 151).contains(&legacy),
+            "{:?}",
+            ids(&off, None, 151)
+        );
+        assert!(
+            ids(&off, None, 0).contains(&format!("urn:feedfold:out:all:item:{:016x}", xxh3_64(b"a\x001")))
+        );
+        let exact = output("all", Dedup::Exact);
+        assert!(ids(&exact, None, 151).contains(&"urn:feedfold:story:e-1".to_string()));
+    }
+
+    fn output(name: &str, dedup: Dedup) -> OutputConfig {
+        OutputConfig {
+            name: name.into(),
+            title: "O".into(),
+            description: None,
+            author: "O".into(),
+            sources: None,
+            limit: 10,
+            dedup,
+            regions: Vec::new(),
+            exclude_regions: Vec::new(),
+            keywords: None,
+            token: None,
+        }
+    }
 
     fn stored(source: &str, link: &str, enclosure: &str) -> StoredItem {
         StoredItem {
@@ -623,18 +1039,7 @@ mod tests {
 
     #[test]
     fn entries_carry_only_http_links_and_enclosures() {
-        let out = OutputConfig {
-            name: "o".into(),
-            title: "O".into(),
-            description: None,
-            sources: None,
-            limit: 10,
-            dedup: Dedup::Story,
-            regions: Vec::new(),
-            exclude_regions: Vec::new(),
-            keywords: None,
-            token: None,
-        };
+        let out = output("o", Dedup::Story);
         // As a store written before parsing dropped such links may hold them.
         let items = vec![
             stored("a", "javascript:alert(1)", "data:audio/mpeg;base64,AAAA"),

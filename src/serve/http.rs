@@ -209,6 +209,8 @@ struct Filters {
     regions: Vec<usize>,
     query: Option<Filter>,
     limit: usize,
+    /// The view these filters make, which names its entries' ids (`output::view_name`).
+    view: Option<String>,
 }
 
 impl Filters {
@@ -235,10 +237,14 @@ impl Filters {
                 _ => return Err(format!("limit: must be a number from 1 to {most}")),
             },
         };
+        let g = crate::transform::region::Gazetteer::embedded();
+        let codes: Vec<&str> = regions.iter().map(|&u| g.unit(u).code.as_str()).collect();
+        let view = output::view_name(&codes, params.get("q").map(String::as_str));
         Ok(Filters {
             regions,
             query,
             limit,
+            view,
         })
     }
 
@@ -249,6 +255,7 @@ impl Filters {
             regions: &self.regions,
             query: self.query.as_ref(),
             limit: self.limit,
+            view: self.view.as_deref(),
         }
     }
 }

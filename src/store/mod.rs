@@ -168,6 +168,10 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
     /// SQLite only: batches waiting to be written together (see [`Store::write`]).
     queue: Option<queue::Queue>,
+    /// Stories whose earliest copy was first stored before this time (unix seconds) keep their
+    /// legacy entry id in every output (`store_meta.legacy_ids_before`, recorded by migration
+    /// 7; see `output`, "Entry ids").
+    legacy_ids_before: i64,
 }
 
 /// The id of an item: a hash of its source and key, the same on every daemon.
@@ -308,6 +312,11 @@ impl Store {
             pool.clone()
         };
         fold::rebuild_keys(&writes).await?;
+        let legacy_ids_before: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'legacy_ids_before'")
+                .fetch_optional(&pool)
+                .await
+                .map_err(query_error("reading the store's facts"))?;
         Ok(Store {
             pool,
             writes,
@@ -318,6 +327,7 @@ impl Store {
             },
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
             queue: sqlite.then(|| Arc::new(std::sync::Mutex::new(Vec::new()))),
+            legacy_ids_before: legacy_ids_before.unwrap_or(0),
         })
     }
 
@@ -641,6 +651,106 @@ mod tests {
             (1, 1),
             "the copy joins the migrated story"
         );
+        store.close().await;
+    }
+
+    /// Upgrading a store records when per-output entry ids began: stories already stored keep
+    /// the id every output gave them before, in every output; stories stored after get ids of
+    /// their own in each output. A new store has no legacy stories.
+    #[tokio::test]
+    async fn migration_7_keeps_the_ids_of_stories_already_published() {
+        use crate::config::{Dedup, OutputConfig};
+        use crate::output::Selection;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&url).await.expect("connect");
+        migrator(&MIGRATIONS[..6])
+            .run(&pool)
+            .await
+            .expect("migrations 1-6");
+        let first_seen = 1_641_000_000_i64;
+        for (id, key, seen) in [(7, "a1", first_seen - 60), (8, "a2", first_seen)] {
+            sqlx::query(
+                "INSERT INTO items (id, source, item_key, guid, title, authors, categories, enclosures, \
+                 published, first_seen, last_seen, content_hash, exact_id, story_id, regions, body_len) \
+                 VALUES ($1, 'a', $2, $2, $2, '[]', '[]', '[]', $3, $3, $3, 1, $4, $4, '[]', 8)",
+            )
+            .bind(id)
+            .bind(key)
+            .bind(seen)
+            .bind(format!("st-{key}"))
+            .execute(&pool)
+            .await
+            .expect("an item as version 6 stored it");
+            sqlx::query("INSERT INTO item_bodies (id, summary_html) VALUES ($1, '<p>x</p>')")
+                .bind(id)
+                .execute(&pool)
+                .await
+                .expect("its body");
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.expect("open migrates");
+        assert_eq!(store.legacy_ids_before(), first_seen + 1);
+        let later = Item {
+            key: "b1".to_string(),
+            guid: Some("b1".to_string()),
+            title: Some("later".to_string()),
+            summary: Some("<p>later</p>".to_string()),
+            ..Item::default()
+        };
+        let render = |i: &Item| Rendered {
+            title_html: None,
+            summary_html: i.summary.clone(),
+            content_html: None,
+        };
+        let now = Utc.timestamp_opt(first_seen + 3600, 0).single().expect("now");
+        store.ingest("b", &[later], now, &render).await.expect("ingest");
+        let output = |name: &str| OutputConfig {
+            name: name.into(),
+            title: name.into(),
+            description: None,
+            author: name.into(),
+            sources: None,
+            limit: 10,
+            dedup: Dedup::Story,
+            regions: Vec::new(),
+            exclude_regions: Vec::new(),
+            keywords: None,
+            token: None,
+        };
+        for name in ["all", "local"] {
+            let out = output(name);
+            let entries = store
+                .entries(&["a", "b"], Selection::of(&out))
+                .await
+                .expect("entries");
+            let mut ids: Vec<(&str, &str)> = entries
+                .iter()
+                .map(|e| (e.title.as_str(), e.id.as_str()))
+                .collect();
+            ids.sort();
+            let new_story = format!("urn:feedfold:out:{name}:story:{}", new_group_id("b", "b1"));
+            assert_eq!(
+                ids,
+                [
+                    ("a1", "urn:feedfold:story:st-a1"),
+                    ("a2", "urn:feedfold:story:st-a2"),
+                    ("later", new_story.as_str()),
+                ],
+                "output {name}"
+            );
+        }
+        store.close().await;
+
+        let fresh = format!("sqlite://{}?mode=rwc", dir.path().join("new.db").display());
+        let store = Store::open(&fresh).await.expect("open");
+        assert_eq!(store.legacy_ids_before(), 0, "a new store has no legacy stories");
+        store.close().await;
+        let store = Store::open(&url).await.expect("reopen");
+        assert_eq!(store.legacy_ids_before(), first_seen + 1, "recorded once");
         store.close().await;
     }
 

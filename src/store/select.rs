@@ -39,9 +39,17 @@ fn light(row: &AnyRow) -> Result<Light, sqlx::Error> {
 }
 
 impl Store {
+    /// Stories whose earliest copy was first stored before this time (unix seconds; 0 for a
+    /// store created with per-output ids) keep the entry id every output gave them before (see
+    /// [`output`](crate::output), "Entry ids").
+    pub fn legacy_ids_before(&self) -> i64 {
+        self.legacy_ids_before
+    }
+
     /// The entries of a selection over the items of `sources`: the same as
     /// [`output::select`](crate::output::select) over [`Store::items_of`], reading HTML only for
-    /// the entries considered.
+    /// the entries considered, except that stories first stored before per-output ids keep
+    /// their legacy ids ([`Store::legacy_ids_before`]).
     pub async fn entries(
         &self,
         sources: &[&str],
@@ -69,7 +77,7 @@ impl Store {
             },
         )
         .await?;
-        let mut selector = Selector::new(items, selection);
+        let mut selector = Selector::new(items, selection, self.legacy_ids_before);
         let columns = format!("i.id AS id, {ITEM_COLUMNS}");
         while let Some(ids) = selector.wanted() {
             let mut items = Vec::with_capacity(ids.len());

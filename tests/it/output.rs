@@ -96,7 +96,12 @@ async fn outputs_are_written_in_three_formats_and_reparse_with_the_same_entries(
         assert_eq!(ids(&rss), ids(&atom), "{name}");
         assert_eq!(ids(&rss), ids(&json), "{name}");
         assert_eq!(titles(&rss), titles(&atom), "{name}");
-        assert_eq!(titles(&rss), titles(&json), "{name}");
+        // A title given as HTML is HTML in RSS and Atom, plain text in JSON Feed.
+        let text: Vec<_> = titles(&atom)
+            .into_iter()
+            .map(|t| t.map(|t| feedfold::html::to_text(&t)))
+            .collect();
+        assert_eq!(text, titles(&json), "{name}");
         let unique: BTreeSet<_> = ids(&rss).into_iter().collect();
         assert_eq!(unique.len(), expected, "{name}: ids are unique");
         // Newest first.
@@ -267,3 +272,246 @@ on_both_backends!(
     same_canonical_url_across_sources_is_one_story,
     publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_missing,
 );
+
+/// What each source said reaches every format, in that format's own way: an RSS podcast with
+/// every common namespace, an Atom feed with every field, a JSON Feed 1.1 item; read back with
+/// the `rss` and `atom_syndication` crates and serde_json. Each output names its entries with
+/// ids of its own, and every Atom output has a feed author.
+#[tokio::test]
+async fn every_field_of_every_source_reaches_every_format() {
+    let feeds = crate::support::fixtures().join("feeds");
+    let src = |n: &str| feeds.join(n).display().to_string();
+    let body = format!(
+        "[publish]\nbase_url = \"https://feeds.example/\"\nauthor = \"The Desk\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All\"\n\n\
+         [[output]]\nname = \"pods\"\ntitle = \"Podcasts\"\nsources = [\"podcast\"]\nauthor = \"Pod Desk\"\n\n{}",
+        sources(&[
+            ("podcast", src("republish-podcast.xml")),
+            ("atom", src("republish-atom.xml")),
+            ("json", src("republish.json")),
+        ])
+    );
+    let env = Env::new(&body).await;
+    let reports = env.fetch().await;
+    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
+    let out = env.publish().await;
+    let read = |name: &str| std::fs::read(out.join(name)).expect("output");
+
+    // RSS.
+    let channel = ::rss::Channel::read_from(&read("all.rss")[..]).expect("RSS reads back");
+    let item = |title: &str| {
+        channel
+            .items
+            .iter()
+            .find(|i| i.title.as_deref() == Some(title))
+            .unwrap_or_else(|| panic!("{title} in {:#?}", channel.items))
+    };
+    let pod = item("Episode 7: The city wall at night");
+    assert_eq!(pod.author.as_deref(), Some("host@podcast.example (Wang Fang)"));
+    let dc = pod.dublin_core_ext.as_ref().expect("dc");
+    assert_eq!(dc.contributors, ["Li Ming"]);
+    assert_eq!(dc.rights, ["© 2023 Xi'an Evening"]);
+    assert_eq!(dc.languages, ["en-us"]);
+    assert_eq!(
+        (
+            pod.categories[0].name.as_str(),
+            pod.categories[0].domain.as_deref()
+        ),
+        ("Culture", Some("https://podcast.example/topics"))
+    );
+    assert_eq!(
+        pod.comments.as_deref(),
+        Some("https://podcast.example/ep7#comments")
+    );
+    let source = pod.source.as_ref().expect("source");
+    assert_eq!(
+        (source.url.as_str(), source.title.as_deref()),
+        ("https://origin.example/feed.xml", Some("Origin Radio"))
+    );
+    let enclosure = pod.enclosure.as_ref().expect("enclosure");
+    assert_eq!(
+        (
+            enclosure.url.as_str(),
+            enclosure.length.as_str(),
+            enclosure.mime_type.as_str()
+        ),
+        ("https://podcast.example/ep7.mp3", "12345678", "audio/mpeg")
+    );
+    let ext = |i: &::rss::Item, ns: &str, name: &str| {
+        i.extensions
+            .get(ns)
+            .and_then(|m| m.get(name))
+            .map(|v| {
+                v.iter()
+                    .map(|x| x.value.clone().unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        ext(pod, "wfw", "commentRss"),
+        ["https://podcast.example/ep7/comments.xml"]
+    );
+    assert_eq!(ext(pod, "slash", "comments"), ["4"]);
+    assert_eq!(
+        ext(pod, "creativeCommons", "license"),
+        ["http://creativecommons.org/licenses/by-nc/4.0/"]
+    );
+    assert_eq!(ext(pod, "georss", "point"), ["34.2583 108.9286"]);
+    let thumb = &pod.extensions["media"]["thumbnail"][0].attrs;
+    assert_eq!(
+        thumb.get("url").map(String::as_str),
+        Some("https://podcast.example/ep7-thumb.jpg")
+    );
+    assert_eq!(thumb.get("width").map(String::as_str), Some("320"));
+    let it = pod.itunes_ext.as_ref().expect("itunes");
+    assert_eq!(it.duration.as_deref(), Some("00:42:10"));
+    assert_eq!(it.explicit.as_deref(), Some("no"));
+    assert_eq!(it.episode.as_deref(), Some("7"));
+    assert_eq!(it.season.as_deref(), Some("2"));
+    assert_eq!(it.episode_type.as_deref(), Some("full"));
+    assert_eq!(it.subtitle.as_deref(), Some("The wall after dark"));
+    assert_eq!(it.summary.as_deref(), Some("A walk on the Ming city wall."));
+    assert_eq!(it.image.as_deref(), Some("https://podcast.example/ep7.jpg"));
+    assert_eq!(it.keywords.as_deref(), Some("history, night, walls"));
+    // A title given as HTML is HTML; one given as text stays text, safe in a reader that
+    // renders it (its `<` cannot open a tag).
+    let bold = item("<b>Bold</b> move &amp; more");
+    let blink = item("History of the &lt;blink> tag");
+    let xml_lang = std::str::from_utf8(&read("all.rss"))
+        .expect("utf-8")
+        .contains("<item xml:lang=\"fr\">");
+    assert!(xml_lang, "the Atom entry's xml:lang");
+    assert_eq!(
+        blink.dublin_core_ext.as_ref().map(|d| d.languages.clone()),
+        Some(vec!["fr".to_string()])
+    );
+    assert!(bold.link.is_some());
+
+    // Atom.
+    let feed = atom_syndication::Feed::read_from(&read("all.atom")[..]).expect("Atom reads back");
+    assert_eq!(feed.authors[0].name, "The Desk");
+    let entry = |title: &str| {
+        feed.entries
+            .iter()
+            .find(|e| e.title.value == title)
+            .unwrap_or_else(|| panic!("{title} in {:#?}", feed.entries))
+    };
+    let blink = entry("History of the <blink> tag");
+    assert_eq!(blink.title.r#type, atom_syndication::TextType::Text);
+    let author = &blink.authors[0];
+    assert_eq!(
+        (
+            author.name.as_str(),
+            author.email.as_deref(),
+            author.uri.as_deref()
+        ),
+        (
+            "Ann Author",
+            Some("ann@atom.example"),
+            Some("https://ann.atom.example/")
+        )
+    );
+    let contributor = &blink.contributors[0];
+    assert_eq!(
+        (contributor.name.as_str(), contributor.uri.as_deref()),
+        ("Carl Contributor", Some("https://carl.atom.example/"))
+    );
+    let category = &blink.categories[0];
+    assert_eq!(
+        (
+            category.term.as_str(),
+            category.scheme.as_deref(),
+            category.label.as_deref()
+        ),
+        ("web", Some("https://atom.example/cats"), Some("The Web"))
+    );
+    let links: Vec<_> = blink
+        .links
+        .iter()
+        .map(|l| (l.rel.as_str(), l.href.as_str()))
+        .collect();
+    for want in [
+        ("alternate", "https://atom.example/blink"),
+        ("related", "https://related.example/blink"),
+        ("replies", "https://atom.example/blink#comments"),
+        ("license", "https://creativecommons.org/licenses/by/4.0/"),
+        ("enclosure", "https://atom.example/blink.mp3"),
+        ("enclosure", "https://atom.example/blink.ogg"),
+    ] {
+        assert!(links.contains(&want), "{want:?} in {links:?}");
+    }
+    let related = blink.links.iter().find(|l| l.rel == "related").expect("related");
+    assert_eq!(
+        (related.title.as_deref(), related.hreflang.as_deref()),
+        (Some("Background"), Some("en"))
+    );
+    assert_eq!(
+        blink.rights.as_ref().map(|r| r.value.as_str()),
+        Some("Copyright 2023 Atom Source")
+    );
+    let source = blink.source.as_ref().expect("source");
+    assert_eq!(
+        (source.id.as_str(), source.title.value.as_str()),
+        ("urn:origin", "Origin Blog")
+    );
+    let atom = String::from_utf8(read("all.atom")).expect("utf-8");
+    assert!(atom.contains("<entry xml:lang=\"fr\">"), "{atom}");
+    assert!(atom.lines().count() > 50, "line-broken:\n{atom}");
+    let bold = entry("<b>Bold</b> move &amp; more");
+    assert_eq!(bold.title.r#type, atom_syndication::TextType::Html);
+    let pod = entry("Episode 7: The city wall at night");
+    assert_eq!(
+        pod.extensions["itunes"]["duration"][0].value.as_deref(),
+        Some("00:42:10")
+    );
+    let pods = atom_syndication::Feed::read_from(&read("pods.atom")[..]).expect("Atom reads back");
+    assert_eq!(pods.authors[0].name, "Pod Desk");
+    assert_ne!(
+        pods.entries[0].id, pod.id,
+        "one story in two outputs is two entries"
+    );
+    assert_eq!(
+        pods.entries[0].id,
+        format!(
+            "urn:feedfold:out:pods:{}",
+            &pod.id["urn:feedfold:out:all:".len()..]
+        )
+    );
+
+    // JSON Feed.
+    let json: serde_json::Value = serde_json::from_slice(&read("all.json")).expect("JSON");
+    assert_eq!(json["authors"], serde_json::json!([{"name": "The Desk"}]));
+    let items = json["items"].as_array().expect("items");
+    let item = |title: &str| {
+        items
+            .iter()
+            .find(|i| i["title"] == title)
+            .unwrap_or_else(|| panic!("{title} in {items:#?}"))
+    };
+    let bridges = item("Ein Artikel über Brücken");
+    assert_eq!(
+        bridges["authors"],
+        serde_json::json!([{"name": "Bea Brück", "url": "https://bea.json.example/"}])
+    );
+    assert_eq!(bridges["tags"], serde_json::json!(["Bauwerke", "Städte"]));
+    assert_eq!(bridges["language"], "de-AT");
+    assert_eq!(bridges["image"], "https://json.example/1.jpg");
+    assert_eq!(
+        bridges["attachments"],
+        serde_json::json!([{"url": "https://json.example/1.pdf", "mime_type": "application/pdf", "size_in_bytes": 2048}])
+    );
+    let pod = item("Episode 7: The city wall at night");
+    assert_eq!(
+        pod["authors"],
+        serde_json::json!([{"name": "Wang Fang", "url": "mailto:host@podcast.example"}])
+    );
+    assert_eq!(pod["_feedfold"]["itunes"]["episode"], "7");
+    assert_eq!(pod["_feedfold"]["comment_count"], 4);
+    assert_eq!(
+        item("Bold move & more")["title"],
+        "Bold move & more",
+        "plain text"
+    );
+    assert_eq!(item("History of the <blink> tag")["language"], "fr");
+}

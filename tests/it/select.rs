@@ -114,8 +114,9 @@ fn config_body(dir: &std::path::Path) -> String {
 }
 
 /// The selection as it was before `Store::entries`: every item in full, grouped, filtered
-/// (regions of the group's first item), sorted and truncated.
-fn former_select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
+/// (regions of the group's first item), sorted and truncated; ids as a store created with
+/// per-output ids gives them (in the ad-hoc `view`, if any).
+fn former_select(items: Vec<StoredItem>, out: &OutputConfig, view: Option<&str>) -> Vec<Entry> {
     let mut groups: BTreeMap<String, Vec<StoredItem>> = BTreeMap::new();
     for item in items {
         let key = match out.dedup {
@@ -129,9 +130,13 @@ fn former_select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
         .into_iter()
         .filter(|(_, members)| former_accepts(out, members))
         .map(|(key, members)| {
-            let id = match out.dedup {
-                Dedup::Off => format!("urn:feedfold:item:{:016x}", xxh3_64(key.as_bytes())),
-                Dedup::Story | Dedup::Exact => format!("urn:feedfold:story:{key}"),
+            let tail = match out.dedup {
+                Dedup::Off => format!("item:{:016x}", xxh3_64(key.as_bytes())),
+                Dedup::Story | Dedup::Exact => format!("story:{key}"),
+            };
+            let id = match view {
+                None => format!("urn:feedfold:out:{}:{tail}", out.name),
+                Some(view) => format!("urn:feedfold:out:{}:view:{view}:{tail}", out.name),
             };
             former_entry(id, members)
         })
@@ -262,10 +267,11 @@ fn former_adhoc(
     regions: &[usize],
     q: Option<&Query>,
     limit: usize,
+    view: Option<&str>,
 ) -> Vec<Entry> {
     let mut all = out.clone();
     all.limit = usize::MAX;
-    former_select(items, &all)
+    former_select(items, &all, view)
         .into_iter()
         .filter(|e| regions.is_empty() || within(&e.regions, regions))
         .filter(|e| {
@@ -323,7 +329,7 @@ async fn same_entries(cfg: &Config, store: &Store) {
     for out in &cfg.outputs {
         let sources = cfg.output_sources(out);
         let items = store.items_of(&sources).await.expect("items");
-        let former = former_select(items.clone(), out);
+        let former = former_select(items.clone(), out, None);
         let light = store
             .entries(&sources, Selection::of(out))
             .await
@@ -340,23 +346,27 @@ async fn same_entries(cfg: &Config, store: &Store) {
     assert_eq!(nonempty, cfg.outputs.len(), "every output shows something");
 
     let shaanxi = [resolve_region("陕西").expect("region")];
-    let queries = [
-        None,
-        Some(Query::parse("疫情").expect("query")),
-        Some(Query::parse("-title:会议").expect("query")),
-    ];
+    let queries = [None, Some("疫情"), Some("-title:会议")];
     for out in &cfg.outputs {
         let sources = cfg.output_sources(out);
         for regions in [&[][..], &shaanxi[..]] {
-            for q in &queries {
+            for text in queries {
+                let q = text.map(|t| Query::parse(t).expect("query"));
+                let codes: Vec<&str> = regions
+                    .iter()
+                    .map(|&u| Gazetteer::embedded().unit(u).code.as_str())
+                    .collect();
+                let view = output::view_name(&codes, text);
+                assert_eq!(view.is_some(), text.is_some() || !regions.is_empty());
                 for limit in [1, 3, out.limit] {
                     let items = store.items_of(&sources).await.expect("items");
-                    let former = former_adhoc(items, out, regions, q.as_ref(), limit);
+                    let former = former_adhoc(items, out, regions, q.as_ref(), limit, view.as_deref());
                     let selection = Selection {
                         output: out,
                         regions,
                         query: q.as_ref(),
                         limit,
+                        view: view.as_deref(),
                     };
                     let light = store.entries(&sources, selection).await.expect("entries");
                     assert_eq!(

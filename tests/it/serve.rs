@@ -297,6 +297,24 @@ async fn private_outputs_need_their_token_and_filters_work_on_demand() {
     assert!(q.iter().any(|t| t.contains("Jerry")) && q.iter().any(|t| t.contains("花市")));
     let traditional = titles(&d.text("/feeds/all.json?q=花市&region=廣東").await);
     assert_eq!(traditional, vec!["广州市举办迎春花市".to_string()]);
+    // An ad-hoc view is a feed of its own: its entries have ids of their own, the same for the
+    // same filters however the region is written; a limit alone is the output itself.
+    let ids = |body: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(body).expect("json feed");
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let whole = ids(&d.text("/feeds/all.json").await);
+    let view = ids(&d.text("/feeds/all.json?region=440000").await);
+    assert_eq!(view, ids(&d.text("/feeds/all.json?region=广东").await));
+    assert!(view[0].starts_with("urn:feedfold:out:all:view:"), "{view:?}");
+    assert!(!whole.contains(&view[0]), "{view:?} in {whole:?}");
+    assert!(whole[0].starts_with("urn:feedfold:out:all:story:"), "{whole:?}");
+    assert_eq!(ids(&d.text("/feeds/all.json?limit=2").await), whole[..2]);
     assert_eq!(titles(&d.text("/feeds/all.json?limit=2").await).len(), 2);
     // A filtered feed has validators too, and is served from the cache the second time.
     let r = d.get("/feeds/all.rss?limit=1", &[]).await;

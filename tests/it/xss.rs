@@ -575,6 +575,7 @@ fn meta() -> FeedMeta {
         title: "X".into(),
         description: None,
         home: Url::parse("https://feeds.example/").expect("url"),
+        author: "X".into(),
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Real clients against a running `feedfold serve`: newsboat reads the RSS and Atom formats of a
-served output, and headless Chromium loads the index page, whose subscribe links are then
-checked. newsboat cannot read JSON Feed at all (newsboat issue #426, open), so every format is
+served output, then several outputs that share stories subscribed together in one cache (every
+story must stay in each: entry ids are unique per output), and headless Chromium loads the
+index page, whose subscribe links are then checked. newsboat cannot read JSON Feed at all (newsboat issue #426, open), so every format is
 also read by @extractus/feed-extractor (Node), which reads JSON Feed too, and must give the same
 entries.
 
@@ -73,32 +74,59 @@ def start_daemon(binary, work):
     return proc, base, log
 
 
+def newsboat_reload(urls, cache, work):
+    """newsboat subscribed to `urls` with its cache in `cache` reloads them all; returns each
+    feed's titles as its cache holds them."""
+    url_file = os.path.join(work, "urls")
+    with open(url_file, "w") as f:
+        f.write("".join(url + "\n" for url in urls))
+    conf = os.path.join(work, "newsboat.conf")
+    open(conf, "w").close()
+    run = subprocess.run(["newsboat", "-u", url_file, "-c", cache, "-C", conf, "-x", "reload"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HOME": work, "TERM": "dumb"})
+    got = {url: [] for url in urls}
+    if os.path.exists(cache):
+        db = sqlite3.connect(cache)
+        for url in urls:
+            got[url] = sorted(r[0] for r in db.execute("SELECT title FROM rss_item WHERE feedurl = ?", (url,)))
+        db.close()
+    note = f" (exit {run.returncode}: {run.stderr.strip()[:200]})" if run.returncode else ""
+    return got, note
+
+
+def json_titles(url):
+    return sorted(i["title"] for i in json.loads(get(url)[2])["items"])
+
+
+# Outputs of config/demo.toml that share stories (and an ad-hoc view of one): subscribed
+# together, every story must be in each of them, which needs ids unique per output.
+SHARED = ["all.rss", "shaanxi.atom", "shaanxi-local.rss", "everything.atom", "epidemic.rss",
+          "all.atom?region=610000"]
+
+
 def check_newsboat(base, work):
-    """newsboat reloads the RSS and Atom formats of the `all` output; its cache must hold every
-    entry. feedparser reads the JSON Feed."""
-    expected = json.loads(get(base + "/feeds/all.json")[2])["items"]
-    titles = sorted(i["title"] for i in expected)
-    urls = [f"{base}/feeds/all.{ext}" for ext in ("rss", "atom")]
-    readable = {}
-    for url in urls:
-        cache = os.path.join(work, f"newsboat-{url.rsplit('.', 1)[1]}.db")
-        url_file = os.path.join(work, "urls")
-        with open(url_file, "w") as f:
-            f.write(url + "\n")
-        conf = os.path.join(work, "newsboat.conf")
-        open(conf, "w").close()
-        run = subprocess.run(["newsboat", "-u", url_file, "-c", cache, "-C", conf, "-x", "reload"],
-                             capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "HOME": work, "TERM": "dumb"})
-        got = []
-        if os.path.exists(cache):
-            db = sqlite3.connect(cache)
-            got = sorted(r[0] for r in db.execute("SELECT title FROM rss_item WHERE feedurl = ?", (url,)))
-            db.close()
-        readable[url] = got
-        print(f"  newsboat {url}: {len(got)} of {len(titles)} entries"
-              + (f" (exit {run.returncode}: {run.stderr.strip()[:200]})" if run.returncode else ""))
-    return titles, readable
+    """newsboat reloads the RSS and Atom formats of the `all` output, each in a cache of its
+    own, and then several outputs that share stories in ONE cache (a reader subscribed to all
+    of them); every cache must hold every entry of each feed. Returns (label, got, want)."""
+    checks = []
+    titles = json_titles(base + "/feeds/all.json")
+    for ext in ("rss", "atom"):
+        url = f"{base}/feeds/all.{ext}"
+        got, note = newsboat_reload([url], os.path.join(work, f"newsboat-{ext}.db"), work)
+        print(f"  newsboat {url}: {len(got[url])} of {len(titles)} entries{note}")
+        checks.append((f"newsboat {url}", got[url], titles))
+    urls = [f"{base}/feeds/{feed}" for feed in SHARED]
+    got, note = newsboat_reload(urls, os.path.join(work, "newsboat-shared.db"), work)
+    for feed, url in zip(SHARED, urls):
+        stem, _, rest = feed.partition(".")
+        query = rest.partition("?")[2]
+        want = json_titles(f"{base}/feeds/{stem}.json" + (f"?{query}" if query else ""))
+        print(f"  newsboat, one cache for {len(urls)} feeds, {url}: {len(got[url])} of {len(want)} entries{note}")
+        checks.append((f"newsboat (one cache) {url}", got[url], want))
+    if sum(len(w) for _, _, w in checks[2:]) <= len(set(t for _, _, w in checks[2:] for t in w)):
+        fail("the shared-cache feeds share no story: the check would prove nothing")
+    return titles, checks
 
 
 def check_feed_extractor(base, node_dir):
@@ -171,8 +199,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         proc, base, log = start_daemon(binary, work)
         try:
-            titles, readable = check_newsboat(base, work)
-            readable.update(check_feed_extractor(base, node_dir))
+            titles, checks = check_newsboat(base, work)
+            readable = check_feed_extractor(base, node_dir)
             check_chromium(base, work, out_dir)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -180,11 +208,10 @@ def main():
         if code != 0:
             log.seek(0)
             fail(f"the daemon exited {code} on SIGTERM:\n{log.read()[-2000:]}")
-        for url, got in readable.items():
-            if "newsboat" not in url and "feed-extractor" not in url:
-                url = f"newsboat {url}"
-            if got != titles:
-                fail(f"{url} read as {got}, want {titles}")
+        checks += [(label, got, titles) for label, got in readable.items()]
+        for label, got, want in checks:
+            if got != want:
+                fail(f"{label} read as {got}, want {want}")
     print("reader checks passed")
 
 

@@ -18,7 +18,8 @@
 //! `base`, `link`, `svg`, `math` and their relatives); an event handler (`on*`); a `style`,
 //! `srcset`, `formaction`, `action`, `background`, `srcdoc` or namespaced attribute; a tag name
 //! that is not letters, digits and hyphens (what is left of a split `<scr<script>ipt>`); a URL
-//! attribute or field whose scheme is not `http` / `https` (`mailto` too for an HTML `href`),
+//! attribute or field whose scheme is not `http` / `https` (`mailto` too for an HTML `href` and
+//! a JSON Feed author's `url`),
 //! or that is not absolute; a Netscape `&{…}` script entity; a comment (IE conditional
 //! comments run); a doctype or processing instruction inside a document; and a link without
 //! `rel="noopener noreferrer"`.
@@ -265,7 +266,11 @@ fn json_findings(place: &str, key: Option<&str>, value: &serde_json::Value, foun
         }
         serde_json::Value::String(s) => match key {
             Some("content_html") => found.extend(html_findings(place, s, None)),
-            Some(k) if listed(JSON_URL_KEYS, k) => url_field(place, s, false, None, found),
+            // JSON Feed 1.1: an author's `url` may be a `mailto:` link.
+            Some(k) if listed(JSON_URL_KEYS, k) => {
+                let mailto = k == "url" && place.contains(".authors[");
+                url_field(place, s, mailto, None, found)
+            }
             _ => {}
         },
         _ => {}
