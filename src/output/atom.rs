@@ -200,7 +200,7 @@ fn entry(x: &mut Xml, e: &Entry) -> io::Result<()> {
         )?;
     }
     if let Some(rights) = &extras.rights {
-        x.text(tag("rights", &[("type", Some("text"))]), rights)?;
+        construct(x, "rights", rights, extras.rights_html.as_deref())?;
     }
     source(x, e)?;
     let also = also_reported_html(&e.others);
@@ -251,7 +251,19 @@ fn source(x: &mut Xml, e: &Entry) -> io::Result<()> {
         x.leaf("id", id)?;
     }
     if let Some(title) = title {
-        x.text(tag("title", &[("type", Some("text"))]), title)?;
+        construct(x, "title", title, s.title_html.as_deref())?;
+    }
+    if let Some(subtitle) = s.subtitle.as_deref().filter(|t| !t.trim().is_empty()) {
+        construct(x, "subtitle", subtitle, s.subtitle_html.as_deref())?;
+    }
+    if let Some(rights) = s.rights.as_deref().filter(|t| !t.trim().is_empty()) {
+        construct(x, "rights", rights, s.rights_html.as_deref())?;
+    }
+    if let Some(updated) = s.updated {
+        x.leaf(
+            "updated",
+            &updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )?;
     }
     if let Some(home) = &home {
         link(x, "alternate", home, &[])?;
@@ -259,7 +271,66 @@ fn source(x: &mut Xml, e: &Entry) -> io::Result<()> {
     if let Some(feed) = &feed {
         link(x, "self", feed, &[])?;
     }
+    for l in &s.links {
+        if let Some(href) = web_url(&l.href) {
+            let length = l.length.map(|n| n.to_string());
+            link(
+                x,
+                &l.rel,
+                &href,
+                &[
+                    ("type", l.mime.as_deref()),
+                    ("title", l.title.as_deref()),
+                    (
+                        "hreflang",
+                        l.hreflang.as_deref().and_then(language_tag).as_deref(),
+                    ),
+                    ("length", length.as_deref()),
+                ],
+            )?;
+        }
+    }
+    for p in &s.authors {
+        person(x, "author", p)?;
+    }
+    for p in &s.contributors {
+        person(x, "contributor", p)?;
+    }
+    for c in &s.categories {
+        x.empty(tag(
+            "category",
+            &[
+                ("term", Some(&c.term)),
+                ("scheme", c.scheme.as_deref()),
+                ("label", c.label.as_deref()),
+            ],
+        ))?;
+    }
+    if let Some(g) = s.generator.as_ref().filter(|g| !g.name.trim().is_empty()) {
+        let uri = g.uri.as_deref().and_then(web_url);
+        x.text(
+            tag(
+                "generator",
+                &[("uri", uri.as_deref()), ("version", g.version.as_deref())],
+            ),
+            &g.name,
+        )?;
+    }
+    if let Some(icon) = s.icon.as_deref().and_then(web_url) {
+        x.leaf("icon", &icon)?;
+    }
+    if let Some(logo) = s.logo.as_deref().and_then(web_url) {
+        x.leaf("logo", &logo)?;
+    }
     x.close("source")
+}
+
+/// A text construct: `type="html"` with the sanitised HTML when there is some, else text.
+fn construct(x: &mut Xml, element: &str, text: &str, html: Option<&str>) -> io::Result<()> {
+    match html {
+        Some(html) => x.text(tag(element, &[("type", Some("html"))]), html),
+        None => x.text(tag(element, &[("type", Some("text"))]), text),
+    }
 }
 
 /// GeoRSS, Media RSS and iTunes fields, written the same in Atom as in RSS; `plain` writes

@@ -805,6 +805,7 @@ pub(crate) mod tests {
                     uri: Some("https://carl.e.example/".into()),
                 }],
                 rights: Some("© 2023 E".into()),
+                rights_html: None,
                 license: Some("https://creativecommons.org/licenses/by/4.0/".into()),
                 publisher: Some("E Press".into()),
                 source: Some(SourceFeed {
@@ -812,6 +813,7 @@ pub(crate) mod tests {
                     link: Some("https://origin.example/".into()),
                     feed_url: Some("https://origin.example/feed.xml".into()),
                     id: Some("urn:origin".into()),
+                    ..SourceFeed::default()
                 }),
                 comments: Some("https://e.example/a#comments".into()),
                 comments_feed: Some("https://e.example/a/comments.xml".into()),
@@ -876,6 +878,7 @@ pub(crate) mod tests {
             link: Some(bad.into()),
             feed_url: Some("file:///etc/passwd".into()),
             id: None,
+            ..SourceFeed::default()
         });
         e.authors[0].email = Some("a@b.example\"><script>".into());
         e.authors[0].uri = Some(bad.into());
