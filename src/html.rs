@@ -811,12 +811,21 @@ fn resolve_against_base(url: &str) -> Option<Cow<'_, str>> {
     })
 }
 
-/// The sanitising policy for HTML without a base URL: relative URLs are dropped.
+/// An empty URL (`href=""`, the document itself) is kept as written when there is no base to
+/// resolve it against: it points nowhere else, and feedparser keeps it too.
+fn keep_empty(url: &str) -> Option<Cow<'_, str>> {
+    url.trim().is_empty().then_some(Cow::Borrowed(""))
+}
+
+/// The sanitising policy for HTML without a base URL: relative URLs are dropped, but for the
+/// empty one (see [`keep_empty`]).
 static WITHOUT_BASE: LazyLock<Builder<'static>> = LazyLock::new(|| {
     let mut builder = policy();
     builder
-        .url_relative(UrlRelative::Deny)
-        .attribute_filter(|_, attribute, value| filter_attribute(attribute, value, |_| None));
+        .url_relative(UrlRelative::Custom(Box::new(keep_empty)))
+        .attribute_filter(|_, attribute, value| {
+            filter_attribute(attribute, value, |url| url.trim().is_empty().then(String::new))
+        });
     builder
 });
 

@@ -24,7 +24,7 @@ use super::{
     Entry, FeedMeta, Format, also_reported_html, email, extra_image, itunes_explicit, language_tag,
     other_links, web_url,
 };
-use crate::model::Person;
+use crate::model::{Person, SourceFeed};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const DC: &str = "http://purl.org/dc/elements/1.1/";
@@ -243,7 +243,7 @@ fn source(x: &mut Xml, e: &Entry) -> io::Result<()> {
     let feed = s.feed_url.as_deref().and_then(web_url);
     let title = s.title.as_deref().filter(|t| !t.trim().is_empty());
     let id = s.id.as_deref().filter(|i| !i.trim().is_empty());
-    if home.is_none() && feed.is_none() && title.is_none() && id.is_none() {
+    if s == &SourceFeed::default() {
         return Ok(());
     }
     x.open(tag("source", &[]))?;

@@ -2,7 +2,7 @@
 //!
 //! In: feed metadata and entries. Out: a JSON Feed 1.1 document with the feed's `authors`.
 //! Every item has the entry id, its plain-text `title`, `content_html` (the content, else the
-//! summary, as HTML, ending with the "Also reported by" paragraph), a plain-text `summary`,
+//! summary, as HTML, ending with the "Also reported by" paragraph), a plain-text `summary` (only beside full content),
 //! `authors` (name, and as `url` the home page, else a `mailto:` link to the email), `tags`,
 //! `language`, `image` and every enclosure as an `attachment`. What JSON Feed has no field for
 //! is in the `_feedfold` extension object: the story id, every member copy (source, url,
@@ -203,9 +203,12 @@ fn author(p: &Person) -> Option<Author> {
 
 fn item(e: &Entry) -> Item<'_> {
     let x = &e.extras;
+    // JSON Feed's `summary` is plain text: it is written only beside full content. An entry
+    // with a summary alone has it, as HTML, in `content_html`, so no markup is lost.
     let summary = e
         .summary_html
         .as_deref()
+        .filter(|_| e.content_html.is_some())
         .map(|s| html::one_line(&html::to_text(s)))
         .filter(|s| !s.is_empty());
     let mut members = vec![MemberOut {

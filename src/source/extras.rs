@@ -193,6 +193,8 @@ pub(crate) fn worth_scanning(xml: &str) -> bool {
             .ascii_case_insensitive(true)
             .build([
                 "<author",
+                ":author",
+                "<body",
                 "contributor",
                 "rights>",
                 "copyright>",
@@ -541,6 +543,12 @@ fn end(cur: &mut Current, open: &Open, text: &str, raw: &str, depth: usize) {
         (x.rights, x.rights_html) = text_construct(open.kind.as_deref(), text, raw);
         return;
     }
+    if (open.ns, open.name.as_str()) == (Ns::Rss, "body") {
+        // An RSS item's `<body>` outside the XHTML namespace (in it, the legacy pass made it
+        // `content:encoded`): its markup as written.
+        scanned.fallback.content = non_empty(raw);
+        return;
+    }
     let Some(value) = value else { return };
     let fallback = &mut scanned.fallback;
     match (open.ns, open.name.as_str()) {
@@ -574,7 +582,7 @@ fn end(cur: &mut Current, open: &Open, text: &str, raw: &str, depth: usize) {
             }
         }
         (Ns::Rss, "comments") => x.comments = Some(value),
-        (Ns::Wfw, "commentRss" | "commentrss") => x.comments_feed = Some(value),
+        (Ns::Wfw, name) if name.eq_ignore_ascii_case("commentrss") => x.comments_feed = Some(value),
         (Ns::Slash, "comments") | (Ns::Thread, "total") => x.comment_count = value.parse().ok(),
         (Ns::CreativeCommons, "license") => x.license = Some(value),
         (Ns::GeoRss, "point") | (Ns::Gml, "pos") => x.geo = point(&value).or(x.geo),

@@ -434,7 +434,7 @@ fn map_entry(
     };
     let fallback = scanned.fallback;
     let (title, title_html) = match title {
-        None => (
+        None if title_html.is_none() => (
             fallback.title.map(|t| html::one_line(&t)).and_then(non_empty),
             None,
         ),
