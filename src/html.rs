@@ -664,10 +664,14 @@ const CSS_KEYWORDS: &[&str] = &[
 const CSS_VALUE: &str =
     r"^(#[0-9a-f]+|rgb\(\d+%?,\d*%?,?\d*%?\)?|\d{0,2}\.?\d{0,2}(cm|em|ex|in|mm|pc|pt|px|%|,|\))?)$";
 
-/// A `style` attribute matching this is dropped whole: `url(` (a fetch), `expression` (script
-/// in old IE), a backslash (a CSS escape can spell either) and a comment (which can split
-/// either). Stricter than feedparser, which removes `url(…)` and keeps the rest, and whose
-/// case-sensitive pattern lets `cursor: URL(1), auto`, `cursor: url( ), auto` and
+/// A `url(…)` call, removed from a `style` before it is checked (as feedparser does): the
+/// declarations around it are kept, the fetch is not.
+const CSS_URL_CALL: &str = r"(?i)url\s*\(\s*[^\s)]+?\s*\)\s*";
+
+/// A `style` attribute matching this once its `url(…)` calls are removed is dropped whole:
+/// `url(` left over (a fetch spelt oddly), `expression` (script in old IE), a backslash (a CSS
+/// escape can spell either) and a comment (which can split either). Stricter than feedparser,
+/// whose case-sensitive pattern lets `cursor: URL(1), auto`, `cursor: url( ), auto` and
 /// `width: EXPRESSION(1)` through.
 const CSS_REJECTED: &str = r"(?i)url\s*\(|expression|\\|/\*";
 
@@ -684,6 +688,7 @@ const CSS_PROPERTY_VALUE: &str = r"([-\w]+)\s*:\s*([^:;]*)";
 
 /// The compiled patterns of [`clean_style`].
 struct CssPatterns {
+    url_call: Regex,
     rejected: Regex,
     gauntlet: Regex,
     declaration: Regex,
@@ -694,6 +699,7 @@ struct CssPatterns {
 static CSS: LazyLock<CssPatterns> = LazyLock::new(|| {
     let re = |pattern: &str| Regex::new(pattern).expect("a valid pattern");
     CssPatterns {
+        url_call: re(CSS_URL_CALL),
         rejected: re(CSS_REJECTED),
         gauntlet: re(CSS_GAUNTLET),
         declaration: re(CSS_DECLARATION),
@@ -708,6 +714,7 @@ static CSS: LazyLock<CssPatterns> = LazyLock::new(|| {
 /// matches [`CSS_REJECTED`], fails [`CSS_GAUNTLET`] or is more than declarations.
 fn clean_style(style: &str) -> Option<String> {
     let css = &*CSS;
+    let style = &*css.url_call.replace_all(style, "");
     if css.rejected.is_match(style)
         || !css.gauntlet.is_match(style)
         || !css.declaration.replace_all(style, "").trim().is_empty()
@@ -961,12 +968,22 @@ mod tests {
                 );
             }
         }
+        // Without a base, relative URLs go but for the empty one, which is the document itself.
         let mut deny = policy();
-        deny.url_relative(UrlRelative::Deny)
-            .attribute_filter(|_, attribute, value| filter_attribute(attribute, value, |_| None));
+        deny.url_relative(UrlRelative::Custom(Box::new(keep_empty)))
+            .attribute_filter(|_, attribute, value| {
+                filter_attribute(attribute, value, |url| url.is_empty().then(String::new))
+            });
         for html in snippets {
             assert_eq!(sanitize(html, None), deny.clean(html).to_string(), "{html}");
         }
+        assert_eq!(
+            sanitize(
+                r#"<a href="">e</a><a href="x.html">r</a><span src="">s</span>"#,
+                None
+            ),
+            r#"<a href="" rel="noopener noreferrer">e</a><a rel="noopener noreferrer">r</a><span src="">s</span>"#
+        );
     }
 
     #[test]
@@ -1227,6 +1244,13 @@ mod tests {
             ("display: block; border: 1px solid javascript", "display: block;"),
             ("padding: 5px; margin: 1000px", "padding: 5px; margin: 1000px;"),
             ("padding: 5px; margin: 10000px", "padding: 5px;"),
+            // `url(…)` goes, the declarations around it stay.
+            (
+                "color: red; background-image: url(https://t.example/a.png); width: 1px",
+                "color: red; width: 1px;",
+            ),
+            ("cursor: URL(1), auto", "cursor: , auto;"),
+            ("cursor: url (1), auto", "cursor: , auto;"),
         ] {
             let html = format!(r#"<span style="{style}">x</span>"#);
             assert_eq!(
@@ -1242,9 +1266,7 @@ mod tests {
             // feedparser keeps these three (its `url(` pattern is case-sensitive and needs a
             // character inside; its gauntlet lets numbers in parentheses through).
             "cursor: url( ), auto",
-            "cursor: URL(1), auto",
             "width: EXPRESSION(1)",
-            "cursor: url (1), auto",
             "width: expression(alert(1))",
             "xss: expr/*x*/ession(alert(1))",
             "color: \\72 ed",
