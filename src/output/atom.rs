@@ -236,9 +236,14 @@ fn entry(x: &mut Xml, e: &Entry) -> io::Result<()> {
 
 /// The feed the copy shown was first published in, with what is known of it.
 fn source(x: &mut Xml, e: &Entry) -> io::Result<()> {
-    let Some(s) = &e.extras.source else {
-        return Ok(());
-    };
+    match &e.extras.source {
+        Some(s) => source_element(x, s, None),
+        None => Ok(()),
+    }
+}
+
+/// An Atom `<source>`; `xmlns` declares the Atom namespace on it (inside RSS).
+pub(crate) fn source_element(x: &mut Xml, s: &SourceFeed, xmlns: Option<&str>) -> io::Result<()> {
     let home = s.link.as_deref().and_then(web_url);
     let feed = s.feed_url.as_deref().and_then(web_url);
     let title = s.title.as_deref().filter(|t| !t.trim().is_empty());
@@ -246,7 +251,7 @@ fn source(x: &mut Xml, e: &Entry) -> io::Result<()> {
     if s == &SourceFeed::default() {
         return Ok(());
     }
-    x.open(tag("source", &[]))?;
+    x.open(tag("source", &[("xmlns", xmlns)]))?;
     if let Some(id) = id {
         x.leaf("id", id)?;
     }

@@ -8,7 +8,7 @@
 //! ending with the "Also reported by" paragraph, and an `atom:link rel="related"` to every
 //! other copy; `author` (`email (name)`) for the first author with an email and `dc:creator`
 //! for the others; `dc:contributor`; `category` with its scheme as `domain`; `comments`,
-//! `wfw:commentRss`, `slash:comments`; `source` (its feed URL and title); `dc:rights`,
+//! `wfw:commentRss`, `slash:comments`; `source` (its feed URL and title, or an Atom `<source>` when the source feed says more); `dc:rights`,
 //! `dc:publisher`, `creativeCommons:license`; other links as `atom:link`; the first enclosure
 //! as `enclosure` (RSS allows one) and the others as `media:content`; `georss:point`,
 //! `media:thumbnail` and every `itunes:` episode field, so a podcast stays a podcast.
@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 
 use super::xml::{Xml, tag};
 use super::{Entry, FeedMeta, Format, also_reported_html, email, language_tag, other_links, web_url};
+use crate::model::SourceFeed;
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -196,13 +197,22 @@ fn item(x: &mut Xml, e: &Entry) -> io::Result<()> {
     }
     x.text(tag("guid", &[("isPermaLink", Some("false"))]), &e.id)?;
     x.leaf("pubDate", &e.published.to_rfc2822())?;
-    if let Some(s) = &extras.source
-        && let Some(url) = s.feed_url.as_deref().and_then(web_url)
-    {
-        x.text(
-            tag("source", &[("url", Some(&url))]),
-            &text(s.title.as_deref().unwrap_or("")),
-        )?;
+    if let Some(s) = &extras.source {
+        // RSS's own `<source url>` holds a feed URL and a title; a source that says more
+        // (an Atom source's id, authors, links, rights …) is written as an Atom `<source>`.
+        let feed_url = s.feed_url.as_deref().and_then(web_url);
+        let rss_only = SourceFeed {
+            title: s.title.clone(),
+            feed_url: s.feed_url.clone(),
+            ..SourceFeed::default()
+        };
+        match feed_url {
+            Some(url) if *s == rss_only => x.text(
+                tag("source", &[("url", Some(&url))]),
+                &text(s.title.as_deref().unwrap_or("")),
+            )?,
+            _ => super::atom::source_element(x, s, Some(ATOM))?,
+        }
     }
     for other in &e.others {
         if let Some(href) = &other.url {
@@ -351,7 +361,23 @@ mod tests {
             ("web", Some("https://e.example/cats"))
         );
         assert_eq!(item.comments.as_deref(), Some("https://e.example/a#comments"));
-        let source = item.source.as_ref().expect("source");
+        // A source with an id and a home page is an Atom source.
+        assert!(
+            text.contains("<source xmlns=\"http://www.w3.org/2005/Atom\">")
+                && text.contains("<id>urn:origin</id>")
+                && text.contains("href=\"https://origin.example/feed.xml\""),
+            "{text}"
+        );
+        // One with a feed URL and a title only is RSS's own.
+        let mut plain = e.clone();
+        plain.extras.source = Some(SourceFeed {
+            title: Some("Origin Radio".into()),
+            feed_url: Some("https://origin.example/feed.xml".into()),
+            ..SourceFeed::default()
+        });
+        let bytes = render(&meta(), &[plain], e.updated).expect("renders");
+        let channel = Channel::read_from(&bytes[..]).expect("reads back");
+        let source = channel.items[0].source.as_ref().expect("source");
         assert_eq!(
             (source.url.as_str(), source.title.as_deref()),
             ("https://origin.example/feed.xml", Some("Origin Radio"))
