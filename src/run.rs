@@ -309,12 +309,21 @@ async fn run_source(
             bytes,
             charset,
             final_url,
+            content_location,
             moved_to,
             validators,
             fresh_for,
         } => {
             hints.fresh_for = fresh_for;
-            (bytes, charset, final_url, moved_to, validators)
+            // Relative URLs in the document resolve against its own address when the server
+            // gives one (`Content-Location`), else against where it was fetched from.
+            (
+                bytes,
+                charset,
+                content_location.or(final_url),
+                moved_to,
+                validators,
+            )
         }
     };
     let decoded = decode(&bytes, charset.as_deref());

@@ -66,6 +66,9 @@ pub enum Fetched {
         charset: Option<String>,
         /// The URL the body came from, after redirects (None for files).
         final_url: Option<Url>,
+        /// The response's `Content-Location`, resolved against `final_url` (`http(s)` only):
+        /// the document's own address, which relative URLs in it are resolved against.
+        content_location: Option<Url>,
         /// Set when every redirect on the way was permanent: the source's new address.
         moved_to: Option<Url>,
         /// Validators to send next time.
@@ -425,6 +428,7 @@ impl Fetcher {
                 bytes,
                 charset,
                 final_url,
+                content_location,
                 validators,
                 fresh_for,
                 ..
@@ -432,6 +436,7 @@ impl Fetcher {
                 bytes,
                 charset,
                 final_url,
+                content_location,
                 moved_to: None,
                 validators,
                 fresh_for,
@@ -558,10 +563,14 @@ impl Fetcher {
             last_modified: header_str(header::LAST_MODIFIED),
         };
         let charset = header_str(header::CONTENT_TYPE).and_then(|ct| charset_of(&ct));
+        let content_location = header_str(header::CONTENT_LOCATION)
+            .and_then(|l| url.join(l.trim()).ok())
+            .filter(crate::html::is_web_url);
         let bytes = self.read_body(response, &url).await?;
         Ok(Fetched::Body {
             bytes,
             charset,
+            content_location,
             moved_to: (hops > 0 && all_permanent).then(|| url.clone()),
             final_url: Some(url),
             validators: new_validators,
@@ -677,6 +686,7 @@ impl Fetcher {
             bytes,
             charset: None,
             final_url: Url::from_file_path(path).ok(),
+            content_location: None,
             moved_to: None,
             validators: Validators {
                 etag: Some(etag),

@@ -416,3 +416,42 @@ async fn a_document_that_yields_no_items_is_a_failed_fetch_not_an_empty_one() {
     let items = env.store.all_items().await.expect("items");
     assert_eq!(title_of(&items, "atom03"), ["Legacy one", "Legacy two"]);
 }
+
+/// Relative URLs resolve against the document's own address when the server gives one
+/// (`Content-Location`), as feed readers do, else against where it was fetched from.
+#[tokio::test]
+async fn relative_urls_resolve_against_content_location() {
+    let origin = Origin::start().await;
+    let env = Env::new(&sources(&[
+        ("located", origin.url("/located/relative.xml")),
+        ("plain", origin.url("/feeds/relative.xml")),
+    ]))
+    .await;
+    let reports = env.fetch().await;
+    assert_eq!(stored(&reports, "located").new, 1);
+    let items = env.store.all_items().await.expect("items");
+    let item = |source: &str| {
+        items
+            .iter()
+            .find(|i| i.source == source)
+            .unwrap_or_else(|| panic!("{source}"))
+    };
+    let located = item("located");
+    assert_eq!(
+        located.link.as_deref(),
+        Some("https://located.example/news/story.html")
+    );
+    assert!(
+        located
+            .summary_html
+            .as_deref()
+            .is_some_and(|s| s.contains("href=\"https://located.example/news/more.html\"")),
+        "{:?}",
+        located.summary_html
+    );
+    let plain = item("plain");
+    assert_eq!(
+        plain.link.as_deref(),
+        Some(origin.url("/feeds/story.html").as_str())
+    );
+}

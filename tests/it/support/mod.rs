@@ -101,6 +101,7 @@ impl Origin {
         let app = Router::new()
             .route("/feeds/{name}", get(feed))
             .route("/nocache/{name}", get(nocache))
+            .route("/located/{name}", get(located))
             .route("/encoded/{coding}/{name}", get(encoded))
             .route("/bomb/{coding}", get(bomb))
             .route("/empty-members", get(empty_members))
@@ -256,6 +257,13 @@ async fn feed(
 ) -> Response {
     count(&s, format!("/feeds/{name}"), &headers);
     with_etag(fixture(&name), &name, &headers)
+}
+
+/// A fixture served with `Content-Location: https://located.example/news/NAME`: the document
+/// says it lives elsewhere.
+async fn located(UrlPath(name): UrlPath<String>) -> Response {
+    let location = format!("https://located.example/news/{name}");
+    ([(axum::http::header::CONTENT_LOCATION, location)], fixture(&name)).into_response()
 }
 
 async fn nocache(
