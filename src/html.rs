@@ -20,7 +20,8 @@
 //! | [`ID_ATTRIBUTES`], [`ID_REFERENCE_ATTRIBUTES`], [`ID_PREFIX`] | names and references to them, prefixed | kept as written there |
 //! | [`CSS_PROPERTIES`] | properties kept in `style` | `acceptable_css_properties` |
 //! | [`CSS_SHORTHANDS`], [`CSS_KEYWORDS`], [`CSS_VALUE`] | property families kept when every word of the value is a safe keyword or value | `background border margin padding`, `acceptable_css_keywords`, `valid_css_values` |
-//! | [`CSS_REJECTED`], [`CSS_GAUNTLET`] | what drops a whole `style`: `url(`, `expression`, `\`, `/*`, anything but plain declarations | `sanitize_style`'s checks, stricter on `url(` |
+//! | [`CSS_URL_CALL`] | `url(…)` calls, removed from a `style` first | the same removal |
+//! | [`CSS_REJECTED`], [`CSS_GAUNTLET`] | what then drops a whole `style`: `url(` left over, `expression`, `\`, `/*`, anything but plain declarations | `sanitize_style`'s checks, case-insensitive here |
 //!
 //! No event handler (`on…`), `srcdoc`, `srcset`, `formaction` or namespaced attribute is ever
 //! allowed, every link gets `rel="noopener noreferrer"`, and comments are stripped (IE

@@ -13,9 +13,7 @@
 //! nothing, and the entries keep what feed-rs read.
 
 use quick_xml::XmlVersion;
-use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
@@ -184,42 +182,52 @@ pub(crate) fn scan_json(json: &str) -> Vec<Scanned> {
         .collect()
 }
 
-/// Whether an RSS document may hold anything [`scan`] reads and feed-rs does not: one quick
-/// search for the names involved, so the many feeds that carry nothing more (title, link,
-/// text, `dc:creator`, categories, enclosures) are not read twice.
+/// Whether an RSS document may hold anything [`scan`] reads and feed-rs does not: an
+/// `xml:lang`, a start tag named like an element read here (`author`, `source`, `comments` …),
+/// or a prefixed one other than the few feed-rs reads itself (`content:encoded`,
+/// `dc:creator`, `atom:link`). One pass over the `<` of the text (memchr), so the many feeds
+/// that carry nothing more (title, link, text, `dc:creator`, categories, enclosures) are not
+/// read twice. A tag inside CDATA may ask for a scan that finds nothing, which costs time only.
 pub(crate) fn worth_scanning(xml: &str) -> bool {
-    static MARKERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build([
-                "<author",
-                ":author",
-                "<body",
-                "contributor",
-                "rights>",
-                "copyright>",
-                "<source",
-                "comments",
-                "license",
-                "publisher>",
-                ":language>",
-                "georss",
-                "wgs84_pos",
-                "opengis.net/gml",
-                "mrss",
-                "itunes",
-                "xml:lang",
-                "syndication/thread",
-                "subject>",
-                "dcterms",
-                "fullitem",
-                ":title>",
-                ":description>",
-                ":date>",
-            ])
-            .ok()
-    });
-    MARKERS.as_ref().is_none_or(|m| m.is_match(xml))
+    const NAMES: &[&[u8]] = &[
+        b"author",
+        b"body",
+        b"contributor",
+        b"rights",
+        b"source",
+        b"comments",
+        b"license",
+        b"publisher",
+        b"fullitem",
+        b"copyright",
+    ];
+    const READ_BY_FEED_RS: &[&[u8]] = &[b"content:encoded", b"dc:creator", b"atom:link"];
+    let bytes = xml.as_bytes();
+    if memchr::memmem::find(bytes, b"xml:lang").is_some() {
+        return true;
+    }
+    for at in memchr::memchr_iter(b'<', bytes) {
+        let rest = &bytes[at + 1..];
+        let end = rest
+            .iter()
+            .take(64)
+            .position(|b| matches!(b, b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(rest.len().min(64));
+        let name = &rest[..end];
+        let Some(&first) = name.first() else { continue };
+        if !first.is_ascii_alphabetic() {
+            continue; // an end tag, a comment, CDATA, a declaration
+        }
+        let worth = if name.contains(&b':') {
+            !READ_BY_FEED_RS.contains(&name)
+        } else {
+            NAMES.contains(&name)
+        };
+        if worth {
+            return true;
+        }
+    }
+    false
 }
 
 fn scan_inner(xml: &str) -> Option<Vec<Scanned>> {
