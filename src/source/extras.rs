@@ -685,6 +685,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_gate_opens_only_for_what_the_pass_reads() {
+        let rss = |item: &str| {
+            format!(
+                "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>t</title>\
+                 <item><title>a</title><dc:creator>x</dc:creator><category>c</category>\
+                 <description><![CDATA[<p>text <a href=\"x\">y</a></p>]]></description>{item}</item></channel></rss>"
+            )
+        };
+        assert!(!worth_scanning(&rss("")));
+        assert!(!worth_scanning(&rss("<content:encoded>x</content:encoded>")));
+        for more in [
+            "<author>a@b.example (A)</author>",
+            "<source url=\"https://s.example/\">S</source>",
+            "<comments>https://e.example/c</comments>",
+            "<itunes:duration>1:00</itunes:duration>",
+            "<dc:subject>s</dc:subject>",
+            "<title xml:lang=\"en\">t</title>",
+        ] {
+            assert!(worth_scanning(&rss(more)), "{more}");
+        }
+    }
+
+    #[test]
     fn rss_people_in_their_common_forms() {
         let p = rss_person("me@example.com (Me Myself)");
         assert_eq!(
