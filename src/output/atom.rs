@@ -24,7 +24,7 @@ use super::{
     Entry, FeedMeta, Format, also_reported_html, email, extra_image, itunes_explicit, language_tag,
     other_links, web_url,
 };
-use crate::model::{Person, SourceFeed};
+use crate::model::{Link, Person, SourceFeed};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const DC: &str = "http://purl.org/dc/elements/1.1/";
@@ -119,6 +119,23 @@ fn link(x: &mut Xml, rel: &str, href: &str, attrs: &[(&str, Option<&str>)]) -> i
     x.empty(tag("link", &all))
 }
 
+/// A link with what the feed said of it (type, title, language, length), at `href` (checked).
+fn described_link(x: &mut Xml, l: &Link, href: &str) -> io::Result<()> {
+    let length = l.length.map(|n| n.to_string());
+    let hreflang = l.hreflang.as_deref().and_then(language_tag);
+    link(
+        x,
+        &l.rel,
+        href,
+        &[
+            ("type", l.mime.as_deref()),
+            ("title", l.title.as_deref()),
+            ("hreflang", hreflang.as_deref()),
+            ("length", length.as_deref()),
+        ],
+    )
+}
+
 fn entry(x: &mut Xml, e: &Entry) -> io::Result<()> {
     let lang = e.language.as_deref().and_then(language_tag);
     let extras = &e.extras;
@@ -174,21 +191,7 @@ fn entry(x: &mut Xml, e: &Entry) -> io::Result<()> {
         link(x, "license", &href, &[])?;
     }
     for (l, href) in other_links(e) {
-        let length = l.length.map(|n| n.to_string());
-        link(
-            x,
-            &l.rel,
-            &href,
-            &[
-                ("type", l.mime.as_deref()),
-                ("title", l.title.as_deref()),
-                (
-                    "hreflang",
-                    l.hreflang.as_deref().and_then(language_tag).as_deref(),
-                ),
-                ("length", length.as_deref()),
-            ],
-        )?;
+        described_link(x, l, &href)?;
     }
     for enc in &e.enclosures {
         let length = enc.length.map(|n| n.to_string());
@@ -278,21 +281,7 @@ pub(crate) fn source_element(x: &mut Xml, s: &SourceFeed, xmlns: Option<&str>) -
     }
     for l in &s.links {
         if let Some(href) = web_url(&l.href) {
-            let length = l.length.map(|n| n.to_string());
-            link(
-                x,
-                &l.rel,
-                &href,
-                &[
-                    ("type", l.mime.as_deref()),
-                    ("title", l.title.as_deref()),
-                    (
-                        "hreflang",
-                        l.hreflang.as_deref().and_then(language_tag).as_deref(),
-                    ),
-                    ("length", length.as_deref()),
-                ],
-            )?;
+            described_link(x, l, &href)?;
         }
     }
     for p in &s.authors {
