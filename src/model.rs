@@ -351,7 +351,8 @@ pub struct Extras {
     /// Media RSS thumbnails.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thumbnails: Vec<Thumbnail>,
-    /// The item's image (JSON Feed `image`, `media:thumbnail`, `itunes:image`), absolute.
+    /// The item's own image (JSON Feed `image`, else `banner_image`), absolute. Outputs fall
+    /// back to the iTunes image and the first thumbnail themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Podcast episode fields.

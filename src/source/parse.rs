@@ -42,7 +42,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::extras::{self, Scanned};
 use super::legacy;
 use crate::html;
-use crate::model::{Category, Enclosure, Extras, Item, Person};
+use crate::model::{Category, Enclosure, Extras, Item, Link, Person};
 use crate::transform::canonical_url;
 
 /// The most items read from one feed, unless `[fetch] max_items` says otherwise.
@@ -466,7 +466,8 @@ fn map_entry(
         uri: web(p.uri),
     };
     // The scan reads RSS `email (name)` and Atom's email / uri; feed-rs the rest (JSON).
-    let authors: Vec<Person> = if scanned.authors.is_empty() {
+    // Authors left with nothing to show are dropped by `cap_fields`.
+    let authors = if scanned.authors.is_empty() {
         e.authors
             .iter()
             .map(|p| Person {
@@ -479,7 +480,6 @@ fn map_entry(
     } else {
         scanned.authors.into_iter().map(person).collect()
     };
-    let authors = authors.into_iter().filter(|p| !p.display().is_empty()).collect();
     let categories = e
         .categories
         .iter()
@@ -537,64 +537,47 @@ fn resolve_extras(
 ) -> Extras {
     // The few short text constructs given as HTML are sanitised here, against the entry's
     // base: they are stored inside the extras, not beside the bodies.
+    // People with no name, email or home page left are dropped by `cap_fields`.
+    let people = |list: &mut Vec<Person>| *list = std::mem::take(list).into_iter().map(person).collect();
+    let links = |list: &mut Vec<Link>| {
+        list.retain_mut(|l| match web(Some(std::mem::take(&mut l.href))) {
+            Some(href) => {
+                l.href = href;
+                true
+            }
+            None => false,
+        });
+    };
     x.rights_html = sanitize(x.rights_html.take());
+    people(&mut x.contributors);
+    links(&mut x.links);
+    x.license = web(x.license);
+    x.comments = web(x.comments);
+    x.comments_feed = web(x.comments_feed);
+    x.image = web(x.image.take());
+    x.itunes.image = web(x.itunes.image.take());
+    x.thumbnails
+        .retain_mut(|t| match web(Some(std::mem::take(&mut t.url))) {
+            Some(url) => {
+                t.url = url;
+                true
+            }
+            None => false,
+        });
     if let Some(src) = x.source.as_mut() {
         src.title_html = sanitize(src.title_html.take());
         src.subtitle_html = sanitize(src.subtitle_html.take());
         src.rights_html = sanitize(src.rights_html.take());
-        src.authors = std::mem::take(&mut src.authors)
-            .into_iter()
-            .map(person)
-            .filter(|p| !p.display().is_empty())
-            .collect();
-        src.contributors = std::mem::take(&mut src.contributors)
-            .into_iter()
-            .map(person)
-            .filter(|p| !p.display().is_empty())
-            .collect();
-        src.icon = web(src.icon.take());
-        src.logo = web(src.logo.take());
-        src.links = std::mem::take(&mut src.links)
-            .into_iter()
-            .filter_map(|mut l| {
-                l.href = web(Some(l.href))?;
-                Some(l)
-            })
-            .collect();
+        people(&mut src.authors);
+        people(&mut src.contributors);
+        links(&mut src.links);
+        for url in [&mut src.link, &mut src.feed_url, &mut src.icon, &mut src.logo] {
+            *url = web(url.take());
+        }
         if let Some(g) = src.generator.as_mut() {
             g.uri = web(g.uri.take());
         }
     }
-    x.contributors = std::mem::take(&mut x.contributors)
-        .into_iter()
-        .map(person)
-        .filter(|p| !p.display().is_empty())
-        .collect();
-    x.license = web(x.license);
-    x.comments = web(x.comments);
-    x.comments_feed = web(x.comments_feed);
-    if let Some(src) = x.source.as_mut() {
-        src.link = web(src.link.take());
-        src.feed_url = web(src.feed_url.take());
-    }
-    x.links = std::mem::take(&mut x.links)
-        .into_iter()
-        .filter_map(|mut l| {
-            l.href = web(Some(l.href))?;
-            Some(l)
-        })
-        .collect();
-    x.thumbnails = std::mem::take(&mut x.thumbnails)
-        .into_iter()
-        .filter_map(|mut t| {
-            t.url = web(Some(t.url))?;
-            Some(t)
-        })
-        .collect();
-    x.itunes.image = web(x.itunes.image.take());
-    x.image = web(x.image.take())
-        .or_else(|| x.thumbnails.first().map(|t| t.url.clone()))
-        .or_else(|| x.itunes.image.clone());
     x
 }
 
