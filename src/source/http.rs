@@ -34,7 +34,7 @@ use url::Url;
 
 use super::decode::decode;
 use super::discover;
-use super::guard::{self, Policy, PublicOnly, Refused};
+use super::guard::{self, Guarded, Policy, Refused, Rule};
 use crate::config::{FetchConfig, Location};
 
 /// Cache validators from a previous fetch.
@@ -125,13 +125,14 @@ pub enum FetchError {
         /// Where it pointed.
         location: String,
     },
-    /// A redirect (or a page's feed link) from a public address to a non-public one.
-    #[error("fetch {url}: redirect to {to} refused: {refused}; set allow_private = true to allow it")]
+    /// An address the guard refuses (see [`guard`](super::guard)): one never fetched, or a
+    /// redirect (or a page's feed link) to a non-public address without `allow_private`.
+    #[error("fetch {url}: {}refused: {refused}{}", to.as_ref().map(|to| format!("redirect to {to} ")).unwrap_or_default(), if refused.never { "" } else { "; set allow_private = true to allow it" })]
     Refused {
-        /// The URL that redirected (or linked).
+        /// The URL that redirected (or linked), or the source's own URL.
         url: Url,
-        /// Where it pointed.
-        to: Url,
+        /// Where it pointed, or `None` when the source's own URL was refused.
+        to: Option<Url>,
         /// The address refused.
         refused: Refused,
     },
@@ -322,7 +323,8 @@ fn cause<'a, T: std::error::Error + 'static>(error: &'a (dyn std::error::Error +
 /// A configured HTTP client plus the limits every fetch obeys.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    /// For a source's own URL, and for redirects that need no guard.
+    /// For a source's own URL, and for redirects of a source with `allow_private`: its
+    /// resolver gives no address that is never fetched.
     open: Client,
     /// For redirects that must stay on public addresses: its resolver gives no other.
     guarded: Client,
@@ -353,12 +355,14 @@ impl Fetcher {
                 .redirect(redirect::Policy::none())
                 .no_proxy()
         };
-        let open = builder().build()?;
-        let guarded = builder()
-            .dns_resolver(Arc::new(PublicOnly {
+        let resolver = |private| {
+            Arc::new(Guarded {
                 policy: policy.clone(),
-            }))
-            .build()?;
+                private,
+            })
+        };
+        let open = builder().dns_resolver(resolver(true)).build()?;
+        let guarded = builder().dns_resolver(resolver(false)).build()?;
         Ok(Fetcher {
             open,
             guarded,
@@ -371,7 +375,7 @@ impl Fetcher {
     }
 
     /// Fetches a location, sending the validators so an unchanged source costs no body.
-    /// `allow_private` lets redirects from public to non-public addresses through.
+    /// `allow_private` lets redirects (and a page's feed link) lead to non-public addresses.
     pub async fn fetch(
         &self,
         location: &Location,
@@ -398,9 +402,10 @@ impl Fetcher {
         validators: &Validators,
         allow_private: bool,
     ) -> Result<Fetched, FetchError> {
-        let arrived = self.follow(start, None, validators, allow_private).await?;
+        let redirect = Rule::redirect(start, allow_private);
+        let own = (start.clone(), Rule::own(start));
+        let arrived = self.follow(start, own, redirect, validators).await?;
         let page = arrived.url.clone();
-        let guard_link = self.guards_after(&arrived.response, allow_private);
         let fetched = self.finish(arrived).await?;
         let Fetched::Body { bytes, charset, .. } = &fetched else {
             return Ok(fetched);
@@ -417,8 +422,9 @@ impl Fetcher {
             });
         };
         tracing::info!(%page, %feed, "an HTML page: fetching the feed it links to");
-        let from = (page.clone(), guard_link);
-        let arrived = self.follow(&feed, Some(from), validators, allow_private).await?;
+        let arrived = self
+            .follow(&feed, (page.clone(), redirect), redirect, validators)
+            .await?;
         match self.finish(arrived).await? {
             Fetched::Body { bytes, .. } if discover::is_html(&bytes) => Err(FetchError::HtmlPage {
                 url: page,
@@ -445,38 +451,36 @@ impl Fetcher {
         }
     }
 
-    /// Whether a redirect from this response must lead to a public address.
-    fn guards_after(&self, response: &reqwest::Response, allow_private: bool) -> bool {
-        response
-            .remote_addr()
-            .is_none_or(|a| self.policy.guards(a.ip(), allow_private))
-    }
-
-    /// Requests `start` and follows its redirects. `from` is the page that linked to `start`
-    /// and whether that link is guarded, or `None` for a source's own URL.
+    /// Requests `start` and follows its redirects. `first` is the URL that led to `start` (the
+    /// source's own URL, or the page that linked to it) and the rule for `start`'s hop; every
+    /// redirect after it is held to `redirect_rule`.
     async fn follow(
         &self,
         start: &Url,
-        mut from: Option<(Url, bool)>,
+        first: (Url, Rule),
+        redirect_rule: Rule,
         validators: &Validators,
-        allow_private: bool,
     ) -> Result<Arrived, FetchError> {
+        let (mut from, mut rule) = first;
         let mut url = start.clone();
         let mut all_permanent = true;
         let mut hops = 0;
         loop {
-            let guarded = from.as_ref().is_some_and(|(_, guarded)| *guarded);
-            let refused = |refused: Refused, from: &Option<(Url, bool)>, to: &Url| FetchError::Refused {
-                url: from.as_ref().map_or_else(|| start.clone(), |(u, _)| u.clone()),
-                to: to.clone(),
+            // The source's own URL is refused as itself; any other hop as where `from` led.
+            let own_url = hops == 0 && from == url;
+            let refused = |refused: Refused, from: &Url, to: &Url| FetchError::Refused {
+                url: from.clone(),
+                to: (!own_url).then(|| to.clone()),
                 refused,
             };
-            if guarded && let Some(ip) = guard::literal_ip(&url) {
+            // A literal is connected to without resolving: it is checked here, before any
+            // connection; a name is checked by the client's resolver.
+            if let Some(ip) = guard::literal_ip(&url) {
                 self.policy
-                    .check_literal(url.host_str().unwrap_or(""), ip)
+                    .check(url.host_str().unwrap_or(""), ip, rule)
                     .map_err(|r| refused(r, &from, &url))?;
             }
-            let client = if guarded { &self.guarded } else { &self.open };
+            let client = if rule.private { &self.open } else { &self.guarded };
             let response = client
                 .get(url.clone())
                 .headers(request_headers(validators))
@@ -516,8 +520,9 @@ impl Fetcher {
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
             );
-            from = Some((url, self.guards_after(&response, allow_private)));
+            from = url;
             url = next;
+            rule = redirect_rule;
         }
     }
 

@@ -237,10 +237,14 @@ async fn a_changed_item_is_updated_in_place_and_keeps_its_story(backend: Backend
 #[tokio::test]
 async fn permanent_redirects_move_the_source_and_temporary_ones_do_not() {
     let origin = Origin::start().await;
-    let env = Env::new(&sources(&[
-        ("p", origin.url("/moved/rss1.rdf")),
-        ("t", origin.url("/found/atom.xml")),
-    ]))
+    // The origin is on loopback: its redirects need allow_private.
+    let env = Env::new(&format!(
+        "[fetch]\nallow_private = true\n\n{}",
+        sources(&[
+            ("p", origin.url("/moved/rss1.rdf")),
+            ("t", origin.url("/found/atom.xml")),
+        ])
+    ))
     .await;
     let first = env.fetch().await;
     let Outcome::Stored { moved_to, .. } = &env.report(&first, "p").outcome else {
@@ -270,7 +274,7 @@ async fn permanent_redirects_move_the_source_and_temporary_ones_do_not() {
 async fn failures_are_reported_per_source_and_do_not_stop_the_others() {
     let origin = Origin::start().await;
     let body = format!(
-        "[fetch]\ntimeout = \"1s\"\nmax_body = \"1MiB\"\nmax_redirects = 3\n\n{}",
+        "[fetch]\ntimeout = \"1s\"\nmax_body = \"1MiB\"\nmax_redirects = 3\nallow_private = true\n\n{}",
         sources(&[
             ("ok", origin.url("/feeds/rss2.xml")),
             ("e500", origin.url("/status/500")),

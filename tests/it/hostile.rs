@@ -14,7 +14,7 @@ use feedfold::source::http::Fetcher;
 
 use crate::cli::{run_command, write_config};
 use crate::serve::Daemon;
-use crate::support::{End, Env, Origin, failure, fixture, raw_server, sources, stored};
+use crate::support::{End, Env, Origin, failure, fixture, isolated_network, raw_server, sources, stored};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().expect("address")
@@ -347,7 +347,7 @@ async fn redirect_chains_through_many_hosts_are_capped() {
         url
     };
     let env = Env::new(&format!(
-        "[fetch]\nmax_redirects = 4\n\n{}",
+        "[fetch]\nmax_redirects = 4\nallow_private = true\n\n{}",
         sources(&[("four", chain(4)), ("five", chain(5))])
     ))
     .await;
@@ -382,12 +382,16 @@ async fn an_html_page_is_followed_once_to_the_feed_it_links_to() {
     origin.set_mutable("loop.html", page("bare.html").as_bytes());
     // A feed served as text/html is still a feed: the bytes decide.
     origin.set_mutable("feed-as.html", &fixture("atom.xml"));
-    let env = Env::new(&sources(&[
-        ("page", origin.url("/mutable/page.html")),
-        ("bare", origin.url("/mutable/bare.html")),
-        ("loop", origin.url("/mutable/loop.html")),
-        ("mislabelled", origin.url("/mutable/feed-as.html")),
-    ]))
+    // The origin is on loopback: its feed links need allow_private.
+    let env = Env::new(&format!(
+        "[fetch]\nallow_private = true\n\n{}",
+        sources(&[
+            ("page", origin.url("/mutable/page.html")),
+            ("bare", origin.url("/mutable/bare.html")),
+            ("loop", origin.url("/mutable/loop.html")),
+            ("mislabelled", origin.url("/mutable/feed-as.html")),
+        ])
+    ))
     .await;
     let reports = env.fetch().await;
     assert_eq!(stored(&reports, "page").new, 3);
@@ -419,15 +423,36 @@ async fn an_html_page_is_followed_once_to_the_feed_it_links_to() {
     assert_eq!(origin.conditional_hits("/feeds/rss2.xml"), 1);
 }
 
+/// How `fetch` reports a redirect from `from` to `to` refused because `why` (a part of the
+/// reason), ending with `end`.
+fn refusal(from: &str, to: &str, why: &str, end: &'static str) -> (String, String, &'static str) {
+    let to = url::Url::parse(to).expect("url");
+    (
+        format!("fetch {from}: redirect to {to} refused: `"),
+        why.to_string(),
+        end,
+    )
+}
+
+const ASK_ALLOW: &str = "; set allow_private = true to allow it";
+const NEVER: &str = ", which is never fetched unless the source's URL names that exact address";
+
 #[tokio::test]
-async fn redirects_from_a_public_host_to_private_addresses_are_refused() {
-    // 127.0.0.2 stands in for a public host; 127.0.0.1 is the private network behind it.
+async fn redirects_to_private_addresses_are_refused_from_any_host() {
+    if !isolated_network("hostile::redirects_to_private_addresses_are_refused_from_any_host") {
+        return;
+    }
+    // 127.0.0.2 stands in for a public host; `inside` (127.0.0.1) is a private host that
+    // redirects; `target` (127.0.0.1, another port) is where refused hops would land: it must
+    // see no connection at all.
     let inside = Origin::start().await;
+    let target = Origin::start().await;
     let public = Origin::start_on(ip("127.0.0.2")).await;
-    let port = inside.addr.port();
-    let feed = inside.url("/feeds/rss2.xml");
+    let port = target.addr.port();
+    let feed = target.url("/feeds/rss2.xml");
     serve_page_linking(&public, &feed);
-    let refused = [
+    serve_page_linking(&inside, &feed);
+    let classes = [
         (
             "loopback",
             feed.clone(),
@@ -444,99 +469,183 @@ async fn redirects_from_a_public_host_to_private_addresses_are_refused() {
             "`[::1]` is ::1, a loopback address",
         ),
         (
-            "metadata",
-            "http://169.254.169.254/latest/meta-data/".to_string(),
-            "is 169.254.169.254, a link-local address",
+            "mapped",
+            format!("http://[::ffff:7f00:1]:{port}/feeds/rss2.xml"),
+            "a loopback address",
         ),
         (
             "intranet",
-            "http://10.0.0.1/feed.xml".to_string(),
+            "http://10.0.0.1/feed.xml".into(),
+            "`10.0.0.1` is 10.0.0.1, a private address",
+        ),
+        (
+            "intranet-172",
+            "http://172.16.5.4/feed.xml".into(),
             "a private address",
         ),
         (
+            "intranet-192",
+            "http://192.168.1.1/feed.xml".into(),
+            "a private address",
+        ),
+        (
+            "intranet-hex",
+            "http://0x0a000001/feed.xml".into(),
+            "`10.0.0.1` is 10.0.0.1, a private address",
+        ),
+        (
             "cgnat",
-            "http://100.64.0.1/feed.xml".to_string(),
+            "http://100.64.0.1/feed.xml".into(),
             "a shared (CGNAT) address",
+        ),
+        (
+            "ula",
+            "http://[fd12:3456::1]/feed.xml".into(),
+            "a unique local (fc00::/7) address",
+        ),
+    ];
+    let never = [
+        (
+            "metadata",
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "a cloud metadata address",
+        ),
+        (
+            "metadata-decimal",
+            "http://2852039166/latest/".into(),
+            "`169.254.169.254` is 169.254.169.254, a cloud metadata address",
+        ),
+        (
+            "metadata-v6",
+            "http://[::ffff:a9fe:a9fe]/latest/".into(),
+            "a cloud metadata address",
+        ),
+        (
+            "metadata-nat64",
+            "http://[64:ff9b::a9fe:a9fe]/latest/".into(),
+            "a cloud metadata address",
+        ),
+        (
+            "link-local",
+            "http://169.254.10.1/feed.xml".into(),
+            "a link-local address",
+        ),
+        (
+            "link-local-v6",
+            "http://[fe80::1]/feed.xml".into(),
+            "a link-local address",
         ),
         (
             "nowhere",
             format!("http://0.0.0.0:{port}/feeds/rss2.xml"),
             "an unspecified address",
         ),
+        (
+            "nowhere-short",
+            format!("http://0:{port}/feeds/rss2.xml"),
+            "an unspecified address",
+        ),
     ];
-    let mut config: String = refused
-        .iter()
-        .map(|(name, to, _)| {
-            format!(
+    let mut config = String::new();
+    let mut expected = Vec::new();
+    for (origin, tag) in [(&public, "public"), (&inside, "inside")] {
+        for (name, to, why) in &classes {
+            let name = format!("{tag}-{name}");
+            config.push_str(&format!(
                 "[[source]]\nname = \"{name}\"\nurl = \"{}\"\n\n",
-                redirect(&public, to)
-            )
-        })
-        .collect();
+                redirect(origin, to)
+            ));
+            expected.push((name, refusal(&redirect(origin, to), to, why, ASK_ALLOW)));
+        }
+        for (name, to, why) in &never {
+            // Never fetched, allow_private or not.
+            let name = format!("{tag}-{name}");
+            config.push_str(&format!(
+                "[[source]]\nname = \"{name}\"\nurl = \"{}\"\nallow_private = true\n\n",
+                redirect(origin, to)
+            ));
+            expected.push((name, refusal(&redirect(origin, to), to, why, NEVER)));
+        }
+        // A page's feed link is held to the same rule.
+        let page = origin.url("/mutable/page.html");
+        config.push_str(&format!(
+            "[[source]]\nname = \"{tag}-page\"\nurl = \"{page}\"\n\n"
+        ));
+        expected.push((
+            format!("{tag}-page"),
+            refusal(
+                &page,
+                &feed,
+                "`127.0.0.1` is 127.0.0.1, a loopback address",
+                ASK_ALLOW,
+            ),
+        ));
+    }
+    // A source's own URL may name any address as a literal (the operator named it), so it is
+    // not tried here: a name resolving to a never-fetched address is refused by the resolver
+    // (`guard::tests::resolved_addresses_are_filtered_and_a_name_with_none_left_is_refused`).
     config.push_str(&format!(
         "[[source]]\nname = \"allowed\"\nurl = \"{}\"\nallow_private = true\n\n",
-        redirect(&public, &format!("http://localhost:{port}/feeds/rss1.rdf"))
+        redirect(&inside, &format!("http://localhost:{port}/feeds/rss1.rdf"))
+    ));
+    config.push_str(&format!(
+        "[[source]]\nname = \"allowed-from-public\"\nurl = \"{}\"\nallow_private = true\n\n",
+        redirect(&public, &target.url("/feeds/atom.xml"))
     ));
     config.push_str(&sources(&[
-        ("page", public.url("/mutable/page.html")),
         (
             "public-to-public",
             redirect(&public, &public.url("/feeds/atom.xml")),
         ),
-        ("inside-to-inside", inside.url("/found/feed.json")),
+        (
+            "inside-to-public",
+            redirect(&inside, &public.url("/feeds/rss2.xml")),
+        ),
         ("direct", inside.url("/feeds/big5.xml")),
     ]));
     let mut env = Env::new(&config).await;
     env.fetcher = Fetcher::with_policy(&env.config.fetch, Policy::with_stand_ins(vec![ip("127.0.0.2")]))
         .expect("client");
     let reports = env.fetch().await;
-    for (name, to, why) in &refused {
+    for (name, (starts, why, ends)) in &expected {
         let error = failure(&reports, name);
-        let to = url::Url::parse(to).expect("url");
         assert!(
-            error.starts_with(&format!(
-                "fetch {}: redirect to {to} refused: ",
-                redirect(&public, to.as_str())
-            )),
-            "{name}: {error}"
+            error.starts_with(starts.as_str()),
+            "{name}: {error}\n  expected: {starts}"
         );
-        assert!(error.contains(why), "{name}: {error}");
-        assert!(
-            error.ends_with("; set allow_private = true to allow it"),
-            "{error}"
-        );
+        assert!(error.contains(why.as_str()), "{name}: {error}\n  expected: {why}");
+        assert!(error.ends_with(ends), "{name}: {error}");
     }
-    let error = failure(&reports, "page");
-    assert!(
-        error.starts_with(&format!(
-            "fetch {}: redirect to {feed} refused",
-            public.url("/mutable/page.html")
-        )),
-        "a page's feed link is held to the same rule: {error}"
-    );
     assert_eq!(
-        inside.hits("/feeds/rss2.xml"),
+        target.hits("/feeds/rss2.xml"),
         0,
         "no refused hop was connected to"
     );
     assert_eq!(stored(&reports, "allowed").new, 2);
+    assert_eq!(stored(&reports, "allowed-from-public").new, 2);
     assert_eq!(stored(&reports, "public-to-public").new, 2);
-    assert_eq!(stored(&reports, "inside-to-inside").new, 2);
+    assert_eq!(stored(&reports, "inside-to-public").new, 3);
     assert_eq!(
         stored(&reports, "direct").new,
         1,
         "a private source URL is the operator's choice"
     );
 
-    // `[fetch] allow_private` allows it for every source.
+    // `[fetch] allow_private` allows it for every source, but for what is never fetched.
+    let metadata = "http://169.254.169.254/latest/";
     let mut env = Env::new(&format!(
         "[fetch]\nallow_private = true\n\n{}",
-        sources(&[("loopback", redirect(&public, &feed))])
+        sources(&[
+            ("loopback", redirect(&inside, &feed)),
+            ("metadata", redirect(&inside, metadata)),
+        ])
     ))
     .await;
     env.fetcher = Fetcher::with_policy(&env.config.fetch, Policy::with_stand_ins(vec![ip("127.0.0.2")]))
         .expect("client");
-    assert_eq!(stored(&env.fetch().await, "loopback").new, 3);
+    let reports = env.fetch().await;
+    assert_eq!(stored(&reports, "loopback").new, 3);
+    assert!(failure(&reports, "metadata").ends_with(NEVER));
 }
 
 /// Serves, at `/mutable/page.html` of `origin`, an HTML page whose feed link is `feed`.
@@ -657,8 +766,7 @@ fn failing(origin: &Origin) -> Vec<(&'static str, String, String, &'static str)>
     ]
 }
 
-const FAILING_FETCH: &str =
-    "[fetch]\ntimeout = \"2s\"\nmax_body = \"1MiB\"\nmax_redirects = 2\nstartup_spread = 0\n\n";
+const FAILING_FETCH: &str = "[fetch]\ntimeout = \"2s\"\nmax_body = \"1MiB\"\nmax_redirects = 2\nstartup_spread = 0\nallow_private = true\n\n";
 
 #[tokio::test]
 async fn the_fetch_summary_names_every_failing_source_and_why() {
