@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use feedfold::config::Config;
+use feedfold::redact;
 use feedfold::run::{self, Outcome, SourceReport};
 use feedfold::source::http::Fetcher;
 use feedfold::store::Store;
@@ -170,10 +171,10 @@ fn import_sources(config: &std::path::Path, opml: &std::path::Path) -> ExitCode 
     match feedfold::opml::import_file(config, opml) {
         Ok(import) => {
             for a in &import.added {
-                eprintln!("  added    {}  {}", a.name, a.url);
+                eprintln!("  added    {}  {}", a.name, redact::text(&a.url));
             }
             for s in &import.skipped {
-                eprintln!("  skipped  {}  {} ({})", s.name, s.url, s.reason);
+                eprintln!("  skipped  {}  {} ({})", s.name, redact::text(&s.url), s.reason);
             }
             for r in &import.rejected {
                 eprintln!("  rejected {} ({})", r.text, r.reason);
@@ -265,7 +266,7 @@ fn print_summary(reports: &[SourceReport]) {
                     line.push_str(&format!(" ({dropped} items beyond [fetch] max_items dropped)"));
                 }
                 if let Some(to) = moved_to {
-                    line.push_str(&format!(" (moved permanently to {to})"));
+                    line.push_str(&format!(" (moved permanently to {})", redact::text(to)));
                 }
                 line
             }
@@ -367,7 +368,7 @@ async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
     println!(
         "  source {}, {}",
         e.source,
-        e.url.as_deref().unwrap_or("(no link)")
+        e.url.as_deref().map_or("(no link)".into(), redact::text)
     );
     println!("  story {}", e.story);
     println!(
@@ -381,7 +382,10 @@ async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
             n.source,
             n.title.as_deref().unwrap_or("(untitled)")
         );
-        println!("    {}", n.url.as_deref().unwrap_or("(no link)"));
+        println!(
+            "    {}",
+            n.url.as_deref().map_or("(no link)".into(), redact::text)
+        );
         println!(
             "    jaccard {:.2}, containment {:.2}, title {:.2}, {:.1}h apart",
             s.jaccard, s.containment, s.title, s.hours_apart

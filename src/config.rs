@@ -18,6 +18,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
+use crate::source::auth::{self, Credentials};
 use crate::transform::filter::Query;
 use crate::transform::fold::FoldConfig;
 use crate::transform::region::Gazetteer;
@@ -124,10 +125,22 @@ pub enum Location {
     File(PathBuf),
 }
 
+impl Location {
+    /// The location as configured, credentials and all: for fetching and for telling whether
+    /// the config changed it, never for showing (its `Display` is redacted).
+    pub fn raw(&self) -> String {
+        match self {
+            Location::Http(url) => url.to_string(),
+            Location::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Shows the location with its credentials masked ([`crate::redact`]).
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Http(url) => write!(f, "{url}"),
+            Location::Http(url) => write!(f, "{}", crate::redact::Shown(url)),
             Location::File(path) => write!(f, "{}", path.display()),
         }
     }
@@ -148,6 +161,9 @@ pub struct SourceConfig {
     pub interval: Option<Duration>,
     /// Overrides `[fetch] allow_private` for this source.
     pub allow_private: Option<bool>,
+    /// Basic-auth password and headers from the environment or files (`password_env`,
+    /// `password_file`, `headers_file`), sent only to the source's own origin.
+    pub credentials: Credentials,
 }
 
 /// How an output folds duplicates.
@@ -314,6 +330,10 @@ struct RawSource {
     region: Option<String>,
     interval: Option<RawDuration>,
     allow_private: Option<bool>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    headers_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -951,6 +971,28 @@ impl Config {
                     None
                 }
             });
+            let keys = auth::Keys {
+                username: raw.username.as_deref(),
+                password_env: raw.password_env.as_deref(),
+                password_file: raw.password_file.as_deref(),
+                headers_file: raw.headers_file.as_deref(),
+            };
+            let http_url = match &location {
+                Some(Location::Http(url)) => Some(url),
+                _ => None,
+            };
+            let credentials = match Credentials::load(&keys, http_url, &base_dir) {
+                Ok(credentials) => credentials,
+                Err(problems) => {
+                    // A file source cannot have credentials; a bad URL is reported already.
+                    for (key, message) in problems {
+                        if key != "url" || location.is_some() {
+                            c.push(value_span(table, key), format!("{path}.{key}"), message);
+                        }
+                    }
+                    Credentials::default()
+                }
+            };
             if let Some(location) = location {
                 sources.push(SourceConfig {
                     name,
@@ -959,6 +1001,7 @@ impl Config {
                     region,
                     interval,
                     allow_private: raw.allow_private,
+                    credentials,
                 });
             }
         }

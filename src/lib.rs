@@ -25,6 +25,7 @@ pub mod html;
 pub mod model;
 pub mod opml;
 pub mod output;
+pub mod redact;
 pub mod run;
 pub mod schedule;
 pub mod serve;

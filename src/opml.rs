@@ -274,7 +274,7 @@ pub fn export(cfg: &Config, title: &str) -> String {
                 text: source.name.clone(),
                 title: Some(source.name.clone()),
                 r#type: Some("rss".to_string()),
-                xml_url: Some(url.to_string()),
+                xml_url: Some(crate::redact::url(url).into_owned()),
                 ..opml::Outline::default()
             });
         }

@@ -234,7 +234,7 @@ pub async fn fetch_source(
     now: DateTime<Utc>,
 ) -> SourceReport {
     let started = Instant::now();
-    let configured = source.location.to_string();
+    let configured = source.location.raw();
     let mut hints = Hints::default();
     let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
         Ok(outcome) => outcome,
@@ -281,7 +281,12 @@ async fn run_source(
         _ => source.location.clone(),
     };
     let fetched = fetcher
-        .fetch(&location, &state.validators, cfg.allow_private_of(source))
+        .fetch(
+            &location,
+            &state.validators,
+            cfg.allow_private_of(source),
+            &source.credentials,
+        )
         .await
         .map_err(|e| {
             hints.retry_after = e.retry_after();
@@ -316,11 +321,14 @@ async fn run_source(
         } => {
             hints.fresh_for = fresh_for;
             // Relative URLs in the document resolve against its own address when the server
-            // gives one (`Content-Location`), else against where it was fetched from.
+            // gives one (`Content-Location`), else against where it was fetched from; never
+            // with the source's credentials, which no republished link may carry.
             (
                 bytes,
                 charset,
-                content_location.or(final_url),
+                content_location
+                    .or(final_url)
+                    .map(|u| crate::redact::without_userinfo(&u).into_owned()),
                 moved_to,
                 validators,
             )
@@ -495,8 +503,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 pub struct ExportLine<'a> {
     /// GUID / Atom id / JSON Feed id as written, or null.
     pub id: Option<&'a str>,
-    /// Item link as written.
-    pub url: Option<&'a str>,
+    /// Item link as written, with credentials masked ([`crate::redact`]).
+    pub url: Option<std::borrow::Cow<'a, str>>,
     /// Source name.
     pub source: &'a str,
     /// Plain-text title.
@@ -519,7 +527,7 @@ pub async fn export(store: &Store, out: &mut dyn Write) -> Result<usize, RunErro
     for item in &items {
         let line = ExportLine {
             id: item.guid.as_deref(),
-            url: item.url.as_deref(),
+            url: item.url.as_deref().map(crate::redact::text),
             source: &item.source,
             title: item.title.as_deref(),
             published: item.date().to_rfc3339(),

@@ -102,7 +102,11 @@ pub fn page(
         let status = statuses.get(&s.name);
         let schedule = schedules.get(&s.name);
         let name = match &s.location {
-            Location::Http(url) => format!("<a href=\"{}\">{}</a>", escape(url.as_str()), escape(&s.name)),
+            Location::Http(url) => format!(
+                "<a href=\"{}\">{}</a>",
+                escape(&crate::redact::url(url)),
+                escape(&s.name)
+            ),
             Location::File(_) => escape(&s.name),
         };
         let (class, result) = match (schedule, status.and_then(|st| st.last_status.as_deref())) {

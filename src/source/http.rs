@@ -32,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 use url::Url;
 
+use super::auth::Credentials;
 use super::decode::decode;
 use super::discover;
 use super::guard::{self, Guarded, Policy, Refused, Rule};
@@ -82,7 +83,7 @@ pub enum Fetched {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The server answered with an error status.
-    #[error("fetch {url}: HTTP {status}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
+    #[error("fetch {shown}: HTTP {status}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default(), shown = crate::redact::Shown(url))]
     Status {
         /// The URL.
         url: Url,
@@ -92,7 +93,7 @@ pub enum FetchError {
         retry_after: Option<Duration>,
     },
     /// The body, as sent or after decompression, is larger than its cap.
-    #[error("fetch {url}: {} larger than {limit} bytes ([fetch] {key})", if *key == "max_compressed_body" { "compressed body" } else { "body" })]
+    #[error("fetch {shown}: {} larger than {limit} bytes ([fetch] {key})", if *key == "max_compressed_body" { "compressed body" } else { "body" }, shown = crate::redact::text(url))]
     TooLarge {
         /// The URL or path.
         url: String,
@@ -102,7 +103,7 @@ pub enum FetchError {
         key: &'static str,
     },
     /// The whole fetch took longer than `[fetch] timeout`.
-    #[error("fetch {url}: timed out after {}s", timeout.as_secs_f32())]
+    #[error("fetch {shown}: timed out after {}s", timeout.as_secs_f32(), shown = crate::redact::Shown(url))]
     Timeout {
         /// The URL.
         url: Url,
@@ -110,7 +111,7 @@ pub enum FetchError {
         timeout: Duration,
     },
     /// More redirects than `[fetch] max_redirects`.
-    #[error("fetch {url}: more than {limit} redirects")]
+    #[error("fetch {shown}: more than {limit} redirects", shown = crate::redact::Shown(url))]
     TooManyRedirects {
         /// The URL first asked for.
         url: Url,
@@ -118,7 +119,7 @@ pub enum FetchError {
         limit: usize,
     },
     /// A redirect without a usable `Location`, or to a scheme other than http(s).
-    #[error("fetch {url}: bad redirect to `{location}`: only http and https URLs are followed")]
+    #[error("fetch {shown}: bad redirect to `{}`: only http and https URLs are followed", crate::redact::text(location), shown = crate::redact::Shown(url))]
     BadRedirect {
         /// The URL that redirected.
         url: Url,
@@ -127,7 +128,7 @@ pub enum FetchError {
     },
     /// An address the guard refuses (see [`guard`](super::guard)): one never fetched, or a
     /// redirect (or a page's feed link) to a non-public address without `allow_private`.
-    #[error("fetch {url}: {}refused: {refused}{}", to.as_ref().map(|to| format!("redirect to {to} ")).unwrap_or_default(), if refused.never { "" } else { "; set allow_private = true to allow it" })]
+    #[error("fetch {shown}: {}refused: {refused}{}", to.as_ref().map(|to| format!("redirect to {} ", crate::redact::Shown(to))).unwrap_or_default(), if refused.never { "" } else { "; set allow_private = true to allow it" }, shown = crate::redact::Shown(url))]
     Refused {
         /// The URL that redirected (or linked), or the source's own URL.
         url: Url,
@@ -137,7 +138,7 @@ pub enum FetchError {
         refused: Refused,
     },
     /// The TLS handshake failed (no TLS on that port, a bad certificate, a closed connection).
-    #[error("fetch {url}: TLS handshake failed")]
+    #[error("fetch {shown}: TLS handshake failed", shown = crate::redact::Shown(url))]
     Tls {
         /// The URL.
         url: Url,
@@ -146,7 +147,7 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// Connection or protocol failure before the response.
-    #[error("fetch {url}: request failed")]
+    #[error("fetch {shown}: request failed", shown = crate::redact::Shown(url))]
     Request {
         /// The URL.
         url: Url,
@@ -155,7 +156,7 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// The connection failed while the body was being read (reset, closed early).
-    #[error("fetch {url}: the connection failed while reading the body")]
+    #[error("fetch {shown}: the connection failed while reading the body", shown = crate::redact::Shown(url))]
     Body {
         /// The URL.
         url: Url,
@@ -164,7 +165,7 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// The body could not be decompressed, or its `Content-Encoding` is not one feedfold reads.
-    #[error("fetch {url}: cannot decode the `{coding}` body")]
+    #[error("fetch {shown}: cannot decode the `{coding}` body", shown = crate::redact::Shown(url))]
     Encoding {
         /// The URL.
         url: Url,
@@ -175,10 +176,10 @@ pub enum FetchError {
         source: io::Error,
     },
     /// An HTML page, not a feed, and it links to no feed (or to another HTML page).
-    #[error("fetch {url}: is an HTML page, not a feed, {}", match linked {
+    #[error("fetch {shown}: is an HTML page, not a feed, {}", match linked {
         None => "and it links to no RSS, Atom or JSON feed".to_string(),
-        Some(feed) => format!("and the feed it links to, {feed}, is an HTML page too"),
-    })]
+        Some(feed) => format!("and the feed it links to, {}, is an HTML page too", crate::redact::Shown(feed)),
+    }, shown = crate::redact::Shown(url))]
     HtmlPage {
         /// The page.
         url: Url,
@@ -375,17 +376,20 @@ impl Fetcher {
     }
 
     /// Fetches a location, sending the validators so an unchanged source costs no body.
-    /// `allow_private` lets redirects (and a page's feed link) lead to non-public addresses.
+    /// `allow_private` lets redirects (and a page's feed link) lead to non-public addresses;
+    /// `credentials` go with every request to the location's own origin.
     pub async fn fetch(
         &self,
         location: &Location,
         validators: &Validators,
         allow_private: bool,
+        credentials: &Credentials,
     ) -> Result<Fetched, FetchError> {
         match location {
             Location::File(path) => self.read_file(path, validators).await,
             Location::Http(url) => {
-                match tokio::time::timeout(self.timeout, self.get(url, validators, allow_private)).await {
+                let get = self.get(url, validators, allow_private, credentials);
+                match tokio::time::timeout(self.timeout, get).await {
                     Ok(result) => result,
                     Err(_) => Err(FetchError::Timeout {
                         url: url.clone(),
@@ -401,10 +405,12 @@ impl Fetcher {
         start: &Url,
         validators: &Validators,
         allow_private: bool,
+        credentials: &Credentials,
     ) -> Result<Fetched, FetchError> {
         let redirect = Rule::redirect(start, allow_private);
         let own = (start.clone(), Rule::own(start));
-        let arrived = self.follow(start, own, redirect, validators).await?;
+        let send = (validators, credentials, start);
+        let arrived = self.follow(start, own, redirect, send).await?;
         let page = arrived.url.clone();
         let fetched = self.finish(arrived).await?;
         let Fetched::Body { bytes, charset, .. } = &fetched else {
@@ -421,9 +427,9 @@ impl Fetcher {
                 linked: None,
             });
         };
-        tracing::info!(%page, %feed, "an HTML page: fetching the feed it links to");
+        tracing::info!(page = %crate::redact::Shown(&page), feed = %crate::redact::Shown(&feed), "an HTML page: fetching the feed it links to");
         let arrived = self
-            .follow(&feed, (page.clone(), redirect), redirect, validators)
+            .follow(&feed, (page.clone(), redirect), redirect, send)
             .await?;
         match self.finish(arrived).await? {
             Fetched::Body { bytes, .. } if discover::is_html(&bytes) => Err(FetchError::HtmlPage {
@@ -453,14 +459,16 @@ impl Fetcher {
 
     /// Requests `start` and follows its redirects. `first` is the URL that led to `start` (the
     /// source's own URL, or the page that linked to it) and the rule for `start`'s hop; every
-    /// redirect after it is held to `redirect_rule`.
+    /// redirect after it is held to `redirect_rule`. `send` is what goes with each request: the
+    /// validators, and the credentials for hops on the origin of the source's URL.
     async fn follow(
         &self,
         start: &Url,
         first: (Url, Rule),
         redirect_rule: Rule,
-        validators: &Validators,
+        send: (&Validators, &Credentials, &Url),
     ) -> Result<Arrived, FetchError> {
+        let (validators, credentials, own) = send;
         let (mut from, mut rule) = first;
         let mut url = start.clone();
         let mut all_permanent = true;
@@ -481,15 +489,16 @@ impl Fetcher {
                     .map_err(|r| refused(r, &from, &url))?;
             }
             let client = if rule.private { &self.open } else { &self.guarded };
-            let response = client
-                .get(url.clone())
-                .headers(request_headers(validators))
-                .send()
-                .await
-                .map_err(|source| match cause::<Refused>(&source) {
-                    Some(r) => refused(r.clone(), &from, &url),
-                    None => request_error(&url, source, self.timeout),
-                })?;
+            let request = client.get(url.clone()).headers(request_headers(validators));
+            let response =
+                credentials
+                    .apply(request, &url, own)
+                    .send()
+                    .await
+                    .map_err(|source| match cause::<Refused>(&source) {
+                        Some(r) => refused(r.clone(), &from, &url),
+                        None => request_error(&url, source, self.timeout),
+                    })?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 return Ok(Arrived {
@@ -643,7 +652,7 @@ impl Fetcher {
                     },
                     Some(Ok(source)) => FetchError::Body {
                         url: url.clone(),
-                        source: *source,
+                        source: source.without_url(),
                     },
                     Some(Err(inner)) => FetchError::Encoding {
                         url: url.clone(),
@@ -733,6 +742,8 @@ fn request_headers(validators: &Validators) -> HeaderMap {
 }
 
 fn request_error(url: &Url, source: reqwest::Error, timeout: Duration) -> FetchError {
+    // The error names the URL itself, credentials and all; ours names it redacted.
+    let source = source.without_url();
     if source.is_timeout() {
         FetchError::Timeout {
             url: url.clone(),

@@ -5,7 +5,9 @@
 //!
 //! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, caps on the compressed and
 //!   decompressed body and on redirects, or reading a local file;
-//! - [`guard`]: which addresses a redirect may lead to (no public-to-private redirects);
+//! - [`auth`]: credentials from the environment or files, sent only to a source's own origin;
+//! - [`guard`]: which addresses a fetch may connect to (no redirects to private addresses, never
+//!   metadata or link-local ones);
 //! - [`discover`]: the feed an HTML page links to, when a source gives a page;
 //! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
 //! - [`parse`]: text to items through feed-rs, with repair-and-retry, lenient dates and caps on
@@ -13,6 +15,7 @@
 //! - `legacy`: legacy and irregular forms (Atom 0.3, RSS without a version, XHTML bodies, CDF,
 //!   HTML entities) rewritten into documents feed-rs reads, before [`parse`] hands them to it.
 
+pub mod auth;
 pub mod decode;
 pub mod discover;
 mod extras;

@@ -193,13 +193,7 @@ pub(crate) fn from_ts(t: i64) -> DateTime<Utc> {
 }
 
 fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
+    crate::redact::text(url).into_owned()
 }
 
 /// A hash of everything the feed says about an item: a changed hash means "updated".

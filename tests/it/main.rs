@@ -10,6 +10,7 @@
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
 //! - `scale`: several daemons and `fetch` runs sharing one store: leases, one story, outputs;
+//! - `secrets`: credentials masked on every surface, and sent only to a source's own origin;
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
 //! - `templated`: templated look-alikes kept apart, their copies folded, in any arrival order
@@ -30,6 +31,7 @@ mod hostile;
 mod opml;
 mod output;
 mod scale;
+mod secrets;
 mod select;
 mod serve;
 mod templated;

@@ -82,8 +82,14 @@ impl Daemon {
     /// Starts a daemon on a config file with this text (relative paths are in its folder).
     /// The client it requests with does not decompress.
     pub async fn launch(config: &str) -> Daemon {
+        Daemon::launch_with(config, |_| {}).await
+    }
+
+    /// [`Daemon::launch`], after `setup` has written what the config refers to into its folder.
+    pub async fn launch_with(config: &str, setup: impl FnOnce(&std::path::Path)) -> Daemon {
         feedfold::install_tls_provider();
         let dir = tempfile::tempdir().expect("tempdir");
+        setup(dir.path());
         let path = dir.path().join("feedfold.toml");
         std::fs::write(&path, config).expect("write config");
         let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));

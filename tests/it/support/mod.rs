@@ -61,7 +61,15 @@ pub struct OriginState {
     pub stalled_agents: Mutex<std::collections::HashSet<String>>,
     /// The requests left unanswered so far: (path, User-Agent).
     pub stalls: Mutex<Vec<(String, String)>>,
+    /// Every request to `/auth/…` and `/redirect`: (path, the `Authorization` and `X-Api-Key`
+    /// headers it carried, joined by a space; empty when none).
+    pub credentials: Mutex<Vec<(String, String)>>,
 }
+
+/// The `Authorization` header `/auth/…` accepts: user `alice`, password `pw-in-a-file`.
+pub const AUTH_BASIC: &str = "Basic YWxpY2U6cHctaW4tYS1maWxl";
+/// The `X-Api-Key` header `/auth/…` accepts.
+pub const AUTH_KEY: &str = "k3y-in-a-headers-file";
 
 /// A loopback HTTP origin. Routes:
 /// - `/feeds/{name}`: a fixture with ETag / Last-Modified, 304 on a match; `gbk_noprolog.xml`
@@ -80,6 +88,9 @@ pub struct OriginState {
 /// - `/held/{name}`: a fixture after 200 ms, counting how many such requests run at once;
 /// - `/hang`: never answers;
 /// - `/redirect?to=URL`: a 302 to any URL.
+/// - `/auth/{name}`: a fixture for a request with [`AUTH_BASIC`] or [`AUTH_KEY`], else 401;
+///   the credentials of each request to it and to `/redirect` are logged
+///   ([`Origin::credentials`]).
 /// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
 ///   many times the path was served before (so every fetch can bring something new), after
 ///   [`Origin::set_delay`]; each answer is logged with its time and User-Agent
@@ -107,6 +118,7 @@ impl Origin {
             .route("/empty-members", get(empty_members))
             .route("/hang", get(std::future::pending::<Response>))
             .route("/redirect", get(redirect_to))
+            .route("/auth/{name}", get(authenticated))
             .route("/mutable/{name}", get(mutable))
             .route("/status/{code}", get(status))
             .route("/moved/{name}", get(moved))
@@ -185,6 +197,11 @@ impl Origin {
     /// The requests to `/generated/…` left unanswered so far: (path, User-Agent).
     pub fn stalls(&self) -> Vec<(String, String)> {
         self.state.stalls.lock().expect("lock").clone()
+    }
+
+    /// The credentials each request to `/auth/…` and `/redirect` carried, in order.
+    pub fn credentials(&self) -> Vec<(String, String)> {
+        self.state.credentials.lock().expect("lock").clone()
     }
 
     pub fn set_mutable(&self, name: &str, body: &[u8]) {
@@ -336,8 +353,43 @@ async fn empty_members() -> Response {
         .into_response()
 }
 
-async fn redirect_to(axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>) -> Response {
+async fn redirect_to(
+    State(s): State<Arc<OriginState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    log_credentials(&s, "/redirect".into(), &headers);
     redirect(StatusCode::FOUND, q.get("to").map_or("/", String::as_str))
+}
+
+/// Logs the credentials a request carried; returns whether they are the ones `/auth/…` takes.
+fn log_credentials(state: &OriginState, path: String, headers: &HeaderMap) -> bool {
+    let get = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (basic, key) = (get(header::AUTHORIZATION.as_str()), get("x-api-key"));
+    let seen = [basic, key]
+        .iter()
+        .filter(|v| !v.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    state.credentials.lock().expect("lock").push((path, seen));
+    basic == AUTH_BASIC || key == AUTH_KEY
+}
+
+async fn authenticated(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !log_credentials(&s, format!("/auth/{name}"), &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
 }
 
 async fn mutable(
