@@ -275,6 +275,58 @@ async fn lying_charsets_are_read_best_effort_and_garbage_is_a_parse_error() {
 }
 
 #[tokio::test]
+async fn lying_charsets_that_decode_cleanly_give_way_to_the_plausible_encoding() {
+    let origin = Origin::start().await;
+    // GBK bytes sent as Latin-1 (any bytes are "valid" windows-1252), Big5 bytes sent as GBK
+    // (Big5 bytes are valid GBK): the lie is in the HTTP charset, or in the XML prolog.
+    let gbk = fixture("gbk_as_latin1_noprolog.xml");
+    let big5 = fixture("big5_as_gbk_noprolog.xml");
+    origin.set_mutable("gbk.windows-1252.charset", &gbk);
+    origin.set_mutable("gbk.iso-8859-1.charset", &gbk);
+    origin.set_mutable("big5.gbk.charset", &big5);
+    let env = Env::new(&sources(&[
+        ("gbk-1252", origin.url("/mutable/gbk.windows-1252.charset")),
+        ("gbk-latin1", origin.url("/mutable/gbk.iso-8859-1.charset")),
+        ("gbk-prolog", origin.url("/feeds/gbk_as_latin1.xml")),
+        ("big5-gbk", origin.url("/mutable/big5.gbk.charset")),
+        ("big5-prolog", origin.url("/feeds/big5_as_gbk.xml")),
+        ("latin1", origin.url("/feeds/latin1.xml")),
+    ]))
+    .await;
+    let reports = env.fetch().await;
+    let items = env.store.all_items().await.expect("items");
+    for name in ["gbk-1252", "gbk-latin1", "gbk-prolog"] {
+        assert_eq!(stored(&reports, name).new, 2, "{name}");
+        assert_eq!(
+            titles(&items, name),
+            ["上海地铁新线路年底开通运营", "北京今冬首场降雪如期而至"],
+            "{name}"
+        );
+        let summary = items
+            .iter()
+            .find(|i| i.source == name && i.title.as_deref() == Some("北京今冬首场降雪如期而至"))
+            .and_then(|i| i.summary_html.as_deref());
+        assert!(
+            summary.is_some_and(|s| s.contains("中央气象台预计，今天夜间到明天白天")),
+            "{name}: {summary:?}"
+        );
+    }
+    for name in ["big5-gbk", "big5-prolog"] {
+        assert_eq!(stored(&reports, name).new, 2, "{name}");
+        assert_eq!(
+            titles(&items, name),
+            ["今年首波寒流來襲 北部氣溫探十度", "高雄捷運新路線年底通車"],
+            "{name}"
+        );
+    }
+    // A true Latin-1 label is still believed (the title's no-break space is stored as a space).
+    assert_eq!(
+        titles(&items, "latin1"),
+        ["À Nantes, la fête de Noël coûtera 2 millions d’€"]
+    );
+}
+
+#[tokio::test]
 async fn resets_tls_failures_and_other_schemes_are_clear_errors() {
     let origin = Origin::start().await;
     const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 100000\r\n\r\n<rss version=\"2.0\"><channel><title>cut</title>";

@@ -79,7 +79,9 @@ pub const AUTH_KEY: &str = "k3y-in-a-headers-file";
 ///   (any other coding is named in the header and the body sent as is);
 /// - `/bomb/{coding}`: zeros compressed without end (a decompression bomb);
 /// - `/empty-members`: gzip members without content, without end (no output, endless input);
-/// - `/mutable/{name}`: a body the test sets, with an ETag of its content;
+/// - `/mutable/{name}`: a body the test sets, with an ETag of its content; a name such as
+///   `a.gbk.charset` is sent with that charset (`gbk`, `big5`, `windows-1252`, `iso-8859-1`,
+///   `utf-8`; any other is sent as `utf-16`), whatever the bytes are;
 /// - `/status/{code}`: that status;
 /// - `/moved/{name}` (301), `/found/{name}` (302) to `/feeds/{name}`; `/loop` redirects to itself;
 ///   `/to-ftp` redirects to an ftp URL;
@@ -234,6 +236,9 @@ fn content_type(name: &str) -> &'static str {
         // `name.gbk.charset`: a Content-Type naming that charset, whatever the bytes are.
         match charset {
             "gbk" => "application/xml; charset=gbk",
+            "big5" => "application/xml; charset=big5",
+            "windows-1252" => "application/xml; charset=windows-1252",
+            "iso-8859-1" => "application/xml; charset=ISO-8859-1",
             "utf-8" => "application/xml; charset=utf-8",
             _ => "application/xml; charset=utf-16",
         }
