@@ -724,6 +724,65 @@ mod tests {
         );
     }
 
+    /// Eight stores opened at once on one store from an earlier version (migrated to 4 by
+    /// sqlx's migrator, with band keys to rebuild) all open; the store is upgraded once: every
+    /// migration recorded once, the item's body moved once, its keys rebuilt.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opens_at_once_upgrade_an_old_store_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&url).await.expect("connect");
+        migrate::tests::sqlx_migrator(&migrate::MIGRATIONS[..4])
+            .run(&pool)
+            .await
+            .expect("migrations 1-4");
+        sqlx::query(
+            "INSERT INTO items (id, source, item_key, guid, title, summary_html, content_html, authors, categories, \
+             enclosures, published, first_seen, last_seen, content_hash, exact_id, story_id, regions, cmp_title, \
+             cmp_body) VALUES (7, 'a', 'a1', 'a1', 't', NULL, '<p>body</p>', '[]', '[]', '[]', 1, 1, 1, 1, \
+             'st-a1', 'st-a1', '[]', 't', 'a body long enough to have band keys of its own')",
+        )
+        .execute(&pool)
+        .await
+        .expect("an item as version 4 stored it");
+        sqlx::query("INSERT INTO item_keys (item_id, compared_at, band_keys) VALUES (7, 1, NULL)")
+            .execute(&pool)
+            .await
+            .expect("keys to rebuild");
+        pool.close().await;
+
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::open(&url).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for open in opens {
+            stores.push(open.await.expect("task").expect("every open succeeds"));
+        }
+        let store = &stores[0];
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&store.pool)
+            .await
+            .expect("versions");
+        assert_eq!(versions, (1..=7).collect::<Vec<i64>>());
+        let bodies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM item_bodies")
+            .fetch_one(&store.pool)
+            .await
+            .expect("bodies");
+        assert_eq!(bodies, 1);
+        let missing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM item_keys WHERE band_keys IS NULL")
+            .fetch_one(&store.pool)
+            .await
+            .expect("keys");
+        assert_eq!(missing, 0, "keys rebuilt");
+        for store in &stores {
+            store.close().await;
+        }
+    }
+
     /// A store written before item bodies had a table of their own keeps its HTML and comparison
     /// text: outputs read the HTML, the body length is the content's, and a new copy of a stored
     /// story is compared against the moved comparison text and joins it.
