@@ -10,6 +10,8 @@
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
 //! - `scale`: several daemons and `fetch` runs sharing one store: leases, one story, outputs;
+//! - `store`: opening a store: many processes creating one at once (SQLite, PostgreSQL), and
+//!   a database that cannot be reached failing fast with its cause;
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
 //! - `templated`: templated look-alikes kept apart, their copies folded, in any arrival order
@@ -32,5 +34,6 @@ mod output;
 mod scale;
 mod select;
 mod serve;
+mod store;
 mod templated;
 mod xss;
