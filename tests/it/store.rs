@@ -1,8 +1,8 @@
 //! Opening a store (issue 15): any number of `feedfold` processes starting at once on a store
 //! that does not exist yet all start, on SQLite and PostgreSQL, and the store is migrated once;
 //! a database that cannot be reached fails within seconds with its cause ("connection
-//! refused", "role … does not exist", "database … does not exist"), said once, naming the
-//! store's URL and never its password.
+//! refused", "role … does not exist", "database … does not exist", or no answer within the
+//! connect timeout), said once, naming the store's URL and never its password.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -189,4 +189,25 @@ async fn an_unknown_role_or_database_is_named() {
         message.contains("database \"feedfold_no_such_db\" does not exist"),
         "{message}"
     );
+}
+
+/// A server that takes the connection and never answers (a hung server, a proxy in the way)
+/// fails the open after the connect timeout, saying so, rather than waiting for ever.
+#[tokio::test]
+async fn a_silent_server_fails_after_the_connect_timeout() {
+    // Connections wait in the listener's backlog: accepted by the kernel, never answered.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
+    let url = format!("postgres://feedfold:pw-not-shown@127.0.0.1:{port}/feeds");
+    let (message, took) = open_failure(&url).await;
+    assert!(took < Duration::from_secs(10), "took {took:?}: {message}");
+    assert!(
+        message.contains(&format!(
+            "cannot open postgres://feedfold:***@127.0.0.1:{port}/feeds: no connection within {} s",
+            feedfold::store::CONNECT_TIMEOUT.as_secs()
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("pw-not-shown"), "{message}");
+    drop(listener);
 }
