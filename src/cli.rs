@@ -159,7 +159,8 @@ pub(crate) fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: a driver's error often repeats its source in its own message.
+            eprintln!("error: {}", run::error_chain(e.as_ref()));
             ExitCode::from(1)
         }
     }

@@ -58,15 +58,38 @@ pub fn is_secret_param(name: &str) -> bool {
 /// A URL for showing: userinfo and credential-like query values masked. A URL without either is
 /// returned as the URL serialises.
 pub fn url(url: &Url) -> Cow<'_, str> {
+    mask(url, false)
+}
+
+/// A database URL for messages: its password and credential-like query values (`password`,
+/// `sslpassword` …) masked, the user name kept (it says which role was refused). Text that does
+/// not parse as a URL loses everything between the scheme and its last `@`.
+pub fn database_url(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(parsed) => mask(&parsed, true).into_owned(),
+        Err(_) => match (text.split_once("://"), text.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => format!("{scheme}://{MASK}{}", &text[at..]),
+            _ => text.to_string(),
+        },
+    }
+}
+
+fn mask(url: &Url, keep_user: bool) -> Cow<'_, str> {
     let secret_query = url
         .query_pairs()
         .any(|(name, value)| !value.is_empty() && is_secret_param(&name));
-    let userinfo = !url.username().is_empty() || url.password().is_some();
+    let userinfo = if keep_user {
+        url.password().is_some()
+    } else {
+        !url.username().is_empty() || url.password().is_some()
+    };
     if !secret_query && !userinfo {
         return Cow::Borrowed(url.as_str());
     }
     let mut shown = url.clone();
-    if userinfo {
+    if userinfo && keep_user {
+        let _ = shown.set_password(Some(MASK));
+    } else if userinfo {
         let _ = shown.set_password(None);
         let _ = shown.set_username(MASK);
     }

@@ -267,6 +267,7 @@ mod tests {
                 HeaderValue::from_static("k"),
             )],
         };
+        crate::install_tls_provider();
         let client = reqwest::Client::new();
         let own = url("https://feeds.example/rss");
         let built = |hop: &str| {

@@ -104,23 +104,10 @@ pub(super) async fn write_keys(
 }
 
 /// Fills in the band keys of rows that have none (rows a store from before `item_keys` had in
-/// `lsh`), from the stored comparison text they were computed from: what
-/// [`Store::open`] does after migrating.
-pub(super) async fn rebuild_keys(pool: &sqlx::AnyPool) -> Result<usize, StoreError> {
-    let err = || query_error("rebuilding band keys");
-    let mut tx = pool.begin().await.map_err(err())?;
-    let rebuilt = rebuild_in(&mut tx).await.map_err(err())?;
-    tx.commit().await.map_err(err())?;
-    if rebuilt > 0 {
-        tracing::info!(
-            items = rebuilt,
-            "band keys rebuilt from the stored comparison text"
-        );
-    }
-    Ok(rebuilt)
-}
-
-async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
+/// `lsh`), from the stored comparison text they were computed from, and returns how many:
+/// what [`Store::open`] does after migrating, in the migrating transaction (so under the
+/// migration lock: processes opening one store at once rebuild the keys once).
+pub(super) async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)"
     );

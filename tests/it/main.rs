@@ -11,6 +11,8 @@
 //! - `opml`: OPML import into a config file on disk;
 //! - `scale`: several daemons and `fetch` runs sharing one store: leases, one story, outputs;
 //! - `secrets`: credentials masked on every surface, and sent only to a source's own origin;
+//! - `store`: opening a store: many processes creating one at once (SQLite, PostgreSQL), and
+//!   a database that cannot be reached failing fast with its cause;
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
 //! - `templated`: templated look-alikes kept apart, their copies folded, in any arrival order
@@ -34,5 +36,6 @@ mod scale;
 mod secrets;
 mod select;
 mod serve;
+mod store;
 mod templated;
 mod xss;
