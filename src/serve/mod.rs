@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::{Config, OutputConfig};
-use crate::output::{self, FeedMeta, Format, Selection};
+use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
@@ -95,7 +95,27 @@ pub struct Schedule {
 }
 
 /// One output rendered in every format, in [`Format::ALL`] order.
-pub type Rendered = [Variant; 3];
+///
+/// A private output (one with a `token`) is rendered twice, as its self link names the address
+/// the reader used ([`SelfLink`]): with `?token=…` for readers who give the token in the query,
+/// plain for those who send it in a header. Each rendering is a [`Variant`] of its own, with an
+/// ETag from its own bytes; both carry the time of the change, so validators hold per form.
+#[derive(Debug)]
+pub struct Rendered {
+    plain: [Variant; 3],
+    with_token: Option<[Variant; 3]>,
+}
+
+impl Rendered {
+    /// The rendering in `format` whose self link is `link`.
+    fn get(&self, format: Format, link: SelfLink) -> Option<&Variant> {
+        let set = match link {
+            SelfLink::WithToken => self.with_token.as_ref().unwrap_or(&self.plain),
+            SelfLink::Plain => &self.plain,
+        };
+        set.iter().find(|v| v.format == format)
+    }
+}
 
 /// What the HTTP handlers, the scheduler's jobs and the folder share.
 #[derive(Debug)]
@@ -155,11 +175,10 @@ impl Shared {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// An output's rendering in a format, if rendered.
-    pub fn rendered(&self, name: &str, format: Format) -> Option<Variant> {
+    /// An output's rendering in a format with the self link `link`, if rendered.
+    pub fn rendered(&self, name: &str, format: Format, link: SelfLink) -> Option<Variant> {
         let outputs = read(&self.outputs);
-        let rendered = outputs.get(name)?;
-        rendered.iter().find(|v| v.format == format).cloned()
+        outputs.get(name)?.get(format, link).cloned()
     }
 
     /// Every source's schedule.
@@ -216,13 +235,23 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
             continue;
         }
         let entries = shared.store.entries(&sources, Selection::of(out)).await?;
-        let meta = FeedMeta::of(out, &cfg.publish.base_url);
+        let plain = FeedMeta::of(out, &cfg.publish.base_url, SelfLink::Plain);
+        let with_token = out
+            .token
+            .is_some()
+            .then(|| FeedMeta::of(out, &cfg.publish.base_url, SelfLink::WithToken));
         let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, output::OutputError> {
-            let one = |format| {
-                output::render(format, &meta, &entries, now)
-                    .map(|bytes| Variant::new(format, bytes, now, Effort::Best))
+            let all = |meta: &FeedMeta| -> Result<[Variant; 3], output::OutputError> {
+                let one = |format| {
+                    output::render(format, meta, &entries, now)
+                        .map(|bytes| Variant::new(format, bytes, now, Effort::Best))
+                };
+                Ok([one(Format::Rss)?, one(Format::Atom)?, one(Format::JsonFeed)?])
             };
-            Ok([one(Format::Rss)?, one(Format::Atom)?, one(Format::JsonFeed)?])
+            Ok(Rendered {
+                plain: all(&plain)?,
+                with_token: with_token.as_ref().map(all).transpose()?,
+            })
         })
         .await
         .map_err(|e| {
