@@ -7,7 +7,8 @@
 //!   a bounded cache). An output with a `token` needs `?token=…` or `Authorization: Bearer …`;
 //!   without it the output does not exist (404). Its self link is the address the reader used:
 //!   with `?token=…` when the token came in the query, plain when it came in the header.
-//! - `/` the index page, `/opml` the sources, `/healthz`, `/readyz`, `/metrics`.
+//! - `/` the index page, `/opml` the sources public outputs draw from, `/healthz`, `/readyz`,
+//!   `/metrics`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::published::{Encoding, Variant, negotiate};
-use super::{Shared, index};
-use crate::config::{OutputConfig, resolve_region};
+use super::{Shared, index, public_outputs, public_sources};
+use crate::config::{Config, OutputConfig, resolve_region};
 use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
 use crate::transform::filter::Query as Filter;
 
@@ -103,9 +104,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn opml(State(shared): State<Arc<Shared>>) -> Response {
     let cfg = shared.config();
+    let public = Config {
+        sources: public_sources(&cfg).cloned().collect(),
+        outputs: public_outputs(&cfg).cloned().collect(),
+        ..Config::clone(&cfg)
+    };
     (
         [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
-        crate::opml::export(&cfg, "feedfold sources"),
+        crate::opml::export(&public, "feedfold sources"),
     )
         .into_response()
 }

@@ -25,7 +25,7 @@ pub mod index;
 pub mod metrics;
 pub mod published;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +37,7 @@ use lru::LruCache;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::config::{Config, OutputConfig};
+use crate::config::{Config, OutputConfig, SourceConfig};
 use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
@@ -697,4 +697,43 @@ async fn reload(
 /// The public outputs of a config (those without a token), in config order.
 pub fn public_outputs(cfg: &Config) -> impl Iterator<Item = &OutputConfig> {
     cfg.outputs.iter().filter(|o| o.token.is_none())
+}
+
+/// The sources a public output can show, in config order: every source of every public output
+/// (all sources, for one without a `sources` list; its regions and keywords only narrow which
+/// items it shows). The pages anyone may read (the index, `/opml`) list only these: a source
+/// that only private outputs (or none) use is left out, since listing it would tell what the
+/// private outputs follow.
+pub fn public_sources(cfg: &Config) -> impl Iterator<Item = &SourceConfig> {
+    let shown: HashSet<&str> = public_outputs(cfg)
+        .flat_map(|out| cfg.output_sources(out))
+        .collect();
+    cfg.sources
+        .iter()
+        .filter(move |s| shown.contains(s.name.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn public_sources_are_those_a_public_output_draws_from() {
+        let sources = "[[source]]\nname = \"a\"\nurl = \"http://e.example/a\"\n\
+                       [[source]]\nname = \"b\"\nurl = \"http://e.example/b\"\n\
+                       [[source]]\nname = \"c\"\nurl = \"http://e.example/c\"\n";
+        let secret = "[[output]]\nname = \"s\"\ntitle = \"S\"\nsources = [\"b\"]\n\
+                      token = \"0123456789abcdef0123\"\n";
+        let names = |outputs: &str| -> Vec<String> {
+            let cfg = Config::parse(&format!("{sources}{outputs}"), Path::new("/tmp/x.toml")).expect("valid");
+            public_sources(&cfg).map(|s| s.name.clone()).collect()
+        };
+        let narrow = "[[output]]\nname = \"p\"\ntitle = \"P\"\nsources = [\"a\"]\nregions = [\"陕西\"]\n";
+        assert_eq!(names(&format!("{narrow}{secret}")), ["a"]);
+        let all = "[[output]]\nname = \"p\"\ntitle = \"P\"\nkeywords = \"x\"\n";
+        assert_eq!(names(&format!("{all}{secret}")), ["a", "b", "c"]);
+        assert!(names(secret).is_empty());
+        assert!(names("").is_empty(), "a source no output shows is not listed");
+    }
 }

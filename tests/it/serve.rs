@@ -426,6 +426,40 @@ async fn private_feeds_link_to_themselves_as_the_reader_asked() {
     d.stop().await;
 }
 
+/// The index page and `/opml` are public: they list the sources public outputs draw from, and
+/// neither a source only a private output uses nor the private output's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_and_opml_leave_out_what_only_private_outputs_use() {
+    let origin = Origin::start().await;
+    let d = Daemon::launch(&format!(
+        "[store]\nurl = \"sqlite://daemon.db\"\n\n[fetch]\nstartup_spread = 0\ninterval = \"10m\"\n\n\
+         [[source]]\nname = \"open-news\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"hush-wire\"\nurl = \"{}\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All news\"\nsources = [\"open-news\"]\nregions = [\"陕西\"]\n\n\
+         [[output]]\nname = \"confidential\"\ntitle = \"Board briefing\"\nsources = [\"hush-wire\", \"open-news\"]\n\
+         token = \"{TOKEN}\"\n",
+        origin.url("/feeds/rss2.xml"),
+        origin.url("/feeds/atom.xml"),
+    ))
+    .await;
+    let page = d.text("/").await;
+    assert!(page.contains("<tr id=\"source-open-news\">"), "{page}");
+    let opml = d.text("/opml").await;
+    assert!(opml.contains(&origin.url("/feeds/rss2.xml")), "{opml}");
+    for (what, text) in [("index", &page), ("opml", &opml)] {
+        for secret in [
+            "hush-wire",
+            "/feeds/atom.xml",
+            "confidential",
+            "Board briefing",
+            TOKEN,
+        ] {
+            assert!(!text.contains(secret), "{secret} on {what}:\n{text}");
+        }
+    }
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_opml_health_and_metrics() {
     let origin = Origin::start().await;
