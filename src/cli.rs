@@ -232,8 +232,30 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
         );
     }
     let dir = out.unwrap_or_else(|| config.publish.dir.clone());
-    let written = run::publish(config, &store, &dir, now).await?;
-    eprintln!("wrote {} files to {}", written.len(), dir.display());
+    let published = run::publish(config, &store, &dir, now).await?;
+    for (name, path) in &published.removed {
+        eprintln!(
+            "removed {}: output `{name}` has a token, and files in {} are public",
+            path.display(),
+            dir.display()
+        );
+    }
+    for name in &published.skipped {
+        eprintln!("output `{name}` has a token: not written; set [publish] private_dir to write it");
+    }
+    eprintln!("wrote {} files to {}", published.written.len(), dir.display());
+    if let Some(private) = config
+        .publish
+        .private_dir
+        .as_ref()
+        .filter(|_| !published.written_private.is_empty())
+    {
+        eprintln!(
+            "wrote {} private files to {}",
+            published.written_private.len(),
+            private.display()
+        );
+    }
     store.close().await;
     let failed = reports.iter().filter(|r| r.failed()).count();
     Ok(if failed > 0 {

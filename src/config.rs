@@ -114,6 +114,9 @@ pub struct PublishConfig {
     pub base_url: Url,
     /// The author of every output that names none of its own (`[publish] author`).
     pub author: Option<String>,
+    /// Folder `fetch` writes token-protected outputs to (absolute), never inside `dir`; None:
+    /// `fetch` does not write them (only the daemon serves them, to requests with the token).
+    pub private_dir: Option<PathBuf>,
 }
 
 /// Where a source's feed comes from.
@@ -310,6 +313,7 @@ struct RawPublish {
     dir: Option<String>,
     base_url: Option<String>,
     author: Option<String>,
+    private_dir: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -874,6 +878,27 @@ impl Config {
                 .map_err(|m| c.push(table_of(&tables[2], "author"), "publish.author", m))
                 .ok()
         });
+        let private_dir = publish.private_dir.as_deref().and_then(|p| {
+            let full = base_dir.join(p.trim());
+            let problem = if p.trim().is_empty() {
+                Some("must be a folder path".to_string())
+            } else if within(&full, &dir) {
+                Some(format!(
+                    "`{}` is `[publish] dir` or inside it, which is served publicly: \
+                     choose a folder outside it",
+                    full.display()
+                ))
+            } else {
+                None
+            };
+            match problem {
+                Some(m) => {
+                    c.push(table_of(&tables[2], "private_dir"), "publish.private_dir", m);
+                    None
+                }
+                None => Some(full),
+            }
+        });
 
         // [fold]
         let mut fold_cfg = FoldConfig::default();
@@ -1144,6 +1169,7 @@ impl Config {
                 dir,
                 base_url,
                 author: publish_author,
+                private_dir,
             },
             fold: fold_cfg,
             server: ServerConfig {
@@ -1182,6 +1208,25 @@ impl Config {
             None => self.sources.iter().map(|s| s.name.as_str()).collect(),
         }
     }
+}
+
+/// Whether `path` is `folder` or inside it, comparing the paths as written with `.` and `..`
+/// resolved (neither needs to exist yet).
+pub fn within(path: &Path, folder: &Path) -> bool {
+    fn lexical(p: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for part in p.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+    lexical(path).starts_with(lexical(folder))
 }
 
 fn sqlite_url(path: &Path) -> String {
@@ -1307,6 +1352,30 @@ mod tests {
         ] {
             assert!(keys.contains(&want), "{want:?} in {problems:?}");
         }
+    }
+
+    #[test]
+    fn private_dir_is_resolved_and_must_lie_outside_the_public_folder() {
+        let cfg = parse("[publish]\nprivate_dir = \"private\"\n").expect("valid");
+        assert_eq!(
+            cfg.publish.private_dir.as_deref(),
+            Some(Path::new("/etc/feedfold/private"))
+        );
+        assert_eq!(parse("").expect("valid").publish.private_dir, None);
+        for (dir, private) in [
+            ("public", "public"),
+            ("public", "public/./p"),
+            ("out", "x/../out/p"),
+        ] {
+            let text = format!("[publish]\ndir = \"{dir}\"\nprivate_dir = \"{private}\"\n");
+            let Err(ConfigError::Invalid { problems, .. }) = parse(&text) else {
+                panic!("{text} must be refused");
+            };
+            let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+            assert_eq!(keys, [(Some(3), "publish.private_dir")], "{problems:?}");
+            assert!(problems[0].message.contains("served publicly"), "{problems:?}");
+        }
+        assert!(parse("[publish]\ndir = \"public\"\nprivate_dir = \"public-private\"\n").is_ok());
     }
 
     #[test]

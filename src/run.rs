@@ -3,10 +3,11 @@
 //!
 //! In: a validated [`Config`], an open [`Store`], a [`Fetcher`] and the current time. Out:
 //! a [`SourceReport`] per source (new / updated / unchanged / not modified / failed and why, or
-//! fetched elsewhere), output files, JSON Lines. One failing source never stops the others: its
-//! error is recorded in its report and in the store, and the cycle goes on. A fetch cycle takes
-//! the lease of every source it fetches, so runs and daemons sharing a store never fetch one
-//! source at the same time.
+//! fetched elsewhere), output files (a token-protected output's only in `[publish] private_dir`,
+//! never in the public folder: see [`publish`]), JSON Lines. One failing source never stops the
+//! others: its error is recorded in its report and in the store, and the cycle goes on. A fetch
+//! cycle takes the lease of every source it fetches, so runs and daemons sharing a store never
+//! fetch one source at the same time.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -22,7 +23,7 @@ use url::Url;
 use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
-use crate::output::{self, FeedMeta, Format, OutputError, Selection};
+use crate::output::{self, FeedMeta, Format, OutputError, Selection, SelfLink};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
@@ -48,6 +49,27 @@ pub enum RunError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// A token-protected output's file in the public folder could not be removed.
+    #[error("publish: cannot remove {}, a token-protected output's file in the public folder", path.display())]
+    Remove {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `[publish] private_dir` is the public folder or inside it (as with `fetch --out`).
+    #[error(
+        "publish: [publish] private_dir {} is inside the public folder {}: private outputs would be served to anyone",
+        private.display(),
+        public.display()
+    )]
+    PrivateInPublic {
+        /// `[publish] private_dir`.
+        private: PathBuf,
+        /// The public folder.
+        public: PathBuf,
     },
 }
 
@@ -401,8 +423,34 @@ pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
     }
 }
 
-/// Renders every output in every format into `dir` as `NAME.rss`, `NAME.atom`, `NAME.json`.
-/// Files are replaced atomically (written beside, then renamed). Returns the files written.
+/// What [`publish`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Files written into the public folder.
+    pub written: Vec<PathBuf>,
+    /// Files of token-protected outputs written into `[publish] private_dir`.
+    pub written_private: Vec<PathBuf>,
+    /// Token-protected outputs not written because no `[publish] private_dir` is set.
+    pub skipped: Vec<String>,
+    /// Files of token-protected outputs found in the public folder (written there by an earlier
+    /// version) and removed, with the output each belonged to.
+    pub removed: Vec<(String, PathBuf)>,
+}
+
+/// Renders every output in every format as `NAME.rss`, `NAME.atom`, `NAME.json`: a public
+/// output into `dir`, a token-protected one into `[publish] private_dir`. Files are replaced
+/// atomically (written beside, then renamed).
+///
+/// **Private outputs.** An output with a `token` is private: the daemon serves it only to
+/// requests with the token, while `dir` is meant to be served as it is. So its files never go
+/// into `dir`: with no `private_dir` they are not written at all ([`Published::skipped`]), and
+/// files of it that an earlier version wrote into `dir` are removed ([`Published::removed`]),
+/// as they would keep being served to anyone. `private_dir` is created with mode 0700 and its
+/// files written with mode 0600 (on Unix); it may not be `dir` or inside it. A private file's
+/// self link is the daemon's address with `?token=…`, the one the daemon gives a reader who
+/// puts the token in the query: whoever can read the file can read the feed anyway, and a
+/// reader subscribed to the file (or one that follows self links) can move to the daemon
+/// without being handed the token again. The file is the secret; keep it so.
 ///
 /// An output whose three files exist and were written from the same state is not written
 /// again: the store remembers a fingerprint of what each output was rendered from (its
@@ -414,21 +462,54 @@ pub async fn publish(
     store: &Store,
     dir: &Path,
     now: DateTime<Utc>,
-) -> Result<Vec<PathBuf>, RunError> {
+) -> Result<Published, RunError> {
     std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
     let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let private = match &cfg.publish.private_dir {
+        Some(private) if cfg.outputs.iter().any(|o| o.token.is_some()) => {
+            Some(private_folder(private, &absolute)?)
+        }
+        _ => None,
+    };
     let program = program_id();
-    let mut written = Vec::new();
+    let mut done = Published::default();
+    for out in cfg.outputs.iter().filter(|o| o.token.is_some()) {
+        for format in Format::ALL {
+            let file = dir.join(format!("{}.{}", out.name, format.extension()));
+            let tmp = file.with_extension(format!("{}.tmp", format.extension()));
+            for path in [file, tmp] {
+                if std::fs::symlink_metadata(&path).is_err() {
+                    continue;
+                }
+                std::fs::remove_file(&path).map_err(|source| RunError::Remove {
+                    path: path.clone(),
+                    source,
+                })?;
+                tracing::warn!(output = %out.name, path = %path.display(), "removed a private output's file from the public folder");
+                done.removed.push((out.name.clone(), path));
+            }
+        }
+    }
     for out in &cfg.outputs {
+        let (folder, link) = match (&out.token, &private) {
+            (None, _) => (absolute.as_path(), SelfLink::Plain),
+            (Some(_), Some(private)) => (private.as_path(), SelfLink::WithToken),
+            (Some(_), None) => {
+                done.skipped.push(out.name.clone());
+                continue;
+            }
+        };
         let sources = cfg.output_sources(out);
+        // Public files keep the folder as given (`--out`), for the paths reported.
+        let base = if out.token.is_some() { folder } else { dir };
         let paths: Vec<PathBuf> = Format::ALL
             .iter()
-            .map(|format| dir.join(format!("{}.{}", out.name, format.extension())))
+            .map(|format| base.join(format!("{}.{}", out.name, format.extension())))
             .collect();
-        let key = absolute.join(&out.name).display().to_string();
+        let key = folder.join(&out.name).display().to_string();
         let generations = store.source_generations(&sources).await?;
         let fingerprint = output_fingerprint(&program, cfg, out, &sources, &generations);
         if paths.iter().all(|p| p.is_file())
@@ -439,16 +520,67 @@ pub async fn publish(
         let started = Instant::now();
         let entries = store.entries(&sources, Selection::of(out)).await?;
         let selected = started.elapsed();
-        let meta = FeedMeta::of(out, &cfg.publish.base_url);
+        let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
+        let secret = out.token.is_some();
         for (format, path) in Format::ALL.into_iter().zip(paths) {
             let bytes = output::render(format, &meta, &entries, now)?;
-            write_atomically(&path, &bytes)?;
-            written.push(path);
+            write_atomically(&path, &bytes, secret)?;
+            if secret {
+                done.written_private.push(path);
+            } else {
+                done.written.push(path);
+            }
         }
         store.set_published_fingerprint(&key, &fingerprint).await?;
         tracing::debug!(output = %out.name, ?selected, elapsed = ?started.elapsed(), "output written");
     }
-    Ok(written)
+    Ok(done)
+}
+
+/// Creates `[publish] private_dir` (mode 0700 on Unix) and returns its canonical path, after
+/// checking it is not the public folder `public` (canonical) or inside it, as written or
+/// through a link.
+fn private_folder(private: &Path, public: &Path) -> Result<PathBuf, RunError> {
+    let inside = |p: &Path| crate::config::within(p, public);
+    let refuse = || RunError::PrivateInPublic {
+        private: private.to_path_buf(),
+        public: public.to_path_buf(),
+    };
+    let written = std::path::absolute(private).unwrap_or_else(|_| private.to_path_buf());
+    if inside(&written) {
+        return Err(refuse());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(private).map_err(|source| RunError::Write {
+        path: private.to_path_buf(),
+        source,
+    })?;
+    let real = std::fs::canonicalize(private).map_err(|source| RunError::Write {
+        path: private.to_path_buf(),
+        source,
+    })?;
+    if inside(&real) {
+        return Err(refuse());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&real).map_or(0, |m| m.permissions().mode());
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %real.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "[publish] private_dir can be read by other users: consider chmod 700"
+            );
+        }
+    }
+    Ok(real)
 }
 
 /// This program: its version and when its executable was built, so a rebuilt binary (which may
@@ -481,13 +613,29 @@ fn output_fingerprint(
     format!("{:032x}", h.digest128())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+/// Writes a file beside `path`, then renames it over `path`. A `private` file gets mode 0600 on
+/// Unix (before any byte is written, also when a leftover temporary file had another mode).
+fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), RunError> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("out")
     ));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp)?;
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        #[cfg(not(unix))]
+        let _ = private;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

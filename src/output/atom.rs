@@ -66,7 +66,7 @@ pub fn render(meta: &FeedMeta, entries: &[Entry], now: DateTime<Utc>) -> io::Res
     if let Some(description) = &meta.description {
         x.text(tag("subtitle", &[("type", Some("text"))]), description)?;
     }
-    x.leaf("id", &self_url)?;
+    x.leaf("id", &meta.url(Format::Atom))?;
     x.leaf("updated", &date(updated))?;
     x.open(tag("author", &[]))?;
     x.leaf("name", &meta.author)?;

@@ -107,6 +107,20 @@ pub enum OutputError {
     },
 }
 
+/// Which address a feed names as its own (RSS `atom:link rel="self"`, Atom `link rel="self"`,
+/// JSON Feed `feed_url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfLink {
+    /// `{base_url}/feeds/NAME.EXT`.
+    Plain,
+    /// `{base_url}/feeds/NAME.EXT?token=…` for an output with a `token` (the plain address for
+    /// one without): the address a reader who gives the token in the query subscribed to. A
+    /// reader (or its subscription sync) that follows the self link then keeps working; one
+    /// that sends `Authorization: Bearer` gets [`SelfLink::Plain`], so the token is not
+    /// written where the reader did not put it.
+    WithToken,
+}
+
 /// Feed-level metadata of an output.
 #[derive(Debug, Clone)]
 pub struct FeedMeta {
@@ -121,24 +135,43 @@ pub struct FeedMeta {
     /// The feed's author (Atom `author`, JSON Feed `authors`): the output's `author`, else
     /// `[publish] author`, else its title.
     pub author: String,
+    /// The token the self link carries as `?token=…` (see [`SelfLink::WithToken`]).
+    pub self_token: Option<String>,
 }
 
 impl FeedMeta {
-    /// The metadata of an output published under `home` (`[publish] base_url`).
-    pub fn of(out: &OutputConfig, home: &Url) -> FeedMeta {
+    /// The metadata of an output published under `home` (`[publish] base_url`), naming itself
+    /// as `link` says.
+    pub fn of(out: &OutputConfig, home: &Url, link: SelfLink) -> FeedMeta {
         FeedMeta {
             name: out.name.clone(),
             title: out.title.clone(),
             description: out.description.clone(),
             home: home.clone(),
             author: out.author.clone(),
+            self_token: match link {
+                SelfLink::Plain => None,
+                SelfLink::WithToken => out.token.clone(),
+            },
         }
     }
 
-    /// The URL this output is published at in `format`: `{base_url}/feeds/NAME.EXT`.
-    pub fn self_url(&self, format: Format) -> String {
+    /// The URL this output is published at in `format`: `{base_url}/feeds/NAME.EXT`, never
+    /// with a token. Atom's feed `id` is this, so the id is the same however the feed is read.
+    pub fn url(&self, format: Format) -> String {
         let base = self.home.as_str().trim_end_matches('/');
         format!("{base}/feeds/{}.{}", self.name, format.extension())
+    }
+
+    /// The feed's self link in `format`: [`FeedMeta::url`], with `?token=…` (URL-encoded) when
+    /// the metadata carries the token.
+    pub fn self_url(&self, format: Format) -> String {
+        let mut url = self.url(format);
+        if let Some(token) = &self.self_token {
+            url.push_str("?token=");
+            url.extend(url::form_urlencoded::byte_serialize(token.as_bytes()));
+        }
+        url
     }
 }
 
@@ -743,6 +776,7 @@ pub(crate) mod tests {
             description: Some("Every story".into()),
             home: Url::parse("https://feeds.example/").expect("url"),
             author: "The Desk".into(),
+            self_token: None,
         }
     }
 
@@ -861,6 +895,36 @@ pub(crate) mod tests {
             }],
             regions: serde_json::json!([]),
         }
+    }
+
+    #[test]
+    fn a_self_link_carries_the_token_only_when_asked_and_the_atom_id_never() {
+        let mut out = output("secret", Dedup::Story);
+        out.token = Some("a&b+c#d/0123456789".into());
+        let home = Url::parse("https://feeds.example/ff/").expect("url");
+        let plain = FeedMeta::of(&out, &home, SelfLink::Plain);
+        let token = FeedMeta::of(&out, &home, SelfLink::WithToken);
+        assert_eq!(
+            plain.self_url(Format::Rss),
+            "https://feeds.example/ff/feeds/secret.rss"
+        );
+        assert_eq!(
+            token.self_url(Format::JsonFeed),
+            "https://feeds.example/ff/feeds/secret.json?token=a%26b%2Bc%23d%2F0123456789"
+        );
+        assert_eq!(token.url(Format::Atom), plain.self_url(Format::Atom));
+        let atom =
+            String::from_utf8(render(Format::Atom, &token, &[], Utc::now()).expect("atom")).expect("utf-8");
+        assert!(
+            atom.contains("<id>https://feeds.example/ff/feeds/secret.atom</id>"),
+            "{atom}"
+        );
+        assert!(atom.contains("secret.atom?token=a%26b"), "{atom}");
+        let public = output("all", Dedup::Story);
+        assert_eq!(
+            FeedMeta::of(&public, &home, SelfLink::WithToken).self_url(Format::Rss),
+            "https://feeds.example/ff/feeds/all.rss"
+        );
     }
 
     #[test]

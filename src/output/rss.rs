@@ -319,6 +319,7 @@ mod tests {
             description: None,
             home: Url::parse("https://feeds.example/").expect("url"),
             author: "n".into(),
+            self_token: None,
         };
         let xml = String::from_utf8(render(&meta, &[e], t).expect("renders")).expect("utf-8");
         let channel = Channel::read_from(xml.as_bytes()).expect("reads back");

@@ -5,8 +5,10 @@
 //!   stories last changed, with `ETag` / `Last-Modified` (304 on a match), gzip or brotli from
 //!   pre-compressed bytes, `Cache-Control`. `?region=…&q=…&limit=…` filter it on demand (through
 //!   a bounded cache). An output with a `token` needs `?token=…` or `Authorization: Bearer …`;
-//!   without it the output does not exist (404).
-//! - `/` the index page, `/opml` the sources, `/healthz`, `/readyz`, `/metrics`.
+//!   without it the output does not exist (404). Its self link is the address the reader used:
+//!   with `?token=…` when the token came in the query, plain when it came in the header.
+//! - `/` the index page, `/opml` the sources public outputs draw from, `/healthz`, `/readyz`,
+//!   `/metrics`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,9 +21,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::published::{Encoding, Variant, negotiate};
-use super::{Shared, index};
-use crate::config::{OutputConfig, resolve_region};
-use crate::output::{self, FeedMeta, Format, Selection};
+use super::{Shared, index, public_outputs, public_sources};
+use crate::config::{Config, OutputConfig, resolve_region};
+use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
 use crate::transform::filter::Query as Filter;
 
 /// Most entries an ad-hoc `limit` may ask for (or the output's own limit, if larger).
@@ -102,9 +104,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn opml(State(shared): State<Arc<Shared>>) -> Response {
     let cfg = shared.config();
+    let public = Config {
+        sources: public_sources(&cfg).cloned().collect(),
+        outputs: public_outputs(&cfg).cloned().collect(),
+        ..Config::clone(&cfg)
+    };
     (
         [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
-        crate::opml::export(&cfg, "feedfold sources"),
+        crate::opml::export(&public, "feedfold sources"),
     )
         .into_response()
 }
@@ -120,17 +127,26 @@ fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorised(out: &OutputConfig, params: &HashMap<String, String>, headers: &HeaderMap) -> bool {
-    let Some(token) = &out.token else { return true };
+/// Whether a request may read an output, and if so which self link its feed carries: with the
+/// token when the request gave it in the query (the address the reader uses), plain for a
+/// public output or a token given only in the header. None: not authorised.
+fn authorised(out: &OutputConfig, params: &HashMap<String, String>, headers: &HeaderMap) -> Option<SelfLink> {
+    let Some(token) = &out.token else {
+        return Some(SelfLink::Plain);
+    };
+    let matches = |given: Option<&str>| given.is_some_and(|given| same_secret(given, token));
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    [params.get("token").map(String::as_str), bearer]
-        .into_iter()
-        .flatten()
-        .any(|given| same_secret(given, token))
+    if matches(params.get("token").map(String::as_str)) {
+        Some(SelfLink::WithToken)
+    } else if matches(bearer) {
+        Some(SelfLink::Plain)
+    } else {
+        None
+    }
 }
 
 async fn feed(
@@ -152,15 +168,15 @@ async fn feed(
     let Some(out) = cfg.outputs.iter().find(|o| o.name == name) else {
         return text(StatusCode::NOT_FOUND, format!("no output is named `{name}`"));
     };
-    if !authorised(out, &params, &headers) {
+    let Some(link) = authorised(out, &params, &headers) else {
         return text(StatusCode::NOT_FOUND, format!("no output is named `{name}`"));
-    }
+    };
     let private = out.token.is_some();
     let adhoc = ["region", "q", "limit"]
         .iter()
         .any(|k| params.get(*k).is_some_and(|v| !v.is_empty()));
     if !adhoc {
-        return match shared.rendered(name, format) {
+        return match shared.rendered(name, format, link) {
             Some(v) => send(&v, &headers, private),
             None => text(StatusCode::SERVICE_UNAVAILABLE, "not rendered yet"),
         };
@@ -170,9 +186,10 @@ async fn feed(
         Err(message) => return text(StatusCode::BAD_REQUEST, message),
     };
     let key = format!(
-        "{}\0{}\0{}\0{}\0{}",
+        "{}\0{}\0{:?}\0{}\0{}\0{}",
         out.name,
         format.extension(),
+        link,
         params.get("region").map_or("", String::as_str),
         params.get("q").map_or("", String::as_str),
         filters.limit
@@ -185,7 +202,7 @@ async fn feed(
                 .entries(&sources, filters.selection(out))
                 .await
                 .map_err(|e| crate::run::error_chain(&e))?;
-            let meta = FeedMeta::of(out, &cfg.publish.base_url);
+            let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
             let out_name = out.name.clone();
             tokio::task::spawn_blocking(move || {
                 output::render(format, &meta, &entries, chrono::Utc::now())

@@ -2,14 +2,15 @@
 //!
 //! In: the config, each source's stored status and its schedule. Out: one HTML page listing
 //! every public output with subscribe links per format (and `<link rel="alternate">` tags so
-//! readers and browsers discover them), and a health table of the sources.
+//! readers and browsers discover them), and a health table of the sources those outputs draw
+//! from (a source only private outputs use is not listed: [`public_sources`]).
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::{Schedule, public_outputs};
+use super::{Schedule, public_outputs, public_sources};
 use crate::config::{Config, Location};
 use crate::html::escape;
 use crate::output::Format;
@@ -98,7 +99,7 @@ pub fn page(
         "<h2>Sources</h2>\n<table>\n<thead><tr><th>Source</th><th>Last fetch</th><th>Result</th>\
          <th>Error</th><th>Items</th><th>Next fetch</th></tr></thead>\n<tbody>\n"
     );
-    for s in &cfg.sources {
+    for s in public_sources(cfg) {
         let status = statuses.get(&s.name);
         let schedule = schedules.get(&s.name);
         let name = match &s.location {
@@ -154,7 +155,8 @@ mod tests {
         let cfg = Config::parse(
             "[[source]]\nname = \"a<b>\"\nurl = \"http://example.com/a.xml\"\n\
              [[source]]\nname = \"gone\"\nurl = \"http://example.com/g.xml\"\n\
-             [[output]]\nname = \"all\"\ntitle = \"All & more\"\n\
+             [[source]]\nname = \"hidden\"\nurl = \"http://hidden.example/h.xml\"\n\
+             [[output]]\nname = \"all\"\ntitle = \"All & more\"\nsources = [\"a<b>\", \"gone\"]\n\
              [[output]]\nname = \"secret\"\ntitle = \"Secret\"\ntoken = \"0123456789abcdef0123\"\n",
             Path::new("/tmp/x.toml"),
         )
@@ -184,6 +186,7 @@ mod tests {
         assert!(page.contains("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"All &amp; more (Atom)\" href=\"/feeds/all.atom\">"));
         assert!(page.contains("href=\"/feeds/all.json\""));
         assert!(!page.contains("secret"), "private outputs are not listed");
+        assert!(!page.contains("hidden"), "nor sources only they use");
         assert!(page.contains("a&lt;b&gt;") && !page.contains("a<b>"));
         assert!(page.contains("HTTP 500") && page.contains("<td>12</td>"));
         assert!(page.contains("gone (HTTP 410)"));

@@ -25,7 +25,7 @@ pub mod index;
 pub mod metrics;
 pub mod published;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,8 +37,8 @@ use lru::LruCache;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::config::{Config, OutputConfig};
-use crate::output::{self, FeedMeta, Format, Selection};
+use crate::config::{Config, OutputConfig, SourceConfig};
+use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
@@ -95,7 +95,27 @@ pub struct Schedule {
 }
 
 /// One output rendered in every format, in [`Format::ALL`] order.
-pub type Rendered = [Variant; 3];
+///
+/// A private output (one with a `token`) is rendered twice, as its self link names the address
+/// the reader used ([`SelfLink`]): with `?token=…` for readers who give the token in the query,
+/// plain for those who send it in a header. Each rendering is a [`Variant`] of its own, with an
+/// ETag from its own bytes; both carry the time of the change, so validators hold per form.
+#[derive(Debug)]
+pub struct Rendered {
+    plain: [Variant; 3],
+    with_token: Option<[Variant; 3]>,
+}
+
+impl Rendered {
+    /// The rendering in `format` whose self link is `link`.
+    fn get(&self, format: Format, link: SelfLink) -> Option<&Variant> {
+        let set = match link {
+            SelfLink::WithToken => self.with_token.as_ref().unwrap_or(&self.plain),
+            SelfLink::Plain => &self.plain,
+        };
+        set.iter().find(|v| v.format == format)
+    }
+}
 
 /// What the HTTP handlers, the scheduler's jobs and the folder share.
 #[derive(Debug)]
@@ -155,11 +175,10 @@ impl Shared {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// An output's rendering in a format, if rendered.
-    pub fn rendered(&self, name: &str, format: Format) -> Option<Variant> {
+    /// An output's rendering in a format with the self link `link`, if rendered.
+    pub fn rendered(&self, name: &str, format: Format, link: SelfLink) -> Option<Variant> {
         let outputs = read(&self.outputs);
-        let rendered = outputs.get(name)?;
-        rendered.iter().find(|v| v.format == format).cloned()
+        outputs.get(name)?.get(format, link).cloned()
     }
 
     /// Every source's schedule.
@@ -216,13 +235,23 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
             continue;
         }
         let entries = shared.store.entries(&sources, Selection::of(out)).await?;
-        let meta = FeedMeta::of(out, &cfg.publish.base_url);
+        let plain = FeedMeta::of(out, &cfg.publish.base_url, SelfLink::Plain);
+        let with_token = out
+            .token
+            .is_some()
+            .then(|| FeedMeta::of(out, &cfg.publish.base_url, SelfLink::WithToken));
         let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, output::OutputError> {
-            let one = |format| {
-                output::render(format, &meta, &entries, now)
-                    .map(|bytes| Variant::new(format, bytes, now, Effort::Best))
+            let all = |meta: &FeedMeta| -> Result<[Variant; 3], output::OutputError> {
+                let one = |format| {
+                    output::render(format, meta, &entries, now)
+                        .map(|bytes| Variant::new(format, bytes, now, Effort::Best))
+                };
+                Ok([one(Format::Rss)?, one(Format::Atom)?, one(Format::JsonFeed)?])
             };
-            Ok([one(Format::Rss)?, one(Format::Atom)?, one(Format::JsonFeed)?])
+            Ok(Rendered {
+                plain: all(&plain)?,
+                with_token: with_token.as_ref().map(all).transpose()?,
+            })
         })
         .await
         .map_err(|e| {
@@ -668,4 +697,43 @@ async fn reload(
 /// The public outputs of a config (those without a token), in config order.
 pub fn public_outputs(cfg: &Config) -> impl Iterator<Item = &OutputConfig> {
     cfg.outputs.iter().filter(|o| o.token.is_none())
+}
+
+/// The sources a public output can show, in config order: every source of every public output
+/// (all sources, for one without a `sources` list; its regions and keywords only narrow which
+/// items it shows). The pages anyone may read (the index, `/opml`) list only these: a source
+/// that only private outputs (or none) use is left out, since listing it would tell what the
+/// private outputs follow.
+pub fn public_sources(cfg: &Config) -> impl Iterator<Item = &SourceConfig> {
+    let shown: HashSet<&str> = public_outputs(cfg)
+        .flat_map(|out| cfg.output_sources(out))
+        .collect();
+    cfg.sources
+        .iter()
+        .filter(move |s| shown.contains(s.name.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn public_sources_are_those_a_public_output_draws_from() {
+        let sources = "[[source]]\nname = \"a\"\nurl = \"http://e.example/a\"\n\
+                       [[source]]\nname = \"b\"\nurl = \"http://e.example/b\"\n\
+                       [[source]]\nname = \"c\"\nurl = \"http://e.example/c\"\n";
+        let secret = "[[output]]\nname = \"s\"\ntitle = \"S\"\nsources = [\"b\"]\n\
+                      token = \"0123456789abcdef0123\"\n";
+        let names = |outputs: &str| -> Vec<String> {
+            let cfg = Config::parse(&format!("{sources}{outputs}"), Path::new("/tmp/x.toml")).expect("valid");
+            public_sources(&cfg).map(|s| s.name.clone()).collect()
+        };
+        let narrow = "[[output]]\nname = \"p\"\ntitle = \"P\"\nsources = [\"a\"]\nregions = [\"陕西\"]\n";
+        assert_eq!(names(&format!("{narrow}{secret}")), ["a"]);
+        let all = "[[output]]\nname = \"p\"\ntitle = \"P\"\nkeywords = \"x\"\n";
+        assert_eq!(names(&format!("{all}{secret}")), ["a", "b", "c"]);
+        assert!(names(secret).is_empty());
+        assert!(names("").is_empty(), "a source no output shows is not listed");
+    }
 }

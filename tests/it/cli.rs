@@ -373,3 +373,82 @@ fn sources_import_adds_subscriptions_and_keeps_the_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.opml"));
 }
+
+/// `fetch` never writes a token-protected output into the public folder: without
+/// `[publish] private_dir` it says it skipped it (and removes a file of it an earlier version
+/// left there); with one, it writes it there, readable by its owner only, its self link
+/// carrying the token as the daemon's does.
+#[tokio::test]
+async fn fetch_keeps_token_protected_outputs_out_of_the_public_folder() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "s3cret-token-0123456789";
+    let body = |publish: &str| {
+        format!(
+            "[publish]\nbase_url = \"https://feeds.example/ff\"\n{publish}\n\
+             [[output]]\nname = \"all\"\ntitle = \"All\"\n\n\
+             [[output]]\nname = \"secret\"\ntitle = \"Secret\"\ntoken = \"{token}\"\n\n{}",
+            sources(&[("rss2", origin.url("/feeds/rss2.xml"))])
+        )
+    };
+    let public = dir.path().join("public");
+    std::fs::create_dir(&public).expect("mkdir");
+    // Left by an earlier version, which wrote private outputs with the public ones.
+    std::fs::write(public.join("secret.rss"), "<rss>old private items</rss>").expect("write");
+    std::fs::write(public.join("secret.json"), "{}").expect("write");
+
+    let path = write_config(dir.path(), &body(""));
+    let out = run_command("fetch", &path, &[]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(public.join("all.rss").is_file(), "{err}");
+    for ext in ["rss", "atom", "json"] {
+        assert!(
+            !public.join(format!("secret.{ext}")).exists(),
+            "secret.{ext} in {err}"
+        );
+    }
+    assert!(
+        err.contains("output `secret` has a token: not written; set [publish] private_dir to write it"),
+        "{err}"
+    );
+    for stale in ["secret.rss", "secret.json"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("removed ") && l.contains(stale)),
+            "{stale} in {err}"
+        );
+    }
+
+    let path = write_config(dir.path(), &body("private_dir = \"private\"\n"));
+    let out = run_command("fetch", &path, &[]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let private = dir.path().join("private");
+    for ext in ["rss", "atom", "json"] {
+        assert!(private.join(format!("secret.{ext}")).is_file(), "{err}");
+        assert!(!public.join(format!("secret.{ext}")).exists(), "{err}");
+        assert!(!private.join(format!("all.{ext}")).exists(), "{err}");
+    }
+    assert!(err.contains("wrote 3 private files to"), "{err}");
+    assert!(!err.contains("not written"), "{err}");
+    let feed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(private.join("secret.json")).expect("json")).expect("json");
+    assert_eq!(
+        feed["feed_url"],
+        format!("https://feeds.example/ff/feeds/secret.json?token={token}")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&private), 0o700);
+        for ext in ["rss", "atom", "json"] {
+            assert_eq!(
+                mode(&private.join(format!("secret.{ext}"))),
+                0o600,
+                "secret.{ext}"
+            );
+        }
+    }
+}

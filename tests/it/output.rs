@@ -72,7 +72,8 @@ async fn outputs_are_written_in_three_formats_and_reparse_with_the_same_entries(
     let out = env.dir.path().join("public");
     let written = run::publish(&env.config, &env.store, &out, chrono::Utc::now())
         .await
-        .expect("publish");
+        .expect("publish")
+        .written;
     assert_eq!(written.len(), 12);
     let total = env.store.all_items().await.expect("items").len();
 
@@ -221,7 +222,11 @@ async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_mis
     };
     let out = env.dir.path().join("public");
     let now = chrono::Utc::now();
-    let publish = || run::publish(&env.config, &env.store, &out, now);
+    let publish = || async {
+        run::publish(&env.config, &env.store, &out, now)
+            .await
+            .map(|p| p.written)
+    };
     let names = |paths: Vec<std::path::PathBuf>| -> BTreeSet<String> {
         paths
             .iter()
@@ -514,4 +519,23 @@ async fn every_field_of_every_source_reaches_every_format() {
         "plain text"
     );
     assert_eq!(item("History of the <blink> tag")["language"], "fr");
+}
+
+/// `fetch --out` can name a folder the config did not: a `[publish] private_dir` inside it would
+/// publish the private outputs, so nothing is written and the private folder is not created.
+#[tokio::test]
+async fn publishing_into_a_folder_that_holds_the_private_dir_is_refused() {
+    let env = Env::new(
+        "[publish]\nprivate_dir = \"site/private\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All\"\n\n\
+         [[output]]\nname = \"secret\"\ntitle = \"Secret\"\ntoken = \"0123456789abcdef0123\"\n",
+    )
+    .await;
+    let site = env.dir.path().join("site");
+    let refused = run::publish(&env.config, &env.store, &site, chrono::Utc::now()).await;
+    assert!(
+        matches!(refused, Err(run::RunError::PrivateInPublic { .. })),
+        "{refused:?}"
+    );
+    assert!(!site.join("private").exists() && !site.join("all.rss").exists());
 }

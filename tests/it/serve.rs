@@ -342,6 +342,130 @@ async fn private_outputs_need_their_token_and_filters_work_on_demand() {
     d.stop().await;
 }
 
+/// A private feed names as its own the address the reader used: with the token when the token
+/// came in the query (so a reader following self links keeps access), without it when it came
+/// in a header. Each form has validators of its own; Atom's feed id never carries the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_feeds_link_to_themselves_as_the_reader_asked() {
+    let origin = Origin::start().await;
+    let d = Daemon::start(&origin).await;
+    let base = "http://localhost:8080/feeds";
+    let bearer = format!("Bearer {TOKEN}");
+    let with_bearer = [(header::AUTHORIZATION, bearer.as_str())];
+    let body = async |path: &str, headers: &[(header::HeaderName, &str)]| {
+        let r = d.get(path, headers).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        r.text().await.expect("body")
+    };
+    let json_self = |text: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(text).expect("json feed");
+        v["feed_url"].as_str().expect("feed_url").to_string()
+    };
+
+    for query in ["", "&limit=1", "&region=%E9%99%95%E8%A5%BF"] {
+        let rss = body(&format!("/feeds/private.rss?token={TOKEN}{query}"), &[]).await;
+        assert!(
+            rss.contains(&format!(
+                "<atom:link href=\"{base}/private.rss?token={TOKEN}\" rel=\"self\""
+            )),
+            "{query}: {rss}"
+        );
+        let atom = body(&format!("/feeds/private.atom?token={TOKEN}{query}"), &[]).await;
+        assert!(
+            atom.contains(&format!(
+                "rel=\"self\" type=\"application/atom+xml\" href=\"{base}/private.atom?token={TOKEN}\""
+            )),
+            "{query}: {atom}"
+        );
+        assert!(
+            atom.contains(&format!("<id>{base}/private.atom</id>")),
+            "{query}: {atom}"
+        );
+        let json = body(&format!("/feeds/private.json?token={TOKEN}{query}"), &[]).await;
+        assert_eq!(
+            json_self(&json),
+            format!("{base}/private.json?token={TOKEN}"),
+            "{query}"
+        );
+
+        let plain = query.trim_start_matches('&');
+        let plain = if plain.is_empty() {
+            String::new()
+        } else {
+            format!("?{plain}")
+        };
+        for ext in ["rss", "atom", "json"] {
+            let text = body(&format!("/feeds/private.{ext}{plain}"), &with_bearer).await;
+            assert!(!text.contains(TOKEN), "{ext}{plain}: {text}");
+            assert!(
+                text.contains(&format!("{base}/private.{ext}")),
+                "{ext}{plain}: {text}"
+            );
+        }
+        let public = body(&format!("/feeds/all.json?token={TOKEN}{query}"), &[]).await;
+        assert_eq!(json_self(&public), format!("{base}/all.json"), "{query}");
+    }
+
+    // Two renderings, two entity tags: each form answers 304 to its own only.
+    let query = format!("/feeds/private.rss?token={TOKEN}");
+    let etag = |r: &reqwest::Response| header(r.headers(), header::ETAG).to_string();
+    let with_token = etag(&d.get(&query, &[]).await);
+    let without = etag(&d.get("/feeds/private.rss", &with_bearer).await);
+    assert_ne!(with_token, without);
+    let r = d.get(&query, &[(header::IF_NONE_MATCH, &with_token)]).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = d
+        .get(
+            "/feeds/private.rss",
+            &[with_bearer[0].clone(), (header::IF_NONE_MATCH, &without)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = d
+        .get(
+            "/feeds/private.rss",
+            &[with_bearer[0].clone(), (header::IF_NONE_MATCH, &with_token)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!r.text().await.expect("body").contains(TOKEN));
+    d.stop().await;
+}
+
+/// The index page and `/opml` are public: they list the sources public outputs draw from, and
+/// neither a source only a private output uses nor the private output's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_and_opml_leave_out_what_only_private_outputs_use() {
+    let origin = Origin::start().await;
+    let d = Daemon::launch(&format!(
+        "[store]\nurl = \"sqlite://daemon.db\"\n\n[fetch]\nstartup_spread = 0\ninterval = \"10m\"\n\n\
+         [[source]]\nname = \"open-news\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"hush-wire\"\nurl = \"{}\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All news\"\nsources = [\"open-news\"]\nregions = [\"陕西\"]\n\n\
+         [[output]]\nname = \"confidential\"\ntitle = \"Board briefing\"\nsources = [\"hush-wire\", \"open-news\"]\n\
+         token = \"{TOKEN}\"\n",
+        origin.url("/feeds/rss2.xml"),
+        origin.url("/feeds/atom.xml"),
+    ))
+    .await;
+    let page = d.text("/").await;
+    assert!(page.contains("<tr id=\"source-open-news\">"), "{page}");
+    let opml = d.text("/opml").await;
+    assert!(opml.contains(&origin.url("/feeds/rss2.xml")), "{opml}");
+    for (what, text) in [("index", &page), ("opml", &opml)] {
+        for secret in [
+            "hush-wire",
+            "/feeds/atom.xml",
+            "confidential",
+            "Board briefing",
+            TOKEN,
+        ] {
+            assert!(!text.contains(secret), "{secret} on {what}:\n{text}");
+        }
+    }
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_opml_health_and_metrics() {
     let origin = Origin::start().await;

@@ -576,6 +576,7 @@ fn meta() -> FeedMeta {
         description: None,
         home: Url::parse("https://feeds.example/").expect("url"),
         author: "X".into(),
+        self_token: None,
     }
 }
 
