@@ -256,7 +256,12 @@ pub async fn fetch_source(
     now: DateTime<Utc>,
 ) -> SourceReport {
     let started = Instant::now();
-    let configured = source.location.raw();
+    // The store keeps no password: the URL without its userinfo says whether the config
+    // changed the source's address.
+    let configured = match &source.location {
+        Location::Http(url) => crate::redact::without_userinfo(url).to_string(),
+        Location::File(_) => source.location.raw(),
+    };
     let mut hints = Hints::default();
     let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
         Ok(outcome) => outcome,
@@ -298,8 +303,15 @@ async fn run_source(
         .source_state(&source.name, configured)
         .await
         .map_err(store_error)?;
-    let location = match state.fetch_url.as_deref().map(Url::parse) {
-        Some(Ok(url)) if matches!(source.location, Location::Http(_)) => Location::Http(url),
+    let location = match (state.fetch_url.as_deref().map(Url::parse), &source.location) {
+        (Some(Ok(mut moved)), Location::Http(own)) => {
+            // Stored without userinfo: the configured URL's goes with it on the same origin.
+            if moved.origin() == own.origin() {
+                let _ = moved.set_username(own.username());
+                let _ = moved.set_password(own.password());
+            }
+            Location::Http(moved)
+        }
         _ => source.location.clone(),
     };
     let fetched = fetcher
@@ -385,7 +397,7 @@ async fn run_source(
     } = feed;
     let batch = Batch::prepare(&source.name, items, snapshot, now, &*render);
     let counts = store.write(batch, render).await.map_err(store_error)?;
-    let moved = moved_to.map(String::from);
+    let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
     let record = FetchRecord {
         status: "ok",
         error: None,

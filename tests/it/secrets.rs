@@ -125,6 +125,21 @@ async fn fetch_export_and_explain_never_show_a_secret() {
         "the password file's password was sent"
     );
 
+    // The store keeps no password (it has the URLs without their userinfo).
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let entry = entry.expect("entry");
+        if entry.file_name().to_string_lossy().starts_with("cli.db") {
+            let bytes = std::fs::read(entry.path()).expect("read");
+            for password in ["pw-in-a-file", "hunter2-secret"] {
+                assert!(
+                    !bytes.windows(password.len()).any(|w| w == password.as_bytes()),
+                    "{} holds `{password}`",
+                    entry.path().display()
+                );
+            }
+        }
+    }
+
     // Republished files: no link inherited the source's credentials.
     let mut republished = String::new();
     for entry in std::fs::read_dir(dir.path().join("public")).expect("public") {
