@@ -27,6 +27,7 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
 use crate::config::{Config, ConfigError, Location};
+use crate::source::guard;
 
 /// The media type of an exported OPML document.
 pub const CONTENT_TYPE: &str = "text/x-opml";
@@ -421,15 +422,23 @@ fn existing_sources(doc: &DocumentMut) -> Result<Vec<(String, String)>, OpmlErro
     }
 }
 
-/// `url` parsed, if it is an absolute `http(s)` URL.
+/// `url` parsed, if it is an absolute `http(s)` URL whose host is not an address feedfold
+/// never fetches ([`guard::never`]): a source URL naming one is fetched, so an imported list
+/// must not be the one to name it.
 fn http_url(url: &str) -> Result<Url, String> {
     if url.is_empty() {
         return Err("empty xmlUrl".to_string());
     }
-    let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not an absolute URL: {e}"))?;
+    let shown = crate::redact::text(url);
+    let parsed = Url::parse(url).map_err(|e| format!("`{shown}` is not an absolute URL: {e}"))?;
+    if let Some(kind) = guard::literal_ip(&parsed).and_then(guard::never) {
+        return Err(format!(
+            "`{shown}` names a {kind} address: not imported (write it into the config yourself if you mean it)"
+        ));
+    }
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
-        other => Err(format!("`{url}`: scheme `{other}` is not http or https")),
+        other => Err(format!("`{shown}`: scheme `{other}` is not http or https")),
     }
 }
 
@@ -723,19 +732,34 @@ mod tests {
                 feed("Local", "file:///home/me/feed.xml"),
                 feed("Blank", "  "),
                 feed("Ok", "http://ok.example/rss"),
+                feed("Metadata", "http://169.254.169.254/latest/"),
+                feed("Metadata hex", "http://0xa9fea9fe/latest/"),
+                feed("Nowhere", "http://0.0.0.0:8080/rss"),
+                feed("Intranet", "http://10.0.0.7/rss"),
             ]
             .concat(),
         );
         let import = import("", &doc).expect("import");
         let rejected: Vec<_> = import.rejected.iter().map(|r| r.text.as_str()).collect();
-        assert_eq!(rejected, ["Feed scheme", "Relative", "Local", "Blank"]);
+        assert_eq!(
+            rejected,
+            ["Feed scheme", "Relative", "Local", "Blank", "Metadata", "Metadata hex", "Nowhere"]
+        );
+        assert_eq!(
+            import.rejected[4].reason,
+            "`http://169.254.169.254/latest/` names a cloud metadata address: not imported \
+             (write it into the config yourself if you mean it)"
+        );
         assert!(
             import.rejected[1].reason.contains("not an absolute URL"),
             "{:?}",
             import.rejected
         );
         assert_eq!(import.rejected[3].reason, "empty xmlUrl");
-        assert_eq!(names_urls(&import), [("Ok", "http://ok.example/rss")]);
+        assert_eq!(
+            names_urls(&import),
+            [("Ok", "http://ok.example/rss"), ("Intranet", "http://10.0.0.7/rss")]
+        );
     }
 
     #[test]
