@@ -743,7 +743,15 @@ mod tests {
         let rejected: Vec<_> = import.rejected.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(
             rejected,
-            ["Feed scheme", "Relative", "Local", "Blank", "Metadata", "Metadata hex", "Nowhere"]
+            [
+                "Feed scheme",
+                "Relative",
+                "Local",
+                "Blank",
+                "Metadata",
+                "Metadata hex",
+                "Nowhere"
+            ]
         );
         assert_eq!(
             import.rejected[4].reason,
@@ -758,7 +766,10 @@ mod tests {
         assert_eq!(import.rejected[3].reason, "empty xmlUrl");
         assert_eq!(
             names_urls(&import),
-            [("Ok", "http://ok.example/rss"), ("Intranet", "http://10.0.0.7/rss")]
+            [
+                ("Ok", "http://ok.example/rss"),
+                ("Intranet", "http://10.0.0.7/rss")
+            ]
         );
     }
 

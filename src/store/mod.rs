@@ -697,19 +697,26 @@ mod tests {
         );
     }
 
-    /// Eight stores opened at once on one store from an earlier version (migrated to 4 by
-    /// sqlx's migrator, with band keys to rebuild) all open; the store is upgraded once: every
-    /// migration recorded once, the item's body moved once, its keys rebuilt.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn opens_at_once_upgrade_an_old_store_once() {
-        let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    /// A SQLite store in `dir` as version 4 left it, migrated by sqlx's migrator as earlier
+    /// versions did: its URL and a pool on it.
+    async fn version_4_store(dir: &std::path::Path) -> (String, AnyPool) {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
         sqlx::any::install_default_drivers();
         let pool = AnyPool::connect(&url).await.expect("connect");
         migrate::tests::sqlx_migrator(&migrate::MIGRATIONS[..4])
             .run(&pool)
             .await
             .expect("migrations 1-4");
+        (url, pool)
+    }
+
+    /// Eight stores opened at once on one store from an earlier version (migrated to 4 by
+    /// sqlx's migrator, with band keys to rebuild) all open; the store is upgraded once: every
+    /// migration recorded once, the item's body moved once, its keys rebuilt.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opens_at_once_upgrade_an_old_store_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (url, pool) = version_4_store(dir.path()).await;
         sqlx::query(
             "INSERT INTO items (id, source, item_key, guid, title, summary_html, content_html, authors, categories, \
              enclosures, published, first_seen, last_seen, content_hash, exact_id, story_id, regions, cmp_title, \
@@ -762,14 +769,7 @@ mod tests {
     #[tokio::test]
     async fn migration_5_moves_bodies_and_keeps_folding() {
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        sqlx::any::install_default_drivers();
-        let pool = AnyPool::connect(&url).await.expect("connect");
-        // As an earlier version migrated it: through sqlx's migrator.
-        migrate::tests::sqlx_migrator(&migrate::MIGRATIONS[..4])
-            .run(&pool)
-            .await
-            .expect("migrations 1-4");
+        let (url, pool) = version_4_store(dir.path()).await;
         let body = "1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。";
         let html = format!("<p>{body}</p>");
         let published = 1_641_000_000_i64;
