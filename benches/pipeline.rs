@@ -78,6 +78,27 @@ fn decode_parse_map(c: &mut Criterion) {
         b.iter(|| black_box(decode(black_box(&bytes), None)));
     });
     group.finish();
+
+    // Decoding a legacy encoding: the same feed in GBK, served with its true charset, and with a
+    // lying one (`windows-1252`, which decodes any bytes cleanly): what checking a clean label
+    // against the bytes costs, and what overruling it costs.
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable, "the bench feed is GBK-encodable");
+    assert_eq!(decode(&gbk, Some("gbk")).text, text, "GBK read as GBK");
+    assert_eq!(
+        decode(&gbk, Some("windows-1252")).text,
+        text,
+        "the lie is overruled"
+    );
+    let mut group = c.benchmark_group("steps");
+    group.throughput(Throughput::Bytes(gbk.len() as u64));
+    group.bench_function("decode_gbk_labelled_gbk", |b| {
+        b.iter(|| black_box(decode(black_box(&gbk), Some("gbk"))));
+    });
+    group.bench_function("decode_gbk_labelled_windows_1252", |b| {
+        b.iter(|| black_box(decode(black_box(&gbk), Some("windows-1252"))));
+    });
+    group.finish();
 }
 
 /// Like for like with feedparser's defaults (which sanitise HTML and resolve relative URLs while
