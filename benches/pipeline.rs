@@ -84,12 +84,11 @@ fn decode_parse_map(c: &mut Criterion) {
     // against the bytes costs, and what overruling it costs.
     let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
     assert!(!unmappable, "the bench feed is GBK-encodable");
+    // (`text` begins with the line break after the stripped declaration; decoding trims it.)
+    let text = text.trim_start();
     assert_eq!(decode(&gbk, Some("gbk")).text, text, "GBK read as GBK");
-    assert_eq!(
-        decode(&gbk, Some("windows-1252")).text,
-        text,
-        "the lie is overruled"
-    );
+    let lie = decode(&gbk, Some("windows-1252")).text;
+    assert_eq!(lie, text, "the lie is overruled");
     let mut group = c.benchmark_group("steps");
     group.throughput(Throughput::Bytes(gbk.len() as u64));
     group.bench_function("decode_gbk_labelled_gbk", |b| {
