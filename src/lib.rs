@@ -20,6 +20,7 @@
 //! [`run::fetch`] drives one fetch cycle over every source; [`run::publish`] renders every output.
 //! [`opml`] appends a feed reader's subscriptions to a config and exports the sources as OPML.
 
+pub mod atomic;
 pub mod config;
 pub mod html;
 pub mod model;

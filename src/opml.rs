@@ -20,7 +20,6 @@
 //! same names and URLs.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
@@ -252,10 +251,12 @@ pub fn import_file(config_path: &Path, opml_path: &Path) -> Result<Import, OpmlE
         source,
     })?;
     if !result.added.is_empty() {
-        replace_file(config_path, result.text.as_bytes()).map_err(|source| OpmlError::Write {
-            file: config_path.to_path_buf(),
-            source,
-        })?;
+        crate::atomic::replace(config_path, result.text.as_bytes(), crate::atomic::Mode::Keep).map_err(
+            |source| OpmlError::Write {
+                file: config_path.to_path_buf(),
+                source,
+            },
+        )?;
     }
     Ok(result)
 }
@@ -530,26 +531,6 @@ fn read_text(path: &Path) -> Result<String, OpmlError> {
     String::from_utf8(bytes).map_err(|e| OpmlError::Read {
         file: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
-    })
-}
-
-/// Replaces `path` with `bytes` atomically: a new file beside it (same folder, so the rename does
-/// not cross file systems) with the old file's permissions, synced, then renamed over it. A
-/// symlink is followed, so the link stays a link. The temporary file is removed on failure.
-fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let target = std::fs::canonicalize(path)?;
-    let file_name = target.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = target.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let permissions = std::fs::metadata(&target)?.permissions();
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create_new(&tmp)?;
-        f.write_all(bytes)?;
-        f.set_permissions(permissions)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &target)
-    };
-    write().inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
     })
 }
 

@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use url::Url;
 
+use crate::atomic;
 use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
@@ -625,34 +626,14 @@ fn output_fingerprint(
     format!("{:032x}", h.digest128())
 }
 
-/// Writes a file beside `path`, then renames it over `path`. A `private` file gets mode 0600 on
-/// Unix (before any byte is written, also when a leftover temporary file had another mode).
+/// Replaces an output's file ([`atomic::replace`]); a `private` one gets mode 0600 on Unix.
 fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), RunError> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options.open(&tmp)?;
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+    let mode = if private {
+        atomic::Mode::Private
+    } else {
+        atomic::Mode::Keep
     };
-    write().map_err(|source| RunError::Write {
+    atomic::replace(path, bytes, mode).map_err(|source| RunError::Write {
         path: path.to_path_buf(),
         source,
     })
