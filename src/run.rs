@@ -30,7 +30,8 @@ use crate::source::decode::decode;
 use crate::source::http::{Fetched, Fetcher};
 use crate::source::parse::parse_feed_with;
 use crate::store::{
-    Batch, Busy, FetchRecord, FoldReport, Holder, IngestCounts, Render, Rendered, Store, StoreError, Taking,
+    Batch, Busy, FetchRecord, FetchStatus, FoldReport, Holder, IngestCounts, Render, Rendered, Store,
+    StoreError, Taking,
 };
 
 /// A failure of a whole job (not of one source: those are reported per source).
@@ -269,7 +270,7 @@ pub async fn fetch_source(
         Err((reason, error)) => {
             tracing::warn!(%error, "source failed");
             let record = FetchRecord {
-                status: "failed",
+                status: FetchStatus::Failed,
                 error: Some(&error),
                 validators: None,
                 moved_to: None,
@@ -332,7 +333,7 @@ async fn run_source(
         Fetched::NotModified { fresh_for } => {
             hints.fresh_for = fresh_for;
             let record = FetchRecord {
-                status: "not_modified",
+                status: FetchStatus::NotModified,
                 error: None,
                 validators: None,
                 moved_to: None,
@@ -400,7 +401,7 @@ async fn run_source(
     let counts = store.write(batch, render).await.map_err(store_error)?;
     let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
     let record = FetchRecord {
-        status: "ok",
+        status: FetchStatus::Stored,
         error: None,
         validators: Some(&validators),
         moved_to: moved.as_deref(),

@@ -14,7 +14,7 @@ use super::{Schedule, public_outputs, public_sources};
 use crate::config::{Config, Location};
 use crate::html::escape;
 use crate::output::Format;
-use crate::store::SourceStatus;
+use crate::store::{FetchStatus, SourceStatus};
 
 fn format_label(format: Format) -> &'static str {
     match format {
@@ -110,19 +110,18 @@ pub fn page(
             ),
             Location::File(_) => escape(&s.name),
         };
-        let (class, result) = match (schedule, status.and_then(|st| st.last_status.as_deref())) {
+        let (class, result) = match (schedule, status.and_then(|st| st.last_status)) {
             (Some(sc), _) if sc.dead => ("bad", "gone (HTTP 410): no longer fetched".to_string()),
-            (Some(sc), Some("failed")) if sc.failures > 1 => {
+            (Some(sc), Some(FetchStatus::Failed)) if sc.failures > 1 => {
                 ("bad", format!("failed ({} in a row)", sc.failures))
             }
-            (_, Some("failed")) => ("bad", "failed".to_string()),
-            (_, Some("ok")) => ("ok", "ok".to_string()),
-            (_, Some("not_modified")) => ("ok", "not modified".to_string()),
-            (_, Some(other)) => ("", other.to_string()),
+            (_, Some(FetchStatus::Failed)) => ("bad", "failed".to_string()),
+            (_, Some(FetchStatus::Stored)) => ("ok", "ok".to_string()),
+            (_, Some(FetchStatus::NotModified)) => ("ok", "not modified".to_string()),
             (_, None) => ("", "not fetched yet".to_string()),
         };
         let error = status
-            .filter(|st| st.last_status.as_deref() == Some("failed"))
+            .filter(|st| st.last_status == Some(FetchStatus::Failed))
             .and_then(|st| st.last_error.as_deref())
             .unwrap_or("");
         let next = match schedule {
@@ -166,7 +165,7 @@ mod tests {
             "a<b>".to_string(),
             SourceStatus {
                 last_fetch: None,
-                last_status: Some("failed".into()),
+                last_status: Some(FetchStatus::Failed),
                 last_error: Some("fetch http://example.com/a.xml: HTTP 500".into()),
                 last_success: None,
                 title: None,

@@ -157,11 +157,40 @@ pub struct IngestCounts {
     pub unchanged: usize,
 }
 
+/// How a source's fetch ended, as the store records it (`sources.last_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchStatus {
+    /// A body was read and its items stored (`ok`).
+    Stored,
+    /// The server said the feed had not changed (`not_modified`).
+    NotModified,
+    /// The fetch, the parse or the store failed (`failed`).
+    Failed,
+}
+
+impl FetchStatus {
+    /// The text stored for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchStatus::Stored => "ok",
+            FetchStatus::NotModified => "not_modified",
+            FetchStatus::Failed => "failed",
+        }
+    }
+
+    /// The status a stored text stands for (`None` for text no version wrote).
+    pub fn from_stored(text: &str) -> Option<FetchStatus> {
+        [FetchStatus::Stored, FetchStatus::NotModified, FetchStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// The result of one fetch, as recorded for a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchRecord<'a> {
-    /// `ok`, `not_modified` or `failed`.
-    pub status: &'a str,
+    /// How it ended.
+    pub status: FetchStatus,
     /// The error, when failed.
     pub error: Option<&'a str>,
     /// New validators (kept when None).
@@ -610,9 +639,9 @@ pub(crate) async fn write_record(
     .bind(record.title)
     .bind(record.link)
     .bind(ts(now))
-    .bind(record.status)
+    .bind(record.status.as_str())
     .bind(record.error)
-    .bind(record.status != "failed")
+    .bind(record.status != FetchStatus::Failed)
     .bind(validators.is_some())
     .execute(&mut *conn)
     .await?;
@@ -972,7 +1001,7 @@ mod tests {
             let store = store.clone();
             tokio::spawn(async move {
                 let record = FetchRecord {
-                    status: "ok",
+                    status: FetchStatus::Stored,
                     error: None,
                     validators: None,
                     moved_to: None,

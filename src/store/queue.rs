@@ -20,7 +20,7 @@ use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
 use super::ingest::{Batch, write_one};
-use super::{FetchRecord, IngestCounts, Rendered, Store, StoreError, query_error};
+use super::{FetchRecord, FetchStatus, IngestCounts, Rendered, Store, StoreError, query_error};
 use crate::model::Item;
 use crate::source::http::Validators;
 
@@ -58,7 +58,7 @@ impl std::fmt::Debug for Job {
 pub(super) struct Record {
     name: String,
     configured_url: String,
-    status: String,
+    status: FetchStatus,
     error: Option<String>,
     validators: Option<Validators>,
     moved_to: Option<String>,
@@ -72,7 +72,7 @@ impl Record {
         Record {
             name: name.to_string(),
             configured_url: configured_url.to_string(),
-            status: record.status.to_string(),
+            status: record.status,
             error: record.error.map(String::from),
             validators: record.validators.cloned(),
             moved_to: record.moved_to.map(String::from),
@@ -84,7 +84,7 @@ impl Record {
 
     async fn write(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         let record = FetchRecord {
-            status: &self.status,
+            status: self.status,
             error: self.error.as_deref(),
             validators: self.validators.as_ref(),
             moved_to: self.moved_to.as_deref(),

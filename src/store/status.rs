@@ -9,15 +9,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError, from_ts, query_error};
+use super::{FetchStatus, Store, StoreError, from_ts, query_error};
 
 /// The last fetch of a source, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceStatus {
     /// When it was last fetched.
     pub last_fetch: Option<DateTime<Utc>>,
-    /// `ok`, `not_modified` or `failed`.
-    pub last_status: Option<String>,
+    /// How the last fetch ended.
+    pub last_status: Option<FetchStatus>,
     /// The last error, when it failed.
     pub last_error: Option<String>,
     /// When it last succeeded.
@@ -60,7 +60,10 @@ impl Store {
                 let name: String = r.try_get("name")?;
                 let status = SourceStatus {
                     last_fetch: r.try_get::<Option<i64>, _>("last_fetch")?.map(from_ts),
-                    last_status: r.try_get("last_status")?,
+                    last_status: r
+                        .try_get::<Option<String>, _>("last_status")?
+                        .as_deref()
+                        .and_then(FetchStatus::from_stored),
                     last_error: r.try_get("last_error")?,
                     last_success: r.try_get::<Option<i64>, _>("last_success")?.map(from_ts),
                     title: r.try_get("title")?,

@@ -3,6 +3,7 @@
 use chrono::{TimeZone, Utc};
 use feedfold::model::{Category, Person, StoredItem};
 use feedfold::run::Outcome;
+use feedfold::store::FetchStatus;
 
 use crate::support::{Backend, Env, Origin, failure, sources, stored};
 
@@ -402,12 +403,12 @@ async fn a_document_that_yields_no_items_is_a_failed_fetch_not_an_empty_one() {
     assert_eq!(stored(&reports, "atom03").new, 2);
     let statuses = env.store.source_statuses().await.expect("statuses");
     for (name, status) in [
-        ("unknown", "failed"),
-        ("stray", "failed"),
-        ("quiet", "ok"),
-        ("atom03", "ok"),
+        ("unknown", FetchStatus::Failed),
+        ("stray", FetchStatus::Failed),
+        ("quiet", FetchStatus::Stored),
+        ("atom03", FetchStatus::Stored),
     ] {
-        assert_eq!(statuses[name].last_status.as_deref(), Some(status), "{name}");
+        assert_eq!(statuses[name].last_status, Some(status), "{name}");
     }
     assert!(
         statuses["unknown"]
