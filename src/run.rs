@@ -27,8 +27,8 @@ use crate::model::Item;
 use crate::output::{self, FeedMeta, Format, OutputError, Selection, SelfLink};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
-use crate::source::http::{Fetched, Fetcher};
-use crate::source::parse::parse_feed_with;
+use crate::source::http::{FetchError, Fetched, Fetcher};
+use crate::source::parse::{ParseError, parse_feed_with};
 use crate::store::{
     Batch, Busy, FetchRecord, FetchStatus, FoldReport, Holder, IngestCounts, Render, Rendered, Store,
     StoreError, Taking,
@@ -73,6 +73,38 @@ pub enum RunError {
         /// The public folder.
         public: PathBuf,
     },
+}
+
+/// Why one source failed in a fetch cycle (reported in its [`Outcome::Failed`], never
+/// returned from the cycle).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Fetching failed (the error names the URL).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The body is not a feed feedfold can read.
+    #[error("source {name}")]
+    Parse {
+        /// The source's name.
+        name: String,
+        /// Why.
+        #[source]
+        error: ParseError,
+    },
+    /// Storing its items or its fetch failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SourceError {
+    /// The kind of failure, for metrics: a [`FetchError::reason`], `parse` or `store`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SourceError::Fetch(e) => e.reason(),
+            SourceError::Parse { .. } => "parse",
+            SourceError::Store(_) => "store",
+        }
+    }
 }
 
 /// What happened to one source in a fetch cycle.
@@ -267,7 +299,12 @@ pub async fn fetch_source(
     let mut hints = Hints::default();
     let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
         Ok(outcome) => outcome,
-        Err((reason, error)) => {
+        Err(failure) => {
+            if let SourceError::Fetch(fetch) = &failure {
+                hints.retry_after = fetch.retry_after();
+                hints.gone = fetch.is_gone();
+            }
+            let (error, reason) = (error_chain(&failure), failure.reason());
             tracing::warn!(%error, "source failed");
             let record = FetchRecord {
                 status: FetchStatus::Failed,
@@ -299,12 +336,8 @@ async fn run_source(
     now: DateTime<Utc>,
     configured: &str,
     hints: &mut Hints,
-) -> Result<Outcome, (&'static str, String)> {
-    let store_error = |e: StoreError| ("store", error_chain(&e));
-    let state = store
-        .source_state(&source.name, configured)
-        .await
-        .map_err(store_error)?;
+) -> Result<Outcome, SourceError> {
+    let state = store.source_state(&source.name, configured).await?;
     let location = match (state.fetch_url.as_deref().map(Url::parse), &source.location) {
         (Some(Ok(mut moved)), Location::Http(own)) => {
             // Stored without userinfo: the configured URL's goes with it on the same origin.
@@ -323,12 +356,7 @@ async fn run_source(
             cfg.allow_private_of(source),
             &source.credentials,
         )
-        .await
-        .map_err(|e| {
-            hints.retry_after = e.retry_after();
-            hints.gone = e.is_gone();
-            (e.reason(), error_chain(&e))
-        })?;
+        .await?;
     let (bytes, charset, final_url, moved_to, validators) = match fetched {
         Fetched::NotModified { fresh_for } => {
             hints.fresh_for = fresh_for;
@@ -340,10 +368,7 @@ async fn run_source(
                 title: None,
                 link: None,
             };
-            store
-                .record_fetch(&source.name, configured, &record, now)
-                .await
-                .map_err(store_error)?;
+            store.record_fetch(&source.name, configured, &record, now).await?;
             return Ok(Outcome::NotModified);
         }
         Fetched::Body {
@@ -372,8 +397,13 @@ async fn run_source(
     };
     let decoded = decode(&bytes, charset.as_deref());
     let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
-    let feed = parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items)
-        .map_err(|e| ("parse", format!("source {}: {}", source.name, error_chain(&e))))?;
+    let feed =
+        parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items).map_err(|error| {
+            SourceError::Parse {
+                name: source.name.clone(),
+                error,
+            }
+        })?;
     drop(decoded);
     if feed.dropped > 0 {
         tracing::warn!(
@@ -385,10 +415,7 @@ async fn run_source(
     hints.feed_interval = feed.update_interval;
     let http_base = final_url.filter(html::is_web_url);
     let render: Render = Arc::new(move |item: &Item| render_item(item, http_base.as_ref()));
-    let snapshot = store
-        .snapshot(&source.name, &feed.items)
-        .await
-        .map_err(store_error)?;
+    let snapshot = store.snapshot(&source.name, &feed.items).await?;
     let crate::source::parse::ParsedFeed {
         title,
         link,
@@ -398,7 +425,7 @@ async fn run_source(
         ..
     } = feed;
     let batch = Batch::prepare(&source.name, items, snapshot, now, &*render);
-    let counts = store.write(batch, render).await.map_err(store_error)?;
+    let counts = store.write(batch, render).await?;
     let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
     let record = FetchRecord {
         status: FetchStatus::Stored,
@@ -408,10 +435,7 @@ async fn run_source(
         title: title.as_deref(),
         link: link.as_deref(),
     };
-    store
-        .record_fetch(&source.name, configured, &record, now)
-        .await
-        .map_err(store_error)?;
+    store.record_fetch(&source.name, configured, &record, now).await?;
     Ok(Outcome::Stored {
         counts,
         repaired,

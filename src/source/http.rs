@@ -211,29 +211,6 @@ impl FetchError {
         matches!(self, FetchError::Status { status, .. } if *status == StatusCode::GONE)
     }
 
-    /// Whether trying again later may succeed (server errors, timeouts, connection failures),
-    /// as opposed to a problem that needs someone to act (404, a file that is too large).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            FetchError::Status { status, .. } => {
-                status.is_server_error()
-                    || *status == StatusCode::TOO_MANY_REQUESTS
-                    || *status == StatusCode::REQUEST_TIMEOUT
-            }
-            FetchError::Timeout { .. }
-            | FetchError::Request { .. }
-            | FetchError::Tls { .. }
-            | FetchError::Body { .. } => true,
-            FetchError::TooLarge { .. }
-            | FetchError::TooManyRedirects { .. }
-            | FetchError::BadRedirect { .. }
-            | FetchError::Refused { .. }
-            | FetchError::Encoding { .. }
-            | FetchError::HtmlPage { .. }
-            | FetchError::File { .. } => false,
-        }
-    }
-
     /// A short name for the kind of failure, for metrics labels.
     pub fn reason(&self) -> &'static str {
         match self {
