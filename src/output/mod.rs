@@ -105,6 +105,16 @@ pub enum OutputError {
         #[source]
         source: std::io::Error,
     },
+    /// The task rendering it off the async workers did not finish (it panicked, or the runtime
+    /// is shutting down).
+    #[error("output {name}: rendering did not finish")]
+    Unfinished {
+        /// The output's name.
+        name: String,
+        /// Why.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// Which address a feed names as its own (RSS `atom:link rel="self"`, Atom `link rel="self"`,

@@ -203,13 +203,12 @@ async fn feed(
                 .await
                 .map_err(|e| crate::run::error_chain(&e))?;
             let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
-            let out_name = out.name.clone();
-            tokio::task::spawn_blocking(move || {
-                output::render(format, &meta, &entries, chrono::Utc::now())
-                    .map_err(|e| crate::run::error_chain(&e))
-            })
-            .await
-            .map_err(|e| format!("output {out_name}: {e}"))?
+            let name = out.name.clone();
+            tokio::task::spawn_blocking(move || output::render(format, &meta, &entries, chrono::Utc::now()))
+                .await
+                .map_err(|source| output::OutputError::Unfinished { name, source })
+                .flatten()
+                .map_err(|e| crate::run::error_chain(&e))
         })
         .await;
     match rendered {

@@ -254,12 +254,9 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
             })
         })
         .await
-        .map_err(|e| {
-            run::RunError::Output(output::OutputError::Write {
-                name: out.name.clone(),
-                format: Format::Rss,
-                source: std::io::Error::other(e.to_string()),
-            })
+        .map_err(|source| output::OutputError::Unfinished {
+            name: out.name.clone(),
+            source,
         })??;
         write(&shared.outputs).insert(out.name.clone(), Arc::new(rendered));
         lock(&shared.rendered_from).insert(out.name.clone(), from);
