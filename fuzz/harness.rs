@@ -11,9 +11,9 @@ use std::path::Path;
 use chrono::FixedOffset;
 use feedfold::config::Config;
 use feedfold::html;
+use feedfold::output::query::{Doc, Query};
 use feedfold::source::decode::decode;
 use feedfold::source::parse::parse_feed;
-use feedfold::transform::filter::{Doc, Query};
 use feedfold::transform::normalize::{self, Furniture};
 use url::Url;
 

@@ -18,8 +18,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
+use crate::output::query::Query;
 use crate::source::auth::{self, Credentials};
-use crate::transform::filter::Query;
 use crate::transform::fold::FoldConfig;
 use crate::transform::region::Gazetteer;
 

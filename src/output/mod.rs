@@ -3,7 +3,8 @@
 //! In: the stored items of an output's sources, its `dedup` mode and `limit`, and the feed's
 //! metadata. Out: [`Entry`]s (one per story, per exact group, or per item), newest first, then
 //! the bytes of that list as RSS 2.0 ([`rss`]), Atom 1.0 ([`atom`]) or JSON Feed 1.1
-//! ([`json_feed`]).
+//! ([`json_feed`]). An output's `keywords` (and a daemon request's `?q=`) are written in the
+//! query language of [`query`].
 //!
 //! Selection takes two steps so memory follows the entries shown, not the items stored: a
 //! [`Selector`] groups, filters by region and sorts [`Light`] items (no HTML), then asks for the
@@ -40,6 +41,7 @@
 
 pub mod atom;
 pub mod json_feed;
+pub mod query;
 pub mod rss;
 
 mod xml;
@@ -54,7 +56,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
 use crate::model::{Category, Enclosure, Extras, Link, Person, StoredItem};
-use crate::transform::filter::{Doc, Query};
+use crate::output::query::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
 /// An output format.

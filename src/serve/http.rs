@@ -23,8 +23,8 @@ use axum::routing::get;
 use super::published::{Encoding, Variant, negotiate};
 use super::{Shared, index, public_outputs, public_sources};
 use crate::config::{Config, OutputConfig, resolve_region};
+use crate::output::query::Query as Filter;
 use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
-use crate::transform::filter::Query as Filter;
 
 /// Most entries an ad-hoc `limit` may ask for (or the output's own limit, if larger).
 pub const MAX_ADHOC_LIMIT: usize = 1000;

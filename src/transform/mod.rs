@@ -7,11 +7,11 @@
 //! - [`normalize`]: comparison text (script folding, page furniture removed);
 //! - [`facts`]: places and figures at their place in a text's wording (what templates differ in);
 //! - [`fold`]: near-duplicate detection over comparison text (MinHash-LSH candidates, exact check);
-//! - [`region`]: the regions a story is about, from its comparison text;
-//! - [`filter`]: the keyword query language of outputs.
+//! - [`region`]: the regions a story is about, from its comparison text.
+//!
+//! (The keyword query language of outputs is [`crate::output::query`].)
 
 pub mod facts;
-pub mod filter;
 pub mod fold;
 pub mod normalize;
 pub mod region;

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use feedfold::config::{Config, Dedup, OutputConfig, resolve_region};
 use feedfold::html;
 use feedfold::model::{Category, Person, StoredItem};
+use feedfold::output::query::{Doc, Query};
 use feedfold::output::{self, Entry, Member, Selection};
 use feedfold::store::Store;
-use feedfold::transform::filter::{Doc, Query};
 use feedfold::transform::region::Gazetteer;
 use xxhash_rust::xxh3::xxh3_64;
 
