@@ -18,6 +18,8 @@
 //! ```
 //!
 //! [`run::fetch`] drives one fetch cycle over every source; [`run::publish`] renders every output.
+//! [`pipeline`] holds the stages `fetch` and the daemon share, each written once (so far:
+//! [`pipeline::publish`], the one path from the store to rendered outputs).
 //! [`opml`] appends a feed reader's subscriptions to a config and exports the sources as OPML.
 
 pub mod atomic;
@@ -26,6 +28,7 @@ pub mod html;
 pub mod model;
 pub mod opml;
 pub mod output;
+pub mod pipeline;
 pub mod redact;
 pub mod run;
 pub mod schedule;

@@ -24,7 +24,8 @@ use crate::atomic;
 use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
-use crate::output::{self, FeedMeta, Format, OutputError, Selection, SelfLink};
+use crate::output::{FeedMeta, Format, Selection, SelfLink};
+use crate::pipeline::publish::{self, RenderError};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{FetchError, Fetched, Fetcher};
@@ -40,9 +41,9 @@ pub enum RunError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// An output could not be rendered.
+    /// An output could not be selected or rendered.
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Render(#[from] RenderError),
     /// An output file could not be written.
     #[error("publish: cannot write {}", path.display())]
     Write {
@@ -556,12 +557,11 @@ pub async fn publish(
             continue;
         }
         let started = Instant::now();
-        let entries = store.entries(&sources, Selection::of(out)).await?;
-        let selected = started.elapsed();
         let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
+        let jobs = Format::ALL.map(|format| (meta.clone(), format)).to_vec();
+        let rendered = publish::render(store, &out.name, &sources, Selection::of(out), jobs, now).await?;
         let secret = out.token.is_some();
-        for (format, path) in Format::ALL.into_iter().zip(paths) {
-            let bytes = output::render(format, &meta, &entries, now)?;
+        for (bytes, path) in rendered.into_iter().zip(paths) {
             write_atomically(&path, &bytes, secret)?;
             if secret {
                 done.written_private.push(path);
@@ -570,7 +570,7 @@ pub async fn publish(
             }
         }
         store.set_published_fingerprint(&key, &fingerprint).await?;
-        tracing::debug!(output = %out.name, ?selected, elapsed = ?started.elapsed(), "output written");
+        tracing::debug!(output = %out.name, elapsed = ?started.elapsed(), "output written");
     }
     Ok(done)
 }

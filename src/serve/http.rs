@@ -25,6 +25,7 @@ use super::{Shared, index, public_outputs, public_sources};
 use crate::config::{Config, OutputConfig, resolve_region};
 use crate::output::query::Query as Filter;
 use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
+use crate::pipeline::publish;
 
 /// Most entries an ad-hoc `limit` may ask for (or the output's own limit, if larger).
 pub const MAX_ADHOC_LIMIT: usize = 1000;
@@ -197,18 +198,20 @@ async fn feed(
     let rendered = shared
         .adhoc(key, format, async || {
             let sources = cfg.output_sources(out);
-            let entries = shared
-                .store()
-                .entries(&sources, filters.selection(out))
-                .await
-                .map_err(|e| crate::run::error_chain(&e))?;
             let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
-            let name = out.name.clone();
-            tokio::task::spawn_blocking(move || output::render(format, &meta, &entries, chrono::Utc::now()))
-                .await
-                .map_err(|source| output::OutputError::Unfinished { name, source })
-                .flatten()
-                .map_err(|e| crate::run::error_chain(&e))
+            let selection = filters.selection(out);
+            let now = chrono::Utc::now();
+            publish::render(
+                shared.store(),
+                &out.name,
+                &sources,
+                selection,
+                vec![(meta, format)],
+                now,
+            )
+            .await
+            .map(|mut bytes| bytes.remove(0))
+            .map_err(|e| crate::run::error_chain(&e))
         })
         .await;
     match rendered {

@@ -38,7 +38,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::{Config, OutputConfig, SourceConfig};
-use crate::output::{self, FeedMeta, Format, Selection, SelfLink};
+use crate::output::{FeedMeta, Format, Selection, SelfLink};
+use crate::pipeline::publish;
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
@@ -234,30 +235,31 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
         if !all && lock(&shared.rendered_from).get(&out.name) == Some(&from) {
             continue;
         }
-        let entries = shared.store.entries(&sources, Selection::of(out)).await?;
-        let plain = FeedMeta::of(out, &cfg.publish.base_url, SelfLink::Plain);
-        let with_token = out
-            .token
-            .is_some()
-            .then(|| FeedMeta::of(out, &cfg.publish.base_url, SelfLink::WithToken));
-        let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, output::OutputError> {
-            let all = |meta: &FeedMeta| -> Result<[Variant; 3], output::OutputError> {
-                let one = |format| {
-                    output::render(format, meta, &entries, now)
-                        .map(|bytes| Variant::new(format, bytes, now, Effort::Best))
-                };
-                Ok([one(Format::Rss)?, one(Format::Atom)?, one(Format::JsonFeed)?])
-            };
-            Ok(Rendered {
-                plain: all(&plain)?,
-                with_token: with_token.as_ref().map(all).transpose()?,
+        // Every format with the plain self link, then, for a private output, with the token.
+        let links: &[SelfLink] = if out.token.is_some() {
+            &[SelfLink::Plain, SelfLink::WithToken]
+        } else {
+            &[SelfLink::Plain]
+        };
+        let jobs: Vec<(FeedMeta, Format)> = links
+            .iter()
+            .flat_map(|link| {
+                let meta = FeedMeta::of(out, &cfg.publish.base_url, *link);
+                Format::ALL.map(|format| (meta.clone(), format))
             })
-        })
-        .await
-        .map_err(|source| output::OutputError::Unfinished {
-            name: out.name.clone(),
-            source,
-        })??;
+            .collect();
+        let selection = Selection::of(out);
+        let bytes = publish::render(&shared.store, &out.name, &sources, selection, jobs, now).await?;
+        let mut variants = bytes
+            .into_iter()
+            .zip(Format::ALL.into_iter().cycle())
+            .map(|(bytes, format)| Variant::new(format, bytes, now, Effort::Best));
+        let mut set =
+            || -> Option<[Variant; 3]> { Some([variants.next()?, variants.next()?, variants.next()?]) };
+        let rendered = Rendered {
+            plain: set().expect("three formats rendered with the plain link"),
+            with_token: set(),
+        };
         write(&shared.outputs).insert(out.name.clone(), Arc::new(rendered));
         lock(&shared.rendered_from).insert(out.name.clone(), from);
         shared.metrics.rendered();
