@@ -17,7 +17,7 @@
 //!  output: select per output (sources, dedup, limit) ─► RSS / Atom / JSON Feed   output
 //! ```
 //!
-//! [`run::fetch`] drives one fetch cycle over every source; [`run::publish`] renders every output.
+//! [`run::fetch_all`] drives one fetch cycle over every source; [`run::publish`] renders every output.
 //! [`pipeline`] holds the stages `fetch` and the daemon share, each written once (so far:
 //! [`pipeline::publish`], the one path from the store to rendered outputs).
 //! [`opml`] appends a feed reader's subscriptions to a config and exports the sources as OPML.
