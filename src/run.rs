@@ -273,7 +273,7 @@ pub async fn fetch_all(
         })
         .collect();
     store.release_leases(&holder, &due).await?;
-    let fold = store.fold_pending(&cfg.fold, &cfg.region_priors()).await?;
+    let fold = crate::pipeline::fold::fold(store, cfg).await?;
     tracing::debug!(elapsed = ?started.elapsed(), items = fold.items, "folded");
     Ok(Cycle {
         reports: reports.into_iter().map(|(_, r)| r).collect(),

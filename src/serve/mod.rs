@@ -39,11 +39,11 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, OutputConfig, SourceConfig};
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
-use crate::pipeline::publish;
+use crate::pipeline::{fold, publish};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
-use crate::store::{Busy, FoldReport, Holder, Store, StoreError, Taking};
+use crate::store::{Busy, Holder, Store, StoreError, Taking};
 use metrics::Metrics;
 use published::{Effort, Variant};
 
@@ -324,23 +324,8 @@ async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change
                 Ok(None) | Err(_) => break,
             }
         }
-        let cfg = shared.config();
-        let folded = if shared.fetching {
-            shared.store.fold_pending(&cfg.fold, &cfg.region_priors()).await
-        } else {
-            Ok(FoldReport::default())
-        };
-        match folded {
-            Ok(report) if report.items > 0 => tracing::info!(
-                items = report.items,
-                joined = report.joined,
-                stories = report.stories,
-                "folded"
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
-            }
+        if shared.fetching {
+            fold::fold_logged(&shared.store, &shared.config(), "new items").await;
         }
         if !shared.serving {
             continue;
@@ -426,15 +411,7 @@ pub async fn run(
         if let Err(e) = store.free_stale_leases(&holder, Utc::now()).await {
             tracing::error!(error = %run::error_chain(&e), "cannot free the leases of exited processes");
         }
-        match store.fold_pending(&cfg.fold, &cfg.region_priors()).await {
-            Ok(report) if report.items > 0 => {
-                tracing::info!(items = report.items, "folded items a previous run left waiting")
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %run::error_chain(&e), "folding failed; will retry after the next change")
-            }
-        }
+        fold::fold_logged(&store, &cfg, "items a previous run left waiting").await;
     }
     let server = match listener {
         Some(listener) => {
