@@ -210,4 +210,29 @@ mod tests {
             "https://e.example/item/1"
         );
     }
+
+    #[test]
+    fn a_database_url_keeps_its_user_and_hides_its_password() {
+        assert_eq!(
+            database_url("postgres://feeds:secret@db.example:5432/feeds"),
+            "postgres://feeds:***@db.example:5432/feeds"
+        );
+        assert_eq!(
+            database_url("postgres://feeds@db.example/feeds?sslmode=require&password=secret&sslpassword=key"),
+            "postgres://feeds@db.example/feeds?sslmode=require&password=***&sslpassword=***"
+        );
+        // Not a URL the parser takes (the port): everything that could be a user and password goes.
+        assert_eq!(
+            database_url("postgres://feeds:secret@db.example:port/feeds"),
+            "postgres://***@db.example:port/feeds"
+        );
+        assert_eq!(
+            database_url("postgres://feeds@db.example/feeds"),
+            "postgres://feeds@db.example/feeds"
+        );
+        assert_eq!(
+            database_url("sqlite:///var/lib/feedfold/x.db?mode=rwc"),
+            "sqlite:///var/lib/feedfold/x.db?mode=rwc"
+        );
+    }
 }

@@ -291,12 +291,7 @@ pub async fn fetch_source(
     now: DateTime<Utc>,
 ) -> SourceReport {
     let started = Instant::now();
-    // The store keeps no password: the URL without its userinfo says whether the config
-    // changed the source's address.
-    let configured = match &source.location {
-        Location::Http(url) => crate::redact::without_userinfo(url).to_string(),
-        Location::File(_) => source.location.raw(),
-    };
+    let configured = source.location.key();
     let mut hints = Hints::default();
     let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
         Ok(outcome) => outcome,

@@ -124,7 +124,7 @@ impl Planned {
             .map(|s| Planned {
                 name: s.name.clone(),
                 host: host_of(&s.location),
-                location: s.location.raw(),
+                location: s.location.key(),
                 interval: cfg.interval_of(s),
                 fetched_ago: fetched_ago(&s.name),
             })

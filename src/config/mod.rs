@@ -132,11 +132,12 @@ pub enum Location {
 }
 
 impl Location {
-    /// The location as configured, credentials and all: for fetching and for telling whether
-    /// the config changed it, never for showing (its `Display` is redacted).
-    pub fn raw(&self) -> String {
+    /// The location as the store and the scheduler know it, to tell whether the config changed
+    /// it: the URL without its userinfo (no password is kept), or the path. Not for showing
+    /// (its query may hold secrets; `Display` masks them).
+    pub fn key(&self) -> String {
         match self {
-            Location::Http(url) => url.to_string(),
+            Location::Http(url) => crate::redact::without_userinfo(url).to_string(),
             Location::File(path) => path.display().to_string(),
         }
     }
