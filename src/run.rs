@@ -420,7 +420,7 @@ async fn run_source(
         dropped,
         ..
     } = feed;
-    let batch = Batch::prepare(&source.name, items, snapshot, now, &*render);
+    let batch = Batch::prepare(&source.name, items, snapshot, now, source.region, &*render);
     let counts = store.write(batch, render).await?;
     let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
     let record = FetchRecord {

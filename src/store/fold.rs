@@ -32,17 +32,14 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 
 use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 
-use super::ingest::{
-    BATCH, Candidate, CandidateRow, candidate_from_row, compared_from_row, placeholder_list, rows_in,
-};
+use super::ingest::{BATCH, Candidate, candidate_from_row, compared_from_row, placeholder_list, rows_in};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
-use crate::transform::region::Gazetteer;
+use crate::transform::region::{Gazetteer, Region};
 
 /// What a folding pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,7 +89,7 @@ pub(super) async fn write_keys(
         let sql = format!(
             "INSERT INTO item_keys (item_id, compared_at, band_keys) VALUES {} ON CONFLICT (item_id) DO UPDATE \
              SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
-            super::ingest::placeholder_rows(chunk.len(), 3, 1)
+            super::ingest::placeholder_rows(conn, chunk.len(), 3)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, at, keys) in chunk {
@@ -151,26 +148,82 @@ impl Store {
         }
         // NULL publication times first, on SQLite and PostgreSQL alike (their defaults differ).
         let sql = format!(
-            "SELECT {COLUMNS}, i.source AS source FROM {ITEMS_WITH_BODIES} WHERE i.story_id IS NULL \
+            "SELECT i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, i.published AS published, \
+             i.updated AS updated, i.first_seen AS first_seen, i.content_hash AS content_hash \
+             FROM {ITEMS_WITH_BODIES} WHERE i.story_id IS NULL \
              ORDER BY CASE WHEN i.published IS NULL THEN 0 ELSE 1 END, i.published, i.id"
         );
-        // Rows are read one at a time: all of them at once would hold every waiting item's
-        // comparison text twice (as read and as kept) at the pass's start.
         let started = std::time::Instant::now();
-        // Features on this thread: computed on every core they would take ~100 MB more of peak
-        // memory in benchmark (iv) (the workers' allocator arenas keep them) for 0.15 s.
-        // The comparison text is dropped as soon as an item's features are computed: the
-        // regions step reads it again, and the pass never holds every item's text beside every
-        // item's features.
+        // The features of items this process stored were worked out as they were stored, on
+        // every core (see [`Ready`]); only the others' (stored by another process, or before a
+        // restart) are computed here, from their stored comparison text.
+        let mut ready = self.take_ready();
         let mut first_seen: HashMap<i64, i64> = HashMap::new();
-        let mut pending: Vec<Candidate> = Vec::new();
+        let mut alone: HashMap<i64, Alone> = HashMap::new();
+        let mut pending: Vec<Option<Candidate>> = Vec::new();
+        let mut cold: HashMap<i64, usize> = HashMap::new();
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
         while let Some(row) = rows.try_next().await.map_err(err())? {
-            let read = CandidateRow::read(&row).map_err(err())?;
-            pending.push(read.candidate());
-            first_seen.insert(read.id, read.first_seen);
+            let id: i64 = row.try_get("id").map_err(err())?;
+            let seen: i64 = row.try_get("first_seen").map_err(err())?;
+            let published: Option<i64> = match row.try_get("published").map_err(err())? {
+                Some(p) => Some(p),
+                None => row.try_get("updated").map_err(err())?,
+            };
+            let hash: i64 = row.try_get("content_hash").map_err(err())?;
+            first_seen.insert(id, seen);
+            match ready.remove(&id).filter(|r| r.hash == hash) {
+                Some(r) => {
+                    let mut features = r.features;
+                    features.published = published.unwrap_or(seen);
+                    alone.insert(
+                        id,
+                        Alone {
+                            source: r.source,
+                            prior: r.prior,
+                            regions: r.alone,
+                        },
+                    );
+                    pending.push(Some(Candidate {
+                        id,
+                        story: row.try_get("story_id").map_err(err())?,
+                        exact: row.try_get("exact_id").map_err(err())?,
+                        features,
+                    }));
+                }
+                None => {
+                    cold.insert(id, pending.len());
+                    pending.push(None);
+                }
+            }
         }
         drop(rows);
+        drop(ready);
+        if !cold.is_empty() {
+            // One row at a time, its comparison text dropped once its features are computed:
+            // the pass never holds every item's text beside every item's features.
+            let ids: Vec<i64> = cold.keys().copied().collect();
+            for chunk in ids.chunks(BATCH) {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN ({})",
+                    placeholder_list(chunk.len(), 1)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                let mut rows = query.fetch(&mut *tx);
+                while let Some(row) = rows.try_next().await.map_err(err())? {
+                    let c = candidate_from_row(&row).map_err(err())?;
+                    if let Some(&at) = cold.get(&c.id) {
+                        pending[at] = Some(c);
+                    }
+                }
+            }
+            tracing::debug!(items = cold.len(), elapsed = ?started.elapsed(), "features computed");
+        }
+        // An item whose body row is gone reads as nothing, as the join above would.
+        let pending: Vec<Candidate> = pending.into_iter().flatten().collect();
         if pending.is_empty() {
             return Ok(FoldReport::default());
         }
@@ -329,7 +382,9 @@ impl Store {
         drop(pending);
         write_keys(&mut tx, &keys).await.map_err(err())?;
         drop(keys);
-        let (regions, sources) = story_regions(&mut tx, &copies, priors).await.map_err(err())?;
+        let (regions, sources) = story_regions(&mut tx, &copies, priors, &alone)
+            .await
+            .map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "regions computed");
         set_stories(&mut tx, &copies, &regions).await.map_err(err())?;
         tracing::debug!(elapsed = ?started.elapsed(), "stories stored");
@@ -678,7 +733,7 @@ async fn write_pairs(conn: &mut AnyConnection, pairs: &[Pair]) -> Result<(), sql
         let sql = format!(
             "INSERT INTO item_pairs (a, b, kind, score) VALUES {} ON CONFLICT (a, b) DO UPDATE \
              SET kind = excluded.kind, score = excluded.score",
-            super::ingest::placeholder_rows(chunk.len(), 4, 1)
+            super::ingest::placeholder_rows(conn, chunk.len(), 4)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in chunk {
@@ -924,16 +979,11 @@ async fn set_stories(
     regions: &HashMap<String, String>,
 ) -> Result<(), sqlx::Error> {
     let empty = String::from("[]");
-    for chunk in copies.chunks(BATCH / 3) {
-        let (mut story, mut region) = (String::new(), String::new());
-        for j in 0..chunk.len() {
-            let _ = write!(story, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 2);
-            let _ = write!(region, " WHEN ${} THEN ${}", 3 * j + 1, 3 * j + 3);
-        }
-        let ids: Vec<String> = (0..chunk.len()).map(|j| format!("${}", 3 * j + 1)).collect();
+    for chunk in copies.chunks(BATCH) {
         let sql = format!(
-            "UPDATE items SET story_id = CASE id{story} END, regions = CASE id{region} END WHERE id IN ({})",
-            ids.join(", ")
+            "WITH v (id, story, regions) AS (VALUES {}) \
+             UPDATE items SET story_id = v.story, regions = v.regions FROM v WHERE items.id = v.id",
+            super::ingest::placeholder_rows(conn, chunk.len(), 3)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, story) in chunk {
@@ -956,16 +1006,51 @@ struct Copy {
     body: String,
 }
 
+/// A waiting item's regions as a story of its own, worked out when it was stored.
+struct Alone {
+    source: String,
+    /// The `[[source]] region` they were worked out with.
+    prior: Option<usize>,
+    regions: Vec<Region>,
+}
+
 /// The regions of each story of `copies` (item id, story: every copy of those stories), from
 /// the comparison text of all its copies (oldest first) and the first `[[source]] region` prior
-/// among their sources; and the sources with an item in those stories, sorted.
+/// among their sources; and the sources with an item in those stories, sorted. A story of one
+/// copy found in `alone` (with the same prior) takes the regions worked out when it was stored,
+/// which are the same: its text is not read again.
 async fn story_regions(
     conn: &mut AnyConnection,
     copies: &[(i64, &str)],
     priors: &HashMap<String, usize>,
+    alone: &HashMap<i64, Alone>,
 ) -> Result<(HashMap<String, String>, Vec<String>), sqlx::Error> {
-    let story_of: HashMap<i64, &str> = copies.iter().copied().collect();
-    let ids: Vec<i64> = copies.iter().map(|(id, _)| *id).collect();
+    let mut members: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (id, story) in copies {
+        members.entry(story).or_default().push(*id);
+    }
+    let mut regions: HashMap<String, String> = HashMap::with_capacity(members.len());
+    let mut sources: Vec<String> = Vec::new();
+    let mut story_of: HashMap<i64, &str> = HashMap::new();
+    for (story, ids) in &members {
+        let known = match ids.as_slice() {
+            [id] => alone
+                .get(id)
+                .filter(|a| a.prior == priors.get(&a.source).copied()),
+            _ => None,
+        };
+        match known {
+            Some(a) => {
+                regions.insert(
+                    story.to_string(),
+                    serde_json::to_string(&a.regions).unwrap_or_else(|_| "[]".to_string()),
+                );
+                sources.push(a.source.clone());
+            }
+            None => story_of.extend(ids.iter().map(|id| (*id, *story))),
+        }
+    }
+    let ids: Vec<i64> = story_of.keys().copied().collect();
     let rows = rows_in(
         conn,
         &format!(
@@ -989,7 +1074,6 @@ async fn story_regions(
             body: row.try_get("cmp_body")?,
         });
     }
-    let mut sources: Vec<String> = Vec::new();
     for list in by_story.values_mut() {
         list.sort_unstable_by_key(|c| (c.first_seen, c.id));
         sources.extend(list.iter().map(|c| c.source.clone()));
@@ -1003,11 +1087,12 @@ async fn story_regions(
         let regions = gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior);
         serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
     });
-    let regions = order
-        .iter()
-        .zip(tagged)
-        .map(|((story, _), json)| ((**story).to_string(), json))
-        .collect();
+    regions.extend(
+        order
+            .iter()
+            .zip(tagged)
+            .map(|((story, _), json)| ((**story).to_string(), json)),
+    );
     Ok((regions, sources))
 }
 

@@ -24,19 +24,29 @@ use crate::model::Item;
 use crate::transform::exact_keys;
 use crate::transform::fold::Features;
 use crate::transform::normalize::{self, Comparison, Furniture};
+use crate::transform::region::{Gazetteer, Region};
 
 /// Rows written or looked up per statement (well under SQLite's and PostgreSQL's limits on
 /// bound parameters).
 pub(super) const BATCH: usize = 200;
 
-/// `(${first}, ${first+1}, …), (…)`: `rows` groups of `width` placeholders, numbered from `first`.
-pub(super) fn placeholder_rows(rows: usize, width: usize, first: usize) -> String {
+/// `($1, $2, …), (…)`: `rows` groups of `width` placeholders, for a statement whose only
+/// parameters they are, each used once in order. On SQLite they are anonymous (`?`): SQLite
+/// looks a numbered parameter's name up in a list of the statement's parameters each time one is
+/// bound, so binding numbered ones takes time growing with the square of their count (a third
+/// of the writer's time in benchmark (iv) went there), and anonymous ones are not listed.
+pub(super) fn placeholder_rows(conn: &AnyConnection, rows: usize, width: usize) -> String {
+    let anonymous = conn.backend_name() == "SQLite";
     let mut out = String::with_capacity(rows * width * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..width {
             let sep = if c == 0 { "" } else { ", " };
-            let _ = write!(out, "{sep}${}", first + r * width + c);
+            if anonymous {
+                let _ = write!(out, "{sep}?");
+            } else {
+                let _ = write!(out, "{sep}${}", 1 + r * width + c);
+            }
         }
         out.push(')');
     }
@@ -105,7 +115,6 @@ pub(super) struct CandidateRow {
     pub(super) id: i64,
     pub(super) story: Option<String>,
     pub(super) exact: String,
-    pub(super) first_seen: i64,
     /// Its comparison text (title and body).
     pub(super) cmp: Comparison,
     /// The time it is compared by: its publication, else its update, else when it was first
@@ -128,7 +137,6 @@ impl CandidateRow {
             id: row.try_get("id")?,
             story: row.try_get("story_id")?,
             exact: row.try_get("exact_id")?,
-            first_seen,
             cmp: Comparison {
                 title: row.try_get("cmp_title")?,
                 body: row.try_get("cmp_body")?,
@@ -174,6 +182,8 @@ struct Work {
     /// Whether `cmp` was computed yet.
     compared: bool,
     exact_keys: Vec<String>,
+    /// What the folding pass will need of it, from `cmp` (see [`Ready`]).
+    ready: Option<Ready>,
 }
 
 impl Work {
@@ -186,14 +196,52 @@ impl Work {
             cmp: Comparison::default(),
             compared: false,
             exact_keys: exact_keys(item),
+            ready: None,
         }
     }
 
-    /// Comparison text of the item titled `title` under `furniture`.
-    fn compare(&mut self, title: Option<&str>, furniture: &Furniture) {
+    /// Comparison text of the item titled `title` under `furniture`, and what the folding pass
+    /// needs of it: its fold features (compared at `when`) and its regions as a story of its own
+    /// (`prior`: its source's `[[source]] region`).
+    fn compare(
+        &mut self,
+        title: Option<&str>,
+        furniture: &Furniture,
+        source: &str,
+        when: DateTime<Utc>,
+        prior: Option<usize>,
+    ) {
         self.cmp = normalize::comparison_of_lines(title, &self.lines, furniture);
         self.compared = true;
+        self.ready = Some(Ready {
+            hash: self.hash,
+            source: source.to_string(),
+            prior,
+            features: Features::new(&self.cmp, when),
+            alone: Gazetteer::embedded().classify([(self.cmp.title.as_str(), self.cmp.body.as_str())], prior),
+        });
     }
+}
+
+/// What the folding pass needs of a new item, worked out when it was stored (on whichever core
+/// stored it) instead of in the pass (on one): see [`Store::fold_pending`]. Valid while the
+/// stored item's content hash is `hash`.
+#[derive(Debug)]
+pub(super) struct Ready {
+    pub(super) hash: i64,
+    pub(super) source: String,
+    /// The source's `[[source]] region` it was tagged with.
+    pub(super) prior: Option<usize>,
+    /// Its fold features (their `published` is set again from the stored row).
+    pub(super) features: Features,
+    /// Its regions as a story of one copy.
+    pub(super) alone: Vec<Region>,
+}
+
+/// The time an item is compared by: its publication, else its update, else when it was first
+/// seen (as [`CandidateRow::read`] reads it back).
+fn compared_at(item: &Item, first_seen: DateTime<Utc>) -> DateTime<Utc> {
+    item.published.or(item.updated).unwrap_or(first_seen)
 }
 
 /// A new or changed item and its [`Work`], as the write steps take them.
@@ -205,7 +253,10 @@ struct Prepared<'a> {
 impl Prepared<'_> {
     /// Band keys of the comparison text (they depend on the text only).
     fn band_keys(&self) -> Vec<i64> {
-        Features::new(&self.work.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys()
+        match &self.work.ready {
+            Some(ready) => ready.features.band_keys(),
+            None => Features::new(&self.work.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys(),
+        }
     }
 
     /// Binds the `items` columns a new or changed copy writes, in this order: guid, url, link,
@@ -375,6 +426,10 @@ pub struct Batch {
     work: HashMap<usize, Work>,
     /// The furniture the comparison text was computed with.
     guess: Furniture,
+    /// The source's `[[source]] region`.
+    prior: Option<usize>,
+    /// Positions in `latest` of the items the last write stored (new or changed).
+    written: Vec<usize>,
 }
 
 /// The last copy of each key among `items`, in the order the feed first lists each key.
@@ -414,6 +469,7 @@ impl Batch {
         items: Vec<Item>,
         snapshot: Snapshot,
         now: DateTime<Utc>,
+        prior: Option<usize>,
         render: &(dyn Fn(&Item) -> Rendered + Sync),
     ) -> Batch {
         let latest = latest_copies(items);
@@ -435,7 +491,13 @@ impl Batch {
                 .chain(counts.iter().copied()),
         );
         for (&i, w) in work.iter_mut() {
-            w.compare(latest[i].title.as_deref(), &guess);
+            w.compare(
+                latest[i].title.as_deref(),
+                &guess,
+                source,
+                compared_at(&latest[i], now),
+                prior,
+            );
         }
         Batch {
             source: source.to_string(),
@@ -447,7 +509,22 @@ impl Batch {
             unchanged: sorted.unchanged,
             work,
             guess,
+            prior,
+            written: Vec::new(),
         }
+    }
+
+    /// What the folding pass needs of the items the last write stored (by item id), taken out:
+    /// call it once the write is committed.
+    pub(super) fn take_ready(&mut self) -> Vec<(i64, Ready)> {
+        let written = std::mem::take(&mut self.written);
+        written
+            .iter()
+            .filter_map(|i| {
+                let w = self.work.get_mut(i)?;
+                Some((w.id, w.ready.take()?))
+            })
+            .collect()
     }
 }
 
@@ -467,7 +544,7 @@ impl Store {
         render: &(dyn Fn(&Item) -> Rendered + Sync),
     ) -> Result<IngestCounts, StoreError> {
         let snapshot = self.snapshot(source, items).await?;
-        let mut batch = Batch::prepare(source, items.to_vec(), snapshot, now, render);
+        let mut batch = Batch::prepare(source, items.to_vec(), snapshot, now, None, render);
         self.write_alone(&mut batch, render).await
     }
 
@@ -494,6 +571,7 @@ impl Store {
         match write_one(&mut tx, batch, render).await {
             Ok(counts) => {
                 tx.commit().await.map_err(err)?;
+                self.keep_ready(batch.take_ready());
                 Ok(counts)
             }
             Err(e) => Err(err(e)),
@@ -519,8 +597,10 @@ pub(super) async fn write_one(
         unchanged,
         work,
         guess,
+        prior,
+        written,
     } = batch;
-    let (seen, unchanged, guess) = (*seen, *unchanged, &*guess);
+    let (seen, unchanged, guess, prior) = (*seen, *unchanged, &*guess, *prior);
     let (new, changed) = (new.clone(), changed.clone());
     let source = source.as_str();
     let keys = distinct_keys(latest);
@@ -544,7 +624,14 @@ pub(super) async fn write_one(
     for i in sorted.new.iter().chain(&sorted.changed) {
         let w = work.get_mut(i).expect("worked out above");
         if furniture != *guess || !w.compared {
-            w.compare(latest[*i].title.as_deref(), &furniture);
+            let item = &latest[*i];
+            w.compare(
+                item.title.as_deref(),
+                &furniture,
+                source,
+                compared_at(item, super::from_ts(seen)),
+                prior,
+            );
         }
     }
     let prepared = |i: &usize| Prepared {
@@ -567,6 +654,7 @@ pub(super) async fn write_one(
     update_changed(tx, source, &changed, seen).await?;
     replace_keys(tx, &folded).await?;
     insert_new(tx, source, &new, seen).await?;
+    *written = sorted.new.iter().chain(&sorted.changed).copied().collect();
     if !changed.is_empty() || !new.is_empty() {
         super::bump_generations(tx, &[source]).await?;
     }
@@ -694,7 +782,7 @@ async fn insert_new(
         for chunk in fresh_keys.chunks(BATCH) {
             let sql = format!(
                 "INSERT INTO exact_keys (key, exact_id) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
-                placeholder_rows(chunk.len(), 2, 1)
+                placeholder_rows(conn, chunk.len(), 2)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (key, n) in chunk {
@@ -711,15 +799,15 @@ async fn insert_new(
         rows_in(conn, "DELETE FROM exact_keys WHERE key IN", &inserted, "").await?;
     };
     const WIDTH: usize = 21;
-    // Few rows per statement, for the reason given at [`INDEX_ROWS`]; bodies have 6 columns.
-    const ITEM_ROWS: usize = 15;
+    // Rows per statement: on PostgreSQL parameters are numbered (see [`placeholder_rows`]).
+    const ITEM_ROWS: usize = 30;
     const BODY_ROWS: usize = 40;
     for (c, chunk) in new.chunks(ITEM_ROWS).enumerate() {
         let sql = format!(
             "INSERT INTO items (source, item_key, guid, url, link, title, authors, categories, enclosures, \
              language, extras, published, updated, last_seen, content_hash, cmp_lines, cmp_removed, body_len, \
              id, exact_id, first_seen) VALUES {}",
-            placeholder_rows(chunk.len(), WIDTH, 1)
+            placeholder_rows(conn, chunk.len(), WIDTH)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (j, p) in chunk.iter().enumerate() {
@@ -734,7 +822,7 @@ async fn insert_new(
     for chunk in new.chunks(BODY_ROWS) {
         let sql = format!(
             "INSERT INTO item_bodies (id, title_html, summary_html, content_html, cmp_title, cmp_body) VALUES {}",
-            placeholder_rows(chunk.len(), 6, 1)
+            placeholder_rows(conn, chunk.len(), 6)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in chunk {

@@ -243,6 +243,10 @@ pub struct Store {
     /// legacy entry id in every output (`store_meta.legacy_ids_before`, recorded by migration
     /// 7; see `output`, "Entry ids").
     legacy_ids_before: i64,
+    /// What the folding pass needs of items this process stored and has not folded yet, by item
+    /// id: worked out by whichever task stored them, taken by the next pass (see
+    /// [`Store::fold_pending`]).
+    ready: Arc<std::sync::Mutex<HashMap<i64, ingest::Ready>>>,
 }
 
 /// The id of an item: a hash of its source and key, the same on every daemon.
@@ -463,7 +467,20 @@ impl Store {
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
             queue: sqlite.then(|| Arc::new(std::sync::Mutex::new(Vec::new()))),
             legacy_ids_before: legacy_ids_before.unwrap_or(0),
+            ready: Arc::default(),
         })
+    }
+
+    /// Keeps what the folding pass needs of items just stored (see [`Store::fold_pending`]).
+    fn keep_ready(&self, ready: Vec<(i64, ingest::Ready)>) {
+        if !ready.is_empty() {
+            self.ready.lock().unwrap_or_else(|e| e.into_inner()).extend(ready);
+        }
+    }
+
+    /// Takes everything [`Store::keep_ready`] kept.
+    fn take_ready(&self) -> HashMap<i64, ingest::Ready> {
+        std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -962,7 +979,7 @@ mod tests {
                 })
                 .collect();
             let snapshot = store.snapshot(source, &items).await.expect("snapshot");
-            let batch = Batch::prepare(source, items, snapshot, now, &*render);
+            let batch = Batch::prepare(source, items, snapshot, now, None, &*render);
             let (store, render) = (store.clone(), Arc::clone(&render));
             writes.push(tokio::spawn(async move { store.write(batch, render).await }));
         }

@@ -170,7 +170,8 @@ impl Store {
         tracing::debug!(writes, together = together.is_ok(), elapsed = ?started.elapsed(), "group of writes committed");
         match together {
             Ok(results) => {
-                for (job, result) in group.into_iter().zip(results) {
+                for (mut job, result) in group.into_iter().zip(results) {
+                    self.keep_ready(job.take_ready());
                     job.answer(Ok(result));
                 }
             }
@@ -184,6 +185,9 @@ impl Store {
                         Ok::<_, sqlx::Error>(result)
                     }
                     .await;
+                    if alone.is_ok() {
+                        self.keep_ready(job.take_ready());
+                    }
                     job.answer(alone);
                 }
             }
@@ -206,6 +210,14 @@ impl Job {
                 record.write(tx).await?;
                 Ok(Written::Fetch)
             }
+        }
+    }
+
+    /// What the folding pass needs of the items it stored (see [`Batch::take_ready`]).
+    fn take_ready(&mut self) -> Vec<(i64, super::ingest::Ready)> {
+        match self {
+            Job::Items { batch, .. } => batch.take_ready(),
+            Job::Fetch { .. } => Vec::new(),
         }
     }
 

@@ -102,21 +102,31 @@ fn is_pinyin(letters: &[char]) -> bool {
 /// NFKC, simplified, pinyin annotations removed; punctuation and case kept. Used to match
 /// furniture rules in either script.
 pub fn fold_light(text: &str) -> String {
-    let map = &*CHAR_MAP;
     // Most text is NFKC already (CJK ideographs and plain ASCII are); checking is far cheaper
     // than normalising.
     // Full-width ASCII forms and the ideographic space are the compatibility characters
     // Chinese text is full of: map them directly, then normalise only if anything else needs it.
-    let widened = |c: char| match c as u32 {
+    if unicode_normalization::is_nfkc_quick(text.chars().map(widened))
+        == unicode_normalization::IsNormalized::Yes
+    {
+        return fold_light_nfkc(text);
+    }
+    fold_light_chars(&text.nfkc().collect::<Vec<char>>())
+}
+
+/// Full-width ASCII forms and the ideographic space as their ASCII.
+fn widened(c: char) -> char {
+    match c as u32 {
         0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
         0x3000 => ' ',
         _ => c,
-    };
-    let chars: Vec<char> = match unicode_normalization::is_nfkc_quick(text.chars().map(widened)) {
-        unicode_normalization::IsNormalized::Yes => text.chars().map(widened).collect(),
-        _ => text.nfkc().collect(),
-    };
-    let mut out = String::with_capacity(text.len());
+    }
+}
+
+/// [`fold_light`] of NFKC characters.
+fn fold_light_chars(chars: &[char]) -> String {
+    let map = &*CHAR_MAP;
+    let mut out = String::with_capacity(chars.len() * 3);
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -137,6 +147,43 @@ pub fn fold_light(text: &str) -> String {
         }
         out.push(map.get(c));
         i += 1;
+    }
+    out
+}
+
+/// [`fold_light`] of text that is NFKC once `widened`: the same steps on the text as it is,
+/// without collecting its characters first (most text takes this way).
+fn fold_light_nfkc(text: &str) -> String {
+    let map = &*CHAR_MAP;
+    let mut out = String::with_capacity(text.len());
+    let mut after_cjk = false;
+    let mut chars = text.char_indices();
+    while let Some((at, raw)) = chars.next() {
+        let c = widened(raw);
+        if c == '(' && after_cjk {
+            // `濟(jì)`: a pinyin syllable in parentheses right after a character.
+            let mut letters = ['\0'; 7];
+            let mut len = 0;
+            let mut next = None;
+            for l in text[at + raw.len_utf8()..].chars().map(widened) {
+                if len < 7 && is_pinyin_letter(l) {
+                    letters[len] = l;
+                    len += 1;
+                } else {
+                    next = Some(l);
+                    break;
+                }
+            }
+            if (1..=6).contains(&len) && next == Some(')') && is_pinyin(&letters[..len]) {
+                for _ in 0..=len {
+                    chars.next();
+                }
+                after_cjk = false;
+                continue;
+            }
+        }
+        out.push(map.get(c));
+        after_cjk = is_cjk(c);
     }
     out
 }
@@ -610,6 +657,19 @@ mod tests {
         assert_eq!(fold("疫情防控處置工作指揮部"), "疫情防控处置工作指挥部");
         assert_eq!(fold("衞生"), fold("卫生"));
         assert_eq!(fold("隨著"), fold("随着"));
+    }
+
+    #[test]
+    fn light_folding_reads_text_as_its_characters_would() {
+        for text in [
+            "濟(jì)源網(wǎng)訊,,示范区（jì）(de)(xyzabcde)(ab",
+            "会议(video)召开（ｊì）　Ａ(le)",
+            "(jì)開頭 和 結尾(",
+            "plain ASCII (a) text",
+        ] {
+            let chars: Vec<char> = text.chars().map(widened).collect();
+            assert_eq!(fold_light_nfkc(text), fold_light_chars(&chars), "{text}");
+        }
     }
 
     #[test]
