@@ -9,7 +9,6 @@
 //! cycle takes the lease of every source it fetches, so runs and daemons sharing a store never
 //! fetch one source at the same time.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,14 +24,15 @@ use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
 use crate::model::Item;
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
+use crate::pipeline::fetch::{Lease, Leases};
 use crate::pipeline::publish::{self, RenderError};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{FetchError, Fetched, Fetcher};
 use crate::source::parse::{ParseError, parse_feed_with};
 use crate::store::{
-    Batch, Busy, FetchRecord, FetchStatus, FoldReport, Holder, IngestCounts, Render, Rendered, Store,
-    StoreError, Taking,
+    Batch, FetchRecord, FetchStatus, FoldReport, Holder, IngestCounts, Render, Rendered, Store, StoreError,
+    Taking,
 };
 
 /// A failure of a whole job (not of one source: those are reported per source).
@@ -189,10 +189,10 @@ pub struct Cycle {
 /// answered first). `on_done` is called as each source finishes (for progress display).
 /// A failing source is reported, not returned as an error; a store failure during folding is.
 ///
-/// First it takes the lease of every source no other process is fetching (see
-/// [`crate::store::Taking::Any`]); the others are reported [`Outcome::Elsewhere`]. The leases are
-/// given back before folding, each source due again after its interval (at once, if it failed),
-/// so daemons sharing the store do not fetch it again right away.
+/// First it takes (through [`Leases`]) the lease of every source no other process is fetching
+/// (see [`crate::store::Taking::Any`]); the others are reported [`Outcome::Elsewhere`]. The
+/// leases are given back before folding, each source due again after its interval (at once, if
+/// it failed), so daemons sharing the store do not fetch it again right away.
 pub async fn fetch_all(
     cfg: &Config,
     store: &Store,
@@ -205,25 +205,18 @@ pub async fn fetch_all(
     // task starts at once and waits for its slot: `[fetch] concurrency` in all, `per_host` per
     // host (so one slow host cannot hold every slot).
     let started = Instant::now();
-    let holder = Holder::new();
-    store.free_stale_leases(&holder, now).await?;
+    let leases = Leases::new(store.clone(), Holder::new());
+    leases.free_stale(now).await?;
     let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
-    let taken: HashSet<String> = store
-        .take_leases(&names, &holder, Taking::Any, now, cfg.fetch.lease)
-        .await?
-        .into_iter()
-        .collect();
+    let taken = leases.take(&names, Taking::Any, now, cfg.fetch.lease).await?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
     let shared = Arc::new((cfg.clone(), store.clone(), fetcher.clone()));
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
     for (i, source) in cfg.sources.iter().enumerate() {
-        if taken.contains(&source.name) {
+        let Some(Lease::Elsewhere { holder, .. }) = taken.get(&source.name) else {
             continue;
-        }
-        let holder = match store.busy(&source.name, now).await? {
-            Some(Busy::Held { holder, .. }) => holder,
-            _ => "another process".to_string(),
         };
+        let holder = holder.clone().unwrap_or_else(|| "another process".to_string());
         let report = SourceReport {
             name: source.name.clone(),
             outcome: Outcome::Elsewhere { holder },
@@ -234,7 +227,7 @@ pub async fn fetch_all(
         reports.push((i, report));
     }
     let mut done = futures_util::stream::iter(0..cfg.sources.len())
-        .filter(|i| std::future::ready(taken.contains(&cfg.sources[*i].name)))
+        .filter(|i| std::future::ready(taken.is_taken(&cfg.sources[*i].name)))
         .map(|i| {
             let shared = Arc::clone(&shared);
             let limits = Arc::clone(&limits);
@@ -272,7 +265,7 @@ pub async fn fetch_all(
             )
         })
         .collect();
-    store.release_leases(&holder, &due).await?;
+    leases.give_back(&due).await?;
     let fold = crate::pipeline::fold::fold(store, cfg).await?;
     tracing::debug!(elapsed = ?started.elapsed(), items = fold.items, "folded");
     Ok(Cycle {

@@ -39,11 +39,12 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, OutputConfig, SourceConfig};
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
+use crate::pipeline::fetch::{Lease, Leases};
 use crate::pipeline::{fold, publish};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
 use crate::source::http::Fetcher;
-use crate::store::{Busy, Holder, Store, StoreError, Taking};
+use crate::store::{Holder, Store, StoreError, Taking};
 use metrics::Metrics;
 use published::{Effort, Variant};
 
@@ -388,7 +389,7 @@ pub async fn run(
     let store = Arc::new(Store::open(&cfg.store.url).await?);
     let fetcher = Fetcher::new(&cfg.fetch).map_err(ServeError::Client)?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
-    let holder = Arc::new(Holder::new());
+    let leases = Arc::new(Leases::new((*store).clone(), Holder::new()));
     let shared = Arc::new(Shared {
         adhoc: Mutex::new(LruCache::new(cache_size(cfg.server.cache_entries))),
         generation: std::sync::atomic::AtomicU64::new(0),
@@ -408,7 +409,7 @@ pub async fn run(
     // first, and the leases it held are freed; then what is stored is served at once.
     let cfg = shared.config();
     if fetching {
-        if let Err(e) = store.free_stale_leases(&holder, Utc::now()).await {
+        if let Err(e) = leases.free_stale(Utc::now()).await {
             tracing::error!(error = %run::error_chain(&e), "cannot free the leases of exited processes");
         }
         fold::fold_logged(&store, &cfg, "items a previous run left waiting").await;
@@ -446,26 +447,24 @@ pub async fn run(
             .await;
         let job = {
             let shared = shared.clone();
-            let holder = holder.clone();
+            let leases = leases.clone();
             let change_tx = change_tx.clone();
             move |name: String| {
                 let shared = shared.clone();
-                let holder = holder.clone();
+                let leases = leases.clone();
                 let change_tx = change_tx.clone();
                 let fetcher = read(&shared.fetcher).clone();
-                async move { fetch_job(&shared, &holder, &fetcher, &change_tx, name).await }
+                async move { fetch_job(&shared, &leases, &fetcher, &change_tx, name).await }
             }
         };
         let settle = {
-            let store = store.clone();
-            let holder = holder.clone();
+            let leases = leases.clone();
             move |name: String, due: tokio::time::Instant| {
-                let store = store.clone();
-                let holder = holder.clone();
+                let leases = leases.clone();
                 let wait = due.saturating_duration_since(tokio::time::Instant::now());
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 async move {
-                    if let Err(e) = store.release_leases(&holder, &[(&name, at)]).await {
+                    if let Err(e) = leases.give_back(&[(&name, at)]).await {
                         tracing::warn!(source = %name, error = %run::error_chain(&e), "cannot give the lease back; it will expire");
                     }
                 }
@@ -488,7 +487,7 @@ pub async fn run(
     tracing::info!(
         sources = cfg.sources.len(),
         outputs = cfg.outputs.len(),
-        holder = %holder,
+        holder = %leases.holder(),
         fetching,
         serving = shared.serving,
         "running"
@@ -528,7 +527,7 @@ pub async fn run(
 /// fetch, with the time the source is next due.
 async fn fetch_job(
     shared: &Shared,
-    holder: &Holder,
+    leases: &Leases,
     fetcher: &Fetcher,
     changes: &mpsc::UnboundedSender<Change>,
     name: String,
@@ -540,7 +539,7 @@ async fn fetch_job(
             hints: schedule::Hints::default(),
         };
     };
-    match take_lease(&shared.store, holder, &name, cfg.fetch.lease).await {
+    match take_lease(leases, &name, cfg.fetch.lease).await {
         Ok(None) => {}
         Ok(Some(until)) => return Done::Elsewhere { until },
         Err(e) => {
@@ -589,25 +588,16 @@ async fn fetch_job(
 /// Takes a source's lease for a scheduled fetch: None when taken, else when to look again
 /// (another daemon holds it, or fetched it lately), on tokio's clock.
 async fn take_lease(
-    store: &Store,
-    holder: &Holder,
+    leases: &Leases,
     name: &str,
     lease: Duration,
 ) -> Result<Option<tokio::time::Instant>, StoreError> {
     let now = Utc::now();
-    if !store
-        .take_leases(&[name], holder, Taking::Due, now, lease)
-        .await?
-        .is_empty()
-    {
-        return Ok(None);
-    }
-    let until = match store.busy(name, now).await? {
-        Some(Busy::Held { until, .. } | Busy::NotDue { until }) => until,
-        // Given back meanwhile: look again soon.
-        None => now,
+    let taken = leases.take(&[name], Taking::Due, now, lease).await?;
+    let Some(Lease::Elsewhere { until, .. }) = taken.get(name) else {
+        return Ok(None); // taken
     };
-    let wait = (until - now).to_std().unwrap_or_default();
+    let wait = (*until - now).to_std().unwrap_or_default();
     Ok(Some(tokio::time::Instant::now() + wait))
 }
 

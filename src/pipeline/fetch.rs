@@ -1,0 +1,229 @@
+//! Fetching: which sources this process fetches, the one lease path of `fetch` and the daemon.
+//!
+//! In: the store and this process's [`Holder`] id ([`Leases`]); to take, source names, what the
+//! caller may take ([`Taking::Any`] for a one-shot `fetch`, [`Taking::Due`] for the daemon's
+//! schedule), the current time and the lease period; to give back, the time each fetched source
+//! is next due. Out: per name, [`Lease::Taken`] (this process fetches it) or
+//! [`Lease::Elsewhere`] (who holds it, if anyone, and until when to leave it alone); the leases
+//! given back with those due times, for every process sharing the store to see; or the store's
+//! error. See [`crate::store::Taking`] for how a lease is taken.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{Busy, Holder, Store, StoreError, Taking};
+
+/// The leases one process takes and gives back.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    store: Store,
+    holder: Holder,
+}
+
+/// What became of one source asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// This process holds it: it fetches the source, then gives the lease back.
+    Taken,
+    /// Another process holds it, or (with [`Taking::Due`]) fetched it lately.
+    Elsewhere {
+        /// The holder's id (`host:pid:suffix`), if one holds it; None when it was fetched
+        /// lately, or given back since it was asked for.
+        holder: Option<String>,
+        /// When to look again: the lease's expiry, the time the source is due, or (given back
+        /// meanwhile) the time of asking.
+        until: DateTime<Utc>,
+    },
+}
+
+/// What [`Leases::take`] did, per name asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taken(HashMap<String, Lease>);
+
+impl Taken {
+    /// What became of `name`; None if it was not asked for.
+    pub fn get(&self, name: &str) -> Option<&Lease> {
+        self.0.get(name)
+    }
+
+    /// Whether this process took `name`.
+    pub fn is_taken(&self, name: &str) -> bool {
+        self.get(name) == Some(&Lease::Taken)
+    }
+}
+
+impl Leases {
+    /// The leases of `holder` in `store`.
+    pub fn new(store: Store, holder: Holder) -> Leases {
+        Leases { store, holder }
+    }
+
+    /// This process's id as a lease holder.
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+
+    /// Takes the leases of `names` that `taking` allows at `now`, each until `now + lease` (the
+    /// period is an argument, not a field: the daemon reads it from its config, which a reload
+    /// may change). For each name not taken, asks the store who holds it and until when.
+    pub async fn take(
+        &self,
+        names: &[&str],
+        taking: Taking,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Taken, StoreError> {
+        let mut out: HashMap<String, Lease> = self
+            .store
+            .take_leases(names, &self.holder, taking, now, lease)
+            .await?
+            .into_iter()
+            .map(|name| (name, Lease::Taken))
+            .collect();
+        for name in names {
+            if out.contains_key(*name) {
+                continue;
+            }
+            let lease = match self.store.busy(name, now).await? {
+                Some(Busy::Held { holder, until }) => Lease::Elsewhere {
+                    holder: Some(holder),
+                    until,
+                },
+                Some(Busy::NotDue { until }) => Lease::Elsewhere { holder: None, until },
+                // Given back meanwhile: look again now.
+                None => Lease::Elsewhere {
+                    holder: None,
+                    until: now,
+                },
+            };
+            out.insert(name.to_string(), lease);
+        }
+        Ok(Taken(out))
+    }
+
+    /// Gives back this process's leases of the sources in `due`, each with the time it is next
+    /// due. A lease another process took meanwhile (after it expired) is left alone.
+    pub async fn give_back(&self, due: &[(&str, DateTime<Utc>)]) -> Result<(), StoreError> {
+        self.store.release_leases(&self.holder, due).await
+    }
+
+    /// Frees the leases of processes of this host that have exited (see
+    /// [`Store::free_stale_leases`]). Returns how many were freed.
+    pub async fn free_stale(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.store.free_stale_leases(&self.holder, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("time")
+    }
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        Store::open(&url).await.expect("open")
+    }
+
+    async fn take(leases: &Leases, names: &[&str], taking: Taking, secs: i64) -> Taken {
+        leases.take(names, taking, at(secs), LEASE).await.expect("take")
+    }
+
+    #[tokio::test]
+    async fn a_source_held_by_one_process_is_elsewhere_for_another() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        let a = Leases::new(store.clone(), Holder::new());
+        let b = Leases::new(store.clone(), Holder::new());
+
+        let taken = take(&a, &["s1", "s2"], Taking::Any, 0).await;
+        assert!(taken.is_taken("s1") && taken.is_taken("s2"));
+        assert_eq!(taken.get("s3"), None, "not asked for");
+
+        let held = Lease::Elsewhere {
+            holder: Some(a.holder().to_string()),
+            until: at(60),
+        };
+        for taking in [Taking::Any, Taking::Due] {
+            let taken = take(&b, &["s1", "s2"], taking, 1).await;
+            assert!(!taken.is_taken("s1"), "{taking:?}");
+            assert_eq!(taken.get("s1"), Some(&held), "{taking:?}");
+            assert_eq!(taken.get("s2"), Some(&held), "{taking:?}");
+        }
+
+        // Expired: the other takes it over.
+        assert!(take(&b, &["s1"], Taking::Due, 60).await.is_taken("s1"));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn given_back_a_source_waits_for_its_due_time_unless_any_is_taken() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        let a = Leases::new(store.clone(), Holder::new());
+        let b = Leases::new(store.clone(), Holder::new());
+
+        assert!(take(&a, &["s1"], Taking::Due, 0).await.is_taken("s1"));
+        a.give_back(&[("s1", at(900))]).await.expect("give back");
+
+        // A daemon's schedule waits for the due time; it is not held by anyone.
+        assert_eq!(
+            take(&b, &["s1"], Taking::Due, 10).await.get("s1"),
+            Some(&Lease::Elsewhere {
+                holder: None,
+                until: at(900)
+            })
+        );
+        // After it (or within the tolerance before it), the daemon takes it.
+        assert!(take(&b, &["s1"], Taking::Due, 900).await.is_taken("s1"));
+        b.give_back(&[("s1", at(1800))]).await.expect("give back");
+        assert!(take(&a, &["s1"], Taking::Due, 1799).await.is_taken("s1"));
+        a.give_back(&[("s1", at(2700))]).await.expect("give back");
+
+        // A one-shot fetch takes what nobody holds, due or not.
+        assert!(take(&b, &["s1"], Taking::Any, 1801).await.is_taken("s1"));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_holder_gives_back_only_its_own_leases() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        let a = Leases::new(store.clone(), Holder::new());
+        let b = Leases::new(store.clone(), Holder::new());
+
+        assert!(take(&a, &["s1"], Taking::Any, 0).await.is_taken("s1"));
+        b.give_back(&[("s1", at(900))]).await.expect("give back");
+        assert!(matches!(
+            take(&b, &["s1"], Taking::Any, 1).await.get("s1"),
+            Some(Lease::Elsewhere { holder: Some(h), .. }) if *h == a.holder().to_string()
+        ));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn leases_of_an_exited_process_of_this_host_are_freed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        // A process of this host that cannot be running (pids are below 2^22 on Linux).
+        let gone = Leases::new(
+            store.clone(),
+            Holder {
+                pid: 4_000_000_000,
+                ..Holder::new()
+            },
+        );
+        let here = Leases::new(store.clone(), Holder::new());
+        assert!(take(&gone, &["s1"], Taking::Due, 0).await.is_taken("s1"));
+        assert_eq!(here.free_stale(at(1)).await.expect("free"), 1);
+        assert!(take(&here, &["s1"], Taking::Due, 2).await.is_taken("s1"));
+        store.close().await;
+    }
+}
