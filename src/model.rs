@@ -470,3 +470,33 @@ impl StoredItem {
             .map_or(0, str::len)
     }
 }
+
+/// How specific a region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Province-level unit (incl. municipalities, autonomous regions, 香港, 澳门, 台湾).
+    Province,
+    /// Prefecture-level city, or a county-level unit directly under a province (code `xx90xx`:
+    /// 济源, 仙桃, 琼海, 石河子), which the labels and users count as a city.
+    City,
+    /// County-level unit under a city (county, district, county-level city such as 林州) or a
+    /// district of a municipality, 香港 or 澳门.
+    County,
+    /// A country other than China.
+    Country,
+}
+
+/// A region a story is about, as
+/// [`Gazetteer::classify`](crate::transform::region::Gazetteer::classify) finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    /// Adcode (6 digits) for China, ISO 3166-1 alpha-2 for a country.
+    pub code: String,
+    /// Official name.
+    pub name: String,
+    /// Level.
+    pub level: Level,
+    /// Weight of evidence (title mentions 3, lead 2, body 1, summed over copies).
+    pub score: f32,
+}
