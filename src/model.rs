@@ -1,10 +1,10 @@
 //! The data model shared by every stage: what a parsed feed item is, before and after storage.
 //!
 //! In: nothing (plain data). Out: [`Item`] (what `source::parse` produces from a feed entry),
-//! [`StoredItem`] (an item as the store keeps it, with its story), and what an item carries
-//! beside its text: [`Person`], [`Category`], [`Enclosure`] and [`Extras`] (everything else a
-//! reader shows: contributors, rights, source feed, comments, geo point, podcast fields …),
-//! which every output writes in its own format's standard way.
+//! [`StoredItem`] (an item as the store keeps it, with its story and its story's [`Regions`]),
+//! and what an item carries beside its text: [`Person`], [`Category`], [`Enclosure`] and
+//! [`Extras`] (everything else a reader shows: contributors, rights, source feed, comments, geo
+//! point, podcast fields …), which every output writes in its own format's standard way.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -450,8 +450,8 @@ pub struct StoredItem {
     /// Story id: equal for items folded together; kept as copies join, changed only when a
     /// new copy merges the item's story into an older one or splits it off (`store::fold`).
     pub story_id: String,
-    /// Regions (JSON list), empty until region tagging fills it.
-    pub regions: serde_json::Value,
+    /// The story's regions, empty until region tagging fills them.
+    pub regions: Regions,
 }
 
 impl StoredItem {
@@ -499,4 +499,70 @@ pub struct Region {
     pub level: Level,
     /// Weight of evidence (title mentions 3, lead 2, body 1, summed over copies).
     pub score: f32,
+}
+
+/// A story's regions, primary first; empty for a national story (or one not tagged yet).
+///
+/// Serialised (serde) as the store's `regions` column holds them: a JSON list of
+/// `{"code", "name", "level", "score"}` objects, keys in that order. The outputs write each
+/// region's keys in alphabetical order instead ([`Regions::output`]), as they have since
+/// regions were first written out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Regions(pub Vec<Region>);
+
+impl Regions {
+    /// The regions as the store's `regions` column holds them.
+    pub fn to_column(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "[]".to_string())
+    }
+
+    /// The regions of a `regions` column; a column that does not parse is no regions.
+    pub fn from_column(text: &str) -> Regions {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    /// The regions, primary first.
+    pub fn iter(&self) -> std::slice::Iter<'_, Region> {
+        self.0.iter()
+    }
+
+    /// The primary region, if any.
+    pub fn primary(&self) -> Option<&Region> {
+        self.0.first()
+    }
+
+    /// Whether there are none (a national story).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The regions as the outputs write them (JSON Feed `_feedfold.regions`, `export`'s
+    /// `regions`): the same list with each region's keys in alphabetical order.
+    pub fn output(&self) -> OutputRegions<'_> {
+        OutputRegions(self)
+    }
+}
+
+/// [`Regions`] as the outputs write them: see [`Regions::output`].
+#[derive(Debug, Clone, Copy)]
+pub struct OutputRegions<'a>(&'a Regions);
+
+impl Serialize for OutputRegions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// One region, keys in alphabetical order (as a `serde_json::Value` object wrote them).
+        #[derive(Serialize)]
+        struct Out<'a> {
+            code: &'a str,
+            level: Level,
+            name: &'a str,
+            score: f32,
+        }
+        serializer.collect_seq(self.0.iter().map(|r| Out {
+            code: &r.code,
+            level: r.level,
+            name: &r.name,
+            score: r.score,
+        }))
+    }
 }

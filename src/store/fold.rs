@@ -41,6 +41,7 @@ use super::ingest::{
     BATCH, Candidate, CandidateRow, candidate_from_row, compared_from_row, placeholder_list, rows_in,
 };
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
+use crate::model::Regions;
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
 use crate::transform::region::Gazetteer;
 
@@ -921,9 +922,9 @@ async fn assign_stories(
 async fn set_stories(
     conn: &mut AnyConnection,
     copies: &[(i64, &str)],
-    regions: &HashMap<String, String>,
+    regions: &HashMap<String, Regions>,
 ) -> Result<(), sqlx::Error> {
-    let empty = String::from("[]");
+    let empty = Regions::default();
     for chunk in copies.chunks(BATCH / 3) {
         let (mut story, mut region) = (String::new(), String::new());
         for j in 0..chunk.len() {
@@ -940,7 +941,7 @@ async fn set_stories(
             query = query
                 .bind(*id)
                 .bind(*story)
-                .bind(regions.get(*story).unwrap_or(&empty).as_str());
+                .bind(regions.get(*story).unwrap_or(&empty).to_column());
         }
         query.execute(&mut *conn).await?;
     }
@@ -963,7 +964,7 @@ async fn story_regions(
     conn: &mut AnyConnection,
     copies: &[(i64, &str)],
     priors: &HashMap<String, usize>,
-) -> Result<(HashMap<String, String>, Vec<String>), sqlx::Error> {
+) -> Result<(HashMap<String, Regions>, Vec<String>), sqlx::Error> {
     let story_of: HashMap<i64, &str> = copies.iter().copied().collect();
     let ids: Vec<i64> = copies.iter().map(|(id, _)| *id).collect();
     let rows = rows_in(
@@ -1000,8 +1001,7 @@ async fn story_regions(
     let gazetteer = Gazetteer::embedded();
     let tagged = par_map(&order, |(_, list)| {
         let prior = list.iter().find_map(|c| priors.get(&c.source).copied());
-        let regions = gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior);
-        serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
+        Regions(gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior))
     });
     let regions = order
         .iter()

@@ -25,7 +25,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use tokio::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::model::{Item, StoredItem};
+use crate::model::{Item, Regions, StoredItem};
 use crate::source::http::Validators;
 
 mod explain;
@@ -334,7 +334,7 @@ pub(crate) fn stored_item(row: &AnyRow) -> Result<StoredItem, sqlx::Error> {
         first_seen: from_ts(row.try_get("first_seen")?),
         exact_id: row.try_get("exact_id")?,
         story_id: row.try_get("story_id")?,
-        regions: serde_json::from_str(&row.try_get::<String, _>("regions")?).unwrap_or_default(),
+        regions: Regions::from_column(&row.try_get::<String, _>("regions")?),
     })
 }
 
