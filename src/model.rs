@@ -566,3 +566,92 @@ impl Serialize for OutputRegions<'_> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `regions` columns as the fold pass wrote them before regions had a type of their own
+    /// (`serde_json::to_string` of `Gazetteer::classify`'s list; the third made up, for scores
+    /// with a fraction), and as the outputs (JSON Feed, `export`) wrote them, through a
+    /// `serde_json::Value`: keys in alphabetical order.
+    const STORED: [(&str, &str); 4] = [
+        (
+            r#"[{"code":"610113","name":"雁塔区","level":"county","score":5.0}]"#,
+            r#"[{"code":"610113","level":"county","name":"雁塔区","score":5.0}]"#,
+        ),
+        (
+            r#"[{"code":"JP","name":"日本","level":"country","score":5.0},{"code":"US","name":"美国","level":"country","score":5.0}]"#,
+            r#"[{"code":"JP","level":"country","name":"日本","score":5.0},{"code":"US","level":"country","name":"美国","score":5.0}]"#,
+        ),
+        (
+            r#"[{"code":"610000","name":"陕西省","level":"province","score":12.5},{"code":"410100","name":"郑州市","level":"city","score":0.1}]"#,
+            r#"[{"code":"610000","level":"province","name":"陕西省","score":12.5},{"code":"410100","level":"city","name":"郑州市","score":0.1}]"#,
+        ),
+        ("[]", "[]"),
+    ];
+
+    /// A stored column reads back and is written again byte for byte, and the outputs write
+    /// what they wrote when the column was read as a `serde_json::Value`.
+    #[test]
+    fn regions_keep_the_stored_and_the_output_json() {
+        for (column, output) in STORED {
+            let regions = Regions::from_column(column);
+            assert_eq!(regions.is_empty(), column == "[]");
+            assert_eq!(regions.to_column(), column);
+            assert_eq!(serde_json::to_string(&regions).expect("json"), column);
+            let json = serde_json::to_string(&regions.output()).expect("json");
+            assert_eq!(json, output);
+            let value: serde_json::Value = serde_json::from_str(column).expect("value");
+            assert_eq!(json, value.to_string(), "as through a serde_json::Value");
+        }
+        let r = Regions::from_column(STORED[0].0);
+        assert_eq!(
+            r.primary(),
+            Some(&Region {
+                code: "610113".into(),
+                name: "雁塔区".into(),
+                level: Level::County,
+                score: 5.0,
+            })
+        );
+    }
+
+    /// What the gazetteer finds is stored as before: the first two columns above came from
+    /// `story_regions` on these stories' comparison text.
+    #[test]
+    fn classified_regions_are_stored_as_before() {
+        let g = crate::transform::region::Gazetteer::embedded();
+        let texts = [
+            ("西安市雁塔区召开会议", "西安市雁塔区今日召开会议，部署工作。"),
+            ("日本首相访问美国", "日本首相抵达美国华盛顿。"),
+        ];
+        for ((title, body), (column, _)) in texts.into_iter().zip(STORED) {
+            assert_eq!(Regions(g.classify([(title, body)], None)).to_column(), column);
+        }
+        assert_eq!(
+            Regions(g.classify([("全国两会召开", "国务院总理作报告。")], None)).to_column(),
+            "[]"
+        );
+    }
+
+    /// A column that does not parse as regions reads as none (as `unwrap_or_default` on a
+    /// `serde_json::Value` read it as no list).
+    #[test]
+    fn a_malformed_column_reads_as_no_regions() {
+        for column in [
+            "",
+            "not json",
+            "null",
+            "{}",
+            r#"[{"code":"610113"}]"#,
+            r#"[{"code":"610113","name":"雁塔区","level":"town","score":5.0}]"#,
+            r#"[{"code":"610113","name":"雁塔区","level":"county","score":5.0}"#,
+        ] {
+            let regions = Regions::from_column(column);
+            assert_eq!(regions, Regions::default(), "{column:?}");
+            assert_eq!(regions.to_column(), "[]");
+            assert_eq!(serde_json::to_string(&regions.output()).expect("json"), "[]");
+        }
+    }
+}
