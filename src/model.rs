@@ -1,10 +1,10 @@
 //! The data model shared by every stage: what a parsed feed item is, before and after storage.
 //!
 //! In: nothing (plain data). Out: [`Item`] (what `source::parse` produces from a feed entry),
-//! [`StoredItem`] (an item as the store keeps it, with its story), and what an item carries
-//! beside its text: [`Person`], [`Category`], [`Enclosure`] and [`Extras`] (everything else a
-//! reader shows: contributors, rights, source feed, comments, geo point, podcast fields …),
-//! which every output writes in its own format's standard way.
+//! [`StoredItem`] (an item as the store keeps it, with its story and its story's [`Regions`]),
+//! and what an item carries beside its text: [`Person`], [`Category`], [`Enclosure`] and
+//! [`Extras`] (everything else a reader shows: contributors, rights, source feed, comments, geo
+//! point, podcast fields …), which every output writes in its own format's standard way.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -450,8 +450,8 @@ pub struct StoredItem {
     /// Story id: equal for items folded together; kept as copies join, changed only when a
     /// new copy merges the item's story into an older one or splits it off (`store::fold`).
     pub story_id: String,
-    /// Regions (JSON list), empty until region tagging fills it.
-    pub regions: serde_json::Value,
+    /// The story's regions, empty until region tagging fills them.
+    pub regions: Regions,
 }
 
 impl StoredItem {
@@ -468,5 +468,190 @@ impl StoredItem {
             .as_deref()
             .or(self.summary_html.as_deref())
             .map_or(0, str::len)
+    }
+}
+
+/// How specific a region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Province-level unit (incl. municipalities, autonomous regions, 香港, 澳门, 台湾).
+    Province,
+    /// Prefecture-level city, or a county-level unit directly under a province (code `xx90xx`:
+    /// 济源, 仙桃, 琼海, 石河子), which the labels and users count as a city.
+    City,
+    /// County-level unit under a city (county, district, county-level city such as 林州) or a
+    /// district of a municipality, 香港 or 澳门.
+    County,
+    /// A country other than China.
+    Country,
+}
+
+/// A region a story is about, as
+/// [`Gazetteer::classify`](crate::transform::region::Gazetteer::classify) finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    /// Adcode (6 digits) for China, ISO 3166-1 alpha-2 for a country.
+    pub code: String,
+    /// Official name.
+    pub name: String,
+    /// Level.
+    pub level: Level,
+    /// Weight of evidence (title mentions 3, lead 2, body 1, summed over copies).
+    pub score: f32,
+}
+
+/// A story's regions, primary first; empty for a national story (or one not tagged yet).
+///
+/// Serialised (serde) as the store's `regions` column holds them: a JSON list of
+/// `{"code", "name", "level", "score"}` objects, keys in that order. The outputs write each
+/// region's keys in alphabetical order instead ([`Regions::output`]), as they have since
+/// regions were first written out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Regions(pub Vec<Region>);
+
+impl Regions {
+    /// The regions as the store's `regions` column holds them.
+    pub fn to_column(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "[]".to_string())
+    }
+
+    /// The regions of a `regions` column; a column that does not parse is no regions.
+    pub fn from_column(text: &str) -> Regions {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    /// The regions, primary first.
+    pub fn iter(&self) -> std::slice::Iter<'_, Region> {
+        self.0.iter()
+    }
+
+    /// The primary region, if any.
+    pub fn primary(&self) -> Option<&Region> {
+        self.0.first()
+    }
+
+    /// Whether there are none (a national story).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The regions as the outputs write them (JSON Feed `_feedfold.regions`, `export`'s
+    /// `regions`): the same list with each region's keys in alphabetical order.
+    pub fn output(&self) -> OutputRegions<'_> {
+        OutputRegions(self)
+    }
+}
+
+/// [`Regions`] as the outputs write them: see [`Regions::output`].
+#[derive(Debug, Clone, Copy)]
+pub struct OutputRegions<'a>(&'a Regions);
+
+impl Serialize for OutputRegions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// One region, keys in alphabetical order (as a `serde_json::Value` object wrote them).
+        #[derive(Serialize)]
+        struct Out<'a> {
+            code: &'a str,
+            level: Level,
+            name: &'a str,
+            score: f32,
+        }
+        serializer.collect_seq(self.0.iter().map(|r| Out {
+            code: &r.code,
+            level: r.level,
+            name: &r.name,
+            score: r.score,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `regions` columns as the fold pass wrote them before regions had a type of their own
+    /// (`serde_json::to_string` of `Gazetteer::classify`'s list; the third made up, for scores
+    /// with a fraction), and as the outputs (JSON Feed, `export`) wrote them, through a
+    /// `serde_json::Value`: keys in alphabetical order.
+    const STORED: [(&str, &str); 4] = [
+        (
+            r#"[{"code":"610113","name":"雁塔区","level":"county","score":5.0}]"#,
+            r#"[{"code":"610113","level":"county","name":"雁塔区","score":5.0}]"#,
+        ),
+        (
+            r#"[{"code":"JP","name":"日本","level":"country","score":5.0},{"code":"US","name":"美国","level":"country","score":5.0}]"#,
+            r#"[{"code":"JP","level":"country","name":"日本","score":5.0},{"code":"US","level":"country","name":"美国","score":5.0}]"#,
+        ),
+        (
+            r#"[{"code":"610000","name":"陕西省","level":"province","score":12.5},{"code":"410100","name":"郑州市","level":"city","score":0.1}]"#,
+            r#"[{"code":"610000","level":"province","name":"陕西省","score":12.5},{"code":"410100","level":"city","name":"郑州市","score":0.1}]"#,
+        ),
+        ("[]", "[]"),
+    ];
+
+    /// A stored column reads back and is written again byte for byte, and the outputs write
+    /// what they wrote when the column was read as a `serde_json::Value`.
+    #[test]
+    fn regions_keep_the_stored_and_the_output_json() {
+        for (column, output) in STORED {
+            let regions = Regions::from_column(column);
+            assert_eq!(regions.is_empty(), column == "[]");
+            assert_eq!(regions.to_column(), column);
+            assert_eq!(serde_json::to_string(&regions).expect("json"), column);
+            let json = serde_json::to_string(&regions.output()).expect("json");
+            assert_eq!(json, output);
+            let value: serde_json::Value = serde_json::from_str(column).expect("value");
+            assert_eq!(json, value.to_string(), "as through a serde_json::Value");
+        }
+        let r = Regions::from_column(STORED[0].0);
+        assert_eq!(
+            r.primary(),
+            Some(&Region {
+                code: "610113".into(),
+                name: "雁塔区".into(),
+                level: Level::County,
+                score: 5.0,
+            })
+        );
+    }
+
+    /// What the gazetteer finds is stored as before: the first two columns above came from
+    /// `story_regions` on these stories' comparison text.
+    #[test]
+    fn classified_regions_are_stored_as_before() {
+        let g = crate::transform::region::Gazetteer::embedded();
+        let texts = [
+            ("西安市雁塔区召开会议", "西安市雁塔区今日召开会议，部署工作。"),
+            ("日本首相访问美国", "日本首相抵达美国华盛顿。"),
+        ];
+        for ((title, body), (column, _)) in texts.into_iter().zip(STORED) {
+            assert_eq!(Regions(g.classify([(title, body)], None)).to_column(), column);
+        }
+        assert_eq!(
+            Regions(g.classify([("全国两会召开", "国务院总理作报告。")], None)).to_column(),
+            "[]"
+        );
+    }
+
+    /// A column that does not parse as regions reads as none (as `unwrap_or_default` on a
+    /// `serde_json::Value` read it as no list).
+    #[test]
+    fn a_malformed_column_reads_as_no_regions() {
+        for column in [
+            "",
+            "not json",
+            "null",
+            "{}",
+            r#"[{"code":"610113"}]"#,
+            r#"[{"code":"610113","name":"雁塔区","level":"town","score":5.0}]"#,
+            r#"[{"code":"610113","name":"雁塔区","level":"county","score":5.0}"#,
+        ] {
+            let regions = Regions::from_column(column);
+            assert_eq!(regions, Regions::default(), "{column:?}");
+            assert_eq!(regions.to_column(), "[]");
+            assert_eq!(serde_json::to_string(&regions.output()).expect("json"), "[]");
+        }
     }
 }

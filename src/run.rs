@@ -22,7 +22,7 @@ use url::Url;
 use crate::atomic;
 use crate::config::{Config, Location, OutputConfig, SourceConfig};
 use crate::html;
-use crate::model::Item;
+use crate::model::{Item, OutputRegions};
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
 use crate::pipeline::fetch::{Lease, Leases};
 use crate::pipeline::publish::{self, RenderError};
@@ -668,7 +668,7 @@ pub struct ExportLine<'a> {
     /// Story id: equal for items folded together.
     pub cluster: &'a str,
     /// Regions, primary first.
-    pub regions: &'a serde_json::Value,
+    pub regions: OutputRegions<'a>,
 }
 
 /// Writes every stored item as JSON Lines.
@@ -686,7 +686,7 @@ pub async fn export(store: &Store, out: &mut dyn Write) -> Result<usize, RunErro
             title: item.title.as_deref(),
             published: item.date().to_rfc3339(),
             cluster: &item.story_id,
-            regions: &item.regions,
+            regions: item.regions.output(),
         };
         serde_json::to_writer(&mut *out, &line).map_err(|e| io(e.into()))?;
         out.write_all(b"\n").map_err(io)?;

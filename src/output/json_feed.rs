@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{Entry, FeedMeta, Format, also_reported_html, email, language_tag, other_links, web_url};
 use crate::html;
-use crate::model::{Category, GeoPoint, Itunes, Person, Thumbnail};
+use crate::model::{Category, GeoPoint, Itunes, OutputRegions, Person, Thumbnail};
 
 #[derive(Serialize)]
 struct Feed<'a> {
@@ -107,7 +107,7 @@ struct LinkOut<'a> {
 struct Extension<'a> {
     story: &'a str,
     members: Vec<MemberOut<'a>>,
-    regions: &'a serde_json::Value,
+    regions: OutputRegions<'a>,
     /// The authors with every detail, when one has an email (`authors` has no place for it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<PersonOut<'a>>,
@@ -269,7 +269,7 @@ fn item(e: &Entry) -> Item<'_> {
         feedfold: Extension {
             story: &e.story,
             members,
-            regions: &e.regions,
+            regions: e.regions.output(),
             authors: if detailed {
                 PersonOut::list(&e.authors)
             } else {

@@ -55,7 +55,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
-use crate::model::{Category, Enclosure, Extras, Link, Person, StoredItem};
+use crate::model::{Category, Enclosure, Extras, Link, Person, Regions, StoredItem};
 use crate::output::query::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
@@ -233,8 +233,8 @@ pub struct Entry {
     pub source: String,
     /// The other copies (other sources or other URLs), in source order.
     pub others: Vec<Member>,
-    /// The story's regions, primary first (as stored: code, name, level, score).
-    pub regions: serde_json::Value,
+    /// The story's regions, primary first.
+    pub regions: Regions,
 }
 
 /// What choosing an output's entries needs to know of a stored item: everything but its HTML,
@@ -262,8 +262,8 @@ pub struct Light {
     pub exact_id: String,
     /// Story id.
     pub story_id: String,
-    /// Regions as stored (a JSON list).
-    pub regions: String,
+    /// The story's regions, primary first.
+    pub regions: Regions,
     /// Length in bytes of the best body (see [`StoredItem::body_len`]).
     pub body_len: usize,
 }
@@ -282,7 +282,7 @@ impl Light {
             first_seen: item.first_seen,
             exact_id: item.exact_id.clone(),
             story_id: item.story_id.clone(),
-            regions: item.regions.to_string(),
+            regions: item.regions.clone(),
             body_len: item.body_len(),
         }
     }
@@ -448,9 +448,8 @@ impl<'a> Selector<'a> {
                 });
                 members[1..].sort_by(|a, b| a.source.cmp(&b.source).then_with(|| a.key.cmp(&b.key)));
                 if filtered {
-                    let regions = serde_json::from_str(&members[0].regions).unwrap_or_default();
                     let include = [out.regions.as_slice(), selection.regions];
-                    if !regions_accept(&regions, &include, &out.exclude_regions) {
+                    if !regions_accept(&members[0].regions, &include, &out.exclude_regions) {
                         return None;
                     }
                 }
@@ -562,17 +561,12 @@ pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
     selector.finish()
 }
 
-/// Whether a story whose regions are `regions` (as stored: a list of objects with a `code`)
-/// lies in one of the regions of each non-empty list of `include` and in none of `exclude`
-/// (gazetteer units; a province includes its cities and counties).
-pub fn regions_accept(regions: &serde_json::Value, include: &[&[usize]], exclude: &[usize]) -> bool {
+/// Whether a story whose regions are `regions` lies in one of the regions of each non-empty
+/// list of `include` and in none of `exclude` (gazetteer units; a province includes its cities
+/// and counties). A region whose code the gazetteer does not know is in none.
+pub fn regions_accept(regions: &Regions, include: &[&[usize]], exclude: &[usize]) -> bool {
     let g = Gazetteer::embedded();
-    let units: Vec<usize> = regions
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| g.by_code(r.get("code")?.as_str()?))
-        .collect();
+    let units: Vec<usize> = regions.iter().filter_map(|r| g.by_code(&r.code)).collect();
     let within = |filter: &[usize]| units.iter().any(|&u| filter.iter().any(|&f| g.contains(f, u)));
     include.iter().all(|filter| filter.is_empty() || within(filter)) && !within(exclude)
 }
@@ -905,7 +899,7 @@ pub(crate) mod tests {
                 url: Some("https://other.example/a".into()),
                 title: Some("Other title".into()),
             }],
-            regions: serde_json::json!([]),
+            regions: Regions::default(),
         }
     }
 
@@ -997,7 +991,7 @@ pub(crate) mod tests {
             first_seen: DateTime::from_timestamp(first_seen, 0).expect("time"),
             exact_id: format!("e-{key}"),
             story_id: story.into(),
-            regions: "[]".into(),
+            regions: Regions::default(),
             body_len: 0,
         }
     }
@@ -1112,7 +1106,7 @@ pub(crate) mod tests {
             first_seen: DateTime::UNIX_EPOCH,
             exact_id: "e".into(),
             story_id: "s".into(),
-            regions: serde_json::json!([]),
+            regions: Regions::default(),
         }
     }
 

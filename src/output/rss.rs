@@ -285,7 +285,7 @@ fn item(x: &mut Xml, e: &Entry) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Category, Extras, Person};
+    use crate::model::{Category, Extras, Person, Regions};
     use crate::output::tests::{full_entry, meta};
     use ::rss::Channel;
     use chrono::TimeZone;
@@ -311,7 +311,7 @@ mod tests {
             enclosures: Vec::new(),
             source: "s".into(),
             others: Vec::new(),
-            regions: serde_json::json!([]),
+            regions: Regions::default(),
         };
         let meta = FeedMeta {
             name: "n".into(),

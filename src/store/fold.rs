@@ -38,6 +38,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::ingest::{BATCH, Candidate, candidate_from_row, compared_from_row, placeholder_list, rows_in};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
+use crate::model::Regions;
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
 use crate::transform::region::{Gazetteer, Region};
 
@@ -976,9 +977,9 @@ async fn assign_stories(
 async fn set_stories(
     conn: &mut AnyConnection,
     copies: &[(i64, &str)],
-    regions: &HashMap<String, String>,
+    regions: &HashMap<String, Regions>,
 ) -> Result<(), sqlx::Error> {
-    let empty = String::from("[]");
+    let empty = Regions::default();
     for chunk in copies.chunks(BATCH) {
         let sql = format!(
             "WITH v (id, story, regions) AS (VALUES {}) \
@@ -990,7 +991,7 @@ async fn set_stories(
             query = query
                 .bind(*id)
                 .bind(*story)
-                .bind(regions.get(*story).unwrap_or(&empty).as_str());
+                .bind(regions.get(*story).unwrap_or(&empty).to_column());
         }
         query.execute(&mut *conn).await?;
     }
@@ -1024,12 +1025,12 @@ async fn story_regions(
     copies: &[(i64, &str)],
     priors: &HashMap<String, usize>,
     alone: &HashMap<i64, Alone>,
-) -> Result<(HashMap<String, String>, Vec<String>), sqlx::Error> {
+) -> Result<(HashMap<String, Regions>, Vec<String>), sqlx::Error> {
     let mut members: HashMap<&str, Vec<i64>> = HashMap::new();
     for (id, story) in copies {
         members.entry(story).or_default().push(*id);
     }
-    let mut regions: HashMap<String, String> = HashMap::with_capacity(members.len());
+    let mut regions: HashMap<String, Regions> = HashMap::with_capacity(members.len());
     let mut sources: Vec<String> = Vec::new();
     let mut story_of: HashMap<i64, &str> = HashMap::new();
     for (story, ids) in &members {
@@ -1041,10 +1042,7 @@ async fn story_regions(
         };
         match known {
             Some(a) => {
-                regions.insert(
-                    story.to_string(),
-                    serde_json::to_string(&a.regions).unwrap_or_else(|_| "[]".to_string()),
-                );
+                regions.insert(story.to_string(), Regions(a.regions.clone()));
                 sources.push(a.source.clone());
             }
             None => story_of.extend(ids.iter().map(|id| (*id, *story))),
@@ -1084,14 +1082,13 @@ async fn story_regions(
     let gazetteer = Gazetteer::embedded();
     let tagged = par_map(&order, |(_, list)| {
         let prior = list.iter().find_map(|c| priors.get(&c.source).copied());
-        let regions = gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior);
-        serde_json::to_string(&regions).unwrap_or_else(|_| "[]".to_string())
+        Regions(gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior))
     });
     regions.extend(
         order
             .iter()
             .zip(tagged)
-            .map(|((story, _), json)| ((**story).to_string(), json)),
+            .map(|((story, _), regions)| ((**story).to_string(), regions)),
     );
     Ok((regions, sources))
 }

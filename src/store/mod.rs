@@ -25,7 +25,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use tokio::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::model::{Item, StoredItem};
+use crate::model::{Item, Regions, StoredItem};
 use crate::source::http::Validators;
 
 mod explain;
@@ -338,7 +338,7 @@ pub(crate) fn stored_item(row: &AnyRow) -> Result<StoredItem, sqlx::Error> {
         first_seen: from_ts(row.try_get("first_seen")?),
         exact_id: row.try_get("exact_id")?,
         story_id: row.try_get("story_id")?,
-        regions: serde_json::from_str(&row.try_get::<String, _>("regions")?).unwrap_or_default(),
+        regions: Regions::from_column(&row.try_get::<String, _>("regions")?),
     })
 }
 
@@ -943,6 +943,96 @@ mod tests {
         store.close().await;
         let store = Store::open(&url).await.expect("reopen");
         assert_eq!(store.legacy_ids_before(), first_seen + 1, "recorded once");
+        store.close().await;
+    }
+
+    /// The fold pass stores a story's regions as the JSON text earlier versions wrote, both
+    /// read paths (full items, and the light rows that choose an output's entries) read them
+    /// typed, and a column that does not parse reads as no regions: in no region's output.
+    #[tokio::test]
+    async fn regions_column_keeps_its_format() {
+        use crate::config::{Dedup, OutputConfig};
+        use crate::model::Regions;
+        use crate::output::Selection;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.expect("open");
+        let item = |key: &str, title: &str, body: &str| Item {
+            key: key.to_string(),
+            guid: Some(key.to_string()),
+            title: Some(title.to_string()),
+            content: Some(format!("<p>{body}</p>")),
+            ..Item::default()
+        };
+        let items = [
+            item(
+                "a1",
+                "西安市雁塔区召开会议",
+                "西安市雁塔区今日召开会议，部署工作。",
+            ),
+            item(
+                "a2",
+                "西安市碑林区召开会议",
+                "西安市碑林区今日召开会议，部署工作。",
+            ),
+            item("a3", "全国两会召开", "国务院总理作报告。"),
+        ];
+        let render = |i: &Item| Rendered {
+            title_html: None,
+            summary_html: None,
+            content_html: i.content.clone(),
+        };
+        let now = Utc.timestamp_opt(1_641_000_000, 0).single().expect("now");
+        store.ingest("a", &items, now, &render).await.expect("ingest");
+        store
+            .fold_pending(&FoldConfig::default(), &HashMap::new())
+            .await
+            .expect("fold");
+        let columns: Vec<(String, String)> =
+            sqlx::query_as("SELECT item_key, regions FROM items ORDER BY item_key")
+                .fetch_all(&store.pool)
+                .await
+                .expect("columns");
+        // a1's column as the version before typed regions wrote it.
+        let yanta = r#"[{"code":"610113","name":"雁塔区","level":"county","score":5.0}]"#;
+        assert_eq!(columns[0], ("a1".to_string(), yanta.to_string()));
+        assert_eq!(columns[2], ("a3".to_string(), "[]".to_string()));
+        let stories: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT story_id) FROM items")
+            .fetch_one(&store.pool)
+            .await
+            .expect("stories");
+        assert_eq!(stories, 3, "three stories");
+        sqlx::query("UPDATE items SET regions = 'not json' WHERE item_key = 'a2'")
+            .execute(&store.pool)
+            .await
+            .expect("a malformed column");
+
+        let mut stored = store.items_of(&["a"]).await.expect("items");
+        stored.sort_by(|a, b| a.key.cmp(&b.key));
+        let regions: Vec<&Regions> = stored.iter().map(|i| &i.regions).collect();
+        let (shown, none) = (Regions::from_column(yanta), Regions::default());
+        assert_eq!(regions, [&shown, &none, &none]);
+
+        let shaanxi = crate::transform::region::Gazetteer::embedded()
+            .by_code("610000")
+            .expect("陕西");
+        let out = OutputConfig {
+            name: "shaanxi".into(),
+            title: "Shaanxi".into(),
+            description: None,
+            author: "desk".into(),
+            sources: None,
+            limit: 10,
+            dedup: Dedup::Story,
+            regions: vec![shaanxi],
+            exclude_regions: Vec::new(),
+            keywords: None,
+            token: None,
+        };
+        let entries = store.entries(&["a"], Selection::of(&out)).await.expect("entries");
+        let got: Vec<(&str, &Regions)> = entries.iter().map(|e| (e.title.as_str(), &e.regions)).collect();
+        assert_eq!(got, [("西安市雁塔区召开会议", &shown)]);
         store.close().await;
     }
 

@@ -14,6 +14,7 @@ use sqlx::any::AnyRow;
 
 use super::ingest::{BATCH, placeholder_list};
 use super::{ITEM_COLUMNS, ITEMS_WITH_BODIES, Store, StoreError, from_ts, query_error, stored_item};
+use crate::model::Regions;
 use crate::output::{Entry, Light, Selection, Selector};
 
 /// What [`Selector`] needs of an item, all in its `items` row (`body_len` counts bytes, as
@@ -33,7 +34,7 @@ fn light(row: &AnyRow) -> Result<Light, sqlx::Error> {
         first_seen: from_ts(row.try_get("first_seen")?),
         exact_id: row.try_get("exact_id")?,
         story_id: row.try_get("story_id")?,
-        regions: row.try_get("regions")?,
+        regions: Regions::from_column(&row.try_get::<String, _>("regions")?),
         body_len: usize::try_from(row.try_get::<i64, _>("body_len")?).unwrap_or(0),
     })
 }

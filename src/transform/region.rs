@@ -47,41 +47,12 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
-use serde::Serialize;
 
 use super::normalize::{fold, is_cjk};
+pub use crate::model::{Level, Region};
 
 const DIVISIONS: &str = include_str!("../../data/regions/divisions.tsv");
 const COUNTRIES: &str = include_str!("../../data/regions/countries.tsv");
-
-/// How specific a region is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Province-level unit (incl. municipalities, autonomous regions, 香港, 澳门, 台湾).
-    Province,
-    /// Prefecture-level city, or a county-level unit directly under a province (code `xx90xx`:
-    /// 济源, 仙桃, 琼海, 石河子), which the labels and users count as a city.
-    City,
-    /// County-level unit under a city (county, district, county-level city such as 林州) or a
-    /// district of a municipality, 香港 or 澳门.
-    County,
-    /// A country other than China.
-    Country,
-}
-
-/// A region a story is about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Region {
-    /// Adcode (6 digits) for China, ISO 3166-1 alpha-2 for a country.
-    pub code: String,
-    /// Official name.
-    pub name: String,
-    /// Level.
-    pub level: Level,
-    /// Weight of evidence (title mentions 3, lead 2, body 1, summed over copies).
-    pub score: f32,
-}
 
 /// One unit of the gazetteer.
 #[derive(Debug, Clone)]

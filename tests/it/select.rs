@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use feedfold::config::{Config, Dedup, OutputConfig, resolve_region};
 use feedfold::html;
-use feedfold::model::{Category, Person, StoredItem};
+use feedfold::model::{Category, Person, Regions, StoredItem};
 use feedfold::output::query::{Doc, Query};
 use feedfold::output::{self, Entry, Member, Selection};
 use feedfold::store::Store;
@@ -146,13 +146,11 @@ fn former_select(items: Vec<StoredItem>, out: &OutputConfig, view: Option<&str>)
     entries
 }
 
-fn within(regions: &serde_json::Value, filter: &[usize]) -> bool {
+fn within(regions: &Regions, filter: &[usize]) -> bool {
     let g = Gazetteer::embedded();
     regions
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| g.by_code(r.get("code")?.as_str()?))
+        .iter()
+        .filter_map(|r| g.by_code(&r.code))
         .any(|u| filter.iter().any(|&f| g.contains(f, u)))
 }
 

@@ -155,12 +155,7 @@ struct Score {
 }
 
 fn primary_code(i: &StoredItem) -> Option<String> {
-    i.regions
-        .as_array()
-        .and_then(|r| r.first())
-        .and_then(|r| r.get("code"))
-        .and_then(|c| c.as_str())
-        .map(str::to_string)
+    i.regions.primary().map(|r| r.code.clone())
 }
 
 /// Right when the primary region's code is the label's code (an adcode, or an ISO code abroad),

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use feedfold::model::Enclosure;
+use feedfold::model::{Enclosure, Regions};
 use feedfold::output::{Entry, FeedMeta, Format};
 use serde_json::json;
 use url::Url;
@@ -563,7 +563,7 @@ fn entry(edit: impl FnOnce(&mut Entry)) -> Entry {
         }],
         source: "src".into(),
         others: Vec::new(),
-        regions: json!([]),
+        regions: Regions::default(),
     };
     edit(&mut e);
     e
