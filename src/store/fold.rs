@@ -40,7 +40,7 @@ use super::ingest::{BATCH, Candidate, candidate_from_row, compared_from_row, pla
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::model::Regions;
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
-use crate::transform::region::{Gazetteer, Region};
+use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -1012,7 +1012,7 @@ struct Alone {
     source: String,
     /// The `[[source]] region` they were worked out with.
     prior: Option<usize>,
-    regions: Vec<Region>,
+    regions: Regions,
 }
 
 /// The regions of each story of `copies` (item id, story: every copy of those stories), from
@@ -1042,7 +1042,7 @@ async fn story_regions(
         };
         match known {
             Some(a) => {
-                regions.insert(story.to_string(), Regions(a.regions.clone()));
+                regions.insert(story.to_string(), a.regions.clone());
                 sources.push(a.source.clone());
             }
             None => story_of.extend(ids.iter().map(|id| (*id, *story))),

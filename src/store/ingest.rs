@@ -20,11 +20,11 @@ use sqlx::{Any, AnyConnection, Row};
 use super::{
     IngestCounts, Rendered, Store, StoreError, item_hash, item_id, new_group_id, query_error, to_json, ts,
 };
-use crate::model::Item;
+use crate::model::{Item, Regions};
 use crate::transform::exact_keys;
 use crate::transform::fold::Features;
 use crate::transform::normalize::{self, Comparison, Furniture};
-use crate::transform::region::{Gazetteer, Region};
+use crate::transform::region::Gazetteer;
 
 /// Rows written or looked up per statement (well under SQLite's and PostgreSQL's limits on
 /// bound parameters).
@@ -218,7 +218,9 @@ impl Work {
             source: source.to_string(),
             prior,
             features: Features::new(&self.cmp, when),
-            alone: Gazetteer::embedded().classify([(self.cmp.title.as_str(), self.cmp.body.as_str())], prior),
+            alone: Regions(
+                Gazetteer::embedded().classify([(self.cmp.title.as_str(), self.cmp.body.as_str())], prior),
+            ),
         });
     }
 }
@@ -235,7 +237,7 @@ pub(super) struct Ready {
     /// Its fold features (their `published` is set again from the stored row).
     pub(super) features: Features,
     /// Its regions as a story of one copy.
-    pub(super) alone: Vec<Region>,
+    pub(super) alone: Regions,
 }
 
 /// The time an item is compared by: its publication, else its update, else when it was first
