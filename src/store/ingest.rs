@@ -179,10 +179,9 @@ struct Work {
     lines: Vec<String>,
     /// Comparison text, under the furniture it was computed with.
     cmp: Comparison,
-    /// Whether `cmp` was computed yet.
-    compared: bool,
     exact_keys: Vec<String>,
-    /// What the folding pass will need of it, from `cmp` (see [`Ready`]).
+    /// What the folding pass will need of it, from `cmp` (see [`Ready`]); None until `cmp` is
+    /// computed, and once the pass has been handed it.
     ready: Option<Ready>,
 }
 
@@ -194,7 +193,6 @@ impl Work {
             rendered: render(item),
             lines: body_html(item).map(normalize::text_lines).unwrap_or_default(),
             cmp: Comparison::default(),
-            compared: false,
             exact_keys: exact_keys(item),
             ready: None,
         }
@@ -212,7 +210,6 @@ impl Work {
         prior: Option<usize>,
     ) {
         self.cmp = normalize::comparison_of_lines(title, &self.lines, furniture);
-        self.compared = true;
         self.ready = Some(Ready {
             hash: self.hash,
             source: source.to_string(),
@@ -255,10 +252,12 @@ struct Prepared<'a> {
 impl Prepared<'_> {
     /// Band keys of the comparison text (they depend on the text only).
     fn band_keys(&self) -> Vec<i64> {
-        match &self.work.ready {
-            Some(ready) => ready.features.band_keys(),
-            None => Features::new(&self.work.cmp, DateTime::<Utc>::UNIX_EPOCH).band_keys(),
-        }
+        let ready = self
+            .work
+            .ready
+            .as_ref()
+            .expect("every written item is compared first");
+        ready.features.band_keys()
     }
 
     /// Binds the `items` columns a new or changed copy writes, in this order: guid, url, link,
@@ -625,7 +624,7 @@ pub(super) async fn write_one(
     let furniture = learn_furniture(tx, source, &line_counts(sorted.new.iter().map(|i| &work[i]))).await?;
     for i in sorted.new.iter().chain(&sorted.changed) {
         let w = work.get_mut(i).expect("worked out above");
-        if furniture != *guess || !w.compared {
+        if furniture != *guess || w.ready.is_none() {
             let item = &latest[*i];
             w.compare(
                 item.title.as_deref(),
