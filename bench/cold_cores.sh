@@ -7,7 +7,9 @@
 # Usage: bench/cold_cores.sh BASELINES_DIR "CPUS..." BINARY...
 #   e.g. bench/cold_cores.sh ../shared/baselines "0-1 0" /tmp/feedfold-before target/release/feedfold
 #   BASELINES_DIR holds e2e_cycle.py (makes the origin's feeds; not part of this repo).
-# Environment: SOURCES (1000), ITEMS (30), ORIGIN_PORT (8768). Loopback only.
+# Environment: SOURCES (1000), ITEMS (30), ORIGIN_PORT (8768); LOGS, a folder to keep each run's
+# standard error in (as CPUS-PHASE-N.log; set RUST_LOG=feedfold=debug for stage timings).
+# Loopback only.
 set -euo pipefail
 BASELINES=$(cd "${1:?usage: $0 BASELINES_DIR \"CPUS...\" BINARY...}" && pwd)
 read -r -a CPUS <<< "${2:?cpu lists}"
@@ -27,7 +29,7 @@ python3 "$BASELINES/e2e_cycle.py" --make-origin "$WORK/origin" --sources "$SOURC
 PIDS+=($!)
 wait_for "http://127.0.0.1:$ORIGIN_PORT/stats"
 {
-    printf '[store]\nurl = "sqlite://iv.db"\n\n[fetch]\nconcurrency = 48\nper_host = 48\n\n'
+    printf '[store]\nurl = "sqlite://iv.db"\n\n[fetch]\nconcurrency = %d\nper_host = %d\n\n' "${CONCURRENCY:-48}" "${CONCURRENCY:-48}"
     printf '[publish]\ndir = "public"\nbase_url = "http://localhost:8080"\n\n'
     for ((i = 0; i < SOURCES; i++)); do
         printf '[[source]]\nname = "s%04d"\nurl = "http://127.0.0.1:%d/feed-%04d.xml"\n\n' "$i" "$ORIGIN_PORT" "$i"
@@ -36,11 +38,14 @@ wait_for "http://127.0.0.1:$ORIGIN_PORT/stats"
     printf '[[output]]\nname = "shanghai"\ntitle = "Shanghai"\nregions = ["上海"]\n'
 } > "$WORK/cores.toml"
 for cpus in "${CPUS[@]}"; do
+    n=0
     for bin in "${BINS[@]}"; do
+        n=$((n + 1))
         rm -rf "$WORK/run" && mkdir "$WORK/run" && cp "$WORK/cores.toml" "$WORK/run/"
         for phase in cold all-304; do
             /usr/bin/time -o "$WORK/time" -f "%e %U %S %M" taskset -c "$cpus" "$bin" fetch \
-                --config "$WORK/run/cores.toml" --out "$WORK/run/public" 2> /dev/null || true
+                --config "$WORK/run/cores.toml" --out "$WORK/run/public" \
+                2> "${LOGS:-/dev/null}${LOGS:+/$cpus-$phase-$n.log}" || true
             read -r wall user sys rss < "$WORK/time"
             printf 'cpus %-4s %-8s wall %6.2f s  user %5.2f s  sys %5.2f s  peak RSS %4d MB  %s\n' \
                 "$cpus" "$phase" "$wall" "$user" "$sys" "$((rss / 1024))" "$bin"
