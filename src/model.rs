@@ -4,7 +4,8 @@
 //! [`StoredItem`] (an item as the store keeps it, with its story and its story's [`Regions`]),
 //! and what an item carries beside its text: [`Person`], [`Category`], [`Enclosure`] and
 //! [`Extras`] (everything else a reader shows: contributors, rights, source feed, comments, geo
-//! point, podcast fields …), which every output writes in its own format's standard way.
+//! point, podcast fields …), which every output writes in its own format's standard way; and
+//! [`Light`], the columns of a stored item that choosing an output's entries reads first.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -564,6 +565,62 @@ impl Serialize for OutputRegions<'_> {
             name: &r.name,
             score: r.score,
         }))
+    }
+}
+
+/// What choosing an output's entries needs to know of a stored item: everything but its HTML,
+/// authors, categories and enclosures, which are read only for the entries shown (see
+/// [`Selector`](crate::output::Selector)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Light {
+    /// The store's id of the item (for [`Selector::wanted`](crate::output::Selector::wanted)).
+    pub id: i64,
+    /// Name of the source the item came from.
+    pub source: String,
+    /// Our key within the source.
+    pub key: String,
+    /// Absolute link, if any.
+    pub link: Option<String>,
+    /// Plain-text title.
+    pub title: Option<String>,
+    /// Publication time as given by the feed.
+    pub published: Option<DateTime<Utc>>,
+    /// Update time as given by the feed.
+    pub updated: Option<DateTime<Utc>>,
+    /// When feedfold first stored the item.
+    pub first_seen: DateTime<Utc>,
+    /// Exact-duplicate group.
+    pub exact_id: String,
+    /// Story id.
+    pub story_id: String,
+    /// The story's regions, primary first.
+    pub regions: Regions,
+    /// Length in bytes of the best body (see [`StoredItem::body_len`]).
+    pub body_len: usize,
+}
+
+impl Light {
+    /// The light part of a stored item, under the id `id`.
+    pub fn of(id: i64, item: &StoredItem) -> Light {
+        Light {
+            id,
+            source: item.source.clone(),
+            key: item.key.clone(),
+            link: item.link.clone(),
+            title: item.title.clone(),
+            published: item.published,
+            updated: item.updated,
+            first_seen: item.first_seen,
+            exact_id: item.exact_id.clone(),
+            story_id: item.story_id.clone(),
+            regions: item.regions.clone(),
+            body_len: item.body_len(),
+        }
+    }
+
+    /// See [`StoredItem::date`].
+    pub fn date(&self) -> DateTime<Utc> {
+        self.published.or(self.updated).unwrap_or(self.first_seen)
     }
 }
 

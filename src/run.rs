@@ -520,6 +520,9 @@ pub async fn publish(
             }
         }
     }
+    // Outputs are selected and rendered side by side (each selection on a connection of its
+    // own, each rendering on a blocking thread), in config order for what is reported.
+    let mut chosen = Vec::new();
     for out in &cfg.outputs {
         let (folder, link) = match (&out.token, &private) {
             (None, _) => (absolute.as_path(), SelfLink::Plain),
@@ -529,36 +532,48 @@ pub async fn publish(
                 continue;
             }
         };
-        let sources = cfg.output_sources(out);
-        // Public files keep the folder as given (`--out`), for the paths reported.
-        let base = if out.token.is_some() { folder } else { dir };
-        let paths: Vec<PathBuf> = Format::ALL
-            .iter()
-            .map(|format| base.join(format!("{}.{}", out.name, format.extension())))
-            .collect();
-        let key = folder.join(&out.name).display().to_string();
-        let generations = store.source_generations(&sources).await?;
-        let fingerprint = output_fingerprint(&program, cfg, out, &sources, &generations);
-        if paths.iter().all(|p| p.is_file())
-            && store.published_fingerprint(&key).await?.as_deref() == Some(fingerprint.as_str())
-        {
-            continue;
-        }
-        let started = Instant::now();
-        let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
-        let jobs = Format::ALL.map(|format| (meta.clone(), format)).to_vec();
-        let rendered = publish::render(store, &out.name, &sources, Selection::of(out), jobs, now).await?;
-        let secret = out.token.is_some();
-        for (bytes, path) in rendered.into_iter().zip(paths) {
-            write_atomically(&path, &bytes, secret)?;
+        chosen.push((out, folder, link));
+    }
+    let program = &program;
+    let parallel = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut written = futures_util::stream::iter(chosen)
+        .map(|(out, folder, link)| async move {
+            let sources = cfg.output_sources(out);
+            // Public files keep the folder as given (`--out`), for the paths reported.
+            let base = if out.token.is_some() { folder } else { dir };
+            let paths: Vec<PathBuf> = Format::ALL
+                .iter()
+                .map(|format| base.join(format!("{}.{}", out.name, format.extension())))
+                .collect();
+            let key = folder.join(&out.name).display().to_string();
+            let generations = store.source_generations(&sources).await?;
+            let fingerprint = output_fingerprint(program, cfg, out, &sources, &generations);
+            if paths.iter().all(|p| p.is_file())
+                && store.published_fingerprint(&key).await?.as_deref() == Some(fingerprint.as_str())
+            {
+                return Ok::<_, RunError>(Vec::new());
+            }
+            let started = Instant::now();
+            let meta = FeedMeta::of(out, &cfg.publish.base_url, link);
+            let jobs = Format::ALL.map(|format| (meta.clone(), format)).to_vec();
+            let rendered = publish::render(store, &out.name, &sources, Selection::of(out), jobs, now).await?;
+            let secret = out.token.is_some();
+            for (bytes, path) in rendered.iter().zip(&paths) {
+                write_atomically(path, bytes, secret)?;
+            }
+            store.set_published_fingerprint(&key, &fingerprint).await?;
+            tracing::debug!(output = %out.name, elapsed = ?started.elapsed(), "output written");
+            Ok(paths.into_iter().map(|p| (p, secret)).collect())
+        })
+        .buffered(parallel);
+    while let Some(paths) = written.next().await {
+        for (path, secret) in paths? {
             if secret {
                 done.written_private.push(path);
             } else {
                 done.written.push(path);
             }
         }
-        store.set_published_fingerprint(&key, &fingerprint).await?;
-        tracing::debug!(output = %out.name, elapsed = ?started.elapsed(), "output written");
     }
     Ok(done)
 }

@@ -9,7 +9,7 @@
 //! Selection takes two steps so memory follows the entries shown, not the items stored: a
 //! [`Selector`] groups, filters by region and sorts [`Light`] items (no HTML), then asks for the
 //! full items of the copies it shows (and of every copy when keywords must be matched), a batch
-//! at a time. `Store::entries` drives it from the store; [`select`] from items in memory.
+//! at a time. [`crate::pipeline::publish::entries`] drives it from the store; [`select`] from items in memory.
 //!
 //! The copy shown is the most complete one (longest body), dated by the earliest publication,
 //! and every other copy is listed as a member ("Also reported by", in the readable content of
@@ -55,7 +55,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Dedup, OutputConfig};
 use crate::html;
-use crate::model::{Category, Enclosure, Extras, Link, Person, Regions, StoredItem};
+use crate::model::{Category, Enclosure, Extras, Light, Link, Person, Regions, StoredItem};
 use crate::output::query::{Doc, Query};
 use crate::transform::region::Gazetteer;
 
@@ -235,62 +235,6 @@ pub struct Entry {
     pub others: Vec<Member>,
     /// The story's regions, primary first.
     pub regions: Regions,
-}
-
-/// What choosing an output's entries needs to know of a stored item: everything but its HTML,
-/// authors, categories and enclosures, which are read only for the entries shown (see
-/// [`Selector`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Light {
-    /// The store's id of the item (for [`Selector::wanted`]).
-    pub id: i64,
-    /// Name of the source the item came from.
-    pub source: String,
-    /// Our key within the source.
-    pub key: String,
-    /// Absolute link, if any.
-    pub link: Option<String>,
-    /// Plain-text title.
-    pub title: Option<String>,
-    /// Publication time as given by the feed.
-    pub published: Option<DateTime<Utc>>,
-    /// Update time as given by the feed.
-    pub updated: Option<DateTime<Utc>>,
-    /// When feedfold first stored the item.
-    pub first_seen: DateTime<Utc>,
-    /// Exact-duplicate group.
-    pub exact_id: String,
-    /// Story id.
-    pub story_id: String,
-    /// The story's regions, primary first.
-    pub regions: Regions,
-    /// Length in bytes of the best body (see [`StoredItem::body_len`]).
-    pub body_len: usize,
-}
-
-impl Light {
-    /// The light part of a stored item, under the id `id`.
-    pub fn of(id: i64, item: &StoredItem) -> Light {
-        Light {
-            id,
-            source: item.source.clone(),
-            key: item.key.clone(),
-            link: item.link.clone(),
-            title: item.title.clone(),
-            published: item.published,
-            updated: item.updated,
-            first_seen: item.first_seen,
-            exact_id: item.exact_id.clone(),
-            story_id: item.story_id.clone(),
-            regions: item.regions.clone(),
-            body_len: item.body_len(),
-        }
-    }
-
-    /// See [`StoredItem::date`].
-    fn date(&self) -> DateTime<Utc> {
-        self.published.or(self.updated).unwrap_or(self.first_seen)
-    }
 }
 
 /// What to select: an output's entries, optionally narrowed further by a request's regions and
@@ -542,7 +486,7 @@ impl<'a> Selector<'a> {
 /// Groups stored items into entries according to the output's `dedup`, keeps the stories its
 /// region and keyword filters accept, newest first, at most `limit`, every one with a
 /// per-output id (as in a store created with per-output ids). For items already in memory;
-/// `Store::entries` selects from the store reading HTML only for the entries shown.
+/// [`crate::pipeline::publish::entries`] selects from the store reading HTML only for the entries shown.
 pub fn select(items: Vec<StoredItem>, out: &OutputConfig) -> Vec<Entry> {
     let light = items
         .iter()

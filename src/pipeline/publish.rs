@@ -2,15 +2,19 @@
 //!
 //! In: the store, an output's sources and [`Selection`], and what to render: pairs of feed
 //! metadata (which carries the self link) and format. Out: the bytes of each pair, in the order
-//! asked, or a [`RenderError`]. The selection reads the store once for all pairs; the rendering
-//! runs off the async workers, so a large output does not hold up requests or fetches.
+//! asked, or a [`RenderError`]. The selection reads the store once for all pairs ([`entries`]:
+//! the light rows of the sources' items, then in full only the items the
+//! [`Selector`] asks for); the rendering runs off the async workers, so a large output does not
+//! hold up requests or fetches.
 //!
 //! `fetch` writes the bytes to files ([`crate::run::publish`]), the daemon keeps them in memory
 //! for its feeds and renders its ad-hoc views (`?region=`, `?q=`) through the same function.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
-use crate::output::{self, FeedMeta, Format, OutputError, Selection};
+use crate::output::{self, Entry, FeedMeta, Format, OutputError, Selection, Selector};
 use crate::store::{Store, StoreError};
 
 /// Why an output could not be rendered.
@@ -34,16 +38,40 @@ pub async fn render(
     jobs: Vec<(FeedMeta, Format)>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Vec<u8>>, RenderError> {
-    let entries = store.entries(sources, selection).await?;
-    let rendered = tokio::task::spawn_blocking(move || {
-        jobs.iter()
-            .map(|(meta, format)| output::render(*format, meta, &entries, now))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await
-    .map_err(|source| OutputError::Unfinished {
-        name: name.to_string(),
-        source,
-    })??;
+    let entries = Arc::new(entries(store, sources, selection).await?);
+    // Each format on a blocking thread of its own: the formats of an output render side by side.
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|(meta, format)| {
+            let entries = Arc::clone(&entries);
+            tokio::task::spawn_blocking(move || output::render(format, &meta, &entries, now))
+        })
+        .collect();
+    let mut rendered = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let bytes = task.await.map_err(|source| OutputError::Unfinished {
+            name: name.to_string(),
+            source,
+        })??;
+        rendered.push(bytes);
+    }
     Ok(rendered)
+}
+
+/// The entries of a selection over the items of `sources`: the same as
+/// [`output::select`] over [`Store::items_of`], reading HTML only for the entries considered,
+/// except that stories first stored before per-output ids keep their legacy ids
+/// ([`Store::legacy_ids_before`]).
+pub async fn entries(
+    store: &Store,
+    sources: &[&str],
+    selection: Selection<'_>,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut reads = store.selecting().await?;
+    let items = reads.light(sources).await?;
+    let mut selector = Selector::new(items, selection, store.legacy_ids_before());
+    while let Some(ids) = selector.wanted() {
+        selector.give(reads.full(&ids).await?);
+    }
+    Ok(selector.finish())
 }

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use lru::LruCache;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -215,7 +216,8 @@ impl Shared {
 /// another daemon or a `fetch` run sharing the store. Outputs no longer configured are dropped.
 /// The CPU work runs off the async workers. Returns how many outputs were rendered.
 async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::RunError> {
-    let cfg = shared.config();
+    let config = shared.config();
+    let cfg = &*config;
     let now = Utc::now();
     let mut names: Vec<&str> = cfg
         .outputs
@@ -229,28 +231,29 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
         .copied()
         .zip(shared.store.source_generations(&names).await?)
         .collect();
-    let mut count = 0;
+    // Outputs are selected and rendered side by side, as many at once as there are cores.
+    let mut stale = Vec::new();
     for out in &cfg.outputs {
         let sources = cfg.output_sources(out);
         let from: Vec<i64> = sources.iter().map(|s| counters[s]).collect();
-        if !all && lock(&shared.rendered_from).get(&out.name) == Some(&from) {
-            continue;
+        if all || lock(&shared.rendered_from).get(&out.name) != Some(&from) {
+            stale.push((out, sources, from));
         }
-        // Every format with the plain self link, then, for a private output, with the token.
-        let links: &[SelfLink] = if out.token.is_some() {
-            &[SelfLink::Plain, SelfLink::WithToken]
-        } else {
-            &[SelfLink::Plain]
+    }
+    let parallel = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut stale = stale.into_iter();
+    let mut running = futures_util::stream::FuturesOrdered::new();
+    let mut count = 0;
+    loop {
+        while running.len() < parallel
+            && let Some((out, sources, from)) = stale.next()
+        {
+            running.push_back(render_output(shared, cfg, out, sources, from, now));
+        }
+        let Some(done) = running.next().await else {
+            break;
         };
-        let jobs: Vec<(FeedMeta, Format)> = links
-            .iter()
-            .flat_map(|link| {
-                let meta = FeedMeta::of(out, &cfg.publish.base_url, *link);
-                Format::ALL.map(|format| (meta.clone(), format))
-            })
-            .collect();
-        let selection = Selection::of(out);
-        let bytes = publish::render(&shared.store, &out.name, &sources, selection, jobs, now).await?;
+        let (out, from, bytes) = done?;
         let mut variants = bytes
             .into_iter()
             .zip(Format::ALL.into_iter().cycle())
@@ -281,6 +284,33 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
         shared.metrics.totals(t.items, t.stories);
     }
     Ok(count)
+}
+
+/// One output's bytes for [`render_outputs`]: every format with the plain self link, then, for a
+/// private output, with the token; with the change counters it was rendered from.
+async fn render_output<'c>(
+    shared: &Shared,
+    cfg: &Config,
+    out: &'c OutputConfig,
+    sources: Vec<&str>,
+    from: Vec<i64>,
+    now: DateTime<Utc>,
+) -> Result<(&'c OutputConfig, Vec<i64>, Vec<Vec<u8>>), run::RunError> {
+    let links: &[SelfLink] = if out.token.is_some() {
+        &[SelfLink::Plain, SelfLink::WithToken]
+    } else {
+        &[SelfLink::Plain]
+    };
+    let jobs: Vec<(FeedMeta, Format)> = links
+        .iter()
+        .flat_map(|link| {
+            let meta = FeedMeta::of(out, &cfg.publish.base_url, *link);
+            Format::ALL.map(|format| (meta.clone(), format))
+        })
+        .collect();
+    let selection = Selection::of(out);
+    let bytes = publish::render(&shared.store, &out.name, &sources, selection, jobs, now).await?;
+    Ok((out, from, bytes))
 }
 
 /// A change the folder acts on.

@@ -43,6 +43,7 @@ pub use ingest::{Batch, Snapshot};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use migrate::MIGRATE_LOCK;
 pub use queue::Render;
+pub use select::Selecting;
 pub use status::{SourceStatus, Totals};
 
 /// SQLite settings for every connection: a busy timeout instead of immediate "database is
@@ -915,8 +916,7 @@ mod tests {
         };
         for name in ["all", "local"] {
             let out = output(name);
-            let entries = store
-                .entries(&["a", "b"], Selection::of(&out))
+            let entries = crate::pipeline::publish::entries(&store, &["a", "b"], Selection::of(&out))
                 .await
                 .expect("entries");
             let mut ids: Vec<(&str, &str)> = entries
@@ -1030,7 +1030,9 @@ mod tests {
             keywords: None,
             token: None,
         };
-        let entries = store.entries(&["a"], Selection::of(&out)).await.expect("entries");
+        let entries = crate::pipeline::publish::entries(&store, &["a"], Selection::of(&out))
+            .await
+            .expect("entries");
         let got: Vec<(&str, &Regions)> = entries.iter().map(|e| (e.title.as_str(), &e.regions)).collect();
         assert_eq!(got, [("西安市雁塔区召开会议", &shown)]);
         store.close().await;

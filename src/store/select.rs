@@ -1,23 +1,22 @@
-//! Selecting an output's entries from the store without reading every item's HTML.
+//! The rows choosing an output's entries reads, on one connection.
 //!
-//! In: the sources of an output and a [`Selection`]. Out: its [`Entry`]s, as
-//! [`output::select`](crate::output::select) would give them from every item in full. The
-//! light columns of the sources' items are read first (no HTML: the body's length is computed by
-//! the database); full rows are read only for the copies shown, a batch at a time (and, for an
-//! output with `keywords`, for every copy of the stories being considered). So without keyword
-//! filters the memory used is bounded by the entries shown, not by the items stored.
+//! In: the sources of an output, then the ids of the items wanted in full. Out: every item of
+//! those sources as a [`Light`] row (no HTML: the body's length is computed by the database),
+//! then the wanted items in full ([`StoredItem`]). Which items are wanted is decided outside the
+//! store ([`crate::output::Selector`], driven by [`crate::pipeline::publish::entries`]), so
+//! without keyword filters the memory used is bounded by the entries shown, not by the items
+//! stored.
 
 use futures_util::TryStreamExt;
-use sqlx::AnyConnection;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Row};
 
 use super::ingest::{BATCH, placeholder_list};
 use super::{ITEM_COLUMNS, ITEMS_WITH_BODIES, Store, StoreError, from_ts, query_error, stored_item};
-use crate::model::Regions;
-use crate::output::{Entry, Light, Selection, Selector};
+use crate::model::{Light, Regions, StoredItem};
 
-/// What [`Selector`] needs of an item, all in its `items` row (`body_len` counts bytes, as
+/// What [`Light`] holds of an item, all in its `items` row (`body_len` counts bytes, as
 /// [`StoredItem::body_len`] does).
 const LIGHT_COLUMNS: &str = "id, source, item_key, link, title, published, updated, first_seen, exact_id, \
      COALESCE(story_id, exact_id) AS story_id, regions, body_len";
@@ -47,26 +46,31 @@ impl Store {
         self.legacy_ids_before
     }
 
-    /// The entries of a selection over the items of `sources`: the same as
-    /// [`output::select`](crate::output::select) over [`Store::items_of`], reading HTML only for
-    /// the entries considered, except that stories first stored before per-output ids keep
-    /// their legacy ids ([`Store::legacy_ids_before`]).
-    pub async fn entries(
-        &self,
-        sources: &[&str],
-        selection: Selection<'_>,
-    ) -> Result<Vec<Entry>, StoreError> {
-        // One connection for every read: each connection of the pool maps the database file
-        // (`mmap_size`), and a scan through several would count it several times in our RSS.
-        let mut conn = self
+    /// A reader for choosing an output's entries: one connection for every read, because each
+    /// connection of the pool maps the database file (`mmap_size`), and a scan through several
+    /// would count it several times in our RSS.
+    pub async fn selecting(&self) -> Result<Selecting, StoreError> {
+        let conn = self
             .pool
             .acquire()
             .await
             .map_err(query_error("selecting entries"))?;
+        Ok(Selecting { conn })
+    }
+}
+
+/// The reads of choosing an output's entries (see [`Store::selecting`]).
+pub struct Selecting {
+    conn: PoolConnection<Any>,
+}
+
+impl Selecting {
+    /// Every item of `sources`, without its HTML.
+    pub async fn light(&mut self, sources: &[&str]) -> Result<Vec<Light>, StoreError> {
         let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
         let mut items = Vec::new();
         each_item_where_in(
-            &mut conn,
+            &mut self.conn,
             LIGHT_COLUMNS,
             "items",
             "source",
@@ -78,26 +82,27 @@ impl Store {
             },
         )
         .await?;
-        let mut selector = Selector::new(items, selection, self.legacy_ids_before);
+        Ok(items)
+    }
+
+    /// The items of `ids` in full, with their ids (an id no longer stored is left out).
+    pub async fn full(&mut self, ids: &[i64]) -> Result<Vec<(i64, StoredItem)>, StoreError> {
         let columns = format!("i.id AS id, {ITEM_COLUMNS}");
-        while let Some(ids) = selector.wanted() {
-            let mut items = Vec::with_capacity(ids.len());
-            each_item_where_in(
-                &mut conn,
-                &columns,
-                ITEMS_WITH_BODIES,
-                "i.id",
-                &ids,
-                "reading the entries shown",
-                |row| {
-                    items.push((row.try_get("id")?, stored_item(row)?));
-                    Ok(())
-                },
-            )
-            .await?;
-            selector.give(items);
-        }
-        Ok(selector.finish())
+        let mut items = Vec::with_capacity(ids.len());
+        each_item_where_in(
+            &mut self.conn,
+            &columns,
+            ITEMS_WITH_BODIES,
+            "i.id",
+            ids,
+            "reading the entries shown",
+            |row| {
+                items.push((row.try_get("id")?, stored_item(row)?));
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(items)
     }
 }
 

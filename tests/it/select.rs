@@ -1,4 +1,4 @@
-//! Selecting entries from the store on light columns (`Store::entries`) gives exactly the
+//! Selecting entries from the store on light columns (`pipeline::publish::entries`) gives exactly the
 //! entries the former selection gave from every item read in full: the same ids, copies shown,
 //! members, regions and titles, for every dedup mode, with region and keyword filters and with
 //! the daemon's ad-hoc narrowing. On SQLite, and on PostgreSQL when `FEEDFOLD_TEST_POSTGRES`
@@ -11,6 +11,7 @@ use feedfold::html;
 use feedfold::model::{Category, Person, Regions, StoredItem};
 use feedfold::output::query::{Doc, Query};
 use feedfold::output::{self, Entry, Member, Selection};
+use feedfold::pipeline::publish;
 use feedfold::store::Store;
 use feedfold::transform::region::Gazetteer;
 use xxhash_rust::xxh3::xxh3_64;
@@ -113,7 +114,7 @@ fn config_body(dir: &std::path::Path) -> String {
     format!("{outputs}{}", sources(&borrowed))
 }
 
-/// The selection as it was before `Store::entries`: every item in full, grouped, filtered
+/// The selection as it was before `pipeline::publish::entries`: every item in full, grouped, filtered
 /// (regions of the group's first item), sorted and truncated; ids as a store created with
 /// per-output ids gives them (in the ad-hoc `view`, if any).
 fn former_select(items: Vec<StoredItem>, out: &OutputConfig, view: Option<&str>) -> Vec<Entry> {
@@ -301,8 +302,7 @@ async fn same_entries(cfg: &Config, store: &Store) {
     assert!(stories.len() < all.len(), "the fixture has duplicates");
     // The copy shown is the longer in bytes (1), by content before summary (2), else the earlier (3).
     let copies = cfg.outputs.iter().find(|o| o.name == "copies").expect("output");
-    let entries = store
-        .entries(&cfg.output_sources(copies), Selection::of(copies))
+    let entries = publish::entries(store, &cfg.output_sources(copies), Selection::of(copies))
         .await
         .expect("entries");
     let shown: BTreeMap<&str, (&str, &str, usize)> = entries
@@ -328,8 +328,7 @@ async fn same_entries(cfg: &Config, store: &Store) {
         let sources = cfg.output_sources(out);
         let items = store.items_of(&sources).await.expect("items");
         let former = former_select(items.clone(), out, None);
-        let light = store
-            .entries(&sources, Selection::of(out))
+        let light = publish::entries(store, &sources, Selection::of(out))
             .await
             .expect("entries");
         assert_eq!(light, former, "output {}", out.name);
@@ -366,7 +365,9 @@ async fn same_entries(cfg: &Config, store: &Store) {
                         limit,
                         view: view.as_deref(),
                     };
-                    let light = store.entries(&sources, selection).await.expect("entries");
+                    let light = publish::entries(store, &sources, selection)
+                        .await
+                        .expect("entries");
                     assert_eq!(
                         light, former,
                         "output {} regions {regions:?} q {q:?} limit {limit}",
