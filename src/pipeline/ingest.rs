@@ -333,3 +333,61 @@ pub async fn items(
     let prepared = prepare(source, items.to_vec(), snapshot, now, None, render);
     write(store, ready, prepared).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn item(key: &str, body: &str) -> Item {
+        Item {
+            key: key.to_string(),
+            guid: Some(key.to_string()),
+            title: Some(format!("title {key}")),
+            content: Some(format!("<p>{body}</p>")),
+            ..Item::default()
+        }
+    }
+
+    fn plain() -> Render {
+        Arc::new(|i: &Item| render(i, None))
+    }
+
+    /// What the folding pass needs is kept by the ids the store wrote, under the stored hash;
+    /// a batch prepared before another write of the same items is worked out again, and keeps
+    /// only the items it wrote.
+    #[tokio::test]
+    async fn ready_features_are_kept_by_the_ids_written() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.expect("open");
+        let now = Utc.timestamp_opt(1_641_000_000, 0).single().expect("now");
+        let ready = ReadyMap::default();
+        let first = [item("a1", "one"), item("a2", "two")];
+        let counts = items(&store, &ready, "a", &first, now, plain())
+            .await
+            .expect("ingest");
+        assert_eq!((counts.new, counts.updated), (2, 0));
+        let kept = ready.take();
+        assert_eq!(kept.len(), 2);
+        for i in &first {
+            let r = &kept[&item_id("a", &i.key)];
+            assert_eq!(r.hash, item_hash(i));
+            assert_eq!(r.source, "a");
+        }
+
+        // Prepared against a snapshot that a write of a changed a1 then makes stale.
+        let second = [item("a1", "one, changed"), item("a3", "three")];
+        let snap = snapshot(&store, "a", &second).await.expect("snapshot");
+        let prepared = prepare("a", second.to_vec(), snap, now, None, plain());
+        items(&store, &ready, "a", &second[..1], now, plain())
+            .await
+            .expect("ingest");
+        ready.take();
+        let counts = write(&store, &ready, prepared).await.expect("write");
+        assert_eq!((counts.new, counts.updated, counts.unchanged), (1, 0, 1));
+        let kept = ready.take();
+        assert_eq!(kept.keys().copied().collect::<Vec<_>>(), [item_id("a", "a3")]);
+        store.close().await;
+    }
+}
