@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use chrono::{FixedOffset, Utc};
-use feedfold::run::render_item;
+use feedfold::pipeline::ingest;
 use feedfold::source::decode::decode;
 use feedfold::source::parse::parse_feed;
 use feedfold::transform::fold::Features;
@@ -45,7 +45,7 @@ fn main() {
     time("decode + parse", t, items.len());
 
     let t = Instant::now();
-    let rendered: Vec<_> = items.iter().map(|i| render_item(i, Some(&base))).collect();
+    let rendered: Vec<_> = items.iter().map(|i| ingest::render(i, Some(&base))).collect();
     time("sanitise", t, rendered.len());
 
     let t = Instant::now();

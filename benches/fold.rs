@@ -16,10 +16,12 @@
 //! not its own).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use feedfold::model::Item;
+use feedfold::pipeline::ingest::{self, ReadyMap, Render};
 use feedfold::store::{Rendered, Store};
 use feedfold::transform::fold::{Features, FoldConfig, Index};
 use feedfold::transform::normalize::{Comparison, Furniture, comparison};
@@ -208,11 +210,12 @@ fn persisted(n: usize) {
     let cfg = FoldConfig::default();
     let (secs, stories) = rt.block_on(async {
         let store = Store::open(&url).await.expect("store");
-        let render = |i: &Item| Rendered {
+        let render: Render = Arc::new(|i: &Item| Rendered {
             title_html: None,
             summary_html: i.summary.clone(),
             content_html: None,
-        };
+        });
+        let ready = ReadyMap::default();
         let start = Instant::now();
         for (b, chunk) in corpus.docs.chunks(100).enumerate() {
             let items: Vec<Item> = chunk
@@ -231,11 +234,13 @@ fn persisted(n: usize) {
                 })
                 .collect();
             let source = format!("feed{}", b % 50);
-            store
-                .ingest(&source, &items, when, &render)
+            ingest::items(&store, &ready, &source, &items, when, Arc::clone(&render))
                 .await
                 .expect("ingest");
-            store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+            store
+                .fold_pending(&cfg, &HashMap::new(), ready.take())
+                .await
+                .expect("fold");
         }
         let secs = start.elapsed().as_secs_f64();
         let items = store.all_items().await.expect("items");

@@ -102,7 +102,7 @@ fn decode_parse_map(c: &mut Criterion) {
 
 /// Like for like with feedparser's defaults (which sanitise HTML and resolve relative URLs while
 /// parsing): decode + parse + map, then sanitise every item's summary and content exactly as the
-/// store does before keeping an item (`run::render_item`).
+/// store does before keeping an item (`pipeline::ingest::render`).
 fn decode_parse_map_sanitize(c: &mut Criterion) {
     let bytes = feed_bytes();
     let base = base_url();
@@ -116,7 +116,7 @@ fn decode_parse_map_sanitize(c: &mut Criterion) {
             let rendered: Vec<_> = feed
                 .items
                 .iter()
-                .map(|item| feedfold::run::render_item(item, Some(&base)))
+                .map(|item| feedfold::pipeline::ingest::render(item, Some(&base)))
                 .collect();
             black_box((feed, rendered))
         });

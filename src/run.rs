@@ -1,5 +1,6 @@
 //! The jobs the binary runs, as library functions: one fetch cycle over every source, writing
-//! every output, and exporting the store.
+//! every output, and exporting the store. The work on each source is the pipeline's
+//! ([`crate::pipeline::fetch::source`]); this module only runs it for every source.
 //!
 //! In: a validated [`Config`], an open [`Store`], a [`Fetcher`] and the current time. Out:
 //! a [`SourceReport`] per source (new / updated / unchanged / not modified / failed and why, or
@@ -17,23 +18,19 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
-use url::Url;
 
 use crate::atomic;
-use crate::config::{Config, Location, OutputConfig, SourceConfig};
-use crate::html;
-use crate::model::{Item, OutputRegions};
+use crate::config::{Config, OutputConfig};
+use crate::model::OutputRegions;
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
 use crate::pipeline::fetch::{Lease, Leases};
+use crate::pipeline::ingest::ReadyMap;
 use crate::pipeline::publish::{self, RenderError};
 use crate::schedule::{Hints, Limits, host_of};
-use crate::source::decode::decode;
-use crate::source::http::{FetchError, Fetched, Fetcher};
-use crate::source::parse::{ParseError, parse_feed_with};
-use crate::store::{
-    Batch, FetchRecord, FetchStatus, FoldReport, Holder, IngestCounts, Render, Rendered, Store, StoreError,
-    Taking,
-};
+use crate::source::http::Fetcher;
+use crate::store::{FoldReport, Holder, Store, StoreError, Taking};
+
+pub use crate::pipeline::fetch::{Outcome, SourceError, SourceReport};
 
 /// A failure of a whole job (not of one source: those are reported per source).
 #[derive(Debug, thiserror::Error)]
@@ -74,90 +71,6 @@ pub enum RunError {
         /// The public folder.
         public: PathBuf,
     },
-}
-
-/// Why one source failed in a fetch cycle (reported in its [`Outcome::Failed`], never
-/// returned from the cycle).
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// Fetching failed (the error names the URL).
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// The body is not a feed feedfold can read.
-    #[error("source {name}")]
-    Parse {
-        /// The source's name.
-        name: String,
-        /// Why.
-        #[source]
-        error: ParseError,
-    },
-    /// Storing its items or its fetch failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl SourceError {
-    /// The kind of failure, for metrics: a [`FetchError::reason`], `parse` or `store`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            SourceError::Fetch(e) => e.reason(),
-            SourceError::Parse { .. } => "parse",
-            SourceError::Store(_) => "store",
-        }
-    }
-}
-
-/// What happened to one source in a fetch cycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The feed was fetched, parsed and stored.
-    Stored {
-        /// How its items were stored.
-        counts: IngestCounts,
-        /// Whether the XML had to be repaired first.
-        repaired: bool,
-        /// New address after a permanent redirect.
-        moved_to: Option<String>,
-        /// Items beyond `[fetch] max_items`, dropped.
-        dropped: usize,
-    },
-    /// The source answered 304 (or the file is unchanged): nothing was parsed.
-    NotModified,
-    /// The fetch, parse or store step failed.
-    Failed {
-        /// The error with its causes.
-        error: String,
-        /// The kind of failure, for metrics: a
-        /// [`FetchError::reason`](crate::source::http::FetchError::reason), `parse` or `store`.
-        reason: &'static str,
-    },
-    /// Another process sharing the store (a daemon or another `fetch`) was fetching the source:
-    /// this run left it to that one.
-    Elsewhere {
-        /// That process's lease-holder id (`host:pid:suffix`).
-        holder: String,
-    },
-}
-
-/// The report for one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceReport {
-    /// Source name.
-    pub name: String,
-    /// What happened.
-    pub outcome: Outcome,
-    /// How long it took.
-    pub elapsed: Duration,
-    /// What the server and the feed said about when to fetch again.
-    pub hints: Hints,
-}
-
-impl SourceReport {
-    /// Whether the source failed.
-    pub fn failed(&self) -> bool {
-        matches!(self.outcome, Outcome::Failed { .. })
-    }
 }
 
 /// An error and its causes on one line: `a: b: c`.
@@ -210,7 +123,8 @@ pub async fn fetch_all(
     let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
     let taken = leases.take(&names, Taking::Any, now, cfg.fetch.lease).await?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
-    let shared = Arc::new((cfg.clone(), store.clone(), fetcher.clone()));
+    let ready = ReadyMap::default();
+    let shared = Arc::new((cfg.clone(), store.clone(), ready.clone(), fetcher.clone()));
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
     for (i, source) in cfg.sources.iter().enumerate() {
         let Some(Lease::Elsewhere { holder, .. }) = taken.get(&source.name) else {
@@ -232,10 +146,13 @@ pub async fn fetch_all(
             let shared = Arc::clone(&shared);
             let limits = Arc::clone(&limits);
             tokio::spawn(async move {
-                let (cfg, store, fetcher) = &*shared;
+                let (cfg, store, ready, fetcher) = &*shared;
                 let source = &cfg.sources[i];
                 let _permit = limits.acquire(&host_of(&source.location)).await;
-                (i, fetch_source(cfg, source, store, fetcher, now).await)
+                (
+                    i,
+                    crate::pipeline::fetch::source(cfg, source, store, ready, fetcher, now).await,
+                )
             })
         })
         .buffer_unordered(cfg.sources.len().max(1));
@@ -266,188 +183,12 @@ pub async fn fetch_all(
         })
         .collect();
     leases.give_back(&due).await?;
-    let fold = crate::pipeline::fold::fold(store, cfg).await?;
+    let fold = crate::pipeline::fold::fold(store, cfg, &ready).await?;
     tracing::debug!(elapsed = ?started.elapsed(), items = fold.items, "folded");
     Ok(Cycle {
         reports: reports.into_iter().map(|(_, r)| r).collect(),
         fold,
     })
-}
-
-/// Fetches, decodes, parses and stores one source, recording the result in the store.
-#[tracing::instrument(skip_all, fields(source = %source.name))]
-pub async fn fetch_source(
-    cfg: &Config,
-    source: &SourceConfig,
-    store: &Store,
-    fetcher: &Fetcher,
-    now: DateTime<Utc>,
-) -> SourceReport {
-    let started = Instant::now();
-    let configured = source.location.key();
-    let mut hints = Hints::default();
-    let outcome = match run_source(cfg, source, store, fetcher, now, &configured, &mut hints).await {
-        Ok(outcome) => outcome,
-        Err(failure) => {
-            if let SourceError::Fetch(fetch) = &failure {
-                hints.retry_after = fetch.retry_after();
-                hints.gone = fetch.is_gone();
-            }
-            let (error, reason) = (error_chain(&failure), failure.reason());
-            tracing::warn!(%error, "source failed");
-            let record = FetchRecord {
-                status: FetchStatus::Failed,
-                error: Some(&error),
-                validators: None,
-                moved_to: None,
-                title: None,
-                link: None,
-            };
-            if let Err(e) = store.record_fetch(&source.name, &configured, &record, now).await {
-                tracing::error!(error = %error_chain(&e), "cannot record failure");
-            }
-            Outcome::Failed { error, reason }
-        }
-    };
-    SourceReport {
-        name: source.name.clone(),
-        outcome,
-        elapsed: started.elapsed(),
-        hints,
-    }
-}
-
-async fn run_source(
-    cfg: &Config,
-    source: &SourceConfig,
-    store: &Store,
-    fetcher: &Fetcher,
-    now: DateTime<Utc>,
-    configured: &str,
-    hints: &mut Hints,
-) -> Result<Outcome, SourceError> {
-    let state = store.source_state(&source.name, configured).await?;
-    let location = match (state.fetch_url.as_deref().map(Url::parse), &source.location) {
-        (Some(Ok(mut moved)), Location::Http(own)) => {
-            // Stored without userinfo: the configured URL's goes with it on the same origin.
-            if moved.origin() == own.origin() {
-                let _ = moved.set_username(own.username());
-                let _ = moved.set_password(own.password());
-            }
-            Location::Http(moved)
-        }
-        _ => source.location.clone(),
-    };
-    let fetched = fetcher
-        .fetch(
-            &location,
-            &state.validators,
-            cfg.allow_private_of(source),
-            &source.credentials,
-        )
-        .await?;
-    let (bytes, charset, final_url, moved_to, validators) = match fetched {
-        Fetched::NotModified { fresh_for } => {
-            hints.fresh_for = fresh_for;
-            let record = FetchRecord {
-                status: FetchStatus::NotModified,
-                error: None,
-                validators: None,
-                moved_to: None,
-                title: None,
-                link: None,
-            };
-            store.record_fetch(&source.name, configured, &record, now).await?;
-            return Ok(Outcome::NotModified);
-        }
-        Fetched::Body {
-            bytes,
-            charset,
-            final_url,
-            content_location,
-            moved_to,
-            validators,
-            fresh_for,
-        } => {
-            hints.fresh_for = fresh_for;
-            // Relative URLs in the document resolve against its own address when the server
-            // gives one (`Content-Location`), else against where it was fetched from; never
-            // with the source's credentials, which no republished link may carry.
-            (
-                bytes,
-                charset,
-                content_location
-                    .or(final_url)
-                    .map(|u| crate::redact::without_userinfo(&u).into_owned()),
-                moved_to,
-                validators,
-            )
-        }
-    };
-    let decoded = decode(&bytes, charset.as_deref());
-    let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
-    let feed =
-        parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items).map_err(|error| {
-            SourceError::Parse {
-                name: source.name.clone(),
-                error,
-            }
-        })?;
-    drop(decoded);
-    if feed.dropped > 0 {
-        tracing::warn!(
-            dropped = feed.dropped,
-            max_items = cfg.fetch.max_items,
-            "the feed has more items than [fetch] max_items: the rest were dropped"
-        );
-    }
-    hints.feed_interval = feed.update_interval;
-    let http_base = final_url.filter(html::is_web_url);
-    let render: Render = Arc::new(move |item: &Item| render_item(item, http_base.as_ref()));
-    let snapshot = store.snapshot(&source.name, &feed.items).await?;
-    let crate::source::parse::ParsedFeed {
-        title,
-        link,
-        items,
-        repaired,
-        dropped,
-        ..
-    } = feed;
-    let batch = Batch::prepare(&source.name, items, snapshot, now, source.region, &*render);
-    let counts = store.write(batch, render).await?;
-    let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
-    let record = FetchRecord {
-        status: FetchStatus::Stored,
-        error: None,
-        validators: Some(&validators),
-        moved_to: moved.as_deref(),
-        title: title.as_deref(),
-        link: link.as_deref(),
-    };
-    store.record_fetch(&source.name, configured, &record, now).await?;
-    Ok(Outcome::Stored {
-        counts,
-        repaired,
-        moved_to: moved,
-        dropped,
-    })
-}
-
-/// Sanitises an item's HTML. Relative URLs resolve against the `xml:base` in effect, else the
-/// item's own link (the page the HTML was taken from), else the feed's URL.
-pub fn render_item(item: &Item, feed_base: Option<&Url>) -> Rendered {
-    let http = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|l| Url::parse(l).ok())
-            .filter(html::is_web_url)
-    };
-    let own = http(&item.base).or_else(|| http(&item.link));
-    let base = own.as_ref().or(feed_base);
-    Rendered {
-        title_html: item.title_html.as_deref().map(|h| html::sanitize(h, base)),
-        summary_html: item.summary.as_deref().map(|h| html::sanitize(h, base)),
-        content_html: item.content.as_deref().map(|h| html::sanitize(h, base)),
-    }
 }
 
 /// What [`publish`] did.

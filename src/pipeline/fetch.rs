@@ -1,4 +1,5 @@
-//! Fetching: which sources this process fetches, the one lease path of `fetch` and the daemon.
+//! Fetching: which sources this process fetches (the one lease path of `fetch` and the daemon),
+//! and one source fetched, decoded, parsed, stored and recorded (the one fetch path of both).
 //!
 //! In: the store and this process's [`Holder`] id ([`Leases`]); to take, source names, what the
 //! caller may take ([`Taking::Any`] for a one-shot `fetch`, [`Taking::Due`] for the daemon's
@@ -7,13 +8,29 @@
 //! [`Lease::Elsewhere`] (who holds it, if anyone, and until when to leave it alone); the leases
 //! given back with those due times, for every process sharing the store to see; or the store's
 //! error. See [`crate::store::Taking`] for how a lease is taken.
+//!
+//! In: a source's config, the store, the [`ReadyMap`] of this process, the HTTP client and the
+//! current time ([`source`]). Out: a [`SourceReport`]: the source's items stored (new, updated,
+//! unchanged; worked out by [`crate::pipeline::ingest`] on the fetching task), not modified, or
+//! failed and why ([`SourceError`]); the outcome recorded in the store either way; and what the
+//! server and the feed said about when to fetch again.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use url::Url;
 
-use crate::store::{Busy, Holder, Store, StoreError, Taking};
+use crate::config::{Config, Location, SourceConfig};
+use crate::html;
+use crate::model::Item;
+use crate::pipeline::ingest::{self, ReadyMap, Render};
+use crate::schedule::Hints;
+use crate::source::decode::decode;
+use crate::source::http::{FetchError, Fetched, Fetcher};
+use crate::source::parse::{ParseError, parse_feed_with};
+use crate::store::{Busy, FetchRecord, FetchStatus, Holder, IngestCounts, Store, StoreError, Taking};
 
 /// The leases one process takes and gives back.
 #[derive(Debug, Clone)]
@@ -114,6 +131,255 @@ impl Leases {
     pub async fn free_stale(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.store.free_stale_leases(&self.holder, now).await
     }
+}
+
+/// Why one source failed in a fetch cycle (reported in its [`Outcome::Failed`], never
+/// returned from the cycle).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Fetching failed (the error names the URL).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The body is not a feed feedfold can read.
+    #[error("source {name}")]
+    Parse {
+        /// The source's name.
+        name: String,
+        /// Why.
+        #[source]
+        error: ParseError,
+    },
+    /// Storing its items or its fetch failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SourceError {
+    /// The kind of failure, for metrics: a [`FetchError::reason`], `parse` or `store`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SourceError::Fetch(e) => e.reason(),
+            SourceError::Parse { .. } => "parse",
+            SourceError::Store(_) => "store",
+        }
+    }
+}
+
+/// What happened to one source in a fetch cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The feed was fetched, parsed and stored.
+    Stored {
+        /// How its items were stored.
+        counts: IngestCounts,
+        /// Whether the XML had to be repaired first.
+        repaired: bool,
+        /// New address after a permanent redirect.
+        moved_to: Option<String>,
+        /// Items beyond `[fetch] max_items`, dropped.
+        dropped: usize,
+    },
+    /// The source answered 304 (or the file is unchanged): nothing was parsed.
+    NotModified,
+    /// The fetch, parse or store step failed.
+    Failed {
+        /// The error with its causes.
+        error: String,
+        /// The kind of failure, for metrics: a
+        /// [`FetchError::reason`](crate::source::http::FetchError::reason), `parse` or `store`.
+        reason: &'static str,
+    },
+    /// Another process sharing the store (a daemon or another `fetch`) was fetching the source:
+    /// this run left it to that one.
+    Elsewhere {
+        /// That process's lease-holder id (`host:pid:suffix`).
+        holder: String,
+    },
+}
+
+/// The report for one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    /// Source name.
+    pub name: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// What the server and the feed said about when to fetch again.
+    pub hints: Hints,
+}
+
+impl SourceReport {
+    /// Whether the source failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed { .. })
+    }
+}
+
+/// Fetches, decodes, parses and stores one source, recording the result in the store; what the
+/// folding pass needs of the items stored is kept in `ready`.
+#[tracing::instrument(name = "fetch_source", skip_all, fields(source = %source.name))]
+pub async fn source(
+    cfg: &Config,
+    source: &SourceConfig,
+    store: &Store,
+    ready: &ReadyMap,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+) -> SourceReport {
+    let started = Instant::now();
+    let configured = source.location.key();
+    let mut hints = Hints::default();
+    let outcome =
+        match fetch_and_store(cfg, source, store, ready, fetcher, now, &configured, &mut hints).await {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                if let SourceError::Fetch(fetch) = &failure {
+                    hints.retry_after = fetch.retry_after();
+                    hints.gone = fetch.is_gone();
+                }
+                let (error, reason) = (crate::run::error_chain(&failure), failure.reason());
+                tracing::warn!(%error, "source failed");
+                let record = FetchRecord {
+                    status: FetchStatus::Failed,
+                    error: Some(&error),
+                    validators: None,
+                    moved_to: None,
+                    title: None,
+                    link: None,
+                };
+                if let Err(e) = store.record_fetch(&source.name, &configured, &record, now).await {
+                    tracing::error!(error = %crate::run::error_chain(&e), "cannot record failure");
+                }
+                Outcome::Failed { error, reason }
+            }
+        };
+    SourceReport {
+        name: source.name.clone(),
+        outcome,
+        elapsed: started.elapsed(),
+        hints,
+    }
+}
+
+/// [`source`], but for recording a failure.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_and_store(
+    cfg: &Config,
+    source: &SourceConfig,
+    store: &Store,
+    ready: &ReadyMap,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+    configured: &str,
+    hints: &mut Hints,
+) -> Result<Outcome, SourceError> {
+    let state = store.source_state(&source.name, configured).await?;
+    let location = match (state.fetch_url.as_deref().map(Url::parse), &source.location) {
+        (Some(Ok(mut moved)), Location::Http(own)) => {
+            // Stored without userinfo: the configured URL's goes with it on the same origin.
+            if moved.origin() == own.origin() {
+                let _ = moved.set_username(own.username());
+                let _ = moved.set_password(own.password());
+            }
+            Location::Http(moved)
+        }
+        _ => source.location.clone(),
+    };
+    let fetched = fetcher
+        .fetch(
+            &location,
+            &state.validators,
+            cfg.allow_private_of(source),
+            &source.credentials,
+        )
+        .await?;
+    let (bytes, charset, final_url, moved_to, validators) = match fetched {
+        Fetched::NotModified { fresh_for } => {
+            hints.fresh_for = fresh_for;
+            let record = FetchRecord {
+                status: FetchStatus::NotModified,
+                error: None,
+                validators: None,
+                moved_to: None,
+                title: None,
+                link: None,
+            };
+            store.record_fetch(&source.name, configured, &record, now).await?;
+            return Ok(Outcome::NotModified);
+        }
+        Fetched::Body {
+            bytes,
+            charset,
+            final_url,
+            content_location,
+            moved_to,
+            validators,
+            fresh_for,
+        } => {
+            hints.fresh_for = fresh_for;
+            // Relative URLs in the document resolve against its own address when the server
+            // gives one (`Content-Location`), else against where it was fetched from; never
+            // with the source's credentials, which no republished link may carry.
+            (
+                bytes,
+                charset,
+                content_location
+                    .or(final_url)
+                    .map(|u| crate::redact::without_userinfo(&u).into_owned()),
+                moved_to,
+                validators,
+            )
+        }
+    };
+    let decoded = decode(&bytes, charset.as_deref());
+    let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
+    let feed =
+        parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items).map_err(|error| {
+            SourceError::Parse {
+                name: source.name.clone(),
+                error,
+            }
+        })?;
+    drop(decoded);
+    if feed.dropped > 0 {
+        tracing::warn!(
+            dropped = feed.dropped,
+            max_items = cfg.fetch.max_items,
+            "the feed has more items than [fetch] max_items: the rest were dropped"
+        );
+    }
+    hints.feed_interval = feed.update_interval;
+    let http_base = final_url.filter(html::is_web_url);
+    let render: Render = Arc::new(move |item: &Item| ingest::render(item, http_base.as_ref()));
+    let snapshot = ingest::snapshot(store, &source.name, &feed.items).await?;
+    let crate::source::parse::ParsedFeed {
+        title,
+        link,
+        items,
+        repaired,
+        dropped,
+        ..
+    } = feed;
+    let prepared = ingest::prepare(&source.name, items, snapshot, now, source.region, render);
+    let counts = ingest::write(store, ready, prepared).await?;
+    let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
+    let record = FetchRecord {
+        status: FetchStatus::Stored,
+        error: None,
+        validators: Some(&validators),
+        moved_to: moved.as_deref(),
+        title: title.as_deref(),
+        link: link.as_deref(),
+    };
+    store.record_fetch(&source.name, configured, &record, now).await?;
+    Ok(Outcome::Stored {
+        counts,
+        repaired,
+        moved_to: moved,
+        dropped,
+    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,24 @@
 //! The pipeline: the stages of work that `fetch` and the daemon share, each written once.
 //!
-//! - [`fetch`]: the leases of the sources a process fetches, taken and given back, the one lease
-//!   path of `fetch` and the daemon's schedule;
-//! - [`fold`]: the folding pass over the items waiting in the store, for `fetch` and the daemon;
+//! One source, in order, on the task that fetched it:
+//!
+//! - [`fetch`]: the leases of the sources a process fetches, taken and given back (the one lease
+//!   path of `fetch` and the daemon's schedule); then one source fetched, decoded and parsed,
+//!   handed to [`ingest`], and its outcome recorded in the store ([`fetch::source`]);
+//! - [`ingest`]: a fetch's items worked out into the rows the store writes (sanitised HTML,
+//!   text lines, comparison text, exact keys, fold features, band keys, one-copy regions), the
+//!   rows written, and what the folding pass needs of them kept in a [`ingest::ReadyMap`].
+//!
+//! Then, over every source:
+//!
+//! - [`fold`]: the folding pass over the items waiting in the store, with the features the
+//!   [`ingest::ReadyMap`] holds, for `fetch` and the daemon;
 //! - [`publish`]: an output's entries selected from the store and rendered, the one render path
 //!   of output files, the daemon's rendered outputs and its ad-hoc views.
 //!
-//! (Fetching and ingesting a source are still driven from [`crate::run`] and [`crate::serve`];
-//! issue 16 moves them here.)
+//! [`crate::run`] (the `fetch` job) and [`crate::serve`] (the daemon) only schedule these.
 
 pub mod fetch;
 pub mod fold;
+pub mod ingest;
 pub mod publish;

@@ -7,9 +7,9 @@
 //! finished, its lease given back, and the store closed.
 //!
 //! ```text
-//!  schedule::drive ── job per due source ──► take its lease ──► run::fetch_source ──► store
-//!        ▲                  (held or fetched elsewhere: Done::Elsewhere)      │ (source changed)
-//!  Signal::Reload ─► Config::load ─► Control::Sync                            ▼
+//!  schedule::drive ── job per due source ──► take its lease ──► pipeline::fetch::source ──► store
+//!        ▲                  (held or fetched elsewhere: Done::Elsewhere)            │ (source changed)
+//!  Signal::Reload ─► Config::load ─► Control::Sync                                  ▼
 //!                     folder task: fold_pending, render the outputs whose sources changed
 //!                     (and every `[server] refresh`: changes other daemons made) │
 //!  http (axum) ◄── Shared { config, outputs (rendered, compressed), ad-hoc cache, metrics }
@@ -41,6 +41,7 @@ use tokio::sync::mpsc;
 use crate::config::{Config, OutputConfig, SourceConfig};
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
 use crate::pipeline::fetch::{Lease, Leases};
+use crate::pipeline::ingest::ReadyMap;
 use crate::pipeline::{fold, publish};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
@@ -125,6 +126,8 @@ impl Rendered {
 pub struct Shared {
     config: RwLock<Arc<Config>>,
     store: Arc<Store>,
+    /// What the folding pass needs of the items this daemon stored and has not folded yet.
+    features: ReadyMap,
     fetcher: RwLock<Fetcher>,
     outputs: RwLock<HashMap<String, Arc<Rendered>>>,
     /// Per output, the change counters of its sources it was rendered from.
@@ -356,7 +359,7 @@ async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change
             }
         }
         if shared.fetching {
-            fold::fold_logged(&shared.store, &shared.config(), "new items").await;
+            fold::fold_logged(&shared.store, &shared.config(), &shared.features, "new items").await;
         }
         if !shared.serving {
             continue;
@@ -425,6 +428,7 @@ pub async fn run(
         generation: std::sync::atomic::AtomicU64::new(0),
         config: RwLock::new(Arc::new(cfg)),
         store: store.clone(),
+        features: ReadyMap::default(),
         fetcher: RwLock::new(fetcher),
         outputs: RwLock::new(HashMap::new()),
         rendered_from: Mutex::new(HashMap::new()),
@@ -442,7 +446,13 @@ pub async fn run(
         if let Err(e) = leases.free_stale(Utc::now()).await {
             tracing::error!(error = %run::error_chain(&e), "cannot free the leases of exited processes");
         }
-        fold::fold_logged(&store, &cfg, "items a previous run left waiting").await;
+        fold::fold_logged(
+            &store,
+            &cfg,
+            &shared.features,
+            "items a previous run left waiting",
+        )
+        .await;
     }
     let server = match listener {
         Some(listener) => {
@@ -580,7 +590,9 @@ async fn fetch_job(
             };
         }
     }
-    let report = run::fetch_source(&cfg, source, &shared.store, fetcher, Utc::now()).await;
+    let report =
+        crate::pipeline::fetch::source(&cfg, source, &shared.store, &shared.features, fetcher, Utc::now())
+            .await;
     let result = match &report.outcome {
         Outcome::Stored { counts, .. } => {
             // Logged once the items are committed: an operator (and the crash

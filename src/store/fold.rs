@@ -39,6 +39,7 @@ use sqlx::{AnyConnection, Row};
 use super::ingest::{BATCH, Candidate, candidate_from_row, compared_from_row, placeholder_list, rows_in};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::model::Regions;
+use crate::pipeline::ingest::Ready;
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
 use crate::transform::region::Gazetteer;
 
@@ -128,11 +129,13 @@ pub(super) async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::
 impl Store {
     /// Folds every item still waiting for a story (see the module documentation).
     /// Then recomputes the regions of every story that gained items, from the comparison text of
-    /// all its copies; `priors` maps a source name to its `[[source]] region` unit.
+    /// all its copies; `priors` maps a source name to its `[[source]] region` unit; `ready` is what
+    /// the pipeline worked out of the items this process stored, by item id.
     pub async fn fold_pending(
         &self,
         cfg: &FoldConfig,
         priors: &HashMap<String, usize>,
+        mut ready: HashMap<i64, Ready>,
     ) -> Result<FoldReport, StoreError> {
         let _guard = self.write_guard().await;
         let err = || query_error("folding stories");
@@ -158,7 +161,6 @@ impl Store {
         // The features of items this process stored were worked out as they were stored, on
         // every core (see [`Ready`]); only the others' (stored by another process, or before a
         // restart) are computed here, from their stored comparison text.
-        let mut ready = self.take_ready();
         let mut first_seen: HashMap<i64, i64> = HashMap::new();
         let mut alone: HashMap<i64, Alone> = HashMap::new();
         let mut pending: Vec<Option<Candidate>> = Vec::new();
@@ -1098,7 +1100,10 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
+    use std::sync::Arc;
+
     use crate::model::Item;
+    use crate::pipeline::ingest::{self, ReadyMap};
     use crate::store::Rendered;
     use chrono::{DateTime, TimeZone, Utc};
 
@@ -1147,10 +1152,16 @@ mod tests {
     async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
         let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
         let store = Store::open(&sqlite_url(dir)).await.expect("open");
-        store
-            .ingest("a", &[item("a1", "西安召开疫情防控会议", 0)], now, &render)
-            .await
-            .expect("ingest");
+        ingest::items(
+            &store,
+            &ReadyMap::default(),
+            "a",
+            &[item("a1", "西安召开疫情防控会议", 0)],
+            now,
+            Arc::new(render),
+        )
+        .await
+        .expect("ingest");
         (store, now)
     }
 
@@ -1253,12 +1264,18 @@ mod tests {
                 .timestamp_opt(1_641_100_000 + hour as i64 * 3600, 0)
                 .single()
                 .expect("now");
+            ingest::items(
+                &store,
+                &ReadyMap::default(),
+                source,
+                &[(*item).clone()],
+                now,
+                Arc::new(render),
+            )
+            .await
+            .expect("ingest");
             store
-                .ingest(source, &[(*item).clone()], now, &render)
-                .await
-                .expect("ingest");
-            store
-                .fold_pending(&FoldConfig::default(), &HashMap::new())
+                .fold_pending(&FoldConfig::default(), &HashMap::new(), HashMap::new())
                 .await
                 .expect("fold");
             after.push(partition(&store).await.1);
@@ -1330,16 +1347,28 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let (store, now) = store_with_a1(&dir).await;
         let cfg = FoldConfig::default();
-        store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
-        let before = store.source_generations(&["a", "b"]).await.expect("counters");
         store
-            .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
+            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
             .await
-            .expect("ingest");
+            .expect("fold");
+        let before = store.source_generations(&["a", "b"]).await.expect("counters");
+        ingest::items(
+            &store,
+            &ReadyMap::default(),
+            "b",
+            &[item("b1", "陕西：抓好疫情防控", 1)],
+            now,
+            Arc::new(render),
+        )
+        .await
+        .expect("ingest");
         let stored = store.source_generations(&["a", "b"]).await.expect("counters");
         assert_eq!(stored[0], before[0], "storing b's item changes b only");
         assert!(stored[1] > before[1]);
-        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+        let report = store
+            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
+            .await
+            .expect("fold");
         assert_eq!(report.joined, 1);
         let folded = store.source_generations(&["a", "b"]).await.expect("counters");
         assert!(folded[0] > stored[0], "a's story gained b's copy");
@@ -1355,11 +1384,20 @@ mod tests {
         let url = sqlite_url(&dir);
         let (store, now) = store_with_a1(&dir).await;
         let cfg = FoldConfig::default();
-        store
-            .ingest("b", &[item("b1", "陕西：抓好疫情防控", 1)], now, &render)
+        ingest::items(
+            &store,
+            &ReadyMap::default(),
+            "b",
+            &[item("b1", "陕西：抓好疫情防控", 1)],
+            now,
+            Arc::new(render),
+        )
+        .await
+        .expect("ingest");
+        let report = store
+            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
             .await
-            .expect("ingest");
-        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+            .expect("fold");
         assert_eq!((report.items, report.stories), (2, 1));
         let written = keys(&store).await;
         assert_eq!(written.len(), 2);
@@ -1376,11 +1414,20 @@ mod tests {
 
         let store = Store::open(&url).await.expect("reopen");
         assert_eq!(keys(&store).await, written);
-        store
-            .ingest("c", &[item("c1", "西安疫情防控会议", 2)], now, &render)
+        ingest::items(
+            &store,
+            &ReadyMap::default(),
+            "c",
+            &[item("c1", "西安疫情防控会议", 2)],
+            now,
+            Arc::new(render),
+        )
+        .await
+        .expect("ingest");
+        let report = store
+            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
             .await
-            .expect("ingest");
-        let report = store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+            .expect("fold");
         assert_eq!((report.items, report.joined, report.stories), (1, 1, 0));
         let stories: HashSet<String> = store
             .all_items()

@@ -1,15 +1,24 @@
-//! Storing a fetch's items and folding them into stories, in one transaction per fetch.
+//! Storing a fetch's items, in one transaction per fetch: rows in, SQL out.
 //!
-//! In: a source's parsed items, the folding thresholds and a renderer for sanitised HTML.
-//! Out: rows in `items` and `item_bodies` (its HTML and comparison text), band keys in
-//! `item_keys`, line counts in `source_lines`, and the counts of new / updated / unchanged items.
+//! In: a [`Batch`] of plain rows worked out by [`crate::pipeline::ingest`] against a [`Snapshot`]
+//! (each new or changed item with its sanitised HTML, comparison columns, exact keys and line
+//! hashes), and the [`Rework`] that worked them out. Out: rows in `items` and `item_bodies`,
+//! band keys in `item_keys` (for changed items that have a story), line counts in
+//! `source_lines`, exact groups in `exact_keys`, and [`Written`]: the counts of new / updated /
+//! unchanged items and the ids of the items written.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
 //! GUID) and its comparison text, and waits for the folding pass ([`Store::fold_pending`]),
 //! which indexes its band keys and gives it its story. A changed item is updated in place and
 //! keeps its story (and, if it has one, its band keys are replaced).
+//!
+//! Under the write lock the store reads again what the rows depend on: the stored hashes of the
+//! fetch's keys and, after counting the new items' lines, the source's furniture. Where either
+//! differs from the snapshot (another writer stored some of the source's items meanwhile), the
+//! store asks the batch's [`Rework`] for the rows or comparison columns again: a computation on
+//! data only known under the lock, which the store does not do itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -17,14 +26,11 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
-use super::{
-    IngestCounts, Rendered, Store, StoreError, item_hash, item_id, new_group_id, query_error, to_json, ts,
-};
-use crate::model::{Item, Regions};
-use crate::transform::exact_keys;
+use super::{IngestCounts, Rendered, Store, StoreError, new_group_id, query_error, to_json, ts};
+use crate::model::Item;
+// For `Candidate` and `CandidateRow` only, which move to the folding side (issue 16).
 use crate::transform::fold::Features;
-use crate::transform::normalize::{self, Comparison, Furniture};
-use crate::transform::region::Gazetteer;
+use crate::transform::normalize::Comparison;
 
 /// Rows written or looked up per statement (well under SQLite's and PostgreSQL's limits on
 /// bound parameters).
@@ -84,11 +90,6 @@ where
         rows.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(rows)
-}
-
-/// The HTML an item is compared by: its full content, else its summary.
-fn body_html(item: &Item) -> Option<&str> {
-    item.content.as_deref().or(item.summary.as_deref())
 }
 
 /// A stored item as the folding step sees it.
@@ -167,109 +168,150 @@ impl CandidateRow {
     }
 }
 
-/// What a new or changed item's rows need beside the item itself. Worked out before the write
-/// lock is taken (sanitising and comparison text are most of the cost of storing an item), so
-/// sources are prepared in parallel while another one writes.
-struct Work {
-    id: i64,
-    hash: i64,
-    rendered: Rendered,
-    /// The body's text lines: furniture counting and the comparison text both start from them,
-    /// so the HTML is converted to text once.
-    lines: Vec<String>,
-    /// Comparison text, under the furniture it was computed with.
-    cmp: Comparison,
-    exact_keys: Vec<String>,
-    /// What the folding pass will need of it, from `cmp` (see [`Ready`]); None until `cmp` is
-    /// computed, and once the pass has been handed it.
-    ready: Option<Ready>,
+/// What the store holds of a fetch's items, read before the write lock is taken.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Content hash of each stored key, and whether the item still waits for the folding pass.
+    pub stored: HashMap<String, (i64, bool)>,
+    /// The source's furniture: `(line hash, items)` of the lines stored in at least the number
+    /// of items asked for.
+    pub furniture: Vec<(i64, i64)>,
 }
 
-impl Work {
-    fn new(item: &Item, source: &str, hash: i64, render: &(dyn Fn(&Item) -> Rendered + Sync)) -> Work {
-        Work {
-            id: item_id(source, &item.key),
-            hash,
-            rendered: render(item),
-            lines: body_html(item).map(normalize::text_lines).unwrap_or_default(),
-            cmp: Comparison::default(),
-            exact_keys: exact_keys(item),
-            ready: None,
+/// Which of a fetch's items are new, changed or unchanged against a [`Snapshot`], as positions
+/// in [`Batch::items`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sorted {
+    /// Items whose key is not stored.
+    pub new: Vec<usize>,
+    /// Items whose key is stored with another content hash.
+    pub changed: Vec<usize>,
+    /// How many items are stored with the same content hash.
+    pub unchanged: usize,
+}
+
+impl Sorted {
+    /// `items` (with their content hashes `hashes`) sorted against `stored`.
+    pub fn of(items: &[Item], hashes: &[i64], stored: &HashMap<String, (i64, bool)>) -> Sorted {
+        let mut sorted = Sorted::default();
+        for (i, (item, hash)) in items.iter().zip(hashes).enumerate() {
+            match stored.get(item.key.as_str()).map(|(h, _)| *h) {
+                Some(h) if h == *hash => sorted.unchanged += 1,
+                Some(_) => sorted.changed.push(i),
+                None => sorted.new.push(i),
+            }
         }
-    }
-
-    /// Comparison text of the item titled `title` under `furniture`, and what the folding pass
-    /// needs of it: its fold features (compared at `when`) and its regions as a story of its own
-    /// (`prior`: its source's `[[source]] region`).
-    fn compare(
-        &mut self,
-        title: Option<&str>,
-        furniture: &Furniture,
-        source: &str,
-        when: DateTime<Utc>,
-        prior: Option<usize>,
-    ) {
-        self.cmp = normalize::comparison_of_lines(title, &self.lines, furniture);
-        self.ready = Some(Ready {
-            hash: self.hash,
-            source: source.to_string(),
-            prior,
-            features: Features::new(&self.cmp, when),
-            alone: Regions(
-                Gazetteer::embedded().classify([(self.cmp.title.as_str(), self.cmp.body.as_str())], prior),
-            ),
-        });
+        sorted
     }
 }
 
-/// What the folding pass needs of a new item, worked out when it was stored (on whichever core
-/// stored it) instead of in the pass (on one): see [`Store::fold_pending`]. Valid while the
-/// stored item's content hash is `hash`.
-#[derive(Debug)]
-pub(super) struct Ready {
-    pub(super) hash: i64,
-    pub(super) source: String,
-    /// The source's `[[source]] region` it was tagged with.
-    pub(super) prior: Option<usize>,
-    /// Its fold features (their `published` is set again from the stored row).
-    pub(super) features: Features,
-    /// Its regions as a story of one copy.
-    pub(super) alone: Regions,
+/// The comparison columns of a new or changed item, under the furniture they were computed with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compared {
+    /// Folded title (`item_bodies.cmp_title`).
+    pub title: String,
+    /// Folded body (`item_bodies.cmp_body`).
+    pub body: String,
+    /// Text lines of the body (`items.cmp_lines`).
+    pub lines: i64,
+    /// Of those, lines removed as furniture or boilerplate (`items.cmp_removed`).
+    pub removed: i64,
+    /// Band keys, for an item that already has a story (its `item_keys` row is replaced); None
+    /// for one that waits for the folding pass, which indexes it.
+    pub band_keys: Option<Vec<i64>>,
 }
 
-/// The time an item is compared by: its publication, else its update, else when it was first
-/// seen (as [`CandidateRow::read`] reads it back).
-fn compared_at(item: &Item, first_seen: DateTime<Utc>) -> DateTime<Utc> {
-    item.published.or(item.updated).unwrap_or(first_seen)
+/// What a new or changed item's rows hold beside the item itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemRow {
+    /// Its id (a hash of its source and key, the same on every daemon).
+    pub id: i64,
+    /// Its content hash.
+    pub hash: i64,
+    /// Its sanitised HTML.
+    pub rendered: Rendered,
+    /// Its body's text lines, which its comparison text is computed from (not stored).
+    pub lines: Vec<String>,
+    /// The distinct hashes of its lines that count toward the source's furniture.
+    pub learnable: Vec<i64>,
+    /// Its exact keys (canonical URL, permalink GUID): items sharing one share an exact group.
+    pub exact_keys: Vec<String>,
+    /// Its comparison columns; None until it is compared.
+    pub compared: Option<Compared>,
 }
 
-/// A new or changed item and its [`Work`], as the write steps take them.
+/// A fetch's items as the store writes them: rows worked out against a [`Snapshot`] before the
+/// write lock is taken (by [`crate::pipeline::ingest`], on the task that fetched them). It owns
+/// everything, so it can be built on another thread; [`Store::write`] stores it.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The source whose items these are.
+    pub source: String,
+    /// When they were fetched (unix seconds).
+    pub seen: i64,
+    /// The last copy of each key, in the order the feed first lists it.
+    pub items: Vec<Item>,
+    /// The content hash of each of `items`.
+    pub hashes: Vec<i64>,
+    /// What was stored when the rows were worked out.
+    pub snapshot: Snapshot,
+    /// `items` sorted against `snapshot`.
+    pub sorted: Sorted,
+    /// The rows of the new and changed items, by position in `items`.
+    pub rows: HashMap<usize, ItemRow>,
+    /// The furniture line hashes the comparison columns were computed with.
+    pub furniture: HashSet<i64>,
+    /// A line in this many of a source's items is furniture.
+    pub furniture_min: i64,
+}
+
+impl Batch {
+    /// The source whose items these are.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// The work a write does again under the write lock, where what is stored changed since the
+/// [`Batch`]'s snapshot: done by whoever worked the batch out ([`crate::pipeline::ingest`]),
+/// which the store only calls.
+pub trait Rework: Send + Sync {
+    /// The row of `items[i]` of the batch, an item that was unchanged when the batch was worked
+    /// out and is new or changed now.
+    fn row(&self, item: &Item, hash: i64) -> ItemRow;
+
+    /// The comparison columns of `item` (its row `row`) under the source's furniture `furniture`
+    /// (line hashes), with its band keys when `keys`.
+    fn compare(&self, item: &Item, row: &ItemRow, furniture: &HashSet<i64>, keys: bool) -> Compared;
+}
+
+/// What a write stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// How the fetch's items were stored.
+    pub counts: IngestCounts,
+    /// The ids of the items written (new, then changed), as [`ItemRow::id`].
+    pub ids: Vec<i64>,
+}
+
+/// A new or changed item and its row, as the write steps take them.
 struct Prepared<'a> {
     item: &'a Item,
-    work: &'a Work,
+    row: &'a ItemRow,
+    compared: &'a Compared,
 }
 
 impl Prepared<'_> {
-    /// Band keys of the comparison text (they depend on the text only).
-    fn band_keys(&self) -> Vec<i64> {
-        let ready = self
-            .work
-            .ready
-            .as_ref()
-            .expect("every written item is compared first");
-        ready.features.band_keys()
-    }
-
     /// Binds the `items` columns a new or changed copy writes, in this order: guid, url, link,
     /// title, authors, categories, enclosures, language, extras, published, updated, last_seen,
     /// content_hash, cmp_lines, cmp_removed, body_len.
     fn bind<'q>(&'q self, query: Query<'q, Any, AnyArguments>, seen: i64) -> Query<'q, Any, AnyArguments> {
-        let (item, work) = (self.item, self.work);
-        let body = work
+        let (item, row) = (self.item, self.row);
+        let body = row
             .rendered
             .content_html
             .as_ref()
-            .or(work.rendered.summary_html.as_ref());
+            .or(row.rendered.summary_html.as_ref());
         query
             .bind(item.guid.as_deref())
             .bind(item.url.as_deref())
@@ -283,22 +325,22 @@ impl Prepared<'_> {
             .bind(item.published.map(ts))
             .bind(item.updated.map(ts))
             .bind(seen)
-            .bind(work.hash)
-            .bind(work.cmp.lines as i64)
-            .bind(work.cmp.removed as i64)
+            .bind(row.hash)
+            .bind(self.compared.lines)
+            .bind(self.compared.removed)
             .bind(body.map_or(0, |b| b.len() as i64))
     }
 
     /// Binds its `item_bodies` columns: title_html, summary_html, content_html, cmp_title,
     /// cmp_body.
     fn bind_body<'q>(&'q self, query: Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments> {
-        let work = self.work;
+        let rendered = &self.row.rendered;
         query
-            .bind(work.rendered.title_html.as_deref())
-            .bind(work.rendered.summary_html.as_deref())
-            .bind(work.rendered.content_html.as_deref())
-            .bind(work.cmp.title.as_str())
-            .bind(work.cmp.body.as_str())
+            .bind(rendered.title_html.as_deref())
+            .bind(rendered.summary_html.as_deref())
+            .bind(rendered.content_html.as_deref())
+            .bind(self.compared.title.as_str())
+            .bind(self.compared.body.as_str())
     }
 }
 
@@ -327,38 +369,41 @@ async fn stored_hashes(
     Ok(stored)
 }
 
-/// The furniture stored for `source`.
-async fn stored_furniture(conn: &mut AnyConnection, source: &str) -> Result<Furniture, sqlx::Error> {
+/// `(line hash, items)` of the lines stored for `source` in at least `min` items.
+async fn stored_furniture(
+    conn: &mut AnyConnection,
+    source: &str,
+    min: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     let rows = sqlx::query("SELECT line_hash, items FROM source_lines WHERE source = $1 AND items >= $2")
         .bind(source)
-        .bind(Furniture::MIN_ITEMS)
+        .bind(min)
         .fetch_all(&mut *conn)
         .await?;
-    let pairs = rows
-        .iter()
+    rows.iter()
         .map(|r| Ok((r.try_get::<i64, _>("line_hash")?, r.try_get::<i64, _>("items")?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Furniture::from_counts(pairs))
+        .collect()
 }
 
 /// How often each learnable line occurs among `new_items` (one count per item).
-fn line_counts<'w>(new_items: impl IntoIterator<Item = &'w Work>) -> Vec<(i64, i64)> {
+fn line_counts<'r>(new_items: impl IntoIterator<Item = &'r ItemRow>) -> Vec<(i64, i64)> {
     let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
-    for w in new_items {
-        for h in normalize::learnable_lines(&w.lines) {
-            *counts.entry(h).or_default() += 1;
+    for row in new_items {
+        for h in &row.learnable {
+            *counts.entry(*h).or_default() += 1;
         }
     }
     counts.into_iter().collect()
 }
 
 /// Counts the short lines of new items and returns the source's furniture (lines in at least
-/// [`Furniture::MIN_ITEMS`] of its items, counting this batch).
+/// `min` of its items, counting this batch).
 async fn learn_furniture(
     conn: &mut AnyConnection,
     source: &str,
     counts: &[(i64, i64)],
-) -> Result<Furniture, sqlx::Error> {
+    min: i64,
+) -> Result<HashSet<i64>, sqlx::Error> {
     for chunk in counts.chunks(INDEX_ROWS) {
         let sql = format!(
             "INSERT INTO source_lines (source, line_hash, items) VALUES {} \
@@ -374,79 +419,8 @@ async fn learn_furniture(
         }
         query.execute(&mut *conn).await?;
     }
-    stored_furniture(conn, source).await
-}
-
-/// Which of a fetch's items are new, changed or unchanged against `stored`, as positions in
-/// the fetch's [`latest_copies`].
-struct Sorted {
-    new: Vec<usize>,
-    changed: Vec<usize>,
-    unchanged: usize,
-}
-
-fn sort_items(latest: &[Item], stored: &HashMap<String, (i64, bool)>) -> Sorted {
-    let mut sorted = Sorted {
-        new: Vec::new(),
-        changed: Vec::new(),
-        unchanged: 0,
-    };
-    for (i, item) in latest.iter().enumerate() {
-        match stored.get(item.key.as_str()).map(|(h, _)| *h) {
-            Some(h) if h == item_hash(item) => sorted.unchanged += 1,
-            Some(_) => sorted.changed.push(i),
-            None => sorted.new.push(i),
-        }
-    }
-    sorted
-}
-
-/// What the store holds of a fetch's items, read before the write lock is taken.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Content hash of each stored key, and whether the item still waits for the folding pass.
-    stored: HashMap<String, (i64, bool)>,
-    /// The source's furniture.
-    furniture: Furniture,
-}
-
-/// A fetch's items worked out against a [`Snapshot`]: which are new, changed or unchanged, and
-/// for the new and changed ones their sanitised HTML, text lines and comparison text. It owns
-/// everything, so it can be built on another thread; [`Store::write`] stores it.
-pub struct Batch {
-    source: String,
-    seen: i64,
-    /// The last copy of each key, in the order the feed first lists it.
-    latest: Vec<Item>,
-    snapshot: Snapshot,
-    /// Positions in `latest` of the new and the changed items, and how many are unchanged.
-    new: Vec<usize>,
-    changed: Vec<usize>,
-    unchanged: usize,
-    /// The work for the new and changed items, by position in `latest`.
-    work: HashMap<usize, Work>,
-    /// The furniture the comparison text was computed with.
-    guess: Furniture,
-    /// The source's `[[source]] region`.
-    prior: Option<usize>,
-    /// Positions in `latest` of the items the last write stored (new or changed).
-    written: Vec<usize>,
-}
-
-/// The last copy of each key among `items`, in the order the feed first lists each key.
-fn latest_copies(items: Vec<Item>) -> Vec<Item> {
-    let mut position: HashMap<String, usize> = HashMap::with_capacity(items.len());
-    let mut latest: Vec<Item> = Vec::with_capacity(items.len());
-    for item in items {
-        match position.get(item.key.as_str()) {
-            Some(&i) => latest[i] = item,
-            None => {
-                position.insert(item.key.clone(), latest.len());
-                latest.push(item);
-            }
-        }
-    }
-    latest
+    let furniture = stored_furniture(conn, source, min).await?;
+    Ok(furniture.into_iter().map(|(h, _)| h).collect())
 }
 
 /// The distinct keys of `items`.
@@ -457,104 +431,19 @@ fn distinct_keys(items: &[Item]) -> Vec<&str> {
     keys
 }
 
-impl Batch {
-    /// The source whose items these are.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Works out `items` of `source` (a fetch at `now`) against `snapshot`: pure CPU work,
-    /// sanitising with `render` only the new and changed items.
-    pub fn prepare(
-        source: &str,
-        items: Vec<Item>,
-        snapshot: Snapshot,
-        now: DateTime<Utc>,
-        prior: Option<usize>,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Batch {
-        let latest = latest_copies(items);
-        let sorted = sort_items(&latest, &snapshot.stored);
-        let mut work: HashMap<usize, Work> = sorted
-            .new
-            .iter()
-            .chain(&sorted.changed)
-            .map(|&i| (i, Work::new(&latest[i], source, item_hash(&latest[i]), render)))
-            .collect();
-        let counts = line_counts(sorted.new.iter().map(|i| &work[i]));
-        // The furniture this batch will leave, as far as can be told without the lock: lines
-        // stored as furniture, and lines this batch alone repeats often enough.
-        let guess = Furniture::from_counts(
-            snapshot
-                .furniture
-                .lines()
-                .map(|h| (h, Furniture::MIN_ITEMS))
-                .chain(counts.iter().copied()),
-        );
-        for (&i, w) in work.iter_mut() {
-            w.compare(
-                latest[i].title.as_deref(),
-                &guess,
-                source,
-                compared_at(&latest[i], now),
-                prior,
-            );
-        }
-        Batch {
-            source: source.to_string(),
-            seen: ts(now),
-            latest,
-            snapshot,
-            new: sorted.new,
-            changed: sorted.changed,
-            unchanged: sorted.unchanged,
-            work,
-            guess,
-            prior,
-            written: Vec::new(),
-        }
-    }
-
-    /// What the folding pass needs of the items the last write stored (by item id), taken out:
-    /// call it once the write is committed.
-    pub(super) fn take_ready(&mut self) -> Vec<(i64, Ready)> {
-        let written = std::mem::take(&mut self.written);
-        written
-            .iter()
-            .filter_map(|i| {
-                let w = self.work.get_mut(i)?;
-                Some((w.id, w.ready.take()?))
-            })
-            .collect()
-    }
-}
-
 impl Store {
-    /// Stores one fetch's items for `source` in one transaction: new items are inserted
-    /// (waiting for [`Store::fold_pending`]), changed ones updated in place (keeping their
-    /// story), unchanged ones left alone. `render` is called only for new and changed items.
-    ///
-    /// The same as [`Store::snapshot`], [`Batch::prepare`] and [`Store::write`] in turn (in a
-    /// transaction of its own); a caller that wants the costly middle step on another thread, and
-    /// its write grouped with others, calls them itself.
-    pub async fn ingest(
+    /// What the store holds of `items` of `source` now (read without the write lock): their
+    /// stored content hashes, and the source's lines stored in at least `furniture_min` items.
+    pub async fn snapshot(
         &self,
         source: &str,
         items: &[Item],
-        now: DateTime<Utc>,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Result<IngestCounts, StoreError> {
-        let snapshot = self.snapshot(source, items).await?;
-        let mut batch = Batch::prepare(source, items.to_vec(), snapshot, now, None, render);
-        self.write_alone(&mut batch, render).await
-    }
-
-    /// What the store holds of `items` of `source` now (read without the write lock).
-    pub async fn snapshot(&self, source: &str, items: &[Item]) -> Result<Snapshot, StoreError> {
+        furniture_min: i64,
+    ) -> Result<Snapshot, StoreError> {
         let read = async {
             let mut conn = self.pool.acquire().await?;
             let stored = stored_hashes(&mut conn, source, &distinct_keys(items)).await?;
-            let furniture = stored_furniture(&mut conn, source).await?;
+            let furniture = stored_furniture(&mut conn, source, furniture_min).await?;
             Ok::<_, sqlx::Error>(Snapshot { stored, furniture })
         };
         read.await.map_err(query_error("storing items"))
@@ -564,16 +453,15 @@ impl Store {
     pub(super) async fn write_alone(
         &self,
         batch: &mut Batch,
-        render: &(dyn Fn(&Item) -> Rendered + Sync),
-    ) -> Result<IngestCounts, StoreError> {
+        rework: &dyn Rework,
+    ) -> Result<Written, StoreError> {
         let err = query_error("storing items");
         let _guard = self.write_guard().await;
         let mut tx = self.writes.begin().await.map_err(query_error("storing items"))?;
-        match write_one(&mut tx, batch, render).await {
-            Ok(counts) => {
+        match write_one(&mut tx, batch, rework).await {
+            Ok(written) => {
                 tx.commit().await.map_err(err)?;
-                self.keep_ready(batch.take_ready());
-                Ok(counts)
+                Ok(written)
             }
             Err(e) => Err(err(e)),
         }
@@ -581,88 +469,89 @@ impl Store {
 }
 
 /// Writes a [`Batch`] inside the caller's transaction. What is stored is read again first and
-/// anything that changed since the snapshot is worked out again (with `render`), so the result
+/// anything that changed since the snapshot is worked out again (by `rework`), so the result
 /// is the same as doing everything inside the transaction.
 pub(super) async fn write_one(
     tx: &mut AnyConnection,
     batch: &mut Batch,
-    render: &(dyn Fn(&Item) -> Rendered + Sync),
-) -> Result<IngestCounts, sqlx::Error> {
+    rework: &dyn Rework,
+) -> Result<Written, sqlx::Error> {
     let Batch {
         source,
         seen,
-        latest,
+        items,
+        hashes,
         snapshot,
-        new,
-        changed,
-        unchanged,
-        work,
-        guess,
-        prior,
-        written,
+        sorted,
+        rows,
+        furniture: guess,
+        furniture_min,
     } = batch;
-    let (seen, unchanged, guess, prior) = (*seen, *unchanged, &*guess, *prior);
-    let (new, changed) = (new.clone(), changed.clone());
-    let source = source.as_str();
-    let keys = distinct_keys(latest);
+    let (seen, source) = (*seen, source.as_str());
+    let keys = distinct_keys(items);
     let stored_now = stored_hashes(tx, source, &keys).await?;
     let sorted = if stored_now == snapshot.stored {
-        Sorted {
-            new,
-            changed,
-            unchanged,
-        }
+        sorted.clone()
     } else {
-        let again = sort_items(latest, &stored_now);
+        let again = Sorted::of(items, hashes, &stored_now);
         for &i in again.new.iter().chain(&again.changed) {
-            let item = &latest[i];
-            work.entry(i)
-                .or_insert_with(|| Work::new(item, source, item_hash(item), render));
+            rows.entry(i).or_insert_with(|| rework.row(&items[i], hashes[i]));
         }
         again
     };
-    let furniture = learn_furniture(tx, source, &line_counts(sorted.new.iter().map(|i| &work[i]))).await?;
-    for i in sorted.new.iter().chain(&sorted.changed) {
-        let w = work.get_mut(i).expect("worked out above");
-        if furniture != *guess || w.ready.is_none() {
-            let item = &latest[*i];
-            w.compare(
-                item.title.as_deref(),
-                &furniture,
-                source,
-                compared_at(item, super::from_ts(seen)),
-                prior,
-            );
+    let furniture = learn_furniture(
+        tx,
+        source,
+        &line_counts(sorted.new.iter().map(|i| &rows[i])),
+        *furniture_min,
+    )
+    .await?;
+    // Items waiting for the folding pass have no band keys yet: that pass indexes them.
+    let folded = |i: usize| {
+        stored_now
+            .get(items[i].key.as_str())
+            .is_some_and(|(_, waiting)| !waiting)
+    };
+    for &i in sorted.new.iter().chain(&sorted.changed) {
+        let row = rows.get_mut(&i).expect("worked out above");
+        let keys = folded(i);
+        let stale = match &row.compared {
+            None => true,
+            Some(c) => furniture != *guess || (keys && c.band_keys.is_none()),
+        };
+        if stale {
+            row.compared = Some(rework.compare(&items[i], row, &furniture, keys));
         }
     }
-    let prepared = |i: &usize| Prepared {
-        item: &latest[*i],
-        work: &work[i],
+    let prepared = |i: &usize| {
+        let row = &rows[i];
+        Prepared {
+            item: &items[*i],
+            row,
+            compared: row.compared.as_ref().expect("compared above"),
+        }
     };
     let changed: Vec<Prepared> = sorted.changed.iter().map(prepared).collect();
     let new: Vec<Prepared> = sorted.new.iter().map(prepared).collect();
-    // Items waiting for the folding pass have no band keys yet: that pass indexes them.
-    let folded: Vec<Prepared> = sorted
+    let keyed: Vec<Prepared> = sorted
         .changed
         .iter()
-        .filter(|i| {
-            stored_now
-                .get(latest[**i].key.as_str())
-                .is_some_and(|(_, waiting)| !waiting)
-        })
+        .filter(|i| folded(**i))
         .map(prepared)
         .collect();
     update_changed(tx, source, &changed, seen).await?;
-    replace_keys(tx, &folded).await?;
+    replace_keys(tx, &keyed).await?;
     insert_new(tx, source, &new, seen).await?;
-    *written = sorted.new.iter().chain(&sorted.changed).copied().collect();
     if !changed.is_empty() || !new.is_empty() {
         super::bump_generations(tx, &[source]).await?;
     }
-    Ok(IngestCounts {
-        new: new.len(),
-        updated: changed.len(),
-        unchanged: sorted.unchanged,
+    Ok(Written {
+        counts: IngestCounts {
+            new: new.len(),
+            updated: changed.len(),
+            unchanged: sorted.unchanged,
+        },
+        ids: new.iter().chain(&changed).map(|p| p.row.id).collect(),
     })
 }
 
@@ -675,13 +564,18 @@ const INDEX_ROWS: usize = 100;
 /// compared by, which a changed publication date moves).
 async fn replace_keys(conn: &mut AnyConnection, items: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
     for p in items {
+        let keys = p
+            .compared
+            .band_keys
+            .as_deref()
+            .expect("compared with its band keys");
         sqlx::query(
             "INSERT INTO item_keys (item_id, compared_at, band_keys) \
              SELECT id, COALESCE(published, updated, first_seen), $2 FROM items WHERE id = $1 \
              ON CONFLICT (item_id) DO UPDATE SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
         )
-        .bind(p.work.id)
-        .bind(super::fold::pack_keys(&p.band_keys()))
+        .bind(p.row.id)
+        .bind(super::fold::pack_keys(keys))
         .execute(&mut *conn)
         .await?;
     }
@@ -709,7 +603,7 @@ async fn update_changed(
             "UPDATE item_bodies SET title_html = $2, summary_html = $3, content_html = $4, cmp_title = $5, \
              cmp_body = $6 WHERE id = $1",
         )
-        .bind(p.work.id);
+        .bind(p.row.id);
         p.bind_body(query).execute(&mut *conn).await?;
     }
     Ok(())
@@ -739,13 +633,13 @@ async fn exact_groups<'k>(
     let mut groups: Vec<String> = Vec::with_capacity(new.len());
     let mut fresh_keys: Vec<(&str, usize)> = Vec::new();
     for (n, p) in new.iter().enumerate() {
-        let work: &'k Work = p.work;
-        let group = work
+        let row: &'k ItemRow = p.row;
+        let group = row
             .exact_keys
             .iter()
             .find_map(|k| known.get(k).cloned())
             .unwrap_or_else(|| new_group_id(source, &p.item.key));
-        for key in &p.work.exact_keys {
+        for key in &p.row.exact_keys {
             if !known.contains_key(key) {
                 known.insert(key.clone(), group.clone());
                 fresh_keys.push((key, n));
@@ -766,7 +660,7 @@ async fn insert_new(
 ) -> Result<(), sqlx::Error> {
     let mut wanted: Vec<&str> = new
         .iter()
-        .flat_map(|p| p.work.exact_keys.iter().map(String::as_str))
+        .flat_map(|p| p.row.exact_keys.iter().map(String::as_str))
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -814,7 +708,7 @@ async fn insert_new(
         for (j, p) in chunk.iter().enumerate() {
             query = p
                 .bind(query.bind(source).bind(&p.item.key), seen)
-                .bind(p.work.id)
+                .bind(p.row.id)
                 .bind(groups[c * ITEM_ROWS + j].as_str())
                 .bind(seen);
         }
@@ -827,7 +721,7 @@ async fn insert_new(
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in chunk {
-            query = p.bind_body(query.bind(p.work.id));
+            query = p.bind_body(query.bind(p.row.id));
         }
         query.execute(&mut *conn).await?;
     }

@@ -1,7 +1,8 @@
 //! The store: sources, items and the exact-duplicate index, in SQLite or PostgreSQL.
 //!
-//! In: items from a fetch (with a function that renders their sanitised HTML), fetch results.
-//! Out: stored items with their story ids, per-source fetch state.
+//! In: a fetch's items as plain rows (worked out by [`crate::pipeline::ingest`]: sanitised HTML,
+//! comparison text, exact keys), fetch results. Out: stored items with their story ids, the ids
+//! of the items each write stored, per-source fetch state.
 //!
 //! One sqlx code path serves both databases (`AnyPool`, `$n` placeholders, one migrations
 //! folder, portable SQL). Each source's items are written in one transaction, so a crash leaves
@@ -39,10 +40,9 @@ mod status;
 
 pub use explain::{Explanation, Neighbour};
 pub use fold::{FOLD_LOCK, FoldReport};
-pub use ingest::{Batch, Snapshot};
+pub use ingest::{Batch, Compared, ItemRow, Rework, Snapshot, Sorted, Written};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use migrate::MIGRATE_LOCK;
-pub use queue::Render;
 pub use select::Selecting;
 pub use status::{SourceStatus, Totals};
 
@@ -244,10 +244,6 @@ pub struct Store {
     /// legacy entry id in every output (`store_meta.legacy_ids_before`, recorded by migration
     /// 7; see `output`, "Entry ids").
     legacy_ids_before: i64,
-    /// What the folding pass needs of items this process stored and has not folded yet, by item
-    /// id: worked out by whichever task stored them, taken by the next pass (see
-    /// [`Store::fold_pending`]).
-    ready: Arc<std::sync::Mutex<HashMap<i64, ingest::Ready>>>,
 }
 
 /// The id of an item: a hash of its source and key, the same on every daemon.
@@ -468,20 +464,7 @@ impl Store {
             write_lock: sqlite.then(|| Arc::new(Mutex::new(()))),
             queue: sqlite.then(|| Arc::new(std::sync::Mutex::new(Vec::new()))),
             legacy_ids_before: legacy_ids_before.unwrap_or(0),
-            ready: Arc::default(),
         })
-    }
-
-    /// Keeps what the folding pass needs of items just stored (see [`Store::fold_pending`]).
-    fn keep_ready(&self, ready: Vec<(i64, ingest::Ready)>) {
-        if !ready.is_empty() {
-            self.ready.lock().unwrap_or_else(|e| e.into_inner()).extend(ready);
-        }
-    }
-
-    /// Takes everything [`Store::keep_ready`] kept.
-    fn take_ready(&self) -> HashMap<i64, ingest::Ready> {
-        std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -710,6 +693,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::ingest::{self, ReadyMap, Render};
     use crate::transform::fold::FoldConfig;
 
     /// Messages name a store's URL without its password, wherever the URL carries one, and
@@ -835,9 +819,12 @@ mod tests {
             content_html: i.content.clone(),
         };
         let now = Utc.timestamp_opt(published + 7200, 0).single().expect("now");
-        store.ingest("b", &[copy], now, &render).await.expect("ingest");
+        let ready = ReadyMap::default();
+        ingest::items(&store, &ready, "b", &[copy], now, Arc::new(render))
+            .await
+            .expect("ingest");
         let report = store
-            .fold_pending(&FoldConfig::default(), &HashMap::new())
+            .fold_pending(&FoldConfig::default(), &HashMap::new(), ready.take())
             .await
             .expect("fold");
         assert_eq!(
@@ -900,7 +887,9 @@ mod tests {
             content_html: None,
         };
         let now = Utc.timestamp_opt(first_seen + 3600, 0).single().expect("now");
-        store.ingest("b", &[later], now, &render).await.expect("ingest");
+        ingest::items(&store, &ReadyMap::default(), "b", &[later], now, Arc::new(render))
+            .await
+            .expect("ingest");
         let output = |name: &str| OutputConfig {
             name: name.into(),
             title: name.into(),
@@ -984,9 +973,12 @@ mod tests {
             content_html: i.content.clone(),
         };
         let now = Utc.timestamp_opt(1_641_000_000, 0).single().expect("now");
-        store.ingest("a", &items, now, &render).await.expect("ingest");
+        let ready = ReadyMap::default();
+        ingest::items(&store, &ready, "a", &items, now, Arc::new(render))
+            .await
+            .expect("ingest");
         store
-            .fold_pending(&FoldConfig::default(), &HashMap::new())
+            .fold_pending(&FoldConfig::default(), &HashMap::new(), ready.take())
             .await
             .expect("fold");
         let columns: Vec<(String, String)> =
@@ -1070,10 +1062,12 @@ mod tests {
                     ..Item::default()
                 })
                 .collect();
-            let snapshot = store.snapshot(source, &items).await.expect("snapshot");
-            let batch = Batch::prepare(source, items, snapshot, now, None, &*render);
-            let (store, render) = (store.clone(), Arc::clone(&render));
-            writes.push(tokio::spawn(async move { store.write(batch, render).await }));
+            let snapshot = ingest::snapshot(&store, source, &items).await.expect("snapshot");
+            let prepared = ingest::prepare(source, items, snapshot, now, None, Arc::clone(&render));
+            let (store, ready) = (store.clone(), ReadyMap::default());
+            writes.push(tokio::spawn(async move {
+                ingest::write(&store, &ready, prepared).await
+            }));
         }
         // A fetch's outcome waits in the same queue.
         let recorded = {

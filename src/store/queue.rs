@@ -1,9 +1,9 @@
 //! Group commit on SQLite: writes that wait for the write lock together are committed together.
 //!
-//! In: a fetch's prepared items ([`Batch`]) or a fetch's outcome for its source, from any number
-//! of tasks at once. Out: each write done, in a transaction shared with the writes queued beside
-//! it (if one of them fails, each is written again alone, so only that one fails), and its result
-//! sent back to its task.
+//! In: a fetch's rows ([`Batch`], with its [`Rework`]) or a fetch's outcome for its source, from
+//! any number of tasks at once. Out: each write done, in a transaction shared with the writes
+//! queued beside it (if one of them fails, each is written again alone, so only that one fails),
+//! and its result ([`Written`] for rows) sent back to its task.
 //!
 //! SQLite writes every page a transaction changed at its commit. A source's items touch about a
 //! hundred index pages (item ids, exact keys and body ids are hashes, scattered over their
@@ -19,13 +19,9 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
-use super::ingest::{Batch, write_one};
-use super::{FetchRecord, FetchStatus, IngestCounts, Rendered, Store, StoreError, query_error};
-use crate::model::Item;
+use super::ingest::{Batch, Rework, Written, write_one};
+use super::{FetchRecord, FetchStatus, Store, StoreError, query_error};
 use crate::source::http::Validators;
-
-/// How items are sanitised, shared with whichever task writes the batch (see [`Store::write`]).
-pub type Render = Arc<dyn Fn(&Item) -> Rendered + Send + Sync>;
 
 /// The writes waiting for the lock.
 pub(super) type Queue = Arc<std::sync::Mutex<Vec<Job>>>;
@@ -35,8 +31,8 @@ pub(super) enum Job {
     /// A fetch's items.
     Items {
         batch: Batch,
-        render: Render,
-        done: oneshot::Sender<Result<IngestCounts, StoreError>>,
+        rework: Arc<dyn Rework>,
+        done: oneshot::Sender<Result<Written, StoreError>>,
     },
     /// A fetch's outcome for its source.
     Fetch {
@@ -101,15 +97,15 @@ fn interrupted() -> StoreError {
 }
 
 impl Store {
-    /// Writes a [`Batch`], `render` being what it was prepared with (what changed since its
-    /// snapshot is worked out again with it). On SQLite it is committed with the writes queued
-    /// beside it (see the module documentation).
-    pub async fn write(&self, mut batch: Batch, render: Render) -> Result<IngestCounts, StoreError> {
+    /// Writes a [`Batch`], `rework` being what worked it out (what changed since its snapshot is
+    /// worked out again by it). On SQLite it is committed with the writes queued beside it (see
+    /// the module documentation).
+    pub async fn write(&self, mut batch: Batch, rework: Arc<dyn Rework>) -> Result<Written, StoreError> {
         let Some(queue) = &self.queue else {
-            return self.write_alone(&mut batch, &*render).await;
+            return self.write_alone(&mut batch, &*rework).await;
         };
         let (done, result) = oneshot::channel();
-        self.through(queue, Job::Items { batch, render, done }).await;
+        self.through(queue, Job::Items { batch, rework, done }).await;
         result.await.unwrap_or_else(|_| Err(interrupted()))
     }
 
@@ -170,8 +166,7 @@ impl Store {
         tracing::debug!(writes, together = together.is_ok(), elapsed = ?started.elapsed(), "group of writes committed");
         match together {
             Ok(results) => {
-                for (mut job, result) in group.into_iter().zip(results) {
-                    self.keep_ready(job.take_ready());
+                for (job, result) in group.into_iter().zip(results) {
                     job.answer(Ok(result));
                 }
             }
@@ -185,9 +180,6 @@ impl Store {
                         Ok::<_, sqlx::Error>(result)
                     }
                     .await;
-                    if alone.is_ok() {
-                        self.keep_ready(job.take_ready());
-                    }
                     job.answer(alone);
                 }
             }
@@ -196,38 +188,30 @@ impl Store {
 }
 
 /// What a job wrote.
-enum Written {
-    Items(IngestCounts),
+enum Done {
+    Items(Written),
     Fetch,
 }
 
 impl Job {
     /// Writes the job inside `tx` (again, if an earlier attempt was rolled back).
-    async fn write(&mut self, tx: &mut AnyConnection) -> Result<Written, sqlx::Error> {
+    async fn write(&mut self, tx: &mut AnyConnection) -> Result<Done, sqlx::Error> {
         match self {
-            Job::Items { batch, render, .. } => Ok(Written::Items(write_one(tx, batch, &**render).await?)),
+            Job::Items { batch, rework, .. } => Ok(Done::Items(write_one(tx, batch, &**rework).await?)),
             Job::Fetch { record, .. } => {
                 record.write(tx).await?;
-                Ok(Written::Fetch)
+                Ok(Done::Fetch)
             }
         }
     }
 
-    /// What the folding pass needs of the items it stored (see [`Batch::take_ready`]).
-    fn take_ready(&mut self) -> Vec<(i64, super::ingest::Ready)> {
-        match self {
-            Job::Items { batch, .. } => batch.take_ready(),
-            Job::Fetch { .. } => Vec::new(),
-        }
-    }
-
     /// Sends the job's result to its task (which may have stopped waiting: then nobody is told).
-    fn answer(self, result: Result<Written, sqlx::Error>) {
+    fn answer(self, result: Result<Done, sqlx::Error>) {
         match self {
             Job::Items { done, .. } => {
                 let _ = done.send(match result {
-                    Ok(Written::Items(counts)) => Ok(counts),
-                    Ok(Written::Fetch) => unreachable!("an items job writes items"),
+                    Ok(Done::Items(written)) => Ok(written),
+                    Ok(Done::Fetch) => unreachable!("an items job writes items"),
                     Err(e) => Err(query_error("storing items")(e)),
                 });
             }

@@ -252,14 +252,14 @@ async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_mis
         link: Some("https://late.example/story.html".into()),
         ..feedfold::model::Item::default()
     };
-    let counts = env
-        .store
-        .ingest("rss2", &[item], now, &|i| run::render_item(i, None))
+    let ready = feedfold::pipeline::ingest::ReadyMap::default();
+    let render = std::sync::Arc::new(|i: &feedfold::model::Item| feedfold::pipeline::ingest::render(i, None));
+    let counts = feedfold::pipeline::ingest::items(&env.store, &ready, "rss2", &[item], now, render)
         .await
         .expect("ingest");
     assert_eq!(counts.new, 1);
     env.store
-        .fold_pending(&env.config.fold, &env.config.region_priors())
+        .fold_pending(&env.config.fold, &env.config.region_priors(), ready.take())
         .await
         .expect("fold");
     let written = names(publish().await.expect("publish"));

@@ -284,7 +284,7 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
     let now = Utc::now();
     // A first pass, so the one measured below has nothing to load.
     store
-        .fold_pending(&Default::default(), &Default::default())
+        .fold_pending(&Default::default(), &Default::default(), Default::default())
         .await
         .expect("fold");
     for source in ["a", "b"] {
@@ -295,8 +295,9 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
             content: Some(story_text(7)),
             ..feedfold::model::Item::default()
         };
-        store
-            .ingest(source, &[item], now, &|i| run::render_item(i, None))
+        let render =
+            std::sync::Arc::new(|i: &feedfold::model::Item| feedfold::pipeline::ingest::render(i, None));
+        feedfold::pipeline::ingest::items(&store, &Default::default(), source, &[item], now, render)
             .await
             .expect("ingest");
     }
@@ -310,7 +311,11 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
         .expect("lock");
     let pass = {
         let store = store.clone();
-        tokio::spawn(async move { store.fold_pending(&Default::default(), &Default::default()).await })
+        tokio::spawn(async move {
+            store
+                .fold_pending(&Default::default(), &Default::default(), Default::default())
+                .await
+        })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!pass.is_finished(), "the pass waits for the one under way");
