@@ -39,7 +39,9 @@ use sqlx::{AnyConnection, Row};
 use super::ingest::{BATCH, Candidate, candidate_from_row, compared_from_row, placeholder_list, rows_in};
 use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
 use crate::model::Regions;
-use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
+use crate::transform::fold::{
+    FoldConfig, Postings, Similarity, Verdict, cluster, index_keys, judge, judge_all,
+};
 use crate::transform::region::Gazetteer;
 
 /// What a folding pass did.
@@ -476,128 +478,6 @@ struct Found {
     ranked: Vec<Vec<u32>>,
     /// The stored items among the candidates.
     stored: Vec<Candidate>,
-}
-
-/// Buckets of [`Postings::starts`]: one per value of a key's top 16 bits.
-const PREFIXES: usize = 1 << 16;
-
-fn prefix(key: u64) -> usize {
-    (key >> 48) as usize
-}
-
-/// An inverted index from band keys to items, built for a set of query keys.
-#[derive(Default)]
-pub(super) struct Postings {
-    /// The query keys (as unsigned), sorted and distinct: a key's slot is its position. A hash
-    /// map sized for benchmark (iv)'s 1.2 million keys (about 35 MB by its layout) sat at the
-    /// peak of the folding pass; this list takes about 10 MB.
-    slots: Vec<u64>,
-    /// Where the keys with each value of the top 16 bits start in `slots` (and, last, its
-    /// length): band keys are hashes, so a lookup searches a few dozen keys at most.
-    starts: Vec<u32>,
-    /// Per slot, the range of `nodes` holding the items with that key (an item once per copy of
-    /// the key in its list, as the old one-row-per-key table counted).
-    offsets: Vec<u32>,
-    nodes: Vec<u32>,
-    /// (slot, node) pairs, before [`Postings::finish`].
-    pairs: Vec<(u32, u32)>,
-}
-
-impl Postings {
-    /// An index that records the items having any of `keys` (`capacity` of them, counting
-    /// repeats: the list is sized once).
-    pub(super) fn for_keys<'a>(keys: impl IntoIterator<Item = &'a i64>, capacity: usize) -> Postings {
-        let mut slots: Vec<u64> = Vec::with_capacity(capacity);
-        slots.extend(keys.into_iter().map(|&k| k as u64));
-        slots.sort_unstable();
-        slots.dedup();
-        slots.shrink_to_fit();
-        let mut starts = vec![0u32; PREFIXES + 1];
-        for &k in &slots {
-            starts[prefix(k) + 1] += 1;
-        }
-        for p in 1..starts.len() {
-            starts[p] += starts[p - 1];
-        }
-        Postings {
-            slots,
-            starts,
-            ..Postings::default()
-        }
-    }
-
-    /// The slot of a query key.
-    fn slot(&self, key: i64) -> Option<u32> {
-        let key = key as u64;
-        let p = prefix(key);
-        let (start, end) = (self.starts[p] as usize, self.starts[p + 1] as usize);
-        self.slots[start..end]
-            .binary_search(&key)
-            .ok()
-            .map(|s| (start + s) as u32)
-    }
-
-    /// Records that `node` has `keys`; whether any of them is a query key.
-    pub(super) fn add(&mut self, node: u32, keys: impl IntoIterator<Item = i64>) -> bool {
-        let before = self.pairs.len();
-        for k in keys {
-            if let Some(slot) = self.slot(k) {
-                self.pairs.push((slot, node));
-            }
-        }
-        self.pairs.len() > before
-    }
-
-    /// Groups the recorded pairs by key.
-    pub(super) fn finish(&mut self) {
-        let mut counts = vec![0u32; self.slots.len() + 1];
-        for &(slot, _) in &self.pairs {
-            counts[slot as usize + 1] += 1;
-        }
-        for s in 1..counts.len() {
-            counts[s] += counts[s - 1];
-        }
-        let mut fill = counts.clone();
-        let mut nodes = vec![0u32; self.pairs.len()];
-        for &(slot, node) in &self.pairs {
-            nodes[fill[slot as usize] as usize] = node;
-            fill[slot as usize] += 1;
-        }
-        self.offsets = counts;
-        self.nodes = nodes;
-        self.pairs = Vec::new();
-    }
-
-    /// The nodes sharing the most of `keys` (distinct), at most `limit`, most shared first and
-    /// then by lowest `ids[node]`. `count` is scratch space of one counter per node, all zero,
-    /// and left so.
-    pub(super) fn ranked(&self, keys: &[i64], ids: &[i64], count: &mut [u32], limit: usize) -> Vec<u32> {
-        let mut touched: Vec<u32> = Vec::new();
-        for k in keys {
-            let Some(slot) = self.slot(*k) else { continue };
-            let range = self.offsets[slot as usize] as usize..self.offsets[slot as usize + 1] as usize;
-            for &node in &self.nodes[range] {
-                let c = &mut count[node as usize];
-                if *c == 0 {
-                    touched.push(node);
-                }
-                *c += 1;
-            }
-        }
-        let mut found: Vec<(std::cmp::Reverse<u32>, i64, u32)> = touched
-            .iter()
-            .map(|&node| (std::cmp::Reverse(count[node as usize]), ids[node as usize], node))
-            .collect();
-        for node in touched {
-            count[node as usize] = 0;
-        }
-        if found.len() > limit {
-            found.select_nth_unstable(limit - 1);
-            found.truncate(limit);
-        }
-        found.sort_unstable();
-        found.into_iter().map(|(_, _, node)| node).collect()
-    }
 }
 
 thread_local! {
@@ -1152,65 +1032,6 @@ mod tests {
             .await
             .expect("ingest");
         (store, now)
-    }
-
-    /// The inverted index ranks what a scan of every item's keys would: items by how many of
-    /// the query's distinct keys they have (counting a key as often as the item lists it), then
-    /// by id, at most `limit`; keys of either sign, and many keys under one 16-bit prefix.
-    #[test]
-    fn postings_rank_as_a_scan_would() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        // A small key space so items share keys; half the keys under one prefix.
-        let pool: Vec<i64> = (0..400)
-            .map(|i| {
-                let r = next();
-                if i % 2 == 0 {
-                    (r & 0xffff_ffff) as i64 | (0x7ab3 << 48)
-                } else {
-                    r as i64
-                }
-            })
-            .collect();
-        let items: Vec<Vec<i64>> = (0..300)
-            .map(|_| (0..12).map(|_| pool[(next() % 400) as usize]).collect())
-            .collect();
-        let ids: Vec<i64> = (0..300).map(|i| 1_000 - i as i64 * 3).collect();
-        let queries: Vec<Vec<i64>> = (0..40)
-            .map(|_| {
-                let mut q: Vec<i64> = (0..10).map(|_| pool[(next() % 400) as usize]).collect();
-                q.push(next() as i64); // a key no item has
-                q.sort_unstable();
-                q.dedup();
-                q
-            })
-            .collect();
-        let mut postings = Postings::for_keys(queries.iter().flatten(), 440);
-        for (node, keys) in items.iter().enumerate() {
-            postings.add(node as u32, keys.iter().copied());
-        }
-        postings.finish();
-        let mut count = vec![0u32; items.len()];
-        for q in &queries {
-            let mut expected: Vec<(std::cmp::Reverse<u32>, i64, u32)> = items
-                .iter()
-                .enumerate()
-                .filter_map(|(node, keys)| {
-                    let shared = keys.iter().filter(|k| q.contains(k)).count() as u32;
-                    (shared > 0).then_some((std::cmp::Reverse(shared), ids[node], node as u32))
-                })
-                .collect();
-            expected.sort_unstable();
-            expected.truncate(7);
-            let expected: Vec<u32> = expected.into_iter().map(|(_, _, node)| node).collect();
-            assert_eq!(postings.ranked(q, &ids, &mut count, 7), expected);
-            assert!(count.iter().all(|&c| c == 0));
-        }
     }
 
     fn copy(key: &str, title: &str, body: &str) -> Item {
