@@ -21,12 +21,10 @@ use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use feedfold::model::Item;
+use feedfold::pipeline::fold::{MAX_CANDIDATES, fold_pending};
 use feedfold::store::{Rendered, Store};
 use feedfold::transform::fold::{Features, FoldConfig, Postings, Verdict, cluster, index_keys, judge};
 use feedfold::transform::normalize::{Comparison, Furniture, comparison};
-
-/// Most candidates compared per item, as in the folding pass.
-const MAX_CANDIDATES: usize = 64;
 
 /// splitmix64: a small deterministic generator (no dependency needed).
 struct Rng(u64);
@@ -290,7 +288,7 @@ fn persisted(n: usize) {
                 .ingest(&source, &items, when, &render)
                 .await
                 .expect("ingest");
-            store.fold_pending(&cfg, &HashMap::new()).await.expect("fold");
+            fold_pending(&store, &cfg, &HashMap::new()).await.expect("fold");
         }
         let secs = start.elapsed().as_secs_f64();
         let items = store.all_items().await.expect("items");

@@ -25,14 +25,14 @@ use crate::html;
 use crate::model::{Item, OutputRegions};
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
 use crate::pipeline::fetch::{Lease, Leases};
+use crate::pipeline::fold::FoldReport;
 use crate::pipeline::publish::{self, RenderError};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::decode::decode;
 use crate::source::http::{FetchError, Fetched, Fetcher};
 use crate::source::parse::{ParseError, parse_feed_with};
 use crate::store::{
-    Batch, FetchRecord, FetchStatus, FoldReport, Holder, IngestCounts, Render, Rendered, Store, StoreError,
-    Taking,
+    Batch, FetchRecord, FetchStatus, Holder, IngestCounts, Render, Rendered, Store, StoreError, Taking,
 };
 
 /// A failure of a whole job (not of one source: those are reported per source).

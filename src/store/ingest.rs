@@ -5,7 +5,7 @@
 //! `item_keys`, line counts in `source_lines`, and the counts of new / updated / unchanged items.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
-//! GUID) and its comparison text, and waits for the folding pass ([`Store::fold_pending`]),
+//! GUID) and its comparison text, and waits for the folding pass ([`crate::pipeline::fold`]),
 //! which indexes its band keys and gives it its story. A changed item is updated in place and
 //! keeps its story (and, if it has one, its band keys are replaced).
 
@@ -91,82 +91,6 @@ fn body_html(item: &Item) -> Option<&str> {
     item.content.as_deref().or(item.summary.as_deref())
 }
 
-/// A stored item as the folding step sees it.
-pub(super) struct Candidate {
-    pub(super) id: i64,
-    /// None while the item waits for the folding pass.
-    pub(super) story: Option<String>,
-    pub(super) exact: String,
-    pub(super) features: Features,
-}
-
-pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    Ok(CandidateRow::read(row)?.candidate())
-}
-
-/// [`candidate_from_row`] for a stored item that is only compared with: without its band keys,
-/// which the store keeps in `item_keys`.
-pub(super) fn compared_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    Ok(CandidateRow::read(row)?.compared())
-}
-
-/// A stored item as read, before its [`Features`] are computed.
-pub(super) struct CandidateRow {
-    pub(super) id: i64,
-    pub(super) story: Option<String>,
-    pub(super) exact: String,
-    /// Its comparison text (title and body).
-    pub(super) cmp: Comparison,
-    /// The time it is compared by: its publication, else its update, else when it was first
-    /// seen.
-    pub(super) when: DateTime<Utc>,
-}
-
-impl CandidateRow {
-    /// Reads the columns `id, story_id, exact_id, cmp_title, cmp_body, published, updated,
-    /// first_seen`.
-    pub(super) fn read(row: &sqlx::any::AnyRow) -> Result<CandidateRow, sqlx::Error> {
-        // An Atom entry may carry only `<updated>`: that is its date, not when we first saw it
-        // (a copy fetched days later would otherwise be days apart from its original).
-        let published: Option<i64> = match row.try_get("published")? {
-            Some(p) => Some(p),
-            None => row.try_get("updated")?,
-        };
-        let first_seen: i64 = row.try_get("first_seen")?;
-        Ok(CandidateRow {
-            id: row.try_get("id")?,
-            story: row.try_get("story_id")?,
-            exact: row.try_get("exact_id")?,
-            cmp: Comparison {
-                title: row.try_get("cmp_title")?,
-                body: row.try_get("cmp_body")?,
-                lines: 0,
-                removed: 0,
-            },
-            when: super::from_ts(published.unwrap_or(first_seen)),
-        })
-    }
-
-    /// The item as the folding step sees it.
-    pub(super) fn candidate(&self) -> Candidate {
-        self.with(Features::new(&self.cmp, self.when))
-    }
-
-    /// The item as a stored candidate is compared: without its band keys.
-    pub(super) fn compared(&self) -> Candidate {
-        self.with(Features::compared(&self.cmp, self.when))
-    }
-
-    fn with(&self, features: Features) -> Candidate {
-        Candidate {
-            id: self.id,
-            story: self.story.clone(),
-            exact: self.exact.clone(),
-            features,
-        }
-    }
-}
-
 /// What a new or changed item's rows need beside the item itself. Worked out before the write
 /// lock is taken (sanitising and comparison text are most of the cost of storing an item), so
 /// sources are prepared in parallel while another one writes.
@@ -223,22 +147,22 @@ impl Work {
 }
 
 /// What the folding pass needs of a new item, worked out when it was stored (on whichever core
-/// stored it) instead of in the pass (on one): see [`Store::fold_pending`]. Valid while the
-/// stored item's content hash is `hash`.
+/// stored it) instead of in the pass (on one): see [`crate::pipeline::fold::fold_pending`].
+/// Valid while the stored item's content hash is `hash`.
 #[derive(Debug)]
-pub(super) struct Ready {
-    pub(super) hash: i64,
-    pub(super) source: String,
+pub(crate) struct Ready {
+    pub(crate) hash: i64,
+    pub(crate) source: String,
     /// The source's `[[source]] region` it was tagged with.
-    pub(super) prior: Option<usize>,
+    pub(crate) prior: Option<usize>,
     /// Its fold features (their `published` is set again from the stored row).
-    pub(super) features: Features,
+    pub(crate) features: Features,
     /// Its regions as a story of one copy.
-    pub(super) alone: Regions,
+    pub(crate) alone: Regions,
 }
 
 /// The time an item is compared by: its publication, else its update, else when it was first
-/// seen (as [`CandidateRow::read`] reads it back).
+/// seen (as the folding pass reads it back).
 fn compared_at(item: &Item, first_seen: DateTime<Utc>) -> DateTime<Utc> {
     item.published.or(item.updated).unwrap_or(first_seen)
 }
@@ -531,7 +455,7 @@ impl Batch {
 
 impl Store {
     /// Stores one fetch's items for `source` in one transaction: new items are inserted
-    /// (waiting for [`Store::fold_pending`]), changed ones updated in place (keeping their
+    /// (waiting for [`crate::pipeline::fold`]), changed ones updated in place (keeping their
     /// story), unchanged ones left alone. `render` is called only for new and changed items.
     ///
     /// The same as [`Store::snapshot`], [`Batch::prepare`] and [`Store::write`] in turn (in a

@@ -37,8 +37,9 @@ mod queue;
 mod select;
 mod status;
 
-pub use explain::{Explanation, Neighbour};
-pub use fold::{FOLD_LOCK, FoldReport};
+pub use explain::{ExplainedRow, ItemRow};
+pub use fold::{CopyRow, FOLD_LOCK, FoldTx, MemberRow, Pair, PairKind, TextRow, WaitingRow};
+pub(crate) use ingest::Ready;
 pub use ingest::{Batch, Snapshot};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use migrate::MIGRATE_LOCK;
@@ -245,7 +246,7 @@ pub struct Store {
     legacy_ids_before: i64,
     /// What the folding pass needs of items this process stored and has not folded yet, by item
     /// id: worked out by whichever task stored them, taken by the next pass (see
-    /// [`Store::fold_pending`]).
+    /// [`crate::pipeline::fold::fold_pending`]).
     ready: Arc<std::sync::Mutex<HashMap<i64, ingest::Ready>>>,
 }
 
@@ -471,7 +472,8 @@ impl Store {
         })
     }
 
-    /// Keeps what the folding pass needs of items just stored (see [`Store::fold_pending`]).
+    /// Keeps what the folding pass needs of items just stored (see
+    /// [`crate::pipeline::fold::fold_pending`]).
     fn keep_ready(&self, ready: Vec<(i64, ingest::Ready)>) {
         if !ready.is_empty() {
             self.ready.lock().unwrap_or_else(|e| e.into_inner()).extend(ready);
@@ -479,7 +481,7 @@ impl Store {
     }
 
     /// Takes everything [`Store::keep_ready`] kept.
-    fn take_ready(&self) -> HashMap<i64, ingest::Ready> {
+    pub(crate) fn take_ready(&self) -> HashMap<i64, ingest::Ready> {
         std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
@@ -835,8 +837,7 @@ mod tests {
         };
         let now = Utc.timestamp_opt(published + 7200, 0).single().expect("now");
         store.ingest("b", &[copy], now, &render).await.expect("ingest");
-        let report = store
-            .fold_pending(&FoldConfig::default(), &HashMap::new())
+        let report = crate::pipeline::fold::fold_pending(&store, &FoldConfig::default(), &HashMap::new())
             .await
             .expect("fold");
         assert_eq!(
@@ -985,8 +986,7 @@ mod tests {
         };
         let now = Utc.timestamp_opt(1_641_000_000, 0).single().expect("now");
         store.ingest("a", &items, now, &render).await.expect("ingest");
-        store
-            .fold_pending(&FoldConfig::default(), &HashMap::new())
+        crate::pipeline::fold::fold_pending(&store, &FoldConfig::default(), &HashMap::new())
             .await
             .expect("fold");
         let columns: Vec<(String, String)> =

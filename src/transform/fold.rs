@@ -917,7 +917,7 @@ fn prefix(key: u64) -> usize {
 }
 
 /// An inverted index from band keys to items, built for a set of query keys: the candidate
-/// index of the folding pass, and of benchmarks and tests.
+/// index of the folding pass (see `pipeline::fold`), and of benchmarks and tests.
 ///
 /// Made in three steps: [`Postings::for_keys`] with every key that will be looked up,
 /// [`Postings::add`] for each item (a node number and its [`index_keys`]), [`Postings::finish`];

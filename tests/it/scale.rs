@@ -283,8 +283,7 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
     let store = Store::open(&db.url).await.expect("open store");
     let now = Utc::now();
     // A first pass, so the one measured below has nothing to load.
-    store
-        .fold_pending(&Default::default(), &Default::default())
+    feedfold::pipeline::fold::fold_pending(&store, &Default::default(), &Default::default())
         .await
         .expect("fold");
     for source in ["a", "b"] {
@@ -310,7 +309,9 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
         .expect("lock");
     let pass = {
         let store = store.clone();
-        tokio::spawn(async move { store.fold_pending(&Default::default(), &Default::default()).await })
+        tokio::spawn(async move {
+            feedfold::pipeline::fold::fold_pending(&store, &Default::default(), &Default::default()).await
+        })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!pass.is_finished(), "the pass waits for the one under way");
