@@ -6,24 +6,26 @@
 //! vocabulary; 10 % of items are near-duplicates of an earlier original: a source tag added,
 //! a few words swapped, the tail cut, punctuation changed), so the datasketch baseline can be
 //! run on the same kind of stream. Two paths are measured:
-//! - the index core in memory: comparison text → features → `Index::add` (query + verify +
-//!   insert) for every item, one core;
+//! - the pass's core in memory: comparison text → features → candidates through `Postings`
+//!   (the folding pass's index) → each pair judged once → `cluster`, every item as one batch,
+//!   one core;
 //! - the persisted path: the same items through the SQLite store (`ingest` + `fold_pending`)
 //!   in batches of 100, as fetches of 100-item feeds would arrive.
 //!
-//! Reported: items/s, index bytes per item, peak RSS, recall of planted near-duplicates (a
+//! Reported: items/s, postings bytes per item, peak RSS, recall of planted near-duplicates (a
 //! copy ends in its original's story) and wrong merges (an item in a story whose original is
 //! not its own).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use feedfold::model::Item;
+use feedfold::pipeline::fold::{MAX_CANDIDATES, fold_pending};
 use feedfold::pipeline::ingest::{self, ReadyMap, Render};
 use feedfold::store::{Rendered, Store};
-use feedfold::transform::fold::{Features, FoldConfig, Index};
+use feedfold::transform::fold::{Features, FoldConfig, Postings, Verdict, cluster, index_keys, judge};
 use feedfold::transform::normalize::{Comparison, Furniture, comparison};
 
 /// splitmix64: a small deterministic generator (no dependency needed).
@@ -163,36 +165,87 @@ fn in_memory(n: usize) {
     let rss_before = peak_rss_mb();
     let when = Utc.timestamp_opt(1_700_000_000, 0).single().expect("time");
     let cfg = FoldConfig::default();
-    let mut index = Index::with_capacity(n);
     let start = Instant::now();
-    let mut stories = Vec::with_capacity(n);
-    // What the store keeps beside the index: each item's comparison text.
+    // The folding pass's core over every item as one batch of waiting items: each item's
+    // features and keys, its candidates through the postings, each pair judged once, groups.
+    // What the store keeps beside the keys: each item's comparison text (features are worked
+    // out again from it when a pair is judged, as for a stored candidate).
     let mut texts: Vec<Comparison> = Vec::with_capacity(n);
+    let mut lookups: Vec<Vec<i64>> = Vec::with_capacity(n);
+    let mut keys: Vec<Vec<i64>> = Vec::with_capacity(n);
     for doc in &corpus.docs {
         let text = compare_text(doc);
         let features = Features::new(&text, when);
-        let story = index.add(&features, &cfg, |c| Features::compared(&texts[c as usize], when));
+        let mut lookup = features.lookup_keys();
+        lookup.sort_unstable();
+        lookup.dedup();
+        lookups.push(lookup);
+        keys.push(index_keys(features.keys()).collect());
         texts.push(text);
-        stories.push(story as usize);
     }
+    let queried = lookups.iter().map(Vec::len).sum();
+    let mut postings = Postings::for_keys(lookups.iter().flatten(), queried);
+    for (node, k) in keys.iter().enumerate() {
+        postings.add(node as u32, k.iter().copied());
+    }
+    drop(keys);
+    postings.finish();
+    let index_bytes = postings.heap_bytes();
+    let ids: Vec<i64> = (0..n as i64).collect();
+    let mut count = vec![0u32; n];
+    // Each pair once, by its lower item.
+    let mut partners: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (i, lookup) in lookups.iter().enumerate() {
+        for k in postings.ranked(lookup, &ids, &mut count, MAX_CANDIDATES) {
+            let (a, b) = (i.min(k as usize), i.max(k as usize) as u32);
+            if a != b as usize {
+                partners[a].push(b);
+            }
+        }
+    }
+    drop(postings);
+    drop(lookups);
+    let mut checked = 0u64;
+    let (mut edges, mut conflicts) = (Vec::new(), HashSet::new());
+    for (a, list) in partners.iter_mut().enumerate() {
+        list.sort_unstable();
+        list.dedup();
+        if list.is_empty() {
+            continue;
+        }
+        let fa = Features::compared(&texts[a], when);
+        for &b in list.iter() {
+            let b = b as usize;
+            checked += 1;
+            let (sim, verdict) = judge(&fa, &Features::compared(&texts[b], when), &cfg);
+            match verdict {
+                Verdict::Same(_) => edges.push((a, b, sim.score())),
+                Verdict::Conflict(_) => {
+                    conflicts.insert((a, b));
+                }
+                Verdict::Apart(_) => {}
+            }
+        }
+    }
+    let stories = cluster(n, n, &[], &edges, &conflicts);
     let secs = start.elapsed().as_secs_f64();
     let (recall, wrong) = score(&corpus, &stories);
     println!(
-        "fold (in memory, one core): {n} items, {} planted near-duplicates",
+        "fold (in memory, one core, one pass): {n} items, {} planted near-duplicates",
         corpus.truth.len()
     );
     println!("  {secs:.1}s -> {:.0} items/s", n as f64 / secs);
     println!(
-        "  index {:.0} bytes/item ({:.0} MB); peak RSS {:.0} MB (corpus generated: {rss_before:.0} MB)",
-        index.heap_bytes() as f64 / n as f64,
-        index.heap_bytes() as f64 / 1e6,
+        "  postings {:.0} bytes/item ({:.0} MB); peak RSS {:.0} MB (corpus generated: {rss_before:.0} MB)",
+        index_bytes as f64 / n as f64,
+        index_bytes as f64 / 1e6,
         peak_rss_mb()
     );
     println!(
         "  recall of planted near-duplicates {recall:.3}; wrongly merged items {wrong} ({:.3} %); \
-         candidates checked {:.2} per item",
+         pairs judged {:.2} per item",
         wrong as f64 * 100.0 / n as f64,
-        index.candidates_checked() as f64 / n as f64
+        checked as f64 / n as f64
     );
 }
 
@@ -237,8 +290,7 @@ fn persisted(n: usize) {
             ingest::items(&store, &ready, &source, &items, when, Arc::clone(&render))
                 .await
                 .expect("ingest");
-            store
-                .fold_pending(&cfg, &HashMap::new(), ready.take())
+            fold_pending(&store, &cfg, &HashMap::new(), &ready)
                 .await
                 .expect("fold");
         }

@@ -382,7 +382,7 @@ async fn export(config: &Config) -> anyhow::Result<ExitCode> {
 
 async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.url).await?;
-    let Some(e) = store.explain(item, &config.fold).await? else {
+    let Some(e) = feedfold::pipeline::explain::explain(&store, item, &config.fold).await? else {
         eprintln!("no stored item has the link, URL or GUID `{item}`");
         return Ok(ExitCode::from(1));
     };
@@ -398,7 +398,7 @@ async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
         "  furniture: {} of {} body lines removed before comparing",
         e.removed, e.lines
     );
-    let show = |n: &feedfold::store::Neighbour| {
+    let show = |n: &feedfold::pipeline::explain::Neighbour| {
         let s = &n.similarity;
         println!(
             "  - {} · {}",

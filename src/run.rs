@@ -24,11 +24,12 @@ use crate::config::{Config, OutputConfig};
 use crate::model::OutputRegions;
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
 use crate::pipeline::fetch::{Lease, Leases};
+use crate::pipeline::fold::FoldReport;
 use crate::pipeline::ingest::ReadyMap;
 use crate::pipeline::publish::{self, RenderError};
 use crate::schedule::{Hints, Limits, host_of};
 use crate::source::http::Fetcher;
-use crate::store::{FoldReport, Holder, Store, StoreError, Taking};
+use crate::store::{Holder, Store, StoreError, Taking};
 
 pub use crate::pipeline::fetch::{Outcome, SourceError, SourceReport};
 

@@ -13,11 +13,14 @@
 //!
 //! - [`fold`]: the folding pass over the items waiting in the store, with the features the
 //!   [`ingest::ReadyMap`] holds, for `fetch` and the daemon;
+//! - [`explain`]: why an item is in its story, compared from the rows the store reads
+//!   (`feedfold explain`);
 //! - [`publish`]: an output's entries selected from the store and rendered, the one render path
 //!   of output files, the daemon's rendered outputs and its ad-hoc views.
 //!
 //! [`crate::run`] (the `fetch` job) and [`crate::serve`] (the daemon) only schedule these.
 
+pub mod explain;
 pub mod fetch;
 pub mod fold;
 pub mod ingest;

@@ -1,74 +1,38 @@
-//! The folding pass: gives every waiting item its story.
+//! The folding pass's rows: what [`crate::pipeline::fold`] reads and writes, in one transaction.
 //!
-//! In: items stored with no story yet (a fetch's new items), the band keys of stored items
-//! (`item_keys`, one row per item), the pairs judged before (`item_pairs`), the folding
-//! thresholds. Out: a story id on every waiting item (and on stored items whose story changed),
-//! the new pairs, regions on every story that changed, and a [`FoldReport`].
+//! In: calls of a [`FoldTx`] (from [`Store::begin_fold`]), each one SQL job over plain values
+//! (item ids, times, story ids, band keys, [`Pair`]s, [`Regions`]). Out: rows as read
+//! ([`WaitingRow`], [`TextRow`], [`MemberRow`], [`CopyRow`], [`Pair`]s, band keys), and the
+//! writes of a pass: `item_pairs`, `item_keys`, `items.story_id` and `items.regions`, the change
+//! counters of `source_changes`, committed together by [`FoldTx::commit`].
 //!
-//! 1. **Judge.** The waiting items' band keys and the stored keys of the items close enough in
-//!    time to fold with them ([`HORIZON_SECS`]) make an inverted index in memory (band key →
-//!    items), so each waiting item's candidates are found without a query per key: the items
-//!    sharing the most band keys with it, waiting or stored, at most [`MAX_CANDIDATES`]. Each
-//!    pair is judged once, the lower item id first; pairs judged the same story are stored in
-//!    `item_pairs`, with links between the items of one exact group.
-//! 2. **Regroup.** Everything tied to a waiting item through same-story and link pairs,
-//!    transitively, is grouped again from every pair among it (each pair not judged through
-//!    candidates is judged now, so a conflict between two items tied through a third is always
-//!    known):
-//!    [`cluster`](crate::transform::fold::cluster) takes same-story pairs best first (ties by
-//!    item id) and never puts a conflicting pair in one group. So the stories are a function of
-//!    the stored items: any arrival order, any split into fetches, any number of processes
-//!    give the same groups (as long as no item has more than [`MAX_CANDIDATES`] candidates).
-//! 3. **Name.** A stored story keeps its id with the group that holds its first member (first
-//!    seen, then lowest id). When a new item shows two stored stories are one, the group keeps
-//!    the id of the story whose first member is older, and the other story's copies move to it
-//!    (a reader sees that entry gain "also reported by" copies, and the other entry go). When a
-//!    new item shows a stored story was two (its copies now conflict through it), the part
-//!    without the first member becomes a story of its own. A group with no stored story takes
-//!    the exact-group id of its first member, unless another story has it.
+//! What the rows mean, and which stories they make, is the pipeline's business; the store only
+//! keeps the pass to one transaction, one pass at a time (the store's write lock, and on
+//! PostgreSQL the advisory lock [`FOLD_LOCK`]). Every failure is a "folding stories" query error.
 //!
-//! The waiting items' keys are written in the transaction that gives them their stories, so an
-//! item has band keys exactly when it has a story.
+//! The tables the pass uses: `item_keys` (an item's band keys, packed by [`pack_keys`], with the
+//! time it is compared by; an item has keys exactly when it has a story) and `item_pairs` (pairs
+//! judged one story, or tied by one exact group, the lower id first; a conflict is kept when a
+//! pair judged before is judged again).
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
-use sqlx::{AnyConnection, Row};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::ingest::{BATCH, Candidate, candidate_from_row, compared_from_row, placeholder_list, rows_in};
-use super::{ITEMS_WITH_BODIES, Store, StoreError, par_map, query_error};
+use super::ingest::{BATCH, placeholder_list, placeholder_rows, rows_in};
+use super::{ITEMS_WITH_BODIES, Store, StoreError, query_error};
 use crate::model::Regions;
-use crate::pipeline::ingest::Ready;
-use crate::transform::fold::{FoldConfig, Similarity, Verdict, cluster, index_keys, judge, judge_all};
-use crate::transform::region::Gazetteer;
-
-/// What a folding pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FoldReport {
-    /// Items that were waiting.
-    pub items: usize,
-    /// Of those, items that joined a story already stored.
-    pub joined: usize,
-    /// New stories created.
-    pub stories: usize,
-}
-
-/// What the folding step reads of an item, from [`ITEMS_WITH_BODIES`].
-const COLUMNS: &str = "i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, b.cmp_title AS cmp_title, \
-     b.cmp_body AS cmp_body, i.published AS published, i.updated AS updated, i.first_seen AS first_seen";
-
-/// Stored items compared more than this long before the earliest waiting item, or after the
-/// latest, are not candidates (their keys are not read). Ten times the default `window`: beyond
-/// the window only a near-verbatim republication folds, so what the bound gives up is a
-/// republication more than 30 days after its original (and a conflict with such a copy). It
-/// keeps a pass's work proportional to the recent part of the store, which never shrinks.
-const HORIZON_SECS: i64 = 30 * 24 * 3600;
 
 /// The PostgreSQL advisory lock a folding pass holds for its transaction ("fold" in ASCII), so
 /// passes of processes sharing a database run one at a time. Anything that must not run beside a
 /// folding pass can take it too.
 pub const FOLD_LOCK: i64 = 0x666f_6c64;
+
+/// What an item's comparison is read from, from [`ITEMS_WITH_BODIES`] (see [`TextRow`]).
+pub(super) const TEXT_COLUMNS: &str = "i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, \
+     b.cmp_title AS cmp_title, b.cmp_body AS cmp_body, i.published AS published, i.updated AS updated, \
+     i.first_seen AS first_seen";
 
 /// Packs band keys for `item_keys.band_keys`: 8 little-endian bytes each.
 pub(super) fn pack_keys(keys: &[i64]) -> Vec<u8> {
@@ -82,327 +46,93 @@ pub(super) fn unpack_keys(bytes: &[u8]) -> impl Iterator<Item = i64> + '_ {
         .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
-/// Writes (or replaces) the band keys of items: `(item id, compared at, keys)`.
-pub(super) async fn write_keys(
-    conn: &mut AnyConnection,
-    rows: &[(i64, i64, Vec<u8>)],
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(BATCH / 2) {
-        let sql = format!(
-            "INSERT INTO item_keys (item_id, compared_at, band_keys) VALUES {} ON CONFLICT (item_id) DO UPDATE \
-             SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
-            super::ingest::placeholder_rows(conn, chunk.len(), 3)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, at, keys) in chunk {
-            query = query.bind(*id).bind(*at).bind(keys.as_slice());
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+/// An item waiting for a story, as the pass first reads it (no comparison text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingRow {
+    /// The item's id.
+    pub id: i64,
+    /// Its story: None (it waits).
+    pub story: Option<String>,
+    /// Its exact group (canonical URL or permalink GUID).
+    pub exact: String,
+    /// When it was published (unix seconds), if it says.
+    pub published: Option<i64>,
+    /// When it was last updated (unix seconds), if it says.
+    pub updated: Option<i64>,
+    /// When the store first saw it (unix seconds).
+    pub first_seen: i64,
+    /// The content hash it was stored with.
+    pub content_hash: i64,
 }
 
-/// Fills in the band keys of rows that have none (rows a store from before `item_keys` had in
-/// `lsh`), from the stored comparison text they were computed from, and returns how many:
-/// what [`Store::open`] does after migrating, in the migrating transaction (so under the
-/// migration lock: processes opening one store at once rebuild the keys once).
-pub(super) async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?;
-    let found: Vec<Candidate> = rows.iter().map(candidate_from_row).collect::<Result<_, _>>()?;
-    drop(rows);
-    let keys: Vec<(i64, i64, Vec<u8>)> = par_map(&found, |c| {
-        (c.id, c.features.published, pack_keys(&c.features.band_keys()))
-    });
-    write_keys(conn, &keys).await?;
-    // Rows whose item is gone have nothing to rebuild from.
-    sqlx::query("DELETE FROM item_keys WHERE band_keys IS NULL")
-        .execute(&mut *conn)
-        .await?;
-    Ok(keys.len())
+/// An item's comparison text and what it is compared by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRow {
+    /// The item's id.
+    pub id: i64,
+    /// Its story: None while the item waits for the folding pass.
+    pub story: Option<String>,
+    /// Its exact group (canonical URL or permalink GUID).
+    pub exact: String,
+    /// Comparison title.
+    pub title: String,
+    /// Comparison body.
+    pub body: String,
+    /// When it was published (unix seconds), if it says.
+    pub published: Option<i64>,
+    /// When it was last updated (unix seconds), if it says.
+    pub updated: Option<i64>,
+    /// When the store first saw it (unix seconds).
+    pub first_seen: i64,
 }
 
-impl Store {
-    /// Folds every item still waiting for a story (see the module documentation).
-    /// Then recomputes the regions of every story that gained items, from the comparison text of
-    /// all its copies; `priors` maps a source name to its `[[source]] region` unit; `ready` is what
-    /// the pipeline worked out of the items this process stored, by item id.
-    pub async fn fold_pending(
-        &self,
-        cfg: &FoldConfig,
-        priors: &HashMap<String, usize>,
-        mut ready: HashMap<i64, Ready>,
-    ) -> Result<FoldReport, StoreError> {
-        let _guard = self.write_guard().await;
-        let err = || query_error("folding stories");
-        let mut tx = self.writes.begin().await.map_err(err())?;
-        // One pass at a time across every process sharing the database: a pass reads the
-        // stories the previous one committed, so copies of one story folded by two daemons at
-        // once still make one story. (SQLite writes one transaction at a time anyway.)
-        if self.backend == super::Backend::Postgres {
-            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS fold_lock")
-                .bind(FOLD_LOCK)
-                .execute(&mut *tx)
-                .await
-                .map_err(err())?;
-        }
-        // NULL publication times first, on SQLite and PostgreSQL alike (their defaults differ).
-        let sql = format!(
-            "SELECT i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, i.published AS published, \
-             i.updated AS updated, i.first_seen AS first_seen, i.content_hash AS content_hash \
-             FROM {ITEMS_WITH_BODIES} WHERE i.story_id IS NULL \
-             ORDER BY CASE WHEN i.published IS NULL THEN 0 ELSE 1 END, i.published, i.id"
-        );
-        let started = std::time::Instant::now();
-        // The features of items this process stored were worked out as they were stored, on
-        // every core (see [`Ready`]); only the others' (stored by another process, or before a
-        // restart) are computed here, from their stored comparison text.
-        let mut first_seen: HashMap<i64, i64> = HashMap::new();
-        let mut alone: HashMap<i64, Alone> = HashMap::new();
-        let mut pending: Vec<Option<Candidate>> = Vec::new();
-        let mut cold: HashMap<i64, usize> = HashMap::new();
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await.map_err(err())? {
-            let id: i64 = row.try_get("id").map_err(err())?;
-            let seen: i64 = row.try_get("first_seen").map_err(err())?;
-            let published: Option<i64> = match row.try_get("published").map_err(err())? {
-                Some(p) => Some(p),
-                None => row.try_get("updated").map_err(err())?,
-            };
-            let hash: i64 = row.try_get("content_hash").map_err(err())?;
-            first_seen.insert(id, seen);
-            match ready.remove(&id).filter(|r| r.hash == hash) {
-                Some(r) => {
-                    let mut features = r.features;
-                    features.published = published.unwrap_or(seen);
-                    alone.insert(
-                        id,
-                        Alone {
-                            source: r.source,
-                            prior: r.prior,
-                            regions: r.alone,
-                        },
-                    );
-                    pending.push(Some(Candidate {
-                        id,
-                        story: row.try_get("story_id").map_err(err())?,
-                        exact: row.try_get("exact_id").map_err(err())?,
-                        features,
-                    }));
-                }
-                None => {
-                    cold.insert(id, pending.len());
-                    pending.push(None);
-                }
-            }
-        }
-        drop(rows);
-        drop(ready);
-        if !cold.is_empty() {
-            // One row at a time, its comparison text dropped once its features are computed:
-            // the pass never holds every item's text beside every item's features.
-            let ids: Vec<i64> = cold.keys().copied().collect();
-            for chunk in ids.chunks(BATCH) {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN ({})",
-                    placeholder_list(chunk.len(), 1)
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for id in chunk {
-                    query = query.bind(*id);
-                }
-                let mut rows = query.fetch(&mut *tx);
-                while let Some(row) = rows.try_next().await.map_err(err())? {
-                    let c = candidate_from_row(&row).map_err(err())?;
-                    if let Some(&at) = cold.get(&c.id) {
-                        pending[at] = Some(c);
-                    }
-                }
-            }
-            tracing::debug!(items = cold.len(), elapsed = ?started.elapsed(), "features computed");
-        }
-        // An item whose body row is gone reads as nothing, as the join above would.
-        let pending: Vec<Candidate> = pending.into_iter().flatten().collect();
-        if pending.is_empty() {
-            return Ok(FoldReport::default());
-        }
-        let n = pending.len();
-
-        // 1. Judge every waiting item against its candidates, and tie it to the items of its
-        // exact group; keep what was found as rows.
-        let found = candidates_of(&mut tx, &pending).await.map_err(err())?;
-        tracing::debug!(stored = found.stored.len(), elapsed = ?started.elapsed(), "candidates found");
-        let node = |k: usize| -> &Candidate {
-            match k.checked_sub(n) {
-                None => &pending[k],
-                Some(s) => &found.stored[s],
-            }
-        };
-        // Each pair once: a pair of waiting items by the one with the lower id, unless only the
-        // other lists it; the lower id first.
-        let positions: Vec<usize> = (0..n).collect();
-        let judged: Vec<Vec<Pair>> = par_map(&positions, |&i| {
-            let p = &pending[i];
-            let mut out = Vec::new();
-            for &k in &found.ranked[i] {
-                let c = node(k as usize);
-                let waiting = (k as usize) < n;
-                if c.id == p.id || (waiting && c.id < p.id && found.ranked[k as usize].contains(&(i as u32)))
-                {
-                    continue;
-                }
-                let (a, b) = if p.id < c.id { (p, c) } else { (c, p) };
-                out.extend(Pair::judged(a.id, b.id, judge(&a.features, &b.features, cfg)));
-            }
-            out
-        });
-        let mut pairs: Vec<Pair> = exact_links(&mut tx, &pending).await.map_err(err())?;
-        pairs.extend(judged.into_iter().flatten());
-        // A pair once: a link (listed first) before a verdict.
-        pairs.sort_by_key(|p| (p.a, p.b));
-        pairs.dedup_by_key(|p| (p.a, p.b));
-        // Only what ties items together is kept: a conflict is judged again whenever its items
-        // end up tied through others (below), and most conflicts are between items that never
-        // are (30,000 unrelated items gave 136,000 of them).
-        let ties: Vec<Pair> = pairs.iter().filter(|p| p.ties()).copied().collect();
-        write_pairs(&mut tx, &ties).await.map_err(err())?;
-        drop(ties);
-        tracing::debug!(pairs = pairs.len(), elapsed = ?started.elapsed(), "candidates compared");
-
-        // 2. The items tied to the waiting ones, directly or through others: their stories are
-        // worked out again, together, from every pair among them, each judged (pairs no
-        // candidate lookup brought are judged now: a conflict between two items tied through a
-        // third is known whichever of them came first).
-        let seeds: Vec<i64> = pending.iter().map(|p| p.id).collect();
-        let (nodes, mut pairs) = component(&mut tx, &seeds, pairs).await.map_err(err())?;
-        let missing = unjudged(&nodes, &pairs);
-        if !missing.is_empty() {
-            let mut features: HashMap<i64, &Candidate> = pending.iter().map(|p| (p.id, p)).collect();
-            features.extend(found.stored.iter().map(|c| (c.id, c)));
-            let mut wanted: Vec<i64> = missing
-                .iter()
-                .flat_map(|&(a, b)| [a, b])
-                .filter(|id| !features.contains_key(id))
-                .collect();
-            wanted.sort_unstable();
-            wanted.dedup();
-            let rows = rows_in(
-                &mut tx,
-                &format!("SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN"),
-                &wanted,
-                "",
-            )
-            .await
-            .map_err(err())?;
-            let read: Vec<Candidate> = par_map(&rows, compared_from_row)
-                .into_iter()
-                .collect::<Result<_, _>>()
-                .map_err(err())?;
-            drop(rows);
-            features.extend(read.iter().map(|c| (c.id, c)));
-            let judged: Vec<Option<Pair>> = par_map(&missing, |&(a, b)| {
-                let (fa, fb) = (features.get(&a)?, features.get(&b)?);
-                Pair::judged(a, b, judge_all(&fa.features, &fb.features, cfg))
-            });
-            pairs.extend(judged.into_iter().flatten());
-            tracing::debug!(judged = missing.len(), elapsed = ?started.elapsed(), "pairs inside components judged");
-        }
-        drop(found);
-        let members = members_of(&mut tx, &nodes, &pending, &first_seen)
-            .await
-            .map_err(err())?;
-        let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(k, id)| (*id, k)).collect();
-        let (mut links, mut edges, mut conflicts) = (Vec::new(), Vec::new(), HashSet::new());
-        for p in &pairs {
-            let (Some(&a), Some(&b)) = (index.get(&p.a), index.get(&p.b)) else {
-                continue;
-            };
-            match p.kind {
-                PairKind::Link => links.push((a, b)),
-                PairKind::Same => edges.push((a, b, p.score)),
-                PairKind::Conflict => {
-                    conflicts.insert((a.min(b), a.max(b)));
-                }
-            }
-        }
-        // Nodes are numbered by item id, so ties between equal scores break the same way
-        // whatever order the items arrived in.
-        let groups = cluster(nodes.len(), nodes.len(), &links, &edges, &conflicts);
-        let assigned = assign_stories(&mut tx, &members, &groups).await.map_err(err())?;
-
-        // 3. Store what changed: stories, the waiting items' keys, regions, change counters.
-        let mut report = FoldReport {
-            items: n,
-            ..FoldReport::default()
-        };
-        let old: HashSet<&str> = members.iter().filter_map(|m| m.story.as_deref()).collect();
-        let mut counted: HashSet<&str> = HashSet::new();
-        for (k, m) in members.iter().enumerate() {
-            if m.story.is_none() {
-                if old.contains(assigned[k].as_str()) {
-                    report.joined += 1;
-                } else if counted.insert(assigned[k].as_str()) {
-                    report.stories += 1;
-                }
-            }
-        }
-        let changed: Vec<(i64, &str)> = members
-            .iter()
-            .zip(&assigned)
-            .filter(|(m, s)| m.story.as_deref() != Some(s.as_str()))
-            .map(|(m, s)| (m.id, s.as_str()))
-            .collect();
-        let moved = changed.len() - members.iter().filter(|m| m.story.is_none()).count();
-        if moved > 0 {
-            tracing::info!(
-                items = moved,
-                "stored items moved to another story (stories merged or split)"
-            );
-        }
-        // Stories that gained or lost copies; every copy of one is in the component.
-        let mut affected: HashSet<&str> = changed.iter().map(|(_, s)| *s).collect();
-        affected.extend(
-            members
-                .iter()
-                .zip(&assigned)
-                .filter(|(m, s)| m.story.as_deref().is_some_and(|old| old != s.as_str()))
-                .filter_map(|(m, _)| m.story.as_deref()),
-        );
-        let copies: Vec<(i64, &str)> = members
-            .iter()
-            .zip(&assigned)
-            .filter(|(_, s)| affected.contains(s.as_str()))
-            .map(|(m, s)| (m.id, s.as_str()))
-            .collect();
-        let keys: Vec<(i64, i64, Vec<u8>)> = pending
-            .iter()
-            .map(|p| (p.id, p.features.published, pack_keys(p.features.keys())))
-            .collect();
-        drop(pending);
-        write_keys(&mut tx, &keys).await.map_err(err())?;
-        drop(keys);
-        let (regions, sources) = story_regions(&mut tx, &copies, priors, &alone)
-            .await
-            .map_err(err())?;
-        tracing::debug!(elapsed = ?started.elapsed(), "regions computed");
-        set_stories(&mut tx, &copies, &regions).await.map_err(err())?;
-        tracing::debug!(elapsed = ?started.elapsed(), "stories stored");
-        let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
-        super::bump_generations(&mut tx, &sources).await.map_err(err())?;
-        tracing::debug!(elapsed = ?started.elapsed(), "regions tagged");
-        tx.commit().await.map_err(err())?;
-        tracing::debug!(elapsed = ?started.elapsed(), "fold committed");
-        Ok(report)
+impl TextRow {
+    /// Reads the [`TEXT_COLUMNS`].
+    pub(super) fn read(row: &sqlx::any::AnyRow) -> Result<TextRow, sqlx::Error> {
+        Ok(TextRow {
+            id: row.try_get("id")?,
+            story: row.try_get("story_id")?,
+            exact: row.try_get("exact_id")?,
+            title: row.try_get("cmp_title")?,
+            body: row.try_get("cmp_body")?,
+            published: row.try_get("published")?,
+            updated: row.try_get("updated")?,
+            first_seen: row.try_get("first_seen")?,
+        })
     }
 }
 
-/// What the folding pass found two items to be, as kept in `item_pairs`.
+/// A stored item as assigning stories sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The item's id.
+    pub id: i64,
+    /// Its story now (None while it waits).
+    pub story: Option<String>,
+    /// Its exact group (canonical URL or permalink GUID).
+    pub exact: String,
+    /// When the store first saw it (unix seconds).
+    pub first_seen: i64,
+}
+
+/// One copy of a story, for its regions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRow {
+    /// The item's id.
+    pub id: i64,
+    /// Its source.
+    pub source: String,
+    /// When the store first saw it (unix seconds).
+    pub first_seen: i64,
+    /// Comparison title.
+    pub title: String,
+    /// Comparison body.
+    pub body: String,
+}
+
+/// What two items were found to be, as kept in `item_pairs.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PairKind {
+pub enum PairKind {
     /// Together whatever else is known: the same exact group (canonical URL or permalink
     /// GUID), or one story in a store from before pairs were kept.
     Link,
@@ -430,17 +160,22 @@ impl PairKind {
     }
 }
 
-/// A judged pair of items, the lower id first.
+/// A pair of items as kept in `item_pairs`, the lower id first.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Pair {
-    a: i64,
-    b: i64,
-    kind: PairKind,
-    score: f64,
+pub struct Pair {
+    /// The lower item id.
+    pub a: i64,
+    /// The higher item id.
+    pub b: i64,
+    /// What the two were found to be.
+    pub kind: PairKind,
+    /// Their similarity (1 for a link).
+    pub score: f64,
 }
 
 impl Pair {
-    fn new(x: i64, y: i64, kind: PairKind, score: f64) -> Pair {
+    /// The pair of `x` and `y`, whichever is lower first.
+    pub fn new(x: i64, y: i64, kind: PairKind, score: f64) -> Pair {
         Pair {
             a: x.min(y),
             b: x.max(y),
@@ -449,318 +184,234 @@ impl Pair {
         }
     }
 
-    /// The pair of items `x` and `y` as judged, or None when judged apart (such pairs need no
-    /// keeping: most candidates are).
-    fn judged(x: i64, y: i64, (sim, verdict): (Similarity, Verdict)) -> Option<Pair> {
-        let kind = match verdict {
-            Verdict::Same(_) => PairKind::Same,
-            Verdict::Conflict(_) => PairKind::Conflict,
-            Verdict::Apart(_) => return None,
-        };
-        Some(Pair::new(x, y, kind, sim.score()))
-    }
-
     /// Whether it ties its items into one component (a conflict does not).
-    fn ties(&self) -> bool {
+    pub fn ties(&self) -> bool {
         self.kind != PairKind::Conflict
     }
 }
 
-/// Most candidates compared per item (those sharing the most band keys).
-pub(super) const MAX_CANDIDATES: usize = 64;
-
-/// The candidates of the waiting items.
-struct Found {
-    /// Per waiting item, in order: its candidates as nodes (a waiting item's position, or the
-    /// number of waiting items plus a position in `stored`), most shared band keys first (then
-    /// lowest id), at most [`MAX_CANDIDATES`]. An item is its own first candidate, as it shares
-    /// all its keys with itself.
-    ranked: Vec<Vec<u32>>,
-    /// The stored items among the candidates.
-    stored: Vec<Candidate>,
-}
-
-/// Buckets of [`Postings::starts`]: one per value of a key's top 16 bits.
-const PREFIXES: usize = 1 << 16;
-
-fn prefix(key: u64) -> usize {
-    (key >> 48) as usize
-}
-
-/// An inverted index from band keys to items, built for a set of query keys.
-#[derive(Default)]
-pub(super) struct Postings {
-    /// The query keys (as unsigned), sorted and distinct: a key's slot is its position. A hash
-    /// map sized for benchmark (iv)'s 1.2 million keys (about 35 MB by its layout) sat at the
-    /// peak of the folding pass; this list takes about 10 MB.
-    slots: Vec<u64>,
-    /// Where the keys with each value of the top 16 bits start in `slots` (and, last, its
-    /// length): band keys are hashes, so a lookup searches a few dozen keys at most.
-    starts: Vec<u32>,
-    /// Per slot, the range of `nodes` holding the items with that key (an item once per copy of
-    /// the key in its list, as the old one-row-per-key table counted).
-    offsets: Vec<u32>,
-    nodes: Vec<u32>,
-    /// (slot, node) pairs, before [`Postings::finish`].
-    pairs: Vec<(u32, u32)>,
-}
-
-impl Postings {
-    /// An index that records the items having any of `keys` (`capacity` of them, counting
-    /// repeats: the list is sized once).
-    pub(super) fn for_keys<'a>(keys: impl IntoIterator<Item = &'a i64>, capacity: usize) -> Postings {
-        let mut slots: Vec<u64> = Vec::with_capacity(capacity);
-        slots.extend(keys.into_iter().map(|&k| k as u64));
-        slots.sort_unstable();
-        slots.dedup();
-        slots.shrink_to_fit();
-        let mut starts = vec![0u32; PREFIXES + 1];
-        for &k in &slots {
-            starts[prefix(k) + 1] += 1;
-        }
-        for p in 1..starts.len() {
-            starts[p] += starts[p - 1];
-        }
-        Postings {
-            slots,
-            starts,
-            ..Postings::default()
-        }
-    }
-
-    /// The slot of a query key.
-    fn slot(&self, key: i64) -> Option<u32> {
-        let key = key as u64;
-        let p = prefix(key);
-        let (start, end) = (self.starts[p] as usize, self.starts[p + 1] as usize);
-        self.slots[start..end]
-            .binary_search(&key)
-            .ok()
-            .map(|s| (start + s) as u32)
-    }
-
-    /// Records that `node` has `keys`; whether any of them is a query key.
-    pub(super) fn add(&mut self, node: u32, keys: impl IntoIterator<Item = i64>) -> bool {
-        let before = self.pairs.len();
-        for k in keys {
-            if let Some(slot) = self.slot(k) {
-                self.pairs.push((slot, node));
-            }
-        }
-        self.pairs.len() > before
-    }
-
-    /// Groups the recorded pairs by key.
-    pub(super) fn finish(&mut self) {
-        let mut counts = vec![0u32; self.slots.len() + 1];
-        for &(slot, _) in &self.pairs {
-            counts[slot as usize + 1] += 1;
-        }
-        for s in 1..counts.len() {
-            counts[s] += counts[s - 1];
-        }
-        let mut fill = counts.clone();
-        let mut nodes = vec![0u32; self.pairs.len()];
-        for &(slot, node) in &self.pairs {
-            nodes[fill[slot as usize] as usize] = node;
-            fill[slot as usize] += 1;
-        }
-        self.offsets = counts;
-        self.nodes = nodes;
-        self.pairs = Vec::new();
-    }
-
-    /// The nodes sharing the most of `keys` (distinct), at most `limit`, most shared first and
-    /// then by lowest `ids[node]`. `count` is scratch space of one counter per node, all zero,
-    /// and left so.
-    pub(super) fn ranked(&self, keys: &[i64], ids: &[i64], count: &mut [u32], limit: usize) -> Vec<u32> {
-        let mut touched: Vec<u32> = Vec::new();
-        for k in keys {
-            let Some(slot) = self.slot(*k) else { continue };
-            let range = self.offsets[slot as usize] as usize..self.offsets[slot as usize + 1] as usize;
-            for &node in &self.nodes[range] {
-                let c = &mut count[node as usize];
-                if *c == 0 {
-                    touched.push(node);
-                }
-                *c += 1;
-            }
-        }
-        let mut found: Vec<(std::cmp::Reverse<u32>, i64, u32)> = touched
-            .iter()
-            .map(|&node| (std::cmp::Reverse(count[node as usize]), ids[node as usize], node))
-            .collect();
-        for node in touched {
-            count[node as usize] = 0;
-        }
-        if found.len() > limit {
-            found.select_nth_unstable(limit - 1);
-            found.truncate(limit);
-        }
-        found.sort_unstable();
-        found.into_iter().map(|(_, _, node)| node).collect()
-    }
-}
-
-thread_local! {
-    /// Per-thread counters for [`Postings::ranked`].
-    static COUNTS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// For each waiting item, the items sharing any of its query keys (waiting, or stored and
-/// compared within [`HORIZON_SECS`] of the waiting items), most shared keys first, at most
-/// [`MAX_CANDIDATES`]: what one lookup per item in a table of `(band key, item)` rows gives.
-async fn candidates_of(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Found, sqlx::Error> {
-    let n = pending.len();
-    // Looked up so that two items find each other whichever of them waits (a title-only item
-    // finds a full copy through its title, and the full copy finds it too): which of two items
-    // arrived first must not decide whether they are compared.
-    let lookups: Vec<Vec<i64>> = pending.iter().map(|p| p.features.lookup_keys()).collect();
-    let queried = lookups.iter().map(Vec::len).sum();
-    let mut postings = Postings::for_keys(lookups.iter().flatten(), queried);
-    let mut ids: Vec<i64> = Vec::with_capacity(n);
-    for (i, p) in pending.iter().enumerate() {
-        postings.add(i as u32, index_keys(p.features.keys()));
-        ids.push(p.id);
-    }
-    let lo = pending.iter().map(|p| p.features.published).min().unwrap_or(0);
-    let hi = pending.iter().map(|p| p.features.published).max().unwrap_or(0);
-    // Items whose row is gone do not count (the scan joins `items`).
-    let mut rows = sqlx::query(
-        "SELECT k.item_id, k.band_keys FROM item_keys k JOIN items i ON i.id = k.item_id \
-         WHERE k.compared_at >= $1 AND k.compared_at <= $2 AND k.band_keys IS NOT NULL",
-    )
-    .bind(lo.saturating_sub(HORIZON_SECS))
-    .bind(hi.saturating_add(HORIZON_SECS))
-    .fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await? {
-        let keys: Vec<u8> = row.try_get("band_keys")?;
-        let keys: Vec<i64> = unpack_keys(&keys).collect();
-        if postings.add(ids.len() as u32, index_keys(&keys)) {
-            ids.push(row.try_get("item_id")?);
-        }
-    }
-    drop(rows);
-    postings.finish();
-    let positions: Vec<usize> = (0..n).collect();
-    let nodes = ids.len();
-    let ranked: Vec<Vec<u32>> = par_map(&positions, |&i| {
-        COUNTS.with(|count| {
-            let mut count = count.borrow_mut();
-            if count.len() < nodes {
-                count.resize(nodes, 0);
-            }
-            let mut query = lookups[i].clone();
-            query.sort_unstable();
-            query.dedup();
-            postings.ranked(&query, &ids, &mut count, MAX_CANDIDATES)
-        })
-    });
-    drop(postings);
-    // Read the stored candidates, and renumber them by their place in `stored`.
-    let mut wanted: Vec<usize> = ranked
-        .iter()
-        .flatten()
-        .map(|&node| node as usize)
-        .filter(|&node| node >= n)
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut place: HashMap<i64, usize> = HashMap::with_capacity(wanted.len());
-    let mut stored: Vec<Candidate> = Vec::with_capacity(wanted.len());
-    let wanted: Vec<i64> = wanted.into_iter().map(|node| ids[node]).collect();
-    let rows = rows_in(
-        conn,
-        &format!("SELECT {COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN"),
-        &wanted,
-        "",
-    )
-    .await?;
-    for c in par_map(&rows, compared_from_row) {
-        let c = c?;
-        place.insert(c.id, n + stored.len());
-        stored.push(c);
-    }
-    let ranked = ranked
-        .into_iter()
-        .map(|list| {
-            list.into_iter()
-                .filter_map(|node| {
-                    let node = node as usize;
-                    if node < n {
-                        Some(node as u32)
-                    } else {
-                        place.get(&ids[node]).map(|&p| p as u32)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    Ok(Found { ranked, stored })
-}
-
-/// Links tying each waiting item to the other items of its exact group: the other waiting ones,
-/// and the first stored one (stored members are tied among themselves already).
-async fn exact_links(conn: &mut AnyConnection, pending: &[Candidate]) -> Result<Vec<Pair>, sqlx::Error> {
-    let mut by_exact: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for p in pending {
-        by_exact.entry(p.exact.as_str()).or_default().push(p.id);
-    }
-    let mut links = Vec::new();
-    for ids in by_exact.values() {
-        for w in ids.windows(2) {
-            links.push(Pair::new(w[0], w[1], PairKind::Link, 1.0));
-        }
-    }
-    let exact_ids: Vec<&str> = by_exact.keys().copied().collect();
-    let rows = rows_in(
-        conn,
-        "SELECT exact_id, MIN(id) AS id FROM items WHERE exact_id IN",
-        &exact_ids,
-        " AND story_id IS NOT NULL GROUP BY exact_id",
-    )
-    .await?;
-    for row in rows {
-        let exact: String = row.try_get("exact_id")?;
-        let stored: i64 = row.try_get("id")?;
-        if let Some(ids) = by_exact.get(exact.as_str()) {
-            links.push(Pair::new(ids[0], stored, PairKind::Link, 1.0));
-        }
-    }
-    Ok(links)
-}
-
-/// Stores judged pairs (a pair judged again keeps its latest verdict).
-async fn write_pairs(conn: &mut AnyConnection, pairs: &[Pair]) -> Result<(), sqlx::Error> {
-    for chunk in pairs.chunks(BATCH / 4) {
+/// Writes (or replaces) the band keys of items: `(item id, compared at, keys)`.
+pub(super) async fn write_keys(
+    conn: &mut AnyConnection,
+    rows: &[(i64, i64, Vec<u8>)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH / 2) {
         let sql = format!(
-            "INSERT INTO item_pairs (a, b, kind, score) VALUES {} ON CONFLICT (a, b) DO UPDATE \
-             SET kind = excluded.kind, score = excluded.score",
-            super::ingest::placeholder_rows(conn, chunk.len(), 4)
+            "INSERT INTO item_keys (item_id, compared_at, band_keys) VALUES {} ON CONFLICT (item_id) DO UPDATE \
+             SET compared_at = excluded.compared_at, band_keys = excluded.band_keys",
+            placeholder_rows(conn, chunk.len(), 3)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for p in chunk {
-            query = query.bind(p.a).bind(p.b).bind(p.kind.code()).bind(p.score);
+        for (id, at, keys) in chunk {
+            query = query.bind(*id).bind(*at).bind(keys.as_slice());
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// The items tied to `seeds` through same-story and link pairs, transitively (sorted by id),
-/// and every pair among them (conflicts too). `known` are pairs already in hand.
-async fn component(
-    conn: &mut AnyConnection,
-    seeds: &[i64],
-    known: Vec<Pair>,
-) -> Result<(Vec<i64>, Vec<Pair>), sqlx::Error> {
-    let mut nodes: HashSet<i64> = seeds.iter().copied().collect();
-    let mut pairs: HashMap<(i64, i64), Pair> = known.into_iter().map(|p| ((p.a, p.b), p)).collect();
-    let mut frontier: Vec<i64> = seeds.to_vec();
-    while !frontier.is_empty() {
-        frontier.sort_unstable();
-        let mut next = Vec::new();
-        for chunk in frontier.chunks(BATCH / 2) {
+/// Fills in the band keys of rows that have none (rows a store from before `item_keys` had in
+/// `lsh`), from the stored comparison text they were computed from, and returns how many:
+/// what [`Store::open`] does after migrating, in the migrating transaction (so under the
+/// migration lock: processes opening one store at once rebuild the keys once).
+///
+/// The one place the store computes band keys itself (opening has no pipeline to ask).
+pub(super) async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
+    use crate::transform::fold::Features;
+    use crate::transform::normalize::Comparison;
+
+    let sql = format!(
+        "SELECT {TEXT_COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
+    let found: Vec<TextRow> = rows.iter().map(TextRow::read).collect::<Result<_, _>>()?;
+    drop(rows);
+    let keys: Vec<(i64, i64, Vec<u8>)> = super::par_map(&found, |row| {
+        let when = row.published.or(row.updated).unwrap_or(row.first_seen);
+        let cmp = Comparison {
+            title: row.title.clone(),
+            body: row.body.clone(),
+            lines: 0,
+            removed: 0,
+        };
+        let features = Features::new(&cmp, super::from_ts(when));
+        (row.id, features.published, pack_keys(&features.band_keys()))
+    });
+    write_keys(conn, &keys).await?;
+    // Rows whose item is gone have nothing to rebuild from.
+    sqlx::query("DELETE FROM item_keys WHERE band_keys IS NULL")
+        .execute(&mut *conn)
+        .await?;
+    Ok(keys.len())
+}
+
+/// A folding pass's transaction: every read and write of one pass, committed together by
+/// [`FoldTx::commit`] (dropped uncommitted, nothing of it is kept). Holds the store's write
+/// lock, and on PostgreSQL [`FOLD_LOCK`], until it ends.
+pub struct FoldTx<'s> {
+    tx: Transaction<'static, Any>,
+    /// Released after the transaction ends (fields drop in order).
+    _guard: Option<tokio::sync::MutexGuard<'s, ()>>,
+}
+
+fn err() -> impl FnOnce(sqlx::Error) -> StoreError {
+    query_error("folding stories")
+}
+
+impl Store {
+    /// Starts a folding pass: takes the write lock, begins the transaction and, on PostgreSQL,
+    /// waits for [`FOLD_LOCK`].
+    pub async fn begin_fold(&self) -> Result<FoldTx<'_>, StoreError> {
+        let guard = self.write_guard().await;
+        let mut tx = self.writes.begin().await.map_err(err())?;
+        // One pass at a time across every process sharing the database: a pass reads the
+        // stories the previous one committed, so copies of one story folded by two daemons at
+        // once still make one story. (SQLite writes one transaction at a time anyway.)
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS fold_lock")
+                .bind(FOLD_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(err())?;
+        }
+        Ok(FoldTx { tx, _guard: guard })
+    }
+}
+
+impl FoldTx<'_> {
+    /// The items waiting for a story, NULL publication times first (on SQLite and PostgreSQL
+    /// alike: their defaults differ), then by publication time and id. An item whose body row
+    /// is gone is not listed.
+    pub async fn waiting(&mut self) -> Result<Vec<WaitingRow>, StoreError> {
+        let sql = format!(
+            "SELECT i.id AS id, i.story_id AS story_id, i.exact_id AS exact_id, i.published AS published, \
+             i.updated AS updated, i.first_seen AS first_seen, i.content_hash AS content_hash \
+             FROM {ITEMS_WITH_BODIES} WHERE i.story_id IS NULL \
+             ORDER BY CASE WHEN i.published IS NULL THEN 0 ELSE 1 END, i.published, i.id"
+        );
+        let mut out = Vec::new();
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *self.tx);
+        while let Some(row) = rows.try_next().await.map_err(err())? {
+            let read = || -> Result<WaitingRow, sqlx::Error> {
+                Ok(WaitingRow {
+                    id: row.try_get("id")?,
+                    story: row.try_get("story_id")?,
+                    exact: row.try_get("exact_id")?,
+                    published: row.try_get("published")?,
+                    updated: row.try_get("updated")?,
+                    first_seen: row.try_get("first_seen")?,
+                    content_hash: row.try_get("content_hash")?,
+                })
+            };
+            out.push(read().map_err(err())?);
+        }
+        Ok(out)
+    }
+
+    /// Hands `each` the [`TextRow`] of each of `ids` that has one, one row at a time ([`BATCH`]
+    /// ids per statement): a row's text need not outlive what is worked out from it.
+    pub async fn each_text(&mut self, ids: &[i64], mut each: impl FnMut(TextRow)) -> Result<(), StoreError> {
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "SELECT {TEXT_COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN ({})",
+                placeholder_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            let mut rows = query.fetch(&mut *self.tx);
+            while let Some(row) = rows.try_next().await.map_err(err())? {
+                each(TextRow::read(&row).map_err(err())?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The [`TextRow`]s of `ids` (those that have one).
+    pub async fn texts(&mut self, ids: &[i64]) -> Result<Vec<TextRow>, StoreError> {
+        let rows = rows_in(
+            &mut self.tx,
+            &format!("SELECT {TEXT_COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN"),
+            ids,
+            "",
+        )
+        .await
+        .map_err(err())?;
+        rows.into_iter()
+            .map(|row| TextRow::read(&row))
+            .collect::<Result<_, _>>()
+            .map_err(err())
+    }
+
+    /// Hands `each` the id and band keys of every stored item compared between `from` and `to`
+    /// (unix seconds, inclusive) that has keys and a row in `items`.
+    pub async fn each_stored_keys(
+        &mut self,
+        from: i64,
+        to: i64,
+        mut each: impl FnMut(i64, &[i64]),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT k.item_id, k.band_keys FROM item_keys k JOIN items i ON i.id = k.item_id \
+             WHERE k.compared_at >= $1 AND k.compared_at <= $2 AND k.band_keys IS NOT NULL",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch(&mut *self.tx);
+        let mut keys: Vec<i64> = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(err())? {
+            let bytes: Vec<u8> = row.try_get("band_keys").map_err(err())?;
+            keys.clear();
+            keys.extend(unpack_keys(&bytes));
+            each(row.try_get("item_id").map_err(err())?, &keys);
+        }
+        Ok(())
+    }
+
+    /// The lowest id of a stored item with a story in each of the exact groups `exact_ids`:
+    /// `(exact group, item id)`.
+    pub async fn first_in_exact_groups(
+        &mut self,
+        exact_ids: &[&str],
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = rows_in(
+            &mut self.tx,
+            "SELECT exact_id, MIN(id) AS id FROM items WHERE exact_id IN",
+            exact_ids,
+            " AND story_id IS NOT NULL GROUP BY exact_id",
+        )
+        .await
+        .map_err(err())?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("exact_id")?, row.try_get("id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(err())
+    }
+
+    /// Stores pairs (a pair stored before keeps the latest kind and score).
+    pub async fn write_pairs(&mut self, pairs: &[Pair]) -> Result<(), StoreError> {
+        for chunk in pairs.chunks(BATCH / 4) {
+            let sql = format!(
+                "INSERT INTO item_pairs (a, b, kind, score) VALUES {} ON CONFLICT (a, b) DO UPDATE \
+                 SET kind = excluded.kind, score = excluded.score",
+                placeholder_rows(&self.tx, chunk.len(), 4)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for p in chunk {
+                query = query.bind(p.a).bind(p.b).bind(p.kind.code()).bind(p.score);
+            }
+            query.execute(&mut *self.tx).await.map_err(err())?;
+        }
+        Ok(())
+    }
+
+    /// The stored pairs with either item in `ids` ([`BATCH`]` / 2` ids per statement).
+    pub async fn pairs_of(&mut self, ids: &[i64]) -> Result<Vec<Pair>, StoreError> {
+        let mut pairs = Vec::new();
+        for chunk in ids.chunks(BATCH / 2) {
             let sql = format!(
                 "SELECT a, b, kind, score FROM item_pairs WHERE a IN ({list}) OR b IN ({list})",
                 list = placeholder_list(chunk.len(), 1)
@@ -769,342 +420,151 @@ async fn component(
             for id in chunk {
                 query = query.bind(*id);
             }
-            for row in query.fetch_all(&mut *conn).await? {
-                let p = Pair::new(
-                    row.try_get("a")?,
-                    row.try_get("b")?,
-                    PairKind::from_code(row.try_get("kind")?),
-                    row.try_get("score")?,
-                );
-                if p.ties() {
-                    for id in [p.a, p.b] {
-                        if nodes.insert(id) {
-                            next.push(id);
-                        }
-                    }
-                }
-                pairs.insert((p.a, p.b), p);
+            for row in query.fetch_all(&mut *self.tx).await.map_err(err())? {
+                let read = || -> Result<Pair, sqlx::Error> {
+                    Ok(Pair::new(
+                        row.try_get("a")?,
+                        row.try_get("b")?,
+                        PairKind::from_code(row.try_get("kind")?),
+                        row.try_get("score")?,
+                    ))
+                };
+                pairs.push(read().map_err(err())?);
             }
         }
-        frontier = next;
+        Ok(pairs)
     }
-    let mut nodes: Vec<i64> = nodes.into_iter().collect();
-    nodes.sort_unstable();
-    let mut pairs: Vec<Pair> = pairs.into_values().collect();
-    pairs.sort_unstable_by_key(|p| (p.a, p.b));
-    Ok((nodes, pairs))
-}
 
-/// Most items in one component whose every pair is judged; a larger one (a source repeating
-/// one text hundreds of times) is grouped from the pairs found through candidates only.
-const MAX_JUDGED_COMPONENT: usize = 400;
+    /// The [`MemberRow`]s of the stored items among `ids`, by id.
+    pub async fn members(&mut self, ids: &[i64]) -> Result<HashMap<i64, MemberRow>, StoreError> {
+        let mut members = HashMap::with_capacity(ids.len());
+        let rows = rows_in(
+            &mut self.tx,
+            "SELECT id, story_id, exact_id, first_seen FROM items WHERE id IN",
+            ids,
+            "",
+        )
+        .await
+        .map_err(err())?;
+        for row in rows {
+            let read = || -> Result<MemberRow, sqlx::Error> {
+                Ok(MemberRow {
+                    id: row.try_get("id")?,
+                    story: row.try_get("story_id")?,
+                    exact: row.try_get("exact_id")?,
+                    first_seen: row.try_get("first_seen")?,
+                })
+            };
+            let m = read().map_err(err())?;
+            members.insert(m.id, m);
+        }
+        Ok(members)
+    }
 
-/// The pairs of items in one component (tied through links and same-story pairs) that `pairs`
-/// does not hold, lower id first.
-fn unjudged(nodes: &[i64], pairs: &[Pair]) -> Vec<(i64, i64)> {
-    let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(k, id)| (*id, k)).collect();
-    let ties: Vec<(usize, usize)> = pairs
-        .iter()
-        .filter(|p| p.ties())
-        .filter_map(|p| Some((*index.get(&p.a)?, *index.get(&p.b)?)))
-        .collect();
-    // Ties alone, taken as links: the components.
-    let groups = cluster(nodes.len(), nodes.len(), &ties, &[], &HashSet::new());
-    let mut components: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
-    for (id, g) in nodes.iter().zip(groups) {
-        components.entry(g).or_default().push(*id);
+    /// Which of `stories` some stored item has as its story.
+    pub async fn stories_in_use(&mut self, stories: &[&str]) -> Result<Vec<String>, StoreError> {
+        let rows = rows_in(
+            &mut self.tx,
+            "SELECT DISTINCT story_id FROM items WHERE story_id IN",
+            stories,
+            "",
+        )
+        .await
+        .map_err(err())?;
+        rows.iter()
+            .map(|row| row.try_get("story_id"))
+            .collect::<Result<_, _>>()
+            .map_err(err())
     }
-    let known: HashSet<(i64, i64)> = pairs.iter().map(|p| (p.a, p.b)).collect();
-    let mut missing = Vec::new();
-    for ids in components.values().filter(|c| c.len() >= 3) {
-        if ids.len() > MAX_JUDGED_COMPONENT {
-            tracing::warn!(
-                items = ids.len(),
-                "a story this large is grouped from its candidates' pairs only"
-            );
-            continue;
-        }
-        for (i, &a) in ids.iter().enumerate() {
-            for &b in &ids[i + 1..] {
-                if !known.contains(&(a, b)) {
-                    missing.push((a, b));
-                }
-            }
-        }
-    }
-    missing
-}
 
-/// What assigning stories needs of an item of a component.
-struct Member {
-    id: i64,
-    /// Its story now (None while it waits).
-    story: Option<String>,
-    exact: String,
-    first_seen: i64,
-}
-
-/// The [`Member`] of each of `nodes` (sorted by id), the waiting ones from `pending`. An item
-/// deleted since its pairs were stored is left out of no node: it reads as waiting, alone.
-async fn members_of(
-    conn: &mut AnyConnection,
-    nodes: &[i64],
-    pending: &[Candidate],
-    first_seen: &HashMap<i64, i64>,
-) -> Result<Vec<Member>, sqlx::Error> {
-    let waiting: HashMap<i64, &Candidate> = pending.iter().map(|p| (p.id, p)).collect();
-    let stored_ids: Vec<i64> = nodes
-        .iter()
-        .copied()
-        .filter(|id| !waiting.contains_key(id))
-        .collect();
-    let mut stored: HashMap<i64, Member> = HashMap::with_capacity(stored_ids.len());
-    for row in rows_in(
-        conn,
-        "SELECT id, story_id, exact_id, first_seen FROM items WHERE id IN",
-        &stored_ids,
-        "",
-    )
-    .await?
-    {
-        let id: i64 = row.try_get("id")?;
-        stored.insert(
-            id,
-            Member {
-                id,
-                story: row.try_get("story_id")?,
-                exact: row.try_get("exact_id")?,
-                first_seen: row.try_get("first_seen")?,
-            },
-        );
-    }
-    Ok(nodes
-        .iter()
-        .map(|id| match waiting.get(id) {
-            Some(p) => Member {
-                id: *id,
-                story: None,
-                exact: p.exact.clone(),
-                first_seen: first_seen.get(id).copied().unwrap_or(i64::MAX),
-            },
-            None => stored.remove(id).unwrap_or(Member {
-                id: *id,
-                story: None,
-                exact: format!("st-{id:016x}"),
-                first_seen: i64::MAX,
-            }),
-        })
-        .collect())
-}
-
-/// The story id of each member, given its group (see the module documentation for the rule):
-/// a stored story stays with the group holding its first member (first seen, then lowest id);
-/// a group holding the first members of several keeps the oldest one's id (the others are
-/// merged into it); a group holding none takes the exact-group id of its first member, unless
-/// a story elsewhere has that id.
-async fn assign_stories(
-    conn: &mut AnyConnection,
-    members: &[Member],
-    groups: &[usize],
-) -> Result<Vec<String>, sqlx::Error> {
-    let order = |k: usize| (members[k].first_seen, members[k].id);
-    // Each stored story's first member in the component.
-    let mut founder: BTreeMap<&str, usize> = BTreeMap::new();
-    for (k, m) in members.iter().enumerate() {
-        if let Some(s) = m.story.as_deref() {
-            let f = founder.entry(s).or_insert(k);
-            if order(k) < order(*f) {
-                *f = k;
-            }
-        }
-    }
-    // Per group: its first member, and the stored story it keeps.
-    let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-    for (k, &g) in groups.iter().enumerate() {
-        let f = first.entry(g).or_insert(k);
-        if order(k) < order(*f) {
-            *f = k;
-        }
-    }
-    let mut kept: BTreeMap<usize, (usize, &str)> = BTreeMap::new();
-    for (story, &k) in &founder {
-        let g = groups[k];
-        let e = kept.entry(g).or_insert((k, story));
-        if order(k) < order(e.0) {
-            *e = (k, story);
-        }
-    }
-    // Groups without a stored story: their first member's exact-group id, when no story
-    // outside the component uses it and no other group here takes it.
-    let wanted: Vec<&str> = first
-        .iter()
-        .filter(|(g, _)| !kept.contains_key(g))
-        .map(|(_, &k)| members[k].exact.as_str())
-        .collect();
-    let mut taken: HashSet<String> = kept.values().map(|(_, s)| s.to_string()).collect();
-    let inside: HashSet<&str> = founder.keys().copied().collect();
-    for row in rows_in(
-        conn,
-        "SELECT DISTINCT story_id FROM items WHERE story_id IN",
-        &wanted,
-        "",
-    )
-    .await?
-    {
-        let s: String = row.try_get("story_id")?;
-        if !inside.contains(s.as_str()) {
-            taken.insert(s);
-        }
-    }
-    let mut story_of: BTreeMap<usize, String> = kept.iter().map(|(g, (_, s))| (*g, s.to_string())).collect();
-    for (g, &k) in &first {
-        if story_of.contains_key(g) {
-            continue;
-        }
-        let mut id = members[k].exact.clone();
-        if taken.contains(&id) {
-            id = format!(
-                "st-{:016x}",
-                xxhash_rust::xxh3::xxh3_64(format!("{id}/{}", members[k].id).as_bytes())
-            );
-        }
-        taken.insert(id.clone());
-        story_of.insert(*g, id);
-    }
-    Ok(groups.iter().map(|g| story_of[g].clone()).collect())
-}
-
-/// Stores the story and the story's regions of each of `copies` (item id, story), many items
-/// per statement.
-async fn set_stories(
-    conn: &mut AnyConnection,
-    copies: &[(i64, &str)],
-    regions: &HashMap<String, Regions>,
-) -> Result<(), sqlx::Error> {
-    let empty = Regions::default();
-    for chunk in copies.chunks(BATCH) {
-        let sql = format!(
-            "WITH v (id, story, regions) AS (VALUES {}) \
-             UPDATE items SET story_id = v.story, regions = v.regions FROM v WHERE items.id = v.id",
-            super::ingest::placeholder_rows(conn, chunk.len(), 3)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, story) in chunk {
-            query = query
-                .bind(*id)
-                .bind(*story)
-                .bind(regions.get(*story).unwrap_or(&empty).to_column());
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// One copy of a story, for its regions.
-struct Copy {
-    first_seen: i64,
-    id: i64,
-    source: String,
-    title: String,
-    body: String,
-}
-
-/// A waiting item's regions as a story of its own, worked out when it was stored.
-struct Alone {
-    source: String,
-    /// The `[[source]] region` they were worked out with.
-    prior: Option<usize>,
-    regions: Regions,
-}
-
-/// The regions of each story of `copies` (item id, story: every copy of those stories), from
-/// the comparison text of all its copies (oldest first) and the first `[[source]] region` prior
-/// among their sources; and the sources with an item in those stories, sorted. A story of one
-/// copy found in `alone` (with the same prior) takes the regions worked out when it was stored,
-/// which are the same: its text is not read again.
-async fn story_regions(
-    conn: &mut AnyConnection,
-    copies: &[(i64, &str)],
-    priors: &HashMap<String, usize>,
-    alone: &HashMap<i64, Alone>,
-) -> Result<(HashMap<String, Regions>, Vec<String>), sqlx::Error> {
-    let mut members: HashMap<&str, Vec<i64>> = HashMap::new();
-    for (id, story) in copies {
-        members.entry(story).or_default().push(*id);
-    }
-    let mut regions: HashMap<String, Regions> = HashMap::with_capacity(members.len());
-    let mut sources: Vec<String> = Vec::new();
-    let mut story_of: HashMap<i64, &str> = HashMap::new();
-    for (story, ids) in &members {
-        let known = match ids.as_slice() {
-            [id] => alone
-                .get(id)
-                .filter(|a| a.prior == priors.get(&a.source).copied()),
-            _ => None,
-        };
-        match known {
-            Some(a) => {
-                regions.insert(story.to_string(), a.regions.clone());
-                sources.push(a.source.clone());
-            }
-            None => story_of.extend(ids.iter().map(|id| (*id, *story))),
-        }
-    }
-    let ids: Vec<i64> = story_of.keys().copied().collect();
-    let rows = rows_in(
-        conn,
-        &format!(
-            "SELECT i.id AS id, i.source AS source, i.first_seen AS first_seen, \
-             b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} WHERE i.id IN"
-        ),
-        &ids,
-        "",
-    )
-    .await?;
-    let mut by_story: BTreeMap<&str, Vec<Copy>> = BTreeMap::new();
-    // Each row is dropped once read: the rows and the copies are never all held at once.
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        let Some(story) = story_of.get(&id) else { continue };
-        by_story.entry(story).or_default().push(Copy {
-            first_seen: row.try_get("first_seen")?,
-            id,
-            source: row.try_get("source")?,
-            title: row.try_get("cmp_title")?,
-            body: row.try_get("cmp_body")?,
-        });
-    }
-    for list in by_story.values_mut() {
-        list.sort_unstable_by_key(|c| (c.first_seen, c.id));
-        sources.extend(list.iter().map(|c| c.source.clone()));
-    }
-    sources.sort_unstable();
-    sources.dedup();
-    let order: Vec<(&&str, &Vec<Copy>)> = by_story.iter().collect();
-    let gazetteer = Gazetteer::embedded();
-    let tagged = par_map(&order, |(_, list)| {
-        let prior = list.iter().find_map(|c| priors.get(&c.source).copied());
-        Regions(gazetteer.classify(list.iter().map(|c| (c.title.as_str(), c.body.as_str())), prior))
-    });
-    regions.extend(
-        order
+    /// Writes (or replaces) the band keys of items: `(item id, compared at, keys)`.
+    pub async fn write_keys(&mut self, items: &[(i64, i64, &[i64])]) -> Result<(), StoreError> {
+        let rows: Vec<(i64, i64, Vec<u8>)> = items
             .iter()
-            .zip(tagged)
-            .map(|((story, _), regions)| ((**story).to_string(), regions)),
-    );
-    Ok((regions, sources))
+            .map(|(id, at, keys)| (*id, *at, pack_keys(keys)))
+            .collect();
+        write_keys(&mut self.tx, &rows).await.map_err(err())
+    }
+
+    /// The [`CopyRow`]s of `ids` (those that have one).
+    pub async fn copies(&mut self, ids: &[i64]) -> Result<Vec<CopyRow>, StoreError> {
+        let rows = rows_in(
+            &mut self.tx,
+            &format!(
+                "SELECT i.id AS id, i.source AS source, i.first_seen AS first_seen, \
+                 b.cmp_title AS cmp_title, b.cmp_body AS cmp_body FROM {ITEMS_WITH_BODIES} WHERE i.id IN"
+            ),
+            ids,
+            "",
+        )
+        .await
+        .map_err(err())?;
+        // Each row is dropped once read: the rows and the copies are never all held at once.
+        let mut copies = Vec::with_capacity(rows.len());
+        for row in rows {
+            let read = || -> Result<CopyRow, sqlx::Error> {
+                Ok(CopyRow {
+                    id: row.try_get("id")?,
+                    source: row.try_get("source")?,
+                    first_seen: row.try_get("first_seen")?,
+                    title: row.try_get("cmp_title")?,
+                    body: row.try_get("cmp_body")?,
+                })
+            };
+            copies.push(read().map_err(err())?);
+        }
+        Ok(copies)
+    }
+
+    /// Stores the story of each of `copies` (item id, story) and the story's regions (none
+    /// when `regions` has no entry for it), many items per statement.
+    pub async fn set_stories(
+        &mut self,
+        copies: &[(i64, &str)],
+        regions: &HashMap<String, Regions>,
+    ) -> Result<(), StoreError> {
+        let empty = Regions::default();
+        for chunk in copies.chunks(BATCH) {
+            let sql = format!(
+                "WITH v (id, story, regions) AS (VALUES {}) \
+                 UPDATE items SET story_id = v.story, regions = v.regions FROM v WHERE items.id = v.id",
+                placeholder_rows(&self.tx, chunk.len(), 3)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, story) in chunk {
+                query = query
+                    .bind(*id)
+                    .bind(*story)
+                    .bind(regions.get(*story).unwrap_or(&empty).to_column());
+            }
+            query.execute(&mut *self.tx).await.map_err(err())?;
+        }
+        Ok(())
+    }
+
+    /// Raises the change counters of `sources` (see [`Store::source_generations`]).
+    pub async fn bump_generations(&mut self, sources: &[&str]) -> Result<(), StoreError> {
+        super::bump_generations(&mut self.tx, sources)
+            .await
+            .map_err(err())
+    }
+
+    /// Commits the pass.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(err())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
-
-    use std::sync::Arc;
+    use std::collections::HashSet;
 
     use crate::model::Item;
-    use crate::pipeline::ingest::{self, ReadyMap};
+    use crate::pipeline::fold::fold_pending;
+    use crate::pipeline::ingest::ReadyMap;
     use crate::store::Rendered;
+    use crate::transform::fold::FoldConfig;
     use chrono::{DateTime, TimeZone, Utc};
 
     const BODY: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
@@ -1152,228 +612,17 @@ mod tests {
     async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
         let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
         let store = Store::open(&sqlite_url(dir)).await.expect("open");
-        ingest::items(
+        crate::pipeline::ingest::items(
             &store,
             &ReadyMap::default(),
             "a",
             &[item("a1", "西安召开疫情防控会议", 0)],
             now,
-            Arc::new(render),
+            std::sync::Arc::new(render),
         )
         .await
         .expect("ingest");
         (store, now)
-    }
-
-    /// The inverted index ranks what a scan of every item's keys would: items by how many of
-    /// the query's distinct keys they have (counting a key as often as the item lists it), then
-    /// by id, at most `limit`; keys of either sign, and many keys under one 16-bit prefix.
-    #[test]
-    fn postings_rank_as_a_scan_would() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        // A small key space so items share keys; half the keys under one prefix.
-        let pool: Vec<i64> = (0..400)
-            .map(|i| {
-                let r = next();
-                if i % 2 == 0 {
-                    (r & 0xffff_ffff) as i64 | (0x7ab3 << 48)
-                } else {
-                    r as i64
-                }
-            })
-            .collect();
-        let items: Vec<Vec<i64>> = (0..300)
-            .map(|_| (0..12).map(|_| pool[(next() % 400) as usize]).collect())
-            .collect();
-        let ids: Vec<i64> = (0..300).map(|i| 1_000 - i as i64 * 3).collect();
-        let queries: Vec<Vec<i64>> = (0..40)
-            .map(|_| {
-                let mut q: Vec<i64> = (0..10).map(|_| pool[(next() % 400) as usize]).collect();
-                q.push(next() as i64); // a key no item has
-                q.sort_unstable();
-                q.dedup();
-                q
-            })
-            .collect();
-        let mut postings = Postings::for_keys(queries.iter().flatten(), 440);
-        for (node, keys) in items.iter().enumerate() {
-            postings.add(node as u32, keys.iter().copied());
-        }
-        postings.finish();
-        let mut count = vec![0u32; items.len()];
-        for q in &queries {
-            let mut expected: Vec<(std::cmp::Reverse<u32>, i64, u32)> = items
-                .iter()
-                .enumerate()
-                .filter_map(|(node, keys)| {
-                    let shared = keys.iter().filter(|k| q.contains(k)).count() as u32;
-                    (shared > 0).then_some((std::cmp::Reverse(shared), ids[node], node as u32))
-                })
-                .collect();
-            expected.sort_unstable();
-            expected.truncate(7);
-            let expected: Vec<u32> = expected.into_iter().map(|(_, _, node)| node).collect();
-            assert_eq!(postings.ranked(q, &ids, &mut count, 7), expected);
-            assert!(count.iter().all(|&c| c == 0));
-        }
-    }
-
-    fn copy(key: &str, title: &str, body: &str) -> Item {
-        Item {
-            key: key.to_string(),
-            guid: Some(key.to_string()),
-            title: Some(title.to_string()),
-            content: Some(body.to_string()),
-            published: Utc.timestamp_opt(1_641_000_000, 0).single(),
-            ..Item::default()
-        }
-    }
-
-    /// The stories as sets of item keys, and each item's story.
-    async fn partition(store: &Store) -> (BTreeSet<BTreeSet<String>>, HashMap<String, String>) {
-        let items = store.all_items().await.expect("items");
-        let mut groups: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for i in &items {
-            groups
-                .entry(i.story_id.clone())
-                .or_default()
-                .insert(i.key.clone());
-        }
-        (
-            groups.into_values().collect(),
-            items.into_iter().map(|i| (i.key, i.story_id)).collect(),
-        )
-    }
-
-    /// Fetches `batches` (source, item) one pass each, an hour apart, into a new store; returns
-    /// the stories, and the story of each item after each pass.
-    async fn fold_in_passes(
-        batches: &[(&str, &Item)],
-    ) -> (BTreeSet<BTreeSet<String>>, Vec<HashMap<String, String>>) {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&sqlite_url(&dir)).await.expect("open");
-        let mut after = Vec::new();
-        for (hour, (source, item)) in batches.iter().enumerate() {
-            let now = Utc
-                .timestamp_opt(1_641_100_000 + hour as i64 * 3600, 0)
-                .single()
-                .expect("now");
-            ingest::items(
-                &store,
-                &ReadyMap::default(),
-                source,
-                &[(*item).clone()],
-                now,
-                Arc::new(render),
-            )
-            .await
-            .expect("ingest");
-            store
-                .fold_pending(&FoldConfig::default(), &HashMap::new(), HashMap::new())
-                .await
-                .expect("fold");
-            after.push(partition(&store).await.1);
-        }
-        let stories = partition(&store).await.0;
-        store.close().await;
-        (stories, after)
-    }
-
-    const FIRST_HALF: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p>";
-    const SECOND_HALF: &str = "<p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位，确保社会面清零目标早日实现。</p>";
-
-    /// Two stored stories that a new copy shows to be one are merged: the story whose first
-    /// member is older keeps its id, whichever order the copies came in, and the stories are
-    /// those of one pass over all three.
-    #[tokio::test]
-    async fn a_copy_that_joins_two_stored_stories_merges_them_under_the_older_id() {
-        let a = copy("a1", "西安召开疫情防控会议", FIRST_HALF);
-        let b = copy("b1", "西安：核酸检测必须做到位", SECOND_HALF);
-        let c = copy(
-            "c1",
-            "西安召开疫情防控视频会议",
-            &format!("{FIRST_HALF}{SECOND_HALF}"),
-        );
-        let (stories, after) = fold_in_passes(&[("a", &a), ("b", &b), ("c", &c)]).await;
-        assert_ne!(after[1]["a1"], after[1]["b1"], "the halves alone are two stories");
-        assert_eq!(stories.len(), 1, "the whole text ties them: {stories:?}");
-        assert_eq!(after[2]["c1"], after[1]["a1"], "the older story's id survives");
-        let (reversed, after) = fold_in_passes(&[("b", &b), ("a", &a), ("c", &c)]).await;
-        assert_eq!(reversed, stories);
-        assert_eq!(after[2]["c1"], after[1]["b1"], "the older story's id survives");
-    }
-
-    /// A stored story that a new copy shows to hold two different notices is split: the copy
-    /// takes the member it matches best, the member whose facts conflict with it keeps apart,
-    /// and the member first seen keeps the story's id.
-    #[tokio::test]
-    async fn a_copy_that_conflicts_with_a_stored_member_splits_its_story() {
-        let common = "<p>预计未来6小时内，全市大部分地区将出现50毫米以上的强降水，并伴有雷电和8级以上短时大风，请市民注意防范，减少外出，远离低洼易涝地带和危险建筑物。</p>";
-        let tail = "<p>气象部门提醒：请关注最新预警信息。</p>";
-        let day = |d: u32| format!("<p>广州市气象台5月{d}日10时发布暴雨黄色预警信号。</p>{common}");
-        let a = copy(
-            "a9",
-            "广州暴雨黄色预警",
-            &format!(
-                "{}<p>市三防办已启动防暴雨四级应急响应，各区各部门要加强值守。</p>",
-                day(9)
-            ),
-        );
-        let b = copy("b", "广州暴雨黄色预警", &format!("{common}{tail}"));
-        let c = copy("c10", "广州暴雨黄色预警", &format!("{}{tail}", day(10)));
-        let (stories, after) = fold_in_passes(&[("a", &a), ("b", &b), ("c", &c)]).await;
-        assert_eq!(after[1]["a9"], after[1]["b"], "a9 and b were one story");
-        assert_ne!(after[2]["a9"], after[2]["c10"], "the 9th and the 10th conflict");
-        assert_eq!(after[2]["b"], after[2]["c10"], "b is closer to the 10th");
-        assert_eq!(
-            after[2]["a9"], after[1]["a9"],
-            "the first member keeps the story's id"
-        );
-        let (reversed, _) = fold_in_passes(&[("c", &c), ("b", &b), ("a", &a)]).await;
-        assert_eq!(reversed, stories, "the same stories in any order");
-    }
-
-    /// A pass that puts a new copy into a stored story raises the change counters of every
-    /// source in that story, not only the new copy's: an output of the old copy's source shows
-    /// the new one among its "also reported by" (and the daemons re-render it).
-    #[tokio::test]
-    async fn joining_a_story_changes_the_sources_already_in_it() {
-        let dir = tempfile::tempdir().expect("dir");
-        let (store, now) = store_with_a1(&dir).await;
-        let cfg = FoldConfig::default();
-        store
-            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
-            .await
-            .expect("fold");
-        let before = store.source_generations(&["a", "b"]).await.expect("counters");
-        ingest::items(
-            &store,
-            &ReadyMap::default(),
-            "b",
-            &[item("b1", "陕西：抓好疫情防控", 1)],
-            now,
-            Arc::new(render),
-        )
-        .await
-        .expect("ingest");
-        let stored = store.source_generations(&["a", "b"]).await.expect("counters");
-        assert_eq!(stored[0], before[0], "storing b's item changes b only");
-        assert!(stored[1] > before[1]);
-        let report = store
-            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
-            .await
-            .expect("fold");
-        assert_eq!(report.joined, 1);
-        let folded = store.source_generations(&["a", "b"]).await.expect("counters");
-        assert!(folded[0] > stored[0], "a's story gained b's copy");
-        assert!(folded[1] > stored[1], "b's item got its story");
-        store.close().await;
     }
 
     /// A store from before `item_keys` (its rows copied from `lsh` without keys) gets its keys
@@ -1384,18 +633,17 @@ mod tests {
         let url = sqlite_url(&dir);
         let (store, now) = store_with_a1(&dir).await;
         let cfg = FoldConfig::default();
-        ingest::items(
+        crate::pipeline::ingest::items(
             &store,
             &ReadyMap::default(),
             "b",
             &[item("b1", "陕西：抓好疫情防控", 1)],
             now,
-            Arc::new(render),
+            std::sync::Arc::new(render),
         )
         .await
         .expect("ingest");
-        let report = store
-            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
+        let report = fold_pending(&store, &cfg, &HashMap::new(), &ReadyMap::default())
             .await
             .expect("fold");
         assert_eq!((report.items, report.stories), (2, 1));
@@ -1414,18 +662,17 @@ mod tests {
 
         let store = Store::open(&url).await.expect("reopen");
         assert_eq!(keys(&store).await, written);
-        ingest::items(
+        crate::pipeline::ingest::items(
             &store,
             &ReadyMap::default(),
             "c",
             &[item("c1", "西安疫情防控会议", 2)],
             now,
-            Arc::new(render),
+            std::sync::Arc::new(render),
         )
         .await
         .expect("ingest");
-        let report = store
-            .fold_pending(&cfg, &HashMap::new(), HashMap::new())
+        let report = fold_pending(&store, &cfg, &HashMap::new(), &ReadyMap::default())
             .await
             .expect("fold");
         assert_eq!((report.items, report.joined, report.stories), (1, 1, 0));

@@ -8,7 +8,7 @@
 //! unchanged items and the ids of the items written.
 //!
 //! A new item is stored with its exact group (items with the same canonical URL or permalink
-//! GUID) and its comparison text, and waits for the folding pass ([`Store::fold_pending`]),
+//! GUID) and its comparison text, and waits for the folding pass ([`crate::pipeline::fold`]),
 //! which indexes its band keys and gives it its story. A changed item is updated in place and
 //! keeps its story (and, if it has one, its band keys are replaced).
 //!
@@ -21,16 +21,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
 use super::{IngestCounts, Rendered, Store, StoreError, new_group_id, query_error, to_json, ts};
 use crate::model::Item;
-// For `Candidate` and `CandidateRow` only, which move to the folding side (issue 16).
-use crate::transform::fold::Features;
-use crate::transform::normalize::Comparison;
 
 /// Rows written or looked up per statement (well under SQLite's and PostgreSQL's limits on
 /// bound parameters).
@@ -90,82 +86,6 @@ where
         rows.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(rows)
-}
-
-/// A stored item as the folding step sees it.
-pub(super) struct Candidate {
-    pub(super) id: i64,
-    /// None while the item waits for the folding pass.
-    pub(super) story: Option<String>,
-    pub(super) exact: String,
-    pub(super) features: Features,
-}
-
-pub(super) fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    Ok(CandidateRow::read(row)?.candidate())
-}
-
-/// [`candidate_from_row`] for a stored item that is only compared with: without its band keys,
-/// which the store keeps in `item_keys`.
-pub(super) fn compared_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    Ok(CandidateRow::read(row)?.compared())
-}
-
-/// A stored item as read, before its [`Features`] are computed.
-pub(super) struct CandidateRow {
-    pub(super) id: i64,
-    pub(super) story: Option<String>,
-    pub(super) exact: String,
-    /// Its comparison text (title and body).
-    pub(super) cmp: Comparison,
-    /// The time it is compared by: its publication, else its update, else when it was first
-    /// seen.
-    pub(super) when: DateTime<Utc>,
-}
-
-impl CandidateRow {
-    /// Reads the columns `id, story_id, exact_id, cmp_title, cmp_body, published, updated,
-    /// first_seen`.
-    pub(super) fn read(row: &sqlx::any::AnyRow) -> Result<CandidateRow, sqlx::Error> {
-        // An Atom entry may carry only `<updated>`: that is its date, not when we first saw it
-        // (a copy fetched days later would otherwise be days apart from its original).
-        let published: Option<i64> = match row.try_get("published")? {
-            Some(p) => Some(p),
-            None => row.try_get("updated")?,
-        };
-        let first_seen: i64 = row.try_get("first_seen")?;
-        Ok(CandidateRow {
-            id: row.try_get("id")?,
-            story: row.try_get("story_id")?,
-            exact: row.try_get("exact_id")?,
-            cmp: Comparison {
-                title: row.try_get("cmp_title")?,
-                body: row.try_get("cmp_body")?,
-                lines: 0,
-                removed: 0,
-            },
-            when: super::from_ts(published.unwrap_or(first_seen)),
-        })
-    }
-
-    /// The item as the folding step sees it.
-    pub(super) fn candidate(&self) -> Candidate {
-        self.with(Features::new(&self.cmp, self.when))
-    }
-
-    /// The item as a stored candidate is compared: without its band keys.
-    pub(super) fn compared(&self) -> Candidate {
-        self.with(Features::compared(&self.cmp, self.when))
-    }
-
-    fn with(&self, features: Features) -> Candidate {
-        Candidate {
-            id: self.id,
-            story: self.story.clone(),
-            exact: self.exact.clone(),
-            features,
-        }
-    }
 }
 
 /// What the store holds of a fetch's items, read before the write lock is taken.

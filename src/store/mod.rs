@@ -38,8 +38,8 @@ mod queue;
 mod select;
 mod status;
 
-pub use explain::{Explanation, Neighbour};
-pub use fold::{FOLD_LOCK, FoldReport};
+pub use explain::{ExplainedRow, ShownRow};
+pub use fold::{CopyRow, FOLD_LOCK, FoldTx, MemberRow, Pair, PairKind, TextRow, WaitingRow};
 pub use ingest::{Batch, Compared, ItemRow, Rework, Snapshot, Sorted, Written};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use migrate::MIGRATE_LOCK;
@@ -823,10 +823,10 @@ mod tests {
         ingest::items(&store, &ready, "b", &[copy], now, Arc::new(render))
             .await
             .expect("ingest");
-        let report = store
-            .fold_pending(&FoldConfig::default(), &HashMap::new(), ready.take())
-            .await
-            .expect("fold");
+        let report =
+            crate::pipeline::fold::fold_pending(&store, &FoldConfig::default(), &HashMap::new(), &ready)
+                .await
+                .expect("fold");
         assert_eq!(
             (report.items, report.joined),
             (1, 1),
@@ -977,8 +977,7 @@ mod tests {
         ingest::items(&store, &ready, "a", &items, now, Arc::new(render))
             .await
             .expect("ingest");
-        store
-            .fold_pending(&FoldConfig::default(), &HashMap::new(), ready.take())
+        crate::pipeline::fold::fold_pending(&store, &FoldConfig::default(), &HashMap::new(), &ready)
             .await
             .expect("fold");
         let columns: Vec<(String, String)> =

@@ -2,7 +2,8 @@
 //!
 //! In: [`Comparison`] text and publication times. Out: [`Features`] (shingle sets, numbers,
 //! days named in the lead), LSH band keys to find candidates, and a [`Verdict`] with its
-//! reasons for a pair.
+//! reasons for a pair; and [`Postings`], the candidate index of the folding pass (band keys →
+//! items, ranked by keys shared).
 //!
 //! Shingles are 3 consecutive tokens for CJK text (each character a token) and 2 for Latin
 //! text (each word a token). Candidates come from MinHash-LSH band keys over three channels:
@@ -13,10 +14,7 @@
 //! time or figure at the same place in their wording ([`Facts`]), days in the lead (datelines
 //! skipped), as-of days, reporting periods, provinces in titles, quantities of the lead.
 //! [`judge`] checks facts only for a pair that would otherwise be one story; [`compare`] and
-//! [`judge_all`] for every pair. The same code serves the store and the in-memory [`Index`].
-
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+//! [`judge_all`] for every pair. The same code serves the folding pass and `explain`.
 
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -853,24 +851,6 @@ fn alike(a: &Features, b: &Features, sim: &Similarity, cfg: &FoldConfig, explain
     ))
 }
 
-/// Picks the story a new item joins: the best-scoring candidate judged the same story.
-pub fn best_match<'a, S>(
-    item: &Features,
-    candidates: impl IntoIterator<Item = (&'a S, &'a Features)>,
-    cfg: &FoldConfig,
-) -> Option<(&'a S, Similarity)>
-where
-    S: 'a,
-{
-    candidates
-        .into_iter()
-        .filter_map(|(story, f)| {
-            let (sim, verdict) = judge(item, f, cfg);
-            verdict.is_same().then_some((story, sim))
-        })
-        .max_by(|a, b| a.1.score().total_cmp(&b.1.score()))
-}
-
 /// Groups a batch of new items into stories, given the pairs judged so far.
 ///
 /// Nodes `0..pending` are new items; nodes from `pending` on are stored stories (one node per
@@ -929,108 +909,137 @@ pub fn cluster(
     (0..nodes).map(|x| find(&mut parent, x)).collect()
 }
 
-/// An in-memory folding index: band keys to the first item that had them, and each item's
-/// story. The store keeps the same keys in a table; this form serves benchmarks and tests.
-/// Keys are folded to 32 bits here to keep the index under 1 KB per item: a collision only adds a
-/// candidate, which the exact check then rejects.
+/// Buckets of [`Postings::starts`]: one per value of a key's top 16 bits.
+const PREFIXES: usize = 1 << 16;
+
+fn prefix(key: u64) -> usize {
+    (key >> 48) as usize
+}
+
+/// An inverted index from band keys to items, built for a set of query keys: the candidate
+/// index of the folding pass (see `pipeline::fold`), and of benchmarks and tests.
+///
+/// Made in three steps: [`Postings::for_keys`] with every key that will be looked up,
+/// [`Postings::add`] for each item (a node number and its [`index_keys`]), [`Postings::finish`];
+/// then [`Postings::ranked`] gives a query's nodes, most shared keys first.
 #[derive(Debug, Default)]
-pub struct Index {
-    bands: HashMap<u32, u32, BuildHasherDefault<KeyHasher>>,
-    stories: Vec<u32>,
-    checked: u64,
+pub struct Postings {
+    /// The query keys (as unsigned), sorted and distinct: a key's slot is its position. A hash
+    /// map sized for benchmark (iv)'s 1.2 million keys (about 35 MB by its layout) sat at the
+    /// peak of the folding pass; this list takes about 10 MB.
+    slots: Vec<u64>,
+    /// Where the keys with each value of the top 16 bits start in `slots` (and, last, its
+    /// length): band keys are hashes, so a lookup searches a few dozen keys at most.
+    starts: Vec<u32>,
+    /// Per slot, the range of `nodes` holding the items with that key (an item once per copy of
+    /// the key in its list, as the old one-row-per-key table counted).
+    offsets: Vec<u32>,
+    nodes: Vec<u32>,
+    /// (slot, node) pairs, before [`Postings::finish`].
+    pairs: Vec<(u32, u32)>,
 }
 
-/// Band keys are hashes already: one multiplication spreads them over the table's control bits
-/// (SipHash, the default, would cost more than the lookup).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+impl Postings {
+    /// An index that records the items having any of `keys` (`capacity` of them, counting
+    /// repeats: the list is sized once).
+    pub fn for_keys<'a>(keys: impl IntoIterator<Item = &'a i64>, capacity: usize) -> Postings {
+        let mut slots: Vec<u64> = Vec::with_capacity(capacity);
+        slots.extend(keys.into_iter().map(|&k| k as u64));
+        slots.sort_unstable();
+        slots.dedup();
+        slots.shrink_to_fit();
+        let mut starts = vec![0u32; PREFIXES + 1];
+        for &k in &slots {
+            starts[prefix(k) + 1] += 1;
+        }
+        for p in 1..starts.len() {
+            starts[p] += starts[p - 1];
+        }
+        Postings {
+            slots,
+            starts,
+            ..Postings::default()
         }
     }
 
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// The slot of a query key.
+    fn slot(&self, key: i64) -> Option<u32> {
+        let key = key as u64;
+        let p = prefix(key);
+        let (start, end) = (self.starts[p] as usize, self.starts[p + 1] as usize);
+        self.slots[start..end]
+            .binary_search(&key)
+            .ok()
+            .map(|s| (start + s) as u32)
     }
 
-    fn write_i64(&mut self, n: i64) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-fn short_key(key: i64) -> u32 {
-    (key as u64 ^ (key as u64 >> 32)) as u32
-}
-
-impl Index {
-    /// An empty index.
-    pub fn new() -> Index {
-        Index::default()
-    }
-
-    /// An empty index with room for `items` items.
-    pub fn with_capacity(items: usize) -> Index {
-        Index {
-            bands: HashMap::with_capacity_and_hasher(items * 40, BuildHasherDefault::default()),
-            stories: Vec::with_capacity(items),
-            checked: 0,
+    /// Records that `node` has `keys`; whether any of them is a query key.
+    pub fn add(&mut self, node: u32, keys: impl IntoIterator<Item = i64>) -> bool {
+        let before = self.pairs.len();
+        for k in keys {
+            if let Some(slot) = self.slot(k) {
+                self.pairs.push((slot, node));
+            }
         }
+        self.pairs.len() > before
     }
 
-    /// Candidates checked exactly so far (band-key collisions, true or not).
-    pub fn candidates_checked(&self) -> u64 {
-        self.checked
+    /// Groups the recorded pairs by key.
+    pub fn finish(&mut self) {
+        let mut counts = vec![0u32; self.slots.len() + 1];
+        for &(slot, _) in &self.pairs {
+            counts[slot as usize + 1] += 1;
+        }
+        for s in 1..counts.len() {
+            counts[s] += counts[s - 1];
+        }
+        let mut fill = counts.clone();
+        let mut nodes = vec![0u32; self.pairs.len()];
+        for &(slot, node) in &self.pairs {
+            nodes[fill[slot as usize] as usize] = node;
+            fill[slot as usize] += 1;
+        }
+        self.offsets = counts;
+        self.nodes = nodes;
+        self.pairs = Vec::new();
     }
 
-    /// Number of items added.
-    pub fn len(&self) -> usize {
-        self.stories.len()
-    }
-
-    /// Whether no item was added.
-    pub fn is_empty(&self) -> bool {
-        self.stories.is_empty()
+    /// The nodes sharing the most of `keys` (distinct), at most `limit`, most shared first and
+    /// then by lowest `ids[node]`. `count` is scratch space of one counter per node, all zero,
+    /// and left so.
+    pub fn ranked(&self, keys: &[i64], ids: &[i64], count: &mut [u32], limit: usize) -> Vec<u32> {
+        let mut touched: Vec<u32> = Vec::new();
+        for k in keys {
+            let Some(slot) = self.slot(*k) else { continue };
+            let range = self.offsets[slot as usize] as usize..self.offsets[slot as usize + 1] as usize;
+            for &node in &self.nodes[range] {
+                let c = &mut count[node as usize];
+                if *c == 0 {
+                    touched.push(node);
+                }
+                *c += 1;
+            }
+        }
+        let mut found: Vec<(std::cmp::Reverse<u32>, i64, u32)> = touched
+            .iter()
+            .map(|&node| (std::cmp::Reverse(count[node as usize]), ids[node as usize], node))
+            .collect();
+        for node in touched {
+            count[node as usize] = 0;
+        }
+        if found.len() > limit {
+            found.select_nth_unstable(limit - 1);
+            found.truncate(limit);
+        }
+        found.sort_unstable();
+        found.into_iter().map(|(_, _, node)| node).collect()
     }
 
     /// Approximate heap bytes used by the index.
     pub fn heap_bytes(&self) -> usize {
-        self.bands.capacity() * (std::mem::size_of::<(u32, u32)>() + 1) + self.stories.capacity() * 4
-    }
-
-    /// Adds an item (whose id is its position) and returns its story: the story of the best
-    /// matching earlier item, else a new one (its own id). `features_of` gives an earlier
-    /// item's features, as the store would read them.
-    pub fn add(&mut self, item: &Features, cfg: &FoldConfig, features_of: impl Fn(u32) -> Features) -> u32 {
-        let id = self.stories.len() as u32;
-        let keys: Vec<u32> = item.band_keys().into_iter().map(short_key).collect();
-        let mut candidates: Vec<u32> = item
-            .query_keys()
-            .into_iter()
-            .filter_map(|k| self.bands.get(&short_key(k)).copied())
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        self.checked += candidates.len() as u64;
-        let loaded: Vec<(u32, Features)> = candidates.into_iter().map(|c| (c, features_of(c))).collect();
-        let story = best_match(item, loaded.iter().map(|(c, f)| (c, f)), cfg)
-            .map_or(id, |(c, _)| self.stories[*c as usize]);
-        for k in keys {
-            self.bands.entry(k).or_insert(id);
-        }
-        self.stories.push(story);
-        story
-    }
-
-    /// The story of item `id`.
-    pub fn story(&self, id: u32) -> Option<u32> {
-        self.stories.get(id as usize).copied()
+        self.slots.capacity() * 8
+            + (self.starts.capacity() + self.offsets.capacity() + self.nodes.capacity()) * 4
+            + self.pairs.capacity() * 8
     }
 }
 
@@ -1255,8 +1264,10 @@ mod tests {
         assert!(f.body.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
     }
 
+    /// Copies found through [`Postings`] and judged are grouped into one story by [`cluster`],
+    /// an unrelated item stays apart: the folding pass's core, in memory.
     #[test]
-    fn the_index_puts_copies_in_one_story() {
+    fn postings_and_cluster_put_copies_in_one_story() {
         let docs = [
             features("a", FULL, 0),
             features(
@@ -1266,12 +1277,100 @@ mod tests {
             ),
             features("c", &FULL.replace("省长讲话", "省长赵一德讲话"), 2),
         ];
-        let mut index = Index::new();
+        let lookups: Vec<Vec<i64>> = docs.iter().map(Features::lookup_keys).collect();
+        let mut postings = Postings::for_keys(lookups.iter().flatten(), 0);
+        for (node, d) in docs.iter().enumerate() {
+            postings.add(node as u32, index_keys(d.keys()));
+        }
+        postings.finish();
+        let ids: Vec<i64> = (0..docs.len() as i64).collect();
+        let mut count = vec![0u32; docs.len()];
         let cfg = FoldConfig::default();
-        let stories: Vec<u32> = docs
-            .iter()
-            .map(|d| index.add(d, &cfg, |id| docs[id as usize].clone()))
+        let mut edges = Vec::new();
+        for (i, query) in lookups.iter().enumerate() {
+            let mut query = query.clone();
+            query.sort_unstable();
+            query.dedup();
+            let ranked = postings.ranked(&query, &ids, &mut count, 64);
+            assert_eq!(
+                ranked.first(),
+                Some(&(i as u32)),
+                "an item is its own first candidate"
+            );
+            for &k in &ranked[1..] {
+                let (sim, verdict) = judge(&docs[i], &docs[k as usize], &cfg);
+                if verdict.is_same() {
+                    edges.push((i.min(k as usize), i.max(k as usize), sim.score()));
+                }
+            }
+        }
+        let groups = cluster(
+            docs.len(),
+            docs.len(),
+            &[],
+            &edges,
+            &std::collections::HashSet::new(),
+        );
+        assert_eq!(groups[0], groups[2]);
+        assert_ne!(groups[0], groups[1]);
+    }
+
+    /// The inverted index ranks what a scan of every item's keys would: items by how many of
+    /// the query's distinct keys they have (counting a key as often as the item lists it), then
+    /// by id, at most `limit`; keys of either sign, and many keys under one 16-bit prefix.
+    #[test]
+    fn postings_rank_as_a_scan_would() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // A small key space so items share keys; half the keys under one prefix.
+        let pool: Vec<i64> = (0..400)
+            .map(|i| {
+                let r = next();
+                if i % 2 == 0 {
+                    (r & 0xffff_ffff) as i64 | (0x7ab3 << 48)
+                } else {
+                    r as i64
+                }
+            })
             .collect();
-        assert_eq!(stories, [0, 1, 0]);
+        let items: Vec<Vec<i64>> = (0..300)
+            .map(|_| (0..12).map(|_| pool[(next() % 400) as usize]).collect())
+            .collect();
+        let ids: Vec<i64> = (0..300).map(|i| 1_000 - i as i64 * 3).collect();
+        let queries: Vec<Vec<i64>> = (0..40)
+            .map(|_| {
+                let mut q: Vec<i64> = (0..10).map(|_| pool[(next() % 400) as usize]).collect();
+                q.push(next() as i64); // a key no item has
+                q.sort_unstable();
+                q.dedup();
+                q
+            })
+            .collect();
+        let mut postings = Postings::for_keys(queries.iter().flatten(), 440);
+        for (node, keys) in items.iter().enumerate() {
+            postings.add(node as u32, keys.iter().copied());
+        }
+        postings.finish();
+        let mut count = vec![0u32; items.len()];
+        for q in &queries {
+            let mut expected: Vec<(std::cmp::Reverse<u32>, i64, u32)> = items
+                .iter()
+                .enumerate()
+                .filter_map(|(node, keys)| {
+                    let shared = keys.iter().filter(|k| q.contains(k)).count() as u32;
+                    (shared > 0).then_some((std::cmp::Reverse(shared), ids[node], node as u32))
+                })
+                .collect();
+            expected.sort_unstable();
+            expected.truncate(7);
+            let expected: Vec<u32> = expected.into_iter().map(|(_, _, node)| node).collect();
+            assert_eq!(postings.ranked(q, &ids, &mut count, 7), expected);
+            assert!(count.iter().all(|&c| c == 0));
+        }
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use feedfold::model::StoredItem;
+use feedfold::pipeline::explain::explain;
 
 use crate::support::{Backend, Env, FOLD_FIXTURES, Origin, fixtures, sources};
 
@@ -111,9 +112,7 @@ async fn an_entry_with_only_updated_is_dated_by_it() {
     env.fetch().await;
     let s = stories(&env).await;
     assert_eq!(s["tag:qinchuan.example,2022:upd-1"], s["qtt-1"], "{s:?}");
-    let lone = env
-        .store
-        .explain("tag:qinchuan.example,2022:upd-1", &env.config.fold)
+    let lone = explain(&env.store, "tag:qinchuan.example,2022:upd-1", &env.config.fold)
         .await
         .expect("explain")
         .expect("found");
@@ -125,22 +124,19 @@ async fn an_entry_with_only_updated_is_dated_by_it() {
 async fn explain_answers_for_a_folded_and_a_lone_item() {
     let env = Env::new(&file_sources(&["qutoutiao.xml", "sxdaily.xml", "tianning.xml"])).await;
     env.fetch().await;
-    let folded = env
-        .store
-        .explain(
-            "https://guancha.example/politics/2022_01_07_1.shtml",
-            &env.config.fold,
-        )
-        .await
-        .expect("explain")
-        .expect("found");
+    let folded = explain(
+        &env.store,
+        "https://guancha.example/politics/2022_01_07_1.shtml",
+        &env.config.fold,
+    )
+    .await
+    .expect("explain")
+    .expect("found");
     assert_eq!(folded.members.len(), 1);
     assert!(folded.members[0].verdict.is_same(), "{:?}", folded.members[0]);
     assert!(folded.removed > 0, "the sidebar was stripped: {folded:?}");
 
-    let lone = env
-        .store
-        .explain("tn-1", &env.config.fold)
+    let lone = explain(&env.store, "tn-1", &env.config.fold)
         .await
         .expect("explain")
         .expect("found");
@@ -152,8 +148,7 @@ async fn explain_answers_for_a_folded_and_a_lone_item() {
         lone.nearest
     );
     assert!(
-        env.store
-            .explain("no-such-item", &env.config.fold)
+        explain(&env.store, "no-such-item", &env.config.fold)
             .await
             .expect("explain")
             .is_none()

@@ -258,8 +258,7 @@ async fn publish_writes_only_outputs_whose_inputs_changed_or_whose_files_are_mis
         .await
         .expect("ingest");
     assert_eq!(counts.new, 1);
-    env.store
-        .fold_pending(&env.config.fold, &env.config.region_priors(), ready.take())
+    feedfold::pipeline::fold::fold_pending(&env.store, &env.config.fold, &env.config.region_priors(), &ready)
         .await
         .expect("fold");
     let written = names(publish().await.expect("publish"));

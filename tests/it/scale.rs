@@ -283,10 +283,14 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
     let store = Store::open(&db.url).await.expect("open store");
     let now = Utc::now();
     // A first pass, so the one measured below has nothing to load.
-    store
-        .fold_pending(&Default::default(), &Default::default(), Default::default())
-        .await
-        .expect("fold");
+    feedfold::pipeline::fold::fold_pending(
+        &store,
+        &Default::default(),
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .expect("fold");
     for source in ["a", "b"] {
         let item = feedfold::model::Item {
             key: format!("{source}-1"),
@@ -312,9 +316,13 @@ async fn a_fold_pass_waits_for_one_under_way_in_another_process() {
     let pass = {
         let store = store.clone();
         tokio::spawn(async move {
-            store
-                .fold_pending(&Default::default(), &Default::default(), Default::default())
-                .await
+            feedfold::pipeline::fold::fold_pending(
+                &store,
+                &Default::default(),
+                &Default::default(),
+                &Default::default(),
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use feedfold::config::Config;
 use feedfold::model::StoredItem;
+use feedfold::pipeline::explain::explain;
 use feedfold::run;
 use feedfold::source::http::Fetcher;
 use feedfold::store::Store;
@@ -406,9 +407,7 @@ async fn explain_names_the_differing_fact() {
         .collect();
     let env = Env::new(&file_sources(&feeds)).await;
     env.fetch().await;
-    let e = env
-        .store
-        .explain("a-alert-fs-0509", &env.config.fold)
+    let e = explain(&env.store, "a-alert-fs-0509", &env.config.fold)
         .await
         .expect("explain")
         .expect("found");

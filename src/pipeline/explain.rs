@@ -1,0 +1,160 @@
+//! `explain`: why an item is in its story, or why it stands alone.
+//!
+//! In: the store, an item reference (its link, URL as written, or GUID) and the folding
+//! thresholds. Out: an [`Explanation`]: the item, how much of its text was page furniture, every
+//! other member of its story with the similarity and verdict between the two, and its nearest
+//! candidates outside the story (from the index, else the items published closest in time) with
+//! why each fell short; None when no item has that reference; or the store's error. The store
+//! reads the rows; the comparison and the ranking are here.
+
+use std::collections::HashSet;
+
+use super::fold::{Candidate, CandidateRow, MAX_CANDIDATES};
+use crate::store::{ExplainedRow, ShownRow, Store, StoreError};
+use crate::transform::fold::{FoldConfig, Similarity, Verdict, compare};
+
+/// Another item, compared with the one explained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbour {
+    /// Its source.
+    pub source: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its link.
+    pub url: Option<String>,
+    /// Its story.
+    pub story: String,
+    /// Whether it shares an exact key (canonical URL or permalink GUID) with the item.
+    pub exact: bool,
+    /// How alike the two are.
+    pub similarity: Similarity,
+    /// What the folding rules say about the pair.
+    pub verdict: Verdict,
+}
+
+/// The answer of `explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The item's source.
+    pub source: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its link.
+    pub url: Option<String>,
+    /// Its story.
+    pub story: String,
+    /// Lines of its body before furniture removal.
+    pub lines: i64,
+    /// Lines removed as furniture.
+    pub removed: i64,
+    /// The other members of its story.
+    pub members: Vec<Neighbour>,
+    /// Its nearest candidates outside its story (at most 5), best first.
+    pub nearest: Vec<Neighbour>,
+}
+
+/// An item's story as shown: its id, or that it waits.
+fn story_of(c: &Candidate) -> String {
+    c.story
+        .clone()
+        .unwrap_or_else(|| format!("(waiting for folding; exact group {})", c.exact))
+}
+
+/// Explains the folding of the item whose link, URL as written or GUID is `reference`.
+pub async fn explain(
+    store: &Store,
+    reference: &str,
+    cfg: &FoldConfig,
+) -> Result<Option<Explanation>, StoreError> {
+    let Some(ExplainedRow { item, lines, removed }) = store.explained_item(reference).await? else {
+        return Ok(None);
+    };
+    let ShownRow {
+        text,
+        source,
+        title,
+        link,
+    } = item;
+    let me = CandidateRow::new(text).candidate();
+    let neighbour = |row: ShownRow| -> Neighbour {
+        let c = CandidateRow::new(row.text).candidate();
+        let (similarity, verdict) = compare(&me.features, &c.features, cfg);
+        Neighbour {
+            source: row.source,
+            title: row.title,
+            url: row.link,
+            story: story_of(&c),
+            exact: c.exact == me.exact,
+            similarity,
+            verdict,
+        }
+    };
+    let my_story = me.story.clone().unwrap_or_default();
+    let members: Vec<Neighbour> = store
+        .story_rows(&my_story, me.id)
+        .await?
+        .into_iter()
+        .map(neighbour)
+        .collect();
+    let keys = store.band_keys_of(me.id).await?;
+    let mut near_ids: Vec<i64> = Vec::new();
+    for (id, story) in sharing(store, &keys).await? {
+        if id != me.id && story != me.story {
+            near_ids.push(id);
+        }
+    }
+    if near_ids.len() < 5 {
+        // Few items share a band key: also look at the items published closest in time, so a
+        // lone item still shows what it was measured against.
+        for id in store
+            .closest_in_time(me.id, &my_story, me.features.published)
+            .await?
+        {
+            if !near_ids.contains(&id) {
+                near_ids.push(id);
+            }
+        }
+    }
+    let mut nearest = Vec::new();
+    for id in near_ids {
+        nearest.push(neighbour(store.item_row(id).await?));
+    }
+    nearest.sort_by(|a, b| b.similarity.score().total_cmp(&a.similarity.score()));
+    nearest.truncate(5);
+    Ok(Some(Explanation {
+        source,
+        title,
+        url: link,
+        story: story_of(&me),
+        lines,
+        removed,
+        members,
+        nearest,
+    }))
+}
+
+/// The stored items sharing any of `keys`, most shared first (then lowest id), at most
+/// [`MAX_CANDIDATES`], with their stories: the folding pass's candidate lookup, over every
+/// stored item.
+async fn sharing(store: &Store, keys: &HashSet<i64>) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut shared: Vec<(std::cmp::Reverse<usize>, i64)> = store
+        .sharing_keys(keys)
+        .await?
+        .into_iter()
+        .map(|(id, count)| (std::cmp::Reverse(count), id))
+        .collect();
+    shared.sort_unstable();
+    shared.truncate(MAX_CANDIDATES);
+    let ids: Vec<i64> = shared.into_iter().map(|(_, id)| id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut story = store.stories_of(&ids).await?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| story.remove(&id).map(|s| (id, s)))
+        .collect())
+}
