@@ -776,7 +776,7 @@ async fn story_regions(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
@@ -786,7 +786,7 @@ mod tests {
 
     const BODY: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
 
-    fn item(key: &str, title: &str, hour: i64) -> Item {
+    pub(crate) fn item(key: &str, title: &str, hour: i64) -> Item {
         Item {
             key: key.to_string(),
             guid: Some(key.to_string()),
@@ -797,7 +797,7 @@ mod tests {
         }
     }
 
-    fn render(i: &Item) -> Rendered {
+    pub(crate) fn render(i: &Item) -> Rendered {
         Rendered {
             title_html: None,
             summary_html: None,
@@ -805,12 +805,12 @@ mod tests {
         }
     }
 
-    fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
         format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())
     }
 
     /// A SQLite store in `dir` holding a1 of source a (waiting for a pass), and when it was stored.
-    async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
+    pub(crate) async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
         let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
         let store = Store::open(&sqlite_url(dir)).await.expect("open");
         crate::pipeline::ingest::items(

@@ -560,33 +560,10 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    use crate::model::Item;
     use crate::pipeline::fold::fold_pending;
+    use crate::pipeline::fold::tests::{item, render, sqlite_url, store_with_a1};
     use crate::pipeline::ingest::ReadyMap;
-    use crate::store::Rendered;
     use crate::transform::fold::FoldConfig;
-    use chrono::{DateTime, TimeZone, Utc};
-
-    const BODY: &str = "<p>1月6日，疫情防控工作视频会议在西安市疫情防控指挥部召开。省委书记主持会议并讲话。他强调，要从讲政治的高度，紧紧围绕守护人民群众生命安全和身体健康抓好疫情防控。</p><p>会议要求，工作上不能有丝毫放松，核酸检测、转运管控、隔离救治、生活保障等任何一项工作都必须坚决做到位。</p>";
-
-    fn item(key: &str, title: &str, hour: i64) -> Item {
-        Item {
-            key: key.to_string(),
-            guid: Some(key.to_string()),
-            title: Some(title.to_string()),
-            content: Some(BODY.to_string()),
-            published: Utc.timestamp_opt(1_641_000_000 + hour * 3600, 0).single(),
-            ..Item::default()
-        }
-    }
-
-    fn render(i: &Item) -> Rendered {
-        Rendered {
-            title_html: None,
-            summary_html: None,
-            content_html: i.content.clone(),
-        }
-    }
 
     async fn keys(store: &Store) -> Vec<(i64, i64, Option<Vec<u8>>)> {
         let rows = sqlx::query("SELECT item_id, compared_at, band_keys FROM item_keys ORDER BY item_id")
@@ -602,27 +579,6 @@ mod tests {
                 )
             })
             .collect()
-    }
-
-    fn sqlite_url(dir: &tempfile::TempDir) -> String {
-        format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())
-    }
-
-    /// A SQLite store in `dir` holding a1 of source a (waiting for a pass), and when it was stored.
-    async fn store_with_a1(dir: &tempfile::TempDir) -> (Store, DateTime<Utc>) {
-        let now = Utc.timestamp_opt(1_641_100_000, 0).single().expect("now");
-        let store = Store::open(&sqlite_url(dir)).await.expect("open");
-        crate::pipeline::ingest::items(
-            &store,
-            &ReadyMap::default(),
-            "a",
-            &[item("a1", "西安召开疫情防控会议", 0)],
-            now,
-            std::sync::Arc::new(render),
-        )
-        .await
-        .expect("ingest");
-        (store, now)
     }
 
     /// A store from before `item_keys` (its rows copied from `lsh` without keys) gets its keys
