@@ -4,22 +4,35 @@
 //! them, stores the items, folds duplicates across sources and republishes merged feeds as
 //! RSS 2.0, Atom 1.0 and JSON Feed 1.1. The `feedfold` binary is a thin shell over this library.
 //!
+//! The order of work is in one place, [`pipeline`]; `feedfold fetch` ([`run`]) and
+//! `feedfold serve` ([`serve`]) only schedule it. Each stage names the modules whose pure
+//! transforms it calls, and the store only reads and writes rows:
+//!
 //! ```text
-//!  config/*.toml ──► Config (validated)                                   config
-//!                         │
-//!  source: fetch (conditional GET, caps) ─► decode (BOM > prolog > HTTP charset > sniff)
-//!                         ─► parse (feed-rs) ─► Item                        source
-//!                         │
-//!  transform: canonical URLs, exact story keys                              transform
-//!                         │
-//!                      store (SQLite, or PostgreSQL for several daemons)    store
-//!                         │
-//!  output: select per output (sources, dedup, limit) ─► RSS / Atom / JSON Feed   output
+//!  config/*.toml ─► Config (every problem reported at once)                config
+//!         │
+//!  pipeline::fetch    leases; per source: conditional GET with caps,       source
+//!         │           decode (BOM > prolog > HTTP charset > sniff), parse ─► Item
+//!         ▼
+//!  pipeline::ingest   on the fetching task, per item, once: sanitised      html, transform
+//!         │           HTML, text lines, comparison text, exact keys, fold
+//!         │           features, band keys, one-copy regions ─► rows
+//!         ▼
+//!  store              rows written (SQLite group commit, or PostgreSQL)    store
+//!         │           features kept in memory for the pass (ReadyMap)
+//!         ▼
+//!  pipeline::fold     waiting items ─► candidates (Postings) ─► judge ─►   transform::fold,
+//!         │           cluster ─► story ids ─► regions, in one store        transform::region
+//!         │           transaction (store::FoldTx)
+//!         ▼
+//!  pipeline::publish  per output, side by side: rows ─► output::Selector   output
+//!                     (dedup, regions, keywords, limit) ─► RSS / Atom /
+//!                     JSON Feed ─► files (atomic) or the daemon's memory
 //! ```
 //!
-//! [`run::fetch_all`] drives one fetch cycle over every source; [`run::publish`] renders every output.
-//! [`pipeline`] holds the stages `fetch` and the daemon share, each written once (so far:
-//! [`pipeline::publish`], the one path from the store to rendered outputs).
+//! [`run::fetch_all`] runs one fetch cycle over every source and one folding pass;
+//! [`run::publish`] writes every output that changed. [`pipeline::explain`] answers
+//! `feedfold explain` from the same comparison the folding pass uses.
 //! [`opml`] appends a feed reader's subscriptions to a config and exports the sources as OPML.
 
 pub mod atomic;
