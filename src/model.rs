@@ -449,7 +449,8 @@ pub struct StoredItem {
     /// Exact-duplicate group: items with the same canonical URL or permalink GUID share it.
     pub exact_id: String,
     /// Story id: equal for items folded together; kept as copies join, changed only when a
-    /// new copy merges the item's story into an older one or splits it off (`store::fold`).
+    /// new copy merges the item's story into an older one or splits it off
+    /// ([`crate::pipeline::fold`]).
     pub story_id: String,
     /// The story's regions, empty until region tagging fills them.
     pub regions: Regions,

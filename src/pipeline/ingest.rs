@@ -53,8 +53,8 @@ pub fn render(item: &Item, feed_base: Option<&Url>) -> Rendered {
 }
 
 /// What the folding pass needs of a new item, worked out when it was stored (on whichever core
-/// stored it) instead of in the pass (on one): see [`Store::fold_pending`]. Valid while the
-/// stored item's content hash is `hash`.
+/// stored it) instead of in the pass (on one): see [`crate::pipeline::fold::fold_pending`].
+/// Valid while the stored item's content hash is `hash`.
 #[derive(Debug)]
 pub struct Ready {
     pub(crate) hash: i64,
