@@ -96,7 +96,9 @@ pub async fn explain(
         .into_iter()
         .map(neighbour)
         .collect();
-    let keys = store.band_keys_of(me.id).await?;
+    // Its keys as made from its text: the same as those stored, and there even before a
+    // folding pass rebuilt stored keys after an upgrade.
+    let keys: HashSet<i64> = me.features.keys().iter().copied().collect();
     let mut near_ids: Vec<i64> = Vec::new();
     for (id, story) in sharing(store, &keys).await? {
         if id != me.id && story != me.story {

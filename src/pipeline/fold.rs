@@ -192,6 +192,30 @@ fn compared(rows: Vec<TextRow>) -> Vec<Candidate> {
     par_map(&rows, CandidateRow::compared)
 }
 
+/// Rebuilds the band keys the store holds none for (a store from before `item_keys` had its
+/// own keys, or one whose way of making keys changed), from their stored comparison text, on
+/// every core, before anything reads them: the first pass after such an upgrade does it once,
+/// in its own transaction, and every later pass finds nothing to do (one indexed read).
+async fn rekey(tx: &mut FoldTx<'_>) -> Result<(), StoreError> {
+    let stale = tx.stale_keys().await?;
+    if !stale.is_empty() {
+        let rows: Vec<CandidateRow> = stale.into_iter().map(CandidateRow::new).collect();
+        let keys: Vec<(i64, i64, Vec<i64>)> = par_map(&rows, |row| {
+            let features = Features::new(&row.cmp, row.when);
+            (row.id, features.published, features.band_keys())
+        });
+        drop(rows);
+        let written: Vec<(i64, i64, &[i64])> =
+            keys.iter().map(|(id, at, k)| (*id, *at, k.as_slice())).collect();
+        tx.write_keys(&written).await?;
+        tracing::info!(
+            items = keys.len(),
+            "band keys rebuilt from the stored comparison text"
+        );
+    }
+    tx.drop_stale_keys().await
+}
+
 /// The pass of [`fold_pending`] in `tx`, with `ready` the features worked out as items were
 /// stored (by item id; an entry is used while the stored item's content hash is its own).
 pub(crate) async fn fold_in(
@@ -201,6 +225,7 @@ pub(crate) async fn fold_in(
     mut ready: HashMap<i64, Ready>,
 ) -> Result<FoldReport, StoreError> {
     let started = Instant::now();
+    rekey(&mut tx).await?;
     // Only the features of items stored by another process, or before a restart, are computed
     // here, from their stored comparison text.
     let mut first_seen: HashMap<i64, i64> = HashMap::new();
@@ -252,6 +277,8 @@ pub(crate) async fn fold_in(
     // An item whose body row is gone reads as nothing, as the store's join does.
     let pending: Vec<Candidate> = pending.into_iter().flatten().collect();
     if pending.is_empty() {
+        // Keeps any keys rebuilt above.
+        tx.commit().await?;
         return Ok(FoldReport::default());
     }
     let n = pending.len();

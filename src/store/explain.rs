@@ -116,17 +116,6 @@ impl Store {
         ShownRow::read(&row).map_err(err())
     }
 
-    /// The distinct band keys stored for item `id` (none when it has none).
-    pub async fn band_keys_of(&self, id: i64) -> Result<HashSet<i64>, StoreError> {
-        let keys: Option<Option<Vec<u8>>> =
-            sqlx::query_scalar("SELECT band_keys FROM item_keys WHERE item_id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(err())?;
-        Ok(keys.flatten().iter().flat_map(|k| unpack_keys(k)).collect())
-    }
-
     /// Every stored item with band keys sharing any of `keys`, and how many of its keys are
     /// among them (a key counted as often as the item lists it), one pass over `item_keys`.
     pub async fn sharing_keys(&self, keys: &HashSet<i64>) -> Result<Vec<(i64, usize)>, StoreError> {

@@ -210,43 +210,6 @@ pub(super) async fn write_keys(
     Ok(())
 }
 
-/// Fills in the band keys of rows that have none (rows a store from before `item_keys` had in
-/// `lsh`), from the stored comparison text they were computed from, and returns how many:
-/// what [`Store::open`] does after migrating, in the migrating transaction (so under the
-/// migration lock: processes opening one store at once rebuild the keys once).
-///
-/// The one place the store computes band keys itself (opening has no pipeline to ask).
-pub(super) async fn rebuild_in(conn: &mut AnyConnection) -> Result<usize, sqlx::Error> {
-    use crate::transform::fold::Features;
-    use crate::transform::normalize::Comparison;
-
-    let sql = format!(
-        "SELECT {TEXT_COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?;
-    let found: Vec<TextRow> = rows.iter().map(TextRow::read).collect::<Result<_, _>>()?;
-    drop(rows);
-    let keys: Vec<(i64, i64, Vec<u8>)> = super::par_map(&found, |row| {
-        let when = row.published.or(row.updated).unwrap_or(row.first_seen);
-        let cmp = Comparison {
-            title: row.title.clone(),
-            body: row.body.clone(),
-            lines: 0,
-            removed: 0,
-        };
-        let features = Features::new(&cmp, super::from_ts(when));
-        (row.id, features.published, pack_keys(&features.band_keys()))
-    });
-    write_keys(conn, &keys).await?;
-    // Rows whose item is gone have nothing to rebuild from.
-    sqlx::query("DELETE FROM item_keys WHERE band_keys IS NULL")
-        .execute(&mut *conn)
-        .await?;
-    Ok(keys.len())
-}
-
 /// A folding pass's transaction: every read and write of one pass, committed together by
 /// [`FoldTx::commit`] (dropped uncommitted, nothing of it is kept). Holds the store's write
 /// lock, and on PostgreSQL [`FOLD_LOCK`], until it ends.
@@ -486,6 +449,34 @@ impl FoldTx<'_> {
         write_keys(&mut self.tx, &rows).await.map_err(err())
     }
 
+    /// The items whose band keys are to be rebuilt from their stored comparison text: those
+    /// whose `item_keys` row has no keys (a store from before `item_keys` kept its own keys, or
+    /// one whose keys were dropped because the way keys are made changed). Migration 0003 says
+    /// the store rebuilds them when it opens: that was so until the folding pass took it over.
+    pub async fn stale_keys(&mut self) -> Result<Vec<TextRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TEXT_COLUMNS} FROM {ITEMS_WITH_BODIES} WHERE i.id IN (SELECT item_id FROM item_keys WHERE band_keys IS NULL)"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err())?;
+        rows.iter()
+            .map(TextRow::read)
+            .collect::<Result<_, _>>()
+            .map_err(err())
+    }
+
+    /// Drops the `item_keys` rows left without keys once [`FoldTx::stale_keys`] were rebuilt:
+    /// those whose item is gone, which have nothing to rebuild from.
+    pub async fn drop_stale_keys(&mut self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM item_keys WHERE band_keys IS NULL")
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err())?;
+        Ok(())
+    }
+
     /// The [`CopyRow`]s of `ids` (those that have one).
     pub async fn copies(&mut self, ids: &[i64]) -> Result<Vec<CopyRow>, StoreError> {
         let rows = rows_in(
@@ -582,7 +573,8 @@ mod tests {
     }
 
     /// A store from before `item_keys` (its rows copied from `lsh` without keys) gets its keys
-    /// back from the comparison text when opened, and its stories still take new copies.
+    /// back from the comparison text in the first folding pass after it is opened (opening
+    /// leaves them: the store does not make keys), and its stories still take new copies.
     #[tokio::test]
     async fn keys_are_rebuilt_and_stored_stories_still_fold() {
         let dir = tempfile::tempdir().expect("dir");
@@ -617,7 +609,10 @@ mod tests {
         store.close().await;
 
         let store = Store::open(&url).await.expect("reopen");
-        assert_eq!(keys(&store).await, written);
+        assert!(
+            keys(&store).await.iter().all(|(_, _, k)| k.is_none()),
+            "opening makes no keys"
+        );
         crate::pipeline::ingest::items(
             &store,
             &ReadyMap::default(),
@@ -632,6 +627,11 @@ mod tests {
             .await
             .expect("fold");
         assert_eq!((report.items, report.joined, report.stories), (1, 1, 0));
+        let rebuilt = keys(&store).await;
+        assert_eq!(rebuilt.len(), 3);
+        for row in &written {
+            assert!(rebuilt.contains(row), "the pass rebuilt the keys it had written");
+        }
         let stories: HashSet<String> = store
             .all_items()
             .await

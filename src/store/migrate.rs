@@ -76,8 +76,7 @@ async fn applied(conn: &mut AnyConnection) -> Result<BTreeMap<i64, (Vec<u8>, boo
         .collect()
 }
 
-/// Whether the store behind `conn` needs nothing from `migrations` (nor the band keys
-/// rebuilt, see [`super::fold::rebuild_in`]): every one is applied, as written, and none is
+/// Whether the store behind `conn` needs nothing from `migrations`: every one is applied, as written, and none is
 /// unknown. Read without any lock, so opening a current store never waits for a writer. Any
 /// failure (a new store has no tables yet) reads as "not current": the locked path then
 /// decides, and reports what is really wrong.
@@ -88,23 +87,13 @@ pub(super) async fn current(
     let Ok(applied) = applied(conn).await else {
         return false;
     };
-    let matches = applied.len() == migrations.len()
+    applied.len() == migrations.len()
         && migrations.iter().all(|m| {
             let m = migration(m);
             applied
                 .get(&m.version)
                 .is_some_and(|(sum, done)| *done && *sum == *m.checksum)
-        });
-    if !matches {
-        return false;
-    }
-    // Keys left to rebuild (a store from before `item_keys` had its own keys).
-    matches!(
-        sqlx::query_scalar::<_, i64>("SELECT item_id FROM item_keys WHERE band_keys IS NULL LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await,
-        Ok(None)
-    )
+        })
 }
 
 /// Begins the migrating transaction on `conn`, holding the store's migration lock (see the
