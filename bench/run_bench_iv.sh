@@ -52,7 +52,7 @@ CONFIG="$WORK/iv.toml"
 
 cycle() { # cycle LABEL
     local log="$WORK/$1.log" t="$WORK/$1.time" status=0
-    /usr/bin/time -o "$t" -f "%e %M" "$TARGET/release/feedfold" fetch --config "$CONFIG" --out "$WORK/public" \
+    /usr/bin/time -o "$t" -f "%e %M" "$TARGET/release/feedfold" fetch --force --config "$CONFIG" --out "$WORK/public" \
         2> "$log" || status=$?
     read -r wall rss < "$t"
     printf '  feedfold %-8s wall %6.2f s  peak RSS %4d MB  exit %d  | %s\n' "$1" "$wall" "$((rss / 1024))" \

@@ -11,7 +11,7 @@ use feedfold::config::Config;
 use feedfold::redact;
 use feedfold::run::{self, Outcome, SourceReport};
 use feedfold::source::http::Fetcher;
-use feedfold::store::Store;
+use feedfold::store::{Store, Taking};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// feedfold: fetch feeds, fold duplicate stories, republish merged feeds.
@@ -31,13 +31,23 @@ struct ConfigArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fetch every source once, store new items and write every output.
+    /// Fetch every source that is due, store new items and write every output.
+    ///
+    /// A source is due when its interval has passed since it was last fetched (longer when the
+    /// feed's <ttl>, <skipHours> / <skipDays> or the server's Cache-Control ask for it, or
+    /// after failures, the backoff or Retry-After): others are listed as "not due". A source
+    /// whose server answered 410 Gone is listed as "gone" until `sources revive` or a new URL.
+    /// Exit status: 0 when every source fetched succeeded, 1 when any failed, 2 for usage and
+    /// config errors.
     Fetch {
         #[command(flatten)]
         config: ConfigArg,
         /// Folder for the outputs (default: `[publish] dir`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Fetch every source now, due or not, gone or not.
+        #[arg(long)]
+        force: bool,
     },
     /// Validate the config and print every problem.
     Check {
@@ -89,6 +99,14 @@ enum SourcesCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Fetch a source again whose server answered 410 Gone (and forget its failures): the next
+    /// `fetch` or the daemon's next look fetches it.
+    Revive {
+        /// The source's name.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 /// Runs the command line.
@@ -114,7 +132,7 @@ pub(crate) fn main() -> ExitCode {
         | Command::Export { config }
         | Command::Serve { config, .. }
         | Command::Sources {
-            command: SourcesCommand::Import { config, .. },
+            command: SourcesCommand::Import { config, .. } | SourcesCommand::Revive { config, .. },
         }
         | Command::Explain { config, .. } => &config.config,
     };
@@ -141,7 +159,7 @@ pub(crate) fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Fetch { out, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out))),
+        Command::Fetch { out, force, .. } => runtime().and_then(|rt| rt.block_on(fetch(&config, out, force))),
         Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
         Command::Serve {
             listen,
@@ -154,6 +172,9 @@ pub(crate) fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(serve(path, config, http, !no_fetch)))
         }
         Command::Explain { item, .. } => runtime().and_then(|rt| rt.block_on(explain(&config, &item))),
+        Command::Sources {
+            command: SourcesCommand::Revive { name, .. },
+        } => runtime().and_then(|rt| rt.block_on(revive(&config, &name))),
         Command::Sources { .. } => unreachable!("handled before the config is loaded"),
     };
     match result {
@@ -203,7 +224,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// `sources revive`: exit 0 when revived, 2 when the config has no such source.
+async fn revive(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
+    if !config.sources.iter().any(|s| s.name == name) {
+        eprintln!("{}: no source named `{name}`", config.file.display());
+        return Ok(ExitCode::from(2));
+    }
+    let store = Store::open(&config.store.url).await?;
+    let known = store.revive(name).await?;
+    store.close().await;
+    if known {
+        eprintln!("{name}: revived; the next fetch fetches it");
+    } else {
+        eprintln!("{name}: never fetched; nothing to revive");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fetch(config: &Config, out: Option<PathBuf>, force: bool) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.url).await?;
     let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
     let bar = ProgressBar::with_draw_target(Some(config.sources.len() as u64), ProgressDrawTarget::stderr());
@@ -220,7 +258,8 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
         bar.inc(1);
     };
     let now = chrono::Utc::now();
-    let cycle = run::fetch_all(config, &store, &fetcher, now, &on_done).await;
+    let taking = if force { Taking::Any } else { Taking::Due };
+    let cycle = run::fetch_all(config, &store, &fetcher, now, taking, &on_done).await;
     bar.finish_and_clear();
     let cycle = cycle?;
     let reports = cycle.reports;
@@ -267,7 +306,7 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
 
 fn print_summary(reports: &[SourceReport]) {
     let width = reports.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
-    let (mut new, mut updated, mut failed, mut elsewhere) = (0, 0, 0, 0);
+    let (mut new, mut updated, mut failed, mut elsewhere, mut skipped) = (0, 0, 0, 0, 0);
     for r in reports {
         let line = match &r.outcome {
             Outcome::Stored {
@@ -302,18 +341,34 @@ fn print_summary(reports: &[SourceReport]) {
                 elsewhere += 1;
                 format!("elsewhere  being fetched by {holder}")
             }
+            Outcome::NotDue { until } => {
+                skipped += 1;
+                format!(
+                    "not due    until {} (--force fetches it now)",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
+                )
+            }
+            Outcome::Gone => {
+                skipped += 1;
+                format!(
+                    "gone       the server answered 410 Gone; `feedfold sources revive {}` fetches it again",
+                    r.name
+                )
+            }
         };
         eprintln!("  {:width$}  {line}", r.name);
     }
-    let by_others = if elsewhere > 0 {
-        format!(", {elsewhere} fetched elsewhere")
-    } else {
-        String::new()
-    };
+    let mut others = String::new();
+    if elsewhere > 0 {
+        others.push_str(&format!(", {elsewhere} fetched elsewhere"));
+    }
+    if skipped > 0 {
+        others.push_str(&format!(", {skipped} not due or gone"));
+    }
     eprintln!(
-        "{} sources: {} ok, {} failed{by_others}; {new} new items, {updated} updated",
+        "{} sources: {} ok, {} failed{others}; {new} new items, {updated} updated",
         reports.len(),
-        reports.len() - failed - elsewhere,
+        reports.len() - failed - elsewhere - skipped,
         failed
     );
 }

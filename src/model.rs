@@ -5,9 +5,10 @@
 //! and what an item carries beside its text: [`Person`], [`Category`], [`Enclosure`] and
 //! [`Extras`] (everything else a reader shows: contributors, rights, source feed, comments, geo
 //! point, podcast fields …), which every output writes in its own format's standard way; and
-//! [`Light`], the columns of a stored item that choosing an output's entries reads first.
+//! [`Light`], the columns of a stored item that choosing an output's entries reads first; and
+//! what a feed says of its own reading times ([`Skip`]).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A media file attached to an item (RSS `<enclosure>`, Atom `rel="enclosure"`, JSON Feed attachment).
@@ -622,6 +623,61 @@ impl Light {
     /// See [`StoredItem::date`].
     pub fn date(&self) -> DateTime<Utc> {
         self.published.or(self.updated).unwrap_or(self.first_seen)
+    }
+}
+
+/// The hours (UTC) and week days (UTC) a feed asks aggregators not to read it in: RSS 2.0's
+/// `<skipHours>` and `<skipDays>`. A feed that skips every hour or every day skips nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skip {
+    /// Bit `h` set: skip hour `h` (0–23, UTC).
+    pub hours: u32,
+    /// Bit `d` set: skip week day `d` (0 Monday … 6 Sunday, UTC).
+    pub days: u8,
+}
+
+impl Skip {
+    const EVERY_HOUR: u32 = (1 << 24) - 1;
+    const EVERY_DAY: u8 = (1 << 7) - 1;
+
+    /// Whether nothing is skipped (or, as unusable, everything).
+    pub fn is_empty(self) -> bool {
+        let (hours, days) = (self.hours & Self::EVERY_HOUR, self.days & Self::EVERY_DAY);
+        (hours == 0 || hours == Self::EVERY_HOUR) && (days == 0 || days == Self::EVERY_DAY)
+    }
+
+    fn skips(self, t: DateTime<Utc>) -> bool {
+        let hours = self.hours & Self::EVERY_HOUR;
+        let days = self.days & Self::EVERY_DAY;
+        (hours != Self::EVERY_HOUR && hours & (1 << t.hour()) != 0)
+            || (days != Self::EVERY_DAY && days & (1 << t.weekday().num_days_from_monday()) != 0)
+    }
+
+    /// The first time at or after `t` that is in no skipped hour or day.
+    pub fn next_allowed(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_empty() {
+            return t;
+        }
+        let mut at = t;
+        // A week of hours: some hour of it is allowed, as not every hour or day is skipped.
+        for _ in 0..=7 * 24 {
+            if !self.skips(at) {
+                return at;
+            }
+            let hour_start = at
+                .with_minute(0)
+                .and_then(|a| a.with_second(0))
+                .and_then(|a| a.with_nanosecond(0))
+                .unwrap_or(at);
+            at = hour_start + chrono::Duration::hours(1);
+        }
+        t
+    }
+
+    /// `wait` from `from`, lengthened to end outside the skipped hours and days.
+    pub fn delay(self, from: DateTime<Utc>, wait: std::time::Duration) -> std::time::Duration {
+        let due = from + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+        (self.next_allowed(due) - from).to_std().unwrap_or(wait)
     }
 }
 

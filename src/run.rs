@@ -27,7 +27,7 @@ use crate::pipeline::fetch::{Lease, Leases};
 use crate::pipeline::fold::FoldReport;
 use crate::pipeline::ingest::ReadyMap;
 use crate::pipeline::publish::{self, RenderError};
-use crate::schedule::{Hints, Limits, host_of};
+use crate::schedule::{Limits, Policy, host_of};
 use crate::source::http::Fetcher;
 use crate::store::{Holder, Store, StoreError, Taking};
 
@@ -98,20 +98,29 @@ pub struct Cycle {
     pub fold: FoldReport,
 }
 
-/// Fetches every source once, at most `[fetch] concurrency` at a time, stores what is new, then
-/// folds the new items into stories in one pass (so stories do not depend on which source
-/// answered first). `on_done` is called as each source finishes (for progress display).
-/// A failing source is reported, not returned as an error; a store failure during folding is.
+/// Fetches every source that is due once (every source, with [`Taking::Any`]), at most
+/// `[fetch] concurrency` at a time, stores what is new, then folds the new items into stories in
+/// one pass (so stories do not depend on which source answered first). `on_done` is called as
+/// each source finishes (for progress display). A failing source is reported, not returned as an
+/// error; a store failure during folding is.
 ///
-/// First it takes (through [`Leases`]) the lease of every source no other process is fetching
-/// (see [`crate::store::Taking::Any`]); the others are reported [`Outcome::Elsewhere`]. The
-/// leases are given back before folding, each source due again after its interval (at once, if
-/// it failed), so daemons sharing the store do not fetch it again right away.
+/// With [`Taking::Due`] (a plain `fetch`), a source whose server answered 410 Gone is reported
+/// [`Outcome::Gone`] and one not due yet [`Outcome::NotDue`]: the store remembers, per source,
+/// when it is due (its interval, lengthened by the feed's `<ttl>` / `sy:updatePeriod` and
+/// skipped hours or the server's `Cache-Control`; after a failure the backoff or `Retry-After`),
+/// by the rules of the daemon's timers ([`Policy::wait`]). [`Taking::Any`] (`fetch --force`)
+/// fetches them all.
+///
+/// It takes (through [`Leases`]) the lease of every source no other process is fetching; the
+/// others are reported [`Outcome::Elsewhere`]. The leases are given back before folding, each
+/// with the time its source is next due, counted from `now`, so runs from cron at the
+/// interval find them due, and daemons sharing the store do not fetch them again right away.
 pub async fn fetch_all(
     cfg: &Config,
     store: &Store,
     fetcher: &Fetcher,
     now: DateTime<Utc>,
+    taking: Taking,
     on_done: &(dyn Fn(&SourceReport) + Sync),
 ) -> Result<Cycle, RunError> {
     // Each source is a task of its own, so decoding, parsing and sanitising run on every core;
@@ -121,23 +130,46 @@ pub async fn fetch_all(
     let started = Instant::now();
     let leases = Leases::new(store.clone(), Holder::new());
     leases.free_stale(now).await?;
-    let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
-    let taken = leases.take(&names, Taking::Any, now, cfg.fetch.lease).await?;
+    let remembered = store.schedules().await?;
+    let state_of = |source: &crate::config::SourceConfig| {
+        remembered
+            .get(&source.name)
+            .filter(|r| r.url == source.location.key())
+            .map(|r| r.state)
+            .unwrap_or_default()
+    };
+    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
+    let mut names: Vec<&str> = Vec::with_capacity(cfg.sources.len());
+    for (i, source) in cfg.sources.iter().enumerate() {
+        let state = state_of(source);
+        if state.gone && taking == Taking::Due {
+            let report = SourceReport::skipped(&source.name, Outcome::Gone, state);
+            on_done(&report);
+            reports.push((i, report));
+        } else {
+            names.push(&source.name);
+        }
+    }
+    let taken = leases.take(&names, taking, now, cfg.fetch.lease).await?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
     let ready = ReadyMap::default();
     let shared = Arc::new((cfg.clone(), store.clone(), ready.clone(), fetcher.clone()));
-    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
     for (i, source) in cfg.sources.iter().enumerate() {
-        let Some(Lease::Elsewhere { holder, .. }) = taken.get(&source.name) else {
-            continue;
+        let outcome = match taken.get(&source.name) {
+            Some(Lease::Elsewhere {
+                holder: Some(holder), ..
+            }) => Outcome::Elsewhere {
+                holder: holder.clone(),
+            },
+            Some(Lease::Elsewhere { holder: None, until }) if *until > now => {
+                Outcome::NotDue { until: *until }
+            }
+            Some(Lease::Elsewhere { holder: None, .. }) => Outcome::Elsewhere {
+                holder: "another process".to_string(),
+            },
+            Some(Lease::Taken) | None => continue,
         };
-        let holder = holder.clone().unwrap_or_else(|| "another process".to_string());
-        let report = SourceReport {
-            name: source.name.clone(),
-            outcome: Outcome::Elsewhere { holder },
-            elapsed: Duration::ZERO,
-            hints: Hints::default(),
-        };
+        let report = SourceReport::skipped(&source.name, outcome, state_of(source));
         on_done(&report);
         reports.push((i, report));
     }
@@ -168,20 +200,11 @@ pub async fn fetch_all(
     }
     reports.sort_by_key(|(i, _)| *i);
     tracing::debug!(elapsed = ?started.elapsed(), "every source fetched and stored");
+    let policy = Policy::from_config(&cfg.fetch);
     let due: Vec<(&str, DateTime<Utc>)> = reports
         .iter()
-        .filter(|(_, r)| !matches!(r.outcome, Outcome::Elsewhere { .. }))
-        .map(|(i, r)| {
-            let wait = if r.failed() {
-                Duration::ZERO
-            } else {
-                cfg.interval_of(&cfg.sources[*i])
-            };
-            (
-                r.name.as_str(),
-                now + chrono::Duration::from_std(wait).unwrap_or_default(),
-            )
-        })
+        .filter(|(_, r)| r.fetched())
+        .map(|(i, r)| (r.name.as_str(), next_due(&policy, cfg, *i, r, now)))
         .collect();
     leases.give_back(&due).await?;
     let fold = crate::pipeline::fold::fold(store, cfg, &ready).await?;
@@ -190,6 +213,28 @@ pub async fn fetch_all(
         reports: reports.into_iter().map(|(_, r)| r).collect(),
         fold,
     })
+}
+
+/// When source `i`, fetched at `now` as `report` says, is next due: by [`Policy::wait`], then
+/// out of the feed's skipped hours; a gone source is "due" now (it is skipped as gone until
+/// revived, and a new URL fetches it at once).
+fn next_due(
+    policy: &Policy,
+    cfg: &Config,
+    i: usize,
+    report: &SourceReport,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let jitter = crate::schedule::jitter_at(&report.name, report.state.failures, now);
+    let wait = policy
+        .wait(
+            cfg.interval_of(&cfg.sources[i]),
+            &report.state,
+            &report.hints,
+            jitter,
+        )
+        .map_or(Duration::ZERO, |wait| report.state.skip.delay(now, wait));
+    now + chrono::Duration::from_std(wait).unwrap_or_default()
 }
 
 /// What [`publish`] did.

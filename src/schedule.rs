@@ -28,12 +28,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::config::{Config, FetchConfig, Location};
+pub use crate::model::Skip;
 
 /// The first wait after a failure; it doubles with each failure in a row.
 pub const FIRST_RETRY: Duration = Duration::from_secs(30);
@@ -44,14 +46,60 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 /// What one fetch said about when to fetch again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hints {
-    /// The feed's own update interval (`<ttl>`, `sy:updatePeriod` / `sy:updateFrequency`).
-    pub feed_interval: Option<Duration>,
+    /// What the feed said of itself, when a body was read and parsed (None after a 304 or a
+    /// failure, which carry no feed).
+    pub feed: Option<FeedHints>,
     /// How long the HTTP answer stays fresh (`Cache-Control: max-age`, `Expires`).
     pub fresh_for: Option<Duration>,
     /// `Retry-After` sent with a 429 or 503.
     pub retry_after: Option<Duration>,
     /// The server answered 410 Gone.
     pub gone: bool,
+}
+
+/// What a feed says about when to read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedHints {
+    /// Its update interval: RSS `<ttl>`, else `sy:updatePeriod` / `sy:updateFrequency`.
+    pub interval: Option<Duration>,
+    /// The hours and days it asks not to be read in (RSS `<skipHours>`, `<skipDays>`).
+    pub skip: Skip,
+}
+
+/// What is remembered of a source between fetches: by the daemon's timers, and in the store
+/// between runs and restarts (so `fetch` from cron honours it as the daemon does).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct State {
+    /// Failures in a row.
+    pub failures: u32,
+    /// The feed's own update interval, remembered across 304s (which carry no feed).
+    pub feed_interval: Option<Duration>,
+    /// The hours and days the feed asks not to be read in, remembered across 304s.
+    pub skip: Skip,
+    /// The server answered 410 Gone: not fetched again until `sources revive`, `fetch --force`
+    /// or a new URL.
+    pub gone: bool,
+}
+
+impl State {
+    /// The state after a fetch that succeeded (`ok`: stored or not modified) or failed, with
+    /// what it said about when to fetch again.
+    pub fn after(self, ok: bool, hints: &Hints) -> State {
+        if ok {
+            State {
+                failures: 0,
+                feed_interval: hints.feed.map_or(self.feed_interval, |f| f.interval),
+                skip: hints.feed.map_or(self.skip, |f| f.skip),
+                gone: false,
+            }
+        } else {
+            State {
+                failures: self.failures.saturating_add(1),
+                gone: hints.gone,
+                ..self
+            }
+        }
+    }
 }
 
 /// The scheduling settings, from `[fetch]`.
@@ -98,6 +146,20 @@ impl Policy {
         let jittered = backoff.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
         jittered.max(retry_after.unwrap_or_default().min(self.max_interval))
     }
+
+    /// How long a source of `interval` waits after a fetch that left it in `state` (see
+    /// [`State::after`]), before the feed's skipped hours are taken into account: after a
+    /// success [`Policy::after_success`], after a failure [`Policy::after_failure`]; None when
+    /// it is gone. The one rule of the daemon's timers and of `fetch` runs.
+    pub fn wait(&self, interval: Duration, state: &State, hints: &Hints, jitter: f64) -> Option<Duration> {
+        if state.gone {
+            None
+        } else if state.failures == 0 {
+            Some(self.after_success(interval, state.feed_interval, hints.fresh_for))
+        } else {
+            Some(self.after_failure(state.failures, hints.retry_after, jitter))
+        }
+    }
 }
 
 /// A source as the scheduler sees it.
@@ -111,22 +173,35 @@ pub struct Planned {
     pub location: String,
     /// Its interval.
     pub interval: Duration,
-    /// How long ago it was last fetched, if the store remembers.
-    pub fetched_ago: Option<Duration>,
+    /// What the store remembers of it, if anything.
+    pub remembered: Remembered,
+}
+
+/// What the store remembers of a source's schedule, for a daemon that starts or reloads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Remembered {
+    /// Its state after its last fetch.
+    pub state: State,
+    /// How long until it is due, as recorded by the last process that fetched it (None: due
+    /// now, or never fetched).
+    pub due_in: Option<Duration>,
 }
 
 impl Planned {
-    /// Every source of a config, in config order. `fetched_ago` says how long ago the store last
-    /// fetched a source.
-    pub fn from_config(cfg: &Config, fetched_ago: &dyn Fn(&str) -> Option<Duration>) -> Vec<Planned> {
+    /// Every source of a config, in config order. `remembered` says what the store remembers
+    /// of a source at its configured location (nothing, for a location it does not know).
+    pub fn from_config(cfg: &Config, remembered: &dyn Fn(&str, &str) -> Remembered) -> Vec<Planned> {
         cfg.sources
             .iter()
-            .map(|s| Planned {
-                name: s.name.clone(),
-                host: host_of(&s.location),
-                location: s.location.key(),
-                interval: cfg.interval_of(s),
-                fetched_ago: fetched_ago(&s.name),
+            .map(|s| {
+                let location = s.location.key();
+                Planned {
+                    name: s.name.clone(),
+                    host: host_of(&s.location),
+                    remembered: remembered(&s.name, &location),
+                    location,
+                    interval: cfg.interval_of(s),
+                }
             })
             .collect()
     }
@@ -151,14 +226,11 @@ pub struct Timer {
     pub interval: Duration,
     /// When it is next due.
     pub due: Instant,
-    /// Failures in a row.
-    pub failures: u32,
-    /// The server said 410 Gone: not fetched again until the location changes.
-    pub dead: bool,
+    /// Failures in a row, the feed's own interval and skipped hours, and whether it is gone
+    /// (HTTP 410: not fetched again until the location changes).
+    pub state: State,
     /// A fetch is under way.
     pub running: bool,
-    /// The feed's own update interval, remembered across 304s (which carry no feed).
-    pub feed_interval: Option<Duration>,
     /// The last wait chosen, for display.
     pub last_wait: Duration,
 }
@@ -186,8 +258,9 @@ impl Scheduler {
 
     /// Makes the scheduled sources those of `sources`: new ones are added, spread over the
     /// start-up window in the order given (or after the rest of their interval if fetched
-    /// recently); removed ones are dropped (a fetch under way finishes, its result is ignored);
-    /// a source whose location changed starts afresh. Returns (added, removed) names.
+    /// recently, when the store remembers it is due later); removed ones are dropped (a fetch
+    /// under way finishes, its result is ignored); a source whose location changed starts
+    /// afresh. Returns (added, removed) names.
     pub fn sync(&mut self, sources: &[Planned], now: Instant) -> (Vec<String>, Vec<String>) {
         let removed: Vec<String> = self
             .timers
@@ -213,10 +286,7 @@ impl Scheduler {
         let mut added = Vec::new();
         for (i, s) in fresh.iter().enumerate() {
             let spread = step.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
-            let rest = s
-                .fetched_ago
-                .map(|ago| s.interval.saturating_sub(ago))
-                .unwrap_or_default();
+            let rest = s.remembered.due_in.unwrap_or_default();
             self.timers.insert(
                 s.name.clone(),
                 Timer {
@@ -224,19 +294,19 @@ impl Scheduler {
                     location: s.location.clone(),
                     interval: s.interval,
                     due: now + spread.max(rest),
-                    failures: 0,
-                    dead: false,
+                    state: s.remembered.state,
                     running: false,
-                    feed_interval: None,
                     last_wait: Duration::ZERO,
                 },
             );
             added.push(s.name.clone());
         }
-        for s in sources {
+        for s in sources.iter().filter(|s| !added.contains(&s.name)) {
             if let Some(t) = self.timers.get_mut(&s.name) {
                 // A shorter interval takes effect at once; a longer one after the next fetch.
-                t.due = t.due.min(now + s.interval);
+                if s.interval < t.interval {
+                    t.due = t.due.min(now + s.interval);
+                }
                 t.interval = s.interval;
                 t.host.clone_from(&s.host);
             }
@@ -249,7 +319,7 @@ impl Scheduler {
         let mut due: Vec<(&String, &mut Timer)> = self
             .timers
             .iter_mut()
-            .filter(|(_, t)| !t.running && !t.dead && t.due <= now)
+            .filter(|(_, t)| !t.running && !t.state.gone && t.due <= now)
             .collect();
         due.sort_by(|a, b| a.1.due.cmp(&b.1.due).then_with(|| a.0.cmp(b.0)));
         due.into_iter()
@@ -264,39 +334,31 @@ impl Scheduler {
     pub fn next_due(&self) -> Option<Instant> {
         self.timers
             .values()
-            .filter(|t| !t.running && !t.dead)
+            .filter(|t| !t.running && !t.state.gone)
             .map(|t| t.due)
             .min()
     }
 
-    /// Records a finished fetch and schedules the next one. `ok` is false for a failure;
-    /// `jitter` is a draw in [0, 1). Returns the timer, or None if the source was removed
-    /// meanwhile.
+    /// Records a finished fetch and schedules the next one ([`State::after`], [`Policy::wait`],
+    /// then out of the feed's skipped hours). `ok` is false for a failure; `jitter` is a draw in
+    /// [0, 1); `wall` is the wall-clock time at `now` (skipped hours are hours of the day).
+    /// Returns the timer, or None if the source was removed meanwhile.
     pub fn finished(
         &mut self,
         name: &str,
         ok: bool,
         hints: &Hints,
         now: Instant,
+        wall: DateTime<Utc>,
         jitter: f64,
     ) -> Option<&Timer> {
         let policy = self.policy;
         let t = self.timers.get_mut(name)?;
         t.running = false;
-        if ok {
-            t.failures = 0;
-            if hints.feed_interval.is_some() {
-                t.feed_interval = hints.feed_interval;
-            }
-            t.last_wait = policy.after_success(t.interval, t.feed_interval, hints.fresh_for);
-        } else if hints.gone {
-            t.failures = t.failures.saturating_add(1);
-            t.dead = true;
-            t.last_wait = Duration::ZERO;
-        } else {
-            t.failures = t.failures.saturating_add(1);
-            t.last_wait = policy.after_failure(t.failures, hints.retry_after, jitter);
-        }
+        t.state = t.state.after(ok, hints);
+        t.last_wait = policy
+            .wait(t.interval, &t.state, hints, jitter)
+            .map_or(Duration::ZERO, |wait| t.state.skip.delay(wall, wait));
         t.due = now + t.last_wait;
         Some(t)
     }
@@ -313,9 +375,16 @@ impl Scheduler {
     }
 
     /// Records what a job reported: [`Scheduler::finished`] or [`Scheduler::elsewhere`].
-    pub fn done(&mut self, name: &str, done: &Done, now: Instant, jitter: f64) -> Option<&Timer> {
+    pub fn done(
+        &mut self,
+        name: &str,
+        done: &Done,
+        now: Instant,
+        wall: DateTime<Utc>,
+        jitter: f64,
+    ) -> Option<&Timer> {
         match done {
-            Done::Fetched { ok, hints } => self.finished(name, *ok, hints, now, jitter),
+            Done::Fetched { ok, hints } => self.finished(name, *ok, hints, now, wall, jitter),
             Done::Elsewhere { until } => self.elsewhere(name, *until, now),
         }
     }
@@ -334,10 +403,26 @@ impl Scheduler {
 /// A jitter draw in [0, 1) from a source name, its failure count and the time: spread enough
 /// that sources failing together do not retry together, and repeatable under paused time.
 pub fn jitter(name: &str, failures: u32, now: Instant, origin: Instant) -> f64 {
+    draw(name, failures, now.saturating_duration_since(origin).as_nanos())
+}
+
+/// [`jitter`] for a one-shot run, from the wall-clock time.
+pub fn jitter_at(name: &str, failures: u32, now: DateTime<Utc>) -> f64 {
+    draw(
+        name,
+        failures,
+        now.timestamp_nanos_opt()
+            .unwrap_or_default()
+            .unsigned_abs()
+            .into(),
+    )
+}
+
+fn draw(name: &str, failures: u32, nanos: u128) -> f64 {
     let mut h = Xxh3::new();
     h.update(name.as_bytes());
     h.update(&failures.to_le_bytes());
-    h.update(&now.saturating_duration_since(origin).as_nanos().to_le_bytes());
+    h.update(&nanos.to_le_bytes());
     (h.digest() >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -442,10 +527,10 @@ where
                   jitter: f64,
                   settling: &mut JoinSet<()>| {
         let now = Instant::now();
-        let timer = scheduler.done(&name, &done, now, jitter);
+        let timer = scheduler.done(&name, &done, now, Utc::now(), jitter);
         if let Done::Fetched { .. } = done {
-            if timer.is_some_and(|t| t.dead) {
-                tracing::error!(source = %name, "the server says the feed is gone (HTTP 410): no longer fetched; remove the source or change its URL");
+            if timer.is_some_and(|t| t.state.gone) {
+                tracing::error!(source = %name, "the server says the feed is gone (HTTP 410): no longer fetched; remove the source, change its URL or run `feedfold sources revive`");
             }
             settling.spawn(settle(name.clone(), timer.map_or(now, |t| t.due)));
         }
@@ -474,7 +559,7 @@ where
             },
             Some(joined) = running.join_next(), if !running.is_empty() => {
                 let Ok((name, done)) = joined else { continue };
-                let failures = scheduler.timer(&name).map_or(0, |t| t.failures + 1);
+                let failures = scheduler.timer(&name).map_or(0, |t| t.state.failures + 1);
                 let draw = jitter(&name, failures, Instant::now(), origin);
                 record(&mut scheduler, name, done, draw, &mut settling);
             }
@@ -527,7 +612,20 @@ mod tests {
             host: host.to_string(),
             location: format!("http://{host}/{name}"),
             interval,
-            fetched_ago: None,
+            remembered: Remembered::default(),
+        }
+    }
+
+    fn wall(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn feed(interval: Option<Duration>, skip: Skip) -> Hints {
+        Hints {
+            feed: Some(FeedHints { interval, skip }),
+            ..Hints::default()
         }
     }
 
@@ -575,7 +673,7 @@ mod tests {
         let now = Instant::now();
         let mut s = Scheduler::new(policy());
         let mut list: Vec<Planned> = (0..4).map(|i| planned(&format!("s{i}"), "h", 15 * MIN)).collect();
-        list[3].fetched_ago = Some(5 * MIN);
+        list[3].remembered.due_in = Some(10 * MIN);
         s.sync(&list, now);
         let due = |s: &Scheduler, n: &str| s.timer(n).expect("timer").due - now;
         assert_eq!(due(&s, "s0"), Duration::ZERO);
@@ -585,7 +683,7 @@ mod tests {
             "a few sources start a second apart"
         );
         assert_eq!(due(&s, "s2"), Duration::from_secs(2));
-        assert_eq!(due(&s, "s3"), 10 * MIN, "the rest of its interval");
+        assert_eq!(due(&s, "s3"), 10 * MIN, "when the store says it is due");
         assert_eq!(s.take_due(now).len(), 1);
         assert_eq!(s.next_due(), Some(now + Duration::from_secs(1)));
         let many: Vec<Planned> = (0..1000)
@@ -611,16 +709,22 @@ mod tests {
             gone: true,
             ..Hints::default()
         };
-        assert!(s.finished("a", false, &gone, now, 0.5).expect("known").dead);
+        let t = s
+            .finished("a", false, &gone, now, Utc::now(), 0.5)
+            .expect("known");
+        assert!(t.state.gone);
         assert_eq!(s.next_due(), None);
         assert!(s.take_due(now + 48 * 60 * MIN).is_empty());
         let mut moved = list.clone();
         moved[0].location = "http://h/new".to_string();
         s.sync(&moved, now);
-        assert!(!s.timer("a").expect("timer").dead);
+        assert!(!s.timer("a").expect("timer").state.gone);
         let (_, removed) = s.sync(&[], now);
         assert_eq!(removed, vec!["a".to_string()]);
-        assert!(s.finished("a", true, &Hints::default(), now, 0.5).is_none());
+        assert!(
+            s.finished("a", true, &Hints::default(), now, Utc::now(), 0.5)
+                .is_none()
+        );
     }
 
     #[test]
@@ -628,19 +732,144 @@ mod tests {
         let now = Instant::now();
         let mut s = Scheduler::new(policy());
         s.sync(&[planned("a", "h", 15 * MIN)], now);
-        let ttl = Hints {
-            feed_interval: Some(60 * MIN),
-            ..Hints::default()
-        };
+        let ttl = feed(Some(60 * MIN), Skip::default());
         s.take_due(now);
-        let t = s.finished("a", true, &ttl, now, 0.5).expect("known");
+        let t = s.finished("a", true, &ttl, now, Utc::now(), 0.5).expect("known");
         assert_eq!(t.due - now, 60 * MIN);
         let later = now + 60 * MIN;
         s.take_due(later);
         let t = s
-            .finished("a", true, &Hints::default(), later, 0.5)
+            .finished("a", true, &Hints::default(), later, Utc::now(), 0.5)
             .expect("known");
-        assert_eq!(t.due - later, 60 * MIN);
+        assert_eq!(t.due - later, 60 * MIN, "a 304 carries no feed");
+        s.take_due(later);
+        let t = s
+            .finished("a", true, &feed(None, Skip::default()), later, Utc::now(), 0.5)
+            .expect("known");
+        assert_eq!(t.due - later, 15 * MIN, "a feed that dropped its <ttl>");
+    }
+
+    #[test]
+    fn a_restarted_daemon_starts_from_what_the_store_remembers() {
+        let now = Instant::now();
+        let mut s = Scheduler::new(policy());
+        let mut a = planned("a", "h", 15 * MIN);
+        a.remembered = Remembered {
+            state: State {
+                failures: 3,
+                feed_interval: Some(120 * MIN),
+                ..State::default()
+            },
+            due_in: Some(90 * MIN),
+        };
+        let mut dead = planned("dead", "h", 15 * MIN);
+        dead.remembered.state.gone = true;
+        s.sync(&[a, dead], now);
+        assert_eq!(
+            s.timer("a").expect("timer").due - now,
+            90 * MIN,
+            "not at start-up"
+        );
+        assert_eq!(s.next_due(), Some(now + 90 * MIN), "a gone source is never due");
+        assert!(s.take_due(now + 90 * MIN).iter().all(|(n, _)| n == "a"));
+        let t = s
+            .finished("a", false, &Hints::default(), now, Utc::now(), 0.0)
+            .expect("known");
+        assert_eq!(t.state.failures, 4, "failures in a row go on counting");
+        assert_eq!(t.due - now, 2 * MIN, "the fourth failure's backoff");
+        s.take_due(now + 90 * MIN);
+        let t = s
+            .finished("a", true, &Hints::default(), now, Utc::now(), 0.0)
+            .expect("known");
+        assert_eq!(t.due - now, 120 * MIN, "the <ttl> remembered across the restart");
+    }
+
+    #[test]
+    fn state_after_a_fetch() {
+        let start = State::default();
+        let gone = Hints {
+            gone: true,
+            ..Hints::default()
+        };
+        let failed = start.after(false, &Hints::default()).after(false, &gone);
+        assert_eq!((failed.failures, failed.gone), (2, true));
+        let skip = Skip { hours: 1, days: 0 };
+        let ok = failed.after(true, &feed(Some(MIN), skip));
+        assert_eq!(
+            ok,
+            State {
+                failures: 0,
+                feed_interval: Some(MIN),
+                skip,
+                gone: false
+            }
+        );
+        assert_eq!(
+            ok.after(true, &Hints::default()),
+            ok,
+            "a 304 keeps what the feed said"
+        );
+        let p = policy();
+        assert_eq!(p.wait(15 * MIN, &failed, &gone, 0.0), None, "gone");
+        assert_eq!(p.wait(15 * MIN, &ok, &Hints::default(), 0.0), Some(15 * MIN));
+        let retry = Hints {
+            retry_after: Some(120 * MIN),
+            ..Hints::default()
+        };
+        let once = start.after(false, &retry);
+        assert_eq!(
+            p.wait(15 * MIN, &once, &retry, 0.0),
+            Some(120 * MIN),
+            "Retry-After"
+        );
+    }
+
+    #[test]
+    fn skipped_hours_and_days_push_the_next_fetch_out() {
+        // 2024-05-01 was a Wednesday.
+        let t = wall("2024-05-01T10:50:00Z");
+        let none = Skip::default();
+        assert_eq!(none.next_allowed(t), t);
+        let eleven = Skip {
+            hours: 1 << 11,
+            days: 0,
+        };
+        assert_eq!(eleven.next_allowed(t), t, "10:50 is not skipped");
+        assert_eq!(eleven.delay(t, 15 * MIN), 70 * MIN, "11:05 is: wait until 12:00");
+        let nights = Skip {
+            hours: (0..6).map(|h| 1 << h).sum(),
+            days: 0,
+        };
+        assert_eq!(
+            nights.next_allowed(wall("2024-05-01T23:30:00Z") + chrono::Duration::hours(1)),
+            wall("2024-05-02T06:00:00Z")
+        );
+        let weekend = Skip {
+            hours: 0,
+            days: (1 << 5) | (1 << 6),
+        };
+        assert_eq!(
+            weekend.next_allowed(wall("2024-05-04T09:00:00Z")),
+            wall("2024-05-06T00:00:00Z"),
+            "Saturday to Monday"
+        );
+        let every_hour = Skip {
+            hours: (1 << 24) - 1,
+            days: 0,
+        };
+        assert!(
+            every_hour.is_empty(),
+            "a feed that skips every hour skips nothing"
+        );
+        assert_eq!(every_hour.next_allowed(t), t);
+        let mut s = Scheduler::new(policy());
+        let now = Instant::now();
+        s.sync(&[planned("a", "h", 15 * MIN)], now);
+        s.take_due(now);
+        let timer = s
+            .finished("a", true, &feed(None, eleven), now, t, 0.5)
+            .expect("known");
+        assert_eq!(timer.due - now, 70 * MIN, "the daemon's timers honour it");
     }
 
     /// What [`simulate`] saw.
@@ -752,10 +981,7 @@ mod tests {
                 if name == "ttl" {
                     Done::Fetched {
                         ok: true,
-                        hints: Hints {
-                            feed_interval: Some(30 * MIN),
-                            ..Hints::default()
-                        },
+                        hints: feed(Some(30 * MIN), Skip::default()),
                     }
                 } else {
                     ok()

@@ -12,8 +12,9 @@
 //! In: a source's config, the store, the [`ReadyMap`] of this process, the HTTP client and the
 //! current time ([`source`]). Out: a [`SourceReport`]: the source's items stored (new, updated,
 //! unchanged; worked out by [`crate::pipeline::ingest`] on the fetching task), not modified, or
-//! failed and why ([`SourceError`]); the outcome recorded in the store either way; and what the
-//! server and the feed said about when to fetch again.
+//! failed and why ([`SourceError`]); what the server and the feed said about when to fetch
+//! again, and the source's schedule [`State`] after it; the outcome and that state recorded in
+//! the store either way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,11 +27,13 @@ use crate::config::{Config, Location, SourceConfig};
 use crate::html;
 use crate::model::Item;
 use crate::pipeline::ingest::{self, ReadyMap, Render};
-use crate::schedule::Hints;
+use crate::schedule::{FeedHints, Hints, State};
 use crate::source::decode::decode;
 use crate::source::http::{FetchError, Fetched, Fetcher};
 use crate::source::parse::{ParseError, parse_feed_with};
-use crate::store::{Busy, FetchRecord, FetchStatus, Holder, IngestCounts, Store, StoreError, Taking};
+use crate::store::{
+    Busy, FetchRecord, FetchStatus, Holder, IngestCounts, SourceState, Store, StoreError, Taking,
+};
 
 /// The leases one process takes and gives back.
 #[derive(Debug, Clone)]
@@ -195,6 +198,16 @@ pub enum Outcome {
         /// That process's lease-holder id (`host:pid:suffix`).
         holder: String,
     },
+    /// Not fetched: it is not due yet (its interval, the feed's `<ttl>` or skipped hours, the
+    /// server's `Cache-Control` or `Retry-After`, or the backoff after failures says so), and
+    /// the run did not force it.
+    NotDue {
+        /// When it is due.
+        until: DateTime<Utc>,
+    },
+    /// Not fetched: its server answered 410 Gone at this URL, and the run did not force it
+    /// (`feedfold sources revive` or a new URL fetches it again).
+    Gone,
 }
 
 /// The report for one source.
@@ -208,12 +221,33 @@ pub struct SourceReport {
     pub elapsed: Duration,
     /// What the server and the feed said about when to fetch again.
     pub hints: Hints,
+    /// The source's schedule state after the fetch (as the store keeps it).
+    pub state: State,
 }
 
 impl SourceReport {
     /// Whether the source failed.
     pub fn failed(&self) -> bool {
         matches!(self.outcome, Outcome::Failed { .. })
+    }
+
+    /// Whether the source was fetched here (not left to another process, not skipped).
+    pub fn fetched(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Stored { .. } | Outcome::NotModified | Outcome::Failed { .. }
+        )
+    }
+
+    /// The report for a source this run did not fetch.
+    pub fn skipped(name: &str, outcome: Outcome, state: State) -> SourceReport {
+        SourceReport {
+            name: name.to_string(),
+            outcome,
+            elapsed: Duration::ZERO,
+            hints: Hints::default(),
+            state,
+        }
     }
 }
 
@@ -231,51 +265,72 @@ pub async fn source(
     let started = Instant::now();
     let configured = source.location.key();
     let mut hints = Hints::default();
-    let outcome =
-        match fetch_and_store(cfg, source, store, ready, fetcher, now, &configured, &mut hints).await {
-            Ok(outcome) => outcome,
-            Err(failure) => {
-                if let SourceError::Fetch(fetch) = &failure {
-                    hints.retry_after = fetch.retry_after();
-                    hints.gone = fetch.is_gone();
-                }
-                let (error, reason) = (crate::run::error_chain(&failure), failure.reason());
-                tracing::warn!(%error, "source failed");
-                let record = FetchRecord {
-                    status: FetchStatus::Failed,
-                    error: Some(&error),
-                    validators: None,
-                    moved_to: None,
-                    title: None,
-                    link: None,
-                };
-                if let Err(e) = store.record_fetch(&source.name, &configured, &record, now).await {
-                    tracing::error!(error = %crate::run::error_chain(&e), "cannot record failure");
-                }
-                Outcome::Failed { error, reason }
+    let mut before = State::default();
+    let result = match store.source_state(&source.name, &configured).await {
+        Ok(state) => {
+            before = state.schedule;
+            fetch_and_store(
+                cfg,
+                source,
+                state,
+                store,
+                ready,
+                fetcher,
+                now,
+                &configured,
+                &mut hints,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    let (outcome, state) = match result {
+        Ok((outcome, state)) => (outcome, state),
+        Err(failure) => {
+            if let SourceError::Fetch(fetch) = &failure {
+                hints.retry_after = fetch.retry_after();
+                hints.gone = fetch.is_gone();
             }
-        };
+            let (error, reason) = (crate::run::error_chain(&failure), failure.reason());
+            tracing::warn!(%error, "source failed");
+            let state = before.after(false, &hints);
+            let record = FetchRecord {
+                status: FetchStatus::Failed,
+                error: Some(&error),
+                validators: None,
+                moved_to: None,
+                title: None,
+                link: None,
+                schedule: state,
+            };
+            if let Err(e) = store.record_fetch(&source.name, &configured, &record, now).await {
+                tracing::error!(error = %crate::run::error_chain(&e), "cannot record failure");
+            }
+            (Outcome::Failed { error, reason }, state)
+        }
+    };
     SourceReport {
         name: source.name.clone(),
         outcome,
         elapsed: started.elapsed(),
         hints,
+        state,
     }
 }
 
-/// [`source`], but for recording a failure.
+/// [`source`], but for recording a failure: the outcome and the source's schedule state after it.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_and_store(
     cfg: &Config,
     source: &SourceConfig,
+    state: SourceState,
     store: &Store,
     ready: &ReadyMap,
     fetcher: &Fetcher,
     now: DateTime<Utc>,
     configured: &str,
     hints: &mut Hints,
-) -> Result<Outcome, SourceError> {
-    let state = store.source_state(&source.name, configured).await?;
+) -> Result<(Outcome, State), SourceError> {
     let location = match (state.fetch_url.as_deref().map(Url::parse), &source.location) {
         (Some(Ok(mut moved)), Location::Http(own)) => {
             // Stored without userinfo: the configured URL's goes with it on the same origin.
@@ -298,6 +353,7 @@ async fn fetch_and_store(
     let (bytes, charset, final_url, moved_to, validators) = match fetched {
         Fetched::NotModified { fresh_for } => {
             hints.fresh_for = fresh_for;
+            let schedule = state.schedule.after(true, hints);
             let record = FetchRecord {
                 status: FetchStatus::NotModified,
                 error: None,
@@ -305,9 +361,10 @@ async fn fetch_and_store(
                 moved_to: None,
                 title: None,
                 link: None,
+                schedule,
             };
             store.record_fetch(&source.name, configured, &record, now).await?;
-            return Ok(Outcome::NotModified);
+            return Ok((Outcome::NotModified, schedule));
         }
         Fetched::Body {
             bytes,
@@ -350,7 +407,10 @@ async fn fetch_and_store(
             "the feed has more items than [fetch] max_items: the rest were dropped"
         );
     }
-    hints.feed_interval = feed.update_interval;
+    hints.feed = Some(FeedHints {
+        interval: feed.update_interval,
+        skip: feed.skip,
+    });
     let http_base = final_url.filter(html::is_web_url);
     let render: Render = Arc::new(move |item: &Item| ingest::render(item, http_base.as_ref()));
     let snapshot = ingest::snapshot(store, &source.name, &feed.items).await?;
@@ -365,6 +425,7 @@ async fn fetch_and_store(
     let prepared = ingest::prepare(&source.name, items, snapshot, now, source.region, render);
     let counts = ingest::write(store, ready, prepared).await?;
     let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
+    let schedule = state.schedule.after(true, hints);
     let record = FetchRecord {
         status: FetchStatus::Stored,
         error: None,
@@ -372,14 +433,16 @@ async fn fetch_and_store(
         moved_to: moved.as_deref(),
         title: title.as_deref(),
         link: link.as_deref(),
+        schedule,
     };
     store.record_fetch(&source.name, configured, &record, now).await?;
-    Ok(Outcome::Stored {
+    let outcome = Outcome::Stored {
         counts,
         repaired,
         moved_to: moved,
         dropped,
-    })
+    };
+    Ok((outcome, schedule))
 }
 
 #[cfg(test)]

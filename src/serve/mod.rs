@@ -44,9 +44,9 @@ use crate::pipeline::fetch::{Lease, Leases};
 use crate::pipeline::ingest::ReadyMap;
 use crate::pipeline::{fold, publish};
 use crate::run::{self, Outcome};
-use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Scheduler, Timer};
+use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Remembered, Scheduler, Timer};
 use crate::source::http::Fetcher;
-use crate::store::{Holder, Store, StoreError, Taking};
+use crate::store::{Holder, Store, StoreError, StoredSchedule, Taking};
 use metrics::Metrics;
 use published::{Effort, Variant};
 
@@ -371,25 +371,33 @@ async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change
     }
 }
 
-/// How long ago each source was last fetched, from the store.
-async fn fetched_ago(store: &Store) -> HashMap<String, Duration> {
-    let now = Utc::now();
-    store
-        .source_statuses()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(name, s)| Some((name, (now - s.last_fetch?).to_std().unwrap_or_default())))
-        .collect()
+/// What the store remembers of each source's schedule (nothing, if it cannot be read).
+async fn remembered(store: &Store) -> HashMap<String, StoredSchedule> {
+    store.schedules().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %run::error_chain(&e), "cannot read the sources' schedules: every source starts afresh");
+        HashMap::new()
+    })
 }
 
-fn planned(cfg: &Config, ago: &HashMap<String, Duration>) -> Vec<Planned> {
-    Planned::from_config(cfg, &|name| ago.get(name).copied())
+/// The sources of `cfg` to schedule, each with what the store remembers of it at its
+/// configured URL, so a restarted daemon goes on where the last process left off.
+fn planned(cfg: &Config, stored: &HashMap<String, StoredSchedule>) -> Vec<Planned> {
+    let now = Utc::now();
+    Planned::from_config(cfg, &|name, url| {
+        stored
+            .get(name)
+            .filter(|s| s.url == url)
+            .map(|s| Remembered {
+                state: s.state,
+                due_in: s.due.and_then(|due| (due - now).to_std().ok()),
+            })
+            .unwrap_or_default()
+    })
 }
 
 fn observe(shared: &Shared, name: &str, t: &Timer) {
     let now = tokio::time::Instant::now();
-    let next = (!t.dead).then(|| {
+    let next = (!t.state.gone).then(|| {
         Utc::now() + chrono::Duration::from_std(t.due.saturating_duration_since(now)).unwrap_or_default()
     });
     let mut schedules = lock(&shared.schedules);
@@ -397,11 +405,11 @@ fn observe(shared: &Shared, name: &str, t: &Timer) {
         name.to_string(),
         Schedule {
             next,
-            failures: t.failures,
-            dead: t.dead,
+            failures: t.state.failures,
+            dead: t.state.gone,
         },
     );
-    shared.metrics.source_failures(name, t.failures);
+    shared.metrics.source_failures(name, t.state.failures);
     shared.metrics.dead(schedules.values().filter(|s| s.dead).count());
 }
 
@@ -478,10 +486,10 @@ pub async fn run(
 
     let driver = if fetching {
         let (control, control_rx) = mpsc::channel(8);
-        let ago = fetched_ago(&store).await;
+        let stored = remembered(&store).await;
         let _ = control
             .send(Control::Sync(
-                planned(&cfg, &ago),
+                planned(&cfg, &stored),
                 Policy::from_config(&cfg.fetch),
             ))
             .await;
@@ -614,7 +622,8 @@ async fn fetch_job(
             shared.metrics.source_failed(&name, reason);
             "failed"
         }
-        Outcome::Elsewhere { .. } => {
+        // The fetch path never skips a source: these come from a run's choice of sources.
+        Outcome::Elsewhere { .. } | Outcome::NotDue { .. } | Outcome::Gone => {
             return Done::Elsewhere {
                 until: tokio::time::Instant::now(),
             };
@@ -687,8 +696,8 @@ async fn reload(
         lock(&shared.schedules).remove(&removed.name);
     }
     lock(&shared.adhoc).resize(cache_size(new.server.cache_entries));
-    let ago = fetched_ago(&shared.store).await;
-    let plan = planned(&new, &ago);
+    let stored = remembered(&shared.store).await;
+    let plan = planned(&new, &stored);
     let policy = Policy::from_config(&new.fetch);
     tracing::info!(
         sources = new.sources.len(),

@@ -42,7 +42,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::extras::{self, Scanned};
 use super::legacy;
 use crate::html;
-use crate::model::{Category, Enclosure, Extras, Item, Link, Person};
+use crate::model::{Category, Enclosure, Extras, Item, Link, Person, Skip};
 use crate::transform::canonical_url;
 
 /// The most items read from one feed, unless `[fetch] max_items` says otherwise.
@@ -84,6 +84,8 @@ pub struct ParsedFeed {
     /// How often the feed says it changes: RSS `<ttl>`, else `sy:updatePeriod` /
     /// `sy:updateFrequency`.
     pub update_interval: Option<std::time::Duration>,
+    /// The hours and days the feed asks not to be read in: RSS `<skipHours>`, `<skipDays>`.
+    pub skip: Skip,
 }
 
 /// Why a feed could not be parsed.
@@ -204,6 +206,7 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_item
         .filter(|&m| m > 0)
         .map(|m| std::time::Duration::from_secs(u64::from(m) * 60))
         .or_else(|| syndication_interval(text));
+    let skip = skip_times(text);
     let mut entries = feed.entries;
     if feed.feed_type == FeedType::RSS1 {
         // feed-rs does not keep `rdf:about`, the RSS 1.0 item's identity: read it here.
@@ -256,7 +259,49 @@ fn map_feed(feed: Feed, text: &str, base: Option<&Url>, repaired: bool, max_item
         repaired,
         dropped,
         update_interval,
+        skip,
     }
+}
+
+/// RSS 2.0's `<skipHours>` (hours 0–23 GMT; 24 read as 0) and `<skipDays>` (English day names),
+/// from the channel's head (feed-rs does not read them).
+fn skip_times(text: &str) -> Skip {
+    static HOURS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)<skipHours\b[^>]*>(.*?)</skipHours>").expect("static regex"));
+    static DAYS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)<skipDays\b[^>]*>(.*?)</skipDays>").expect("static regex"));
+    static HOUR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>").expect("static regex"));
+    static DAY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<day\b[^>]*>\s*([A-Za-z]+)\s*</day>").expect("static regex"));
+    const NAMES: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let end = text.find("<item").unwrap_or(text.len()).min(16384);
+    let head = &text[..text.floor_char_boundary(end)];
+    let mut skip = Skip::default();
+    if let Some(list) = HOURS.captures(head) {
+        for c in HOUR.captures_iter(&list[1]) {
+            if let Ok(h @ 0..=24) = c[1].parse::<u32>() {
+                skip.hours |= 1 << (h % 24);
+            }
+        }
+    }
+    if let Some(list) = DAYS.captures(head) {
+        for c in DAY.captures_iter(&list[1]) {
+            let name = c[1].to_ascii_lowercase();
+            if let Some(d) = NAMES.iter().position(|n| *n == name) {
+                skip.days |= 1 << d;
+            }
+        }
+    }
+    skip
 }
 
 /// The RSS 1.0 syndication module's interval: `sy:updatePeriod` (hourly, daily, weekly,
@@ -977,6 +1022,32 @@ mod tests {
             interval("<ttl>60</ttl><sy:updatePeriod>weekly</sy:updatePeriod>"),
             Some(3600),
             "ttl wins"
+        );
+    }
+
+    #[test]
+    fn skip_hours_and_days_from_the_channel() {
+        let rss = |extra: &str| {
+            format!(
+                "<rss version=\"2.0\"><channel><title>t</title>{extra}<item><title>a</title><link>http://e.com/a</link><description>&lt;hour&gt;3&lt;/hour&gt;</description></item></channel></rss>"
+            )
+        };
+        let skip = |extra: &str| parse_feed(&rss(extra), None, cst()).expect("parses").skip;
+        assert_eq!(skip(""), Skip::default());
+        assert_eq!(
+            skip("<skipHours><hour>0</hour>\n <hour> 23 </hour><hour>24</hour><hour>99</hour></skipHours>"),
+            Skip {
+                hours: 1 | (1 << 23),
+                days: 0
+            },
+            "24 is midnight, 99 is no hour"
+        );
+        assert_eq!(
+            skip("<skipDays><day>Saturday</day><day>sunday</day><day>Caturday</day></skipDays>"),
+            Skip {
+                hours: 0,
+                days: (1 << 5) | (1 << 6)
+            }
         );
     }
 

@@ -26,7 +26,8 @@ use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use tokio::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::model::{Item, Regions, StoredItem};
+use crate::model::{Item, Regions, Skip, StoredItem};
+use crate::schedule::State;
 use crate::source::http::Validators;
 
 mod explain;
@@ -145,6 +146,19 @@ pub struct SourceState {
     pub fetch_url: Option<String>,
     /// Validators for a conditional GET.
     pub validators: Validators,
+    /// What its fetches said about when to fetch it again.
+    pub schedule: State,
+}
+
+/// What a store remembers of a source's schedule (see [`Store::schedules`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchedule {
+    /// The URL it was configured with when last fetched: what is remembered holds for it only.
+    pub url: String,
+    /// What its fetches said.
+    pub state: State,
+    /// When it is next due, as the last process that fetched it recorded.
+    pub due: Option<DateTime<Utc>>,
 }
 
 /// How one fetch's items were stored.
@@ -202,6 +216,8 @@ pub struct FetchRecord<'a> {
     pub title: Option<&'a str>,
     /// Feed home page.
     pub link: Option<&'a str>,
+    /// The source's schedule state after this fetch.
+    pub schedule: State,
 }
 
 /// Sanitised HTML for an item, computed only for new or changed items.
@@ -473,29 +489,83 @@ impl Store {
     /// What the store remembers of a source. If the configured URL changed since, the old
     /// redirect target and validators are forgotten.
     pub async fn source_state(&self, name: &str, configured_url: &str) -> Result<SourceState, StoreError> {
-        let row = sqlx::query("SELECT url, fetch_url, etag, last_modified FROM sources WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(query_error("reading source state"))?;
+        let what = "reading source state";
+        let row = sqlx::query(
+            "SELECT url, fetch_url, etag, last_modified, failures, feed_interval, skip_hours, skip_days, gone \
+             FROM sources WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error(what))?;
         let Some(row) = row else {
             return Ok(SourceState::default());
         };
-        let url: String = row.try_get("url").map_err(query_error("reading source state"))?;
+        let url: String = row.try_get("url").map_err(query_error(what))?;
         if url != configured_url {
             return Ok(SourceState::default());
         }
-        let get = |c: &str| {
-            row.try_get::<Option<String>, _>(c)
-                .map_err(query_error("reading source state"))
-        };
+        let get = |c: &str| row.try_get::<Option<String>, _>(c).map_err(query_error(what));
         Ok(SourceState {
             fetch_url: get("fetch_url")?,
             validators: Validators {
                 etag: get("etag")?,
                 last_modified: get("last_modified")?,
             },
+            schedule: schedule_of(&row).map_err(query_error(what))?,
         })
+    }
+
+    /// What the store remembers of every source's schedule, by name: the URL it was fetched
+    /// with, its [`State`] and when it is next due.
+    pub async fn schedules(&self) -> Result<HashMap<String, StoredSchedule>, StoreError> {
+        let what = "reading source schedules";
+        let rows = sqlx::query(
+            "SELECT s.name, s.url, s.failures, s.feed_interval, s.skip_hours, s.skip_days, s.gone, l.due_ms \
+             FROM sources s LEFT JOIN leases l ON l.source = s.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error(what))?;
+        rows.iter()
+            .map(|row| {
+                let due: Option<i64> = row.try_get("due_ms")?;
+                Ok((
+                    row.try_get("name")?,
+                    StoredSchedule {
+                        url: row.try_get("url")?,
+                        state: schedule_of(row)?,
+                        due: due.filter(|&ms| ms > 0).and_then(DateTime::from_timestamp_millis),
+                    },
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(query_error(what))
+    }
+
+    /// Forgets that `name`'s server said it was gone (HTTP 410) and its failures, and makes it
+    /// due at once (`feedfold sources revive`). Returns whether the store knew the source.
+    pub async fn revive(&self, name: &str) -> Result<bool, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self
+            .writes
+            .begin()
+            .await
+            .map_err(query_error("reviving a source"))?;
+        let known = sqlx::query("UPDATE sources SET gone = 0, failures = 0 WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("reviving a source"))?
+            .rows_affected()
+            > 0;
+        sqlx::query("UPDATE leases SET due_ms = 0 WHERE source = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("reviving a source"))?;
+        tx.commit().await.map_err(query_error("reviving a source"))?;
+        Ok(known)
     }
 
     /// The change counter of each named source (0 for a source never written), in the order
@@ -604,10 +674,11 @@ pub(crate) async fn write_record(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let validators = record.validators;
+    let state = &record.schedule;
     sqlx::query(
         "INSERT INTO sources (name, url, fetch_url, etag, last_modified, title, link, last_fetch, last_status, \
-         last_error, last_success) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN $8 END) \
+         last_error, last_success, failures, feed_interval, skip_hours, skip_days, gone) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN $8 END, $13, $14, $15, $16, $17) \
          ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
          fetch_url = COALESCE(excluded.fetch_url, CASE WHEN sources.url = excluded.url THEN sources.fetch_url END), \
          etag = CASE WHEN $12 THEN excluded.etag WHEN sources.url = excluded.url THEN sources.etag END, \
@@ -615,7 +686,9 @@ pub(crate) async fn write_record(
          WHEN sources.url = excluded.url THEN sources.last_modified END, \
          title = COALESCE(excluded.title, sources.title), link = COALESCE(excluded.link, sources.link), \
          last_fetch = excluded.last_fetch, last_status = excluded.last_status, last_error = excluded.last_error, \
-         last_success = CASE WHEN $11 THEN excluded.last_fetch ELSE sources.last_success END",
+         last_success = CASE WHEN $11 THEN excluded.last_fetch ELSE sources.last_success END, \
+         failures = excluded.failures, feed_interval = excluded.feed_interval, \
+         skip_hours = excluded.skip_hours, skip_days = excluded.skip_days, gone = excluded.gone",
     )
     .bind(name)
     .bind(configured_url)
@@ -629,9 +702,31 @@ pub(crate) async fn write_record(
     .bind(record.error)
     .bind(record.status != FetchStatus::Failed)
     .bind(validators.is_some())
+    .bind(i64::from(state.failures))
+    .bind(state.feed_interval.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+    .bind(i64::from(state.skip.hours))
+    .bind(i64::from(state.skip.days))
+    .bind(i64::from(state.gone))
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A [`State`] from a `sources` row's columns.
+fn schedule_of(row: &AnyRow) -> Result<State, sqlx::Error> {
+    let feed_interval: Option<i64> = row.try_get("feed_interval")?;
+    let int = |c: &str| row.try_get::<i64, _>(c);
+    Ok(State {
+        failures: u32::try_from(int("failures")?).unwrap_or(u32::MAX),
+        feed_interval: feed_interval
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs),
+        skip: Skip {
+            hours: u32::try_from(int("skip_hours")?).unwrap_or(0),
+            days: u8::try_from(int("skip_days")?).unwrap_or(0),
+        },
+        gone: int("gone")? != 0,
+    })
 }
 
 /// Raises the change counters of `sources` (see [`Store::source_generations`]).
@@ -739,7 +834,8 @@ mod tests {
             .fetch_all(&store.pool)
             .await
             .expect("versions");
-        assert_eq!(versions, (1..=7).collect::<Vec<i64>>());
+        let latest = migrate::MIGRATIONS.len() as i64;
+        assert_eq!(versions, (1..=latest).collect::<Vec<i64>>());
         let bodies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM item_bodies")
             .fetch_one(&store.pool)
             .await
@@ -942,6 +1038,81 @@ mod tests {
     /// The fold pass stores a story's regions as the JSON text earlier versions wrote, both
     /// read paths (full items, and the light rows that choose an output's entries) read them
     /// typed, and a column that does not parse reads as no regions: in no region's output.
+    /// What a fetch says of a source's schedule is kept with its record, read back for its
+    /// configured URL only, joined with the time its lease says it is due, and `revive` forgets
+    /// that it was gone.
+    #[tokio::test]
+    async fn schedule_state_is_kept_per_source_and_url() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("t.db").display()
+        ))
+        .await
+        .expect("open");
+        let now = Utc.timestamp_opt(1_700_000_000, 0).single().expect("time");
+        let state = State {
+            failures: 2,
+            feed_interval: Some(Duration::from_secs(7200)),
+            skip: Skip {
+                hours: 1 << 23,
+                days: 1 << 6,
+            },
+            gone: true,
+        };
+        let record = FetchRecord {
+            status: FetchStatus::Failed,
+            error: Some("HTTP 410"),
+            validators: None,
+            moved_to: None,
+            title: None,
+            link: None,
+            schedule: state,
+        };
+        let url = "http://a.example/feed";
+        store.record_fetch("a", url, &record, now).await.expect("record");
+        assert_eq!(store.source_state("a", url).await.expect("state").schedule, state);
+        assert_eq!(
+            store
+                .source_state("a", "http://a.example/new")
+                .await
+                .expect("state")
+                .schedule,
+            State::default(),
+            "a new URL starts afresh"
+        );
+        let holder = Holder::new();
+        let due = now + chrono::Duration::hours(2);
+        store
+            .take_leases(&["a"], &holder, Taking::Any, now, Duration::from_secs(60))
+            .await
+            .expect("take");
+        store
+            .release_leases(&holder, &[("a", due)])
+            .await
+            .expect("give back");
+        let all = store.schedules().await.expect("schedules");
+        assert_eq!(
+            all["a"],
+            StoredSchedule {
+                url: url.to_string(),
+                state,
+                due: Some(due)
+            }
+        );
+        assert!(store.revive("a").await.expect("revive"));
+        let revived = &store.schedules().await.expect("schedules")["a"];
+        assert_eq!(
+            (revived.state.gone, revived.state.failures, revived.due),
+            (false, 0, None)
+        );
+        assert_eq!(
+            revived.state.feed_interval, state.feed_interval,
+            "what the feed said stays"
+        );
+        assert!(!store.revive("never-fetched").await.expect("revive"));
+    }
+
     #[tokio::test]
     async fn regions_column_keeps_its_format() {
         use crate::config::{Dedup, OutputConfig};
@@ -1083,6 +1254,7 @@ mod tests {
                     moved_to: None,
                     title: Some("Source a"),
                     link: None,
+                    schedule: State::default(),
                 };
                 store
                     .record_fetch("a", "http://a.example/feed", &record, now)

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 
 use super::ingest::{Batch, Rework, Written, write_one};
 use super::{FetchRecord, FetchStatus, Store, StoreError, query_error};
+use crate::schedule::State;
 use crate::source::http::Validators;
 
 /// The writes waiting for the lock.
@@ -60,6 +61,7 @@ pub(super) struct Record {
     moved_to: Option<String>,
     title: Option<String>,
     link: Option<String>,
+    schedule: State,
     now: DateTime<Utc>,
 }
 
@@ -74,6 +76,7 @@ impl Record {
             moved_to: record.moved_to.map(String::from),
             title: record.title.map(String::from),
             link: record.link.map(String::from),
+            schedule: record.schedule,
             now,
         }
     }
@@ -86,6 +89,7 @@ impl Record {
             moved_to: self.moved_to.as_deref(),
             title: self.title.as_deref(),
             link: self.link.as_deref(),
+            schedule: self.schedule,
         };
         super::write_record(conn, &self.name, &self.configured_url, &record, self.now).await
     }

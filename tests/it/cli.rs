@@ -124,7 +124,8 @@ async fn fetch_writes_outputs_and_exit_code_tells_about_failures_then_export_pri
     );
     let out_dir = dir.path().join("site");
     let run = |path: std::path::PathBuf, out_dir: std::path::PathBuf| async move {
-        run_command("fetch", &path, &[std::path::Path::new("--out"), &out_dir]).await
+        let force = std::path::Path::new("--force");
+        run_command("fetch", &path, &[std::path::Path::new("--out"), &out_dir, force]).await
     };
     let out = run(path.clone(), out_dir.clone()).await;
     let err = String::from_utf8_lossy(&out.stderr);

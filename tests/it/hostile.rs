@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use feedfold::run::{self, Outcome, SourceReport};
 use feedfold::source::guard::Policy;
 use feedfold::source::http::Fetcher;
+use feedfold::store::Taking;
 
 use crate::cli::{run_command, write_config};
 use crate::serve::Daemon;
@@ -737,6 +738,7 @@ async fn a_hanging_source_delays_no_other() {
         &env.store,
         &env.fetcher,
         chrono::Utc::now(),
+        Taking::Any,
         &on_done,
     )
     .await

@@ -36,6 +36,7 @@ mod scale;
 mod secrets;
 mod select;
 mod serve;
+mod state;
 mod store;
 mod templated;
 mod xss;

@@ -18,7 +18,7 @@ use feedfold::config::Config;
 use feedfold::run::{self, Outcome};
 use feedfold::serve::{self, Role, ServeError, Signal};
 use feedfold::source::http::Fetcher;
-use feedfold::store::Store;
+use feedfold::store::{Store, Taking};
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -196,7 +196,7 @@ async fn fetch_run(path: PathBuf) -> Vec<run::SourceReport> {
     let cfg = load(&path);
     let store = Store::open(&cfg.store.url).await.expect("open store");
     let fetcher = Fetcher::new(&cfg.fetch).expect("client");
-    let cycle = run::fetch_all(&cfg, &store, &fetcher, Utc::now(), &|_| {})
+    let cycle = run::fetch_all(&cfg, &store, &fetcher, Utc::now(), Taking::Any, &|_| {})
         .await
         .expect("fetch cycle");
     store.close().await;

@@ -18,7 +18,7 @@ use feedfold::model::StoredItem;
 use feedfold::pipeline::explain::explain;
 use feedfold::run;
 use feedfold::source::http::Fetcher;
-use feedfold::store::Store;
+use feedfold::store::{Store, Taking};
 
 use crate::support::{Backend, Env, FOLD_FIXTURES, Origin, PostgresDb, fixtures, postgres_admin, sources};
 
@@ -524,7 +524,7 @@ async fn open_run(
 
 async fn fetch_run(run: &(Config, Store, Fetcher)) -> Vec<run::SourceReport> {
     let (config, store, fetcher) = run;
-    run::fetch_all(config, store, fetcher, chrono::Utc::now(), &|_| {})
+    run::fetch_all(config, store, fetcher, chrono::Utc::now(), Taking::Any, &|_| {})
         .await
         .expect("fetch cycle")
         .reports

@@ -18,7 +18,7 @@ use axum::routing::get;
 use feedfold::config::Config;
 use feedfold::run::{self, Outcome, SourceReport};
 use feedfold::source::http::Fetcher;
-use feedfold::store::Store;
+use feedfold::store::{Store, Taking};
 
 /// The fixtures folder.
 pub fn fixtures() -> PathBuf {
@@ -123,6 +123,8 @@ impl Origin {
             .route("/auth/{name}", get(authenticated))
             .route("/mutable/{name}", get(mutable))
             .route("/status/{code}", get(status))
+            .route("/gone/{name}", get(gone))
+            .route("/busy/{secs}", get(busy))
             .route("/moved/{name}", get(moved))
             .route("/found/{name}", get(found))
             .route("/loop", get(|| async { redirect(StatusCode::FOUND, "/loop") }))
@@ -416,6 +418,29 @@ async fn status(UrlPath(code): UrlPath<u16>) -> Response {
         .into_response()
 }
 
+/// 410 Gone, counted.
+async fn gone(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/gone/{name}"), &headers);
+    StatusCode::GONE.into_response()
+}
+
+/// 429 Too Many Requests with `Retry-After: secs`, counted.
+async fn busy(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(secs): UrlPath<u64>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/busy/{secs}"), &headers);
+    let mut r = StatusCode::TOO_MANY_REQUESTS.into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
 fn redirect(status: StatusCode, to: &str) -> Response {
     let mut r = status.into_response();
     r.headers_mut()
@@ -624,17 +649,17 @@ impl Env {
         }
     }
 
+    /// One fetch cycle over every source, due or not (`fetch --force`).
     pub async fn fetch(&self) -> Vec<SourceReport> {
-        run::fetch_all(
-            &self.config,
-            &self.store,
-            &self.fetcher,
-            chrono::Utc::now(),
-            &|_| {},
-        )
-        .await
-        .expect("fetch cycle")
-        .reports
+        self.fetch_at(chrono::Utc::now(), Taking::Any).await
+    }
+
+    /// One fetch cycle at `now`, over the sources `taking` allows.
+    pub async fn fetch_at(&self, now: chrono::DateTime<chrono::Utc>, taking: Taking) -> Vec<SourceReport> {
+        run::fetch_all(&self.config, &self.store, &self.fetcher, now, taking, &|_| {})
+            .await
+            .expect("fetch cycle")
+            .reports
     }
 
     /// Writes every output into `public/` in the temporary folder and returns that folder.
