@@ -452,3 +452,68 @@ async fn fetch_keeps_token_protected_outputs_out_of_the_public_folder() {
         }
     }
 }
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// An RSS feed with one story each about 香港, 台湾 and 澳门.
+pub fn greater_china_feed() -> String {
+    let item = |n: u32, title: &str, body: &str| {
+        format!(
+            "<item><title>{title}</title><link>http://gc.example/{n}</link><guid>http://gc.example/{n}</guid>\
+             <pubDate>Mon, 0{n} Jan 2024 08:00:00 +0800</pubDate><description>{body}</description></item>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>GC</title>\
+         <link>http://gc.example/</link>{}{}{}</channel></rss>",
+        item(
+            1,
+            "香港特区政府公布新一轮消费券计划",
+            "香港特别行政区政府今日宣布，新一轮电子消费券将于下月发放，香港市民可通过指定平台登记领取。"
+        ),
+        item(
+            2,
+            "台湾台北多地出现强降雨",
+            "台湾台北、新北等地今日出现强降雨，台湾气象部门发布豪雨特报，提醒民众注意山区安全。"
+        ),
+        item(
+            3,
+            "澳门举办国际美食节",
+            "澳门特别行政区第二十届国际美食节今日在澳门旅游塔开幕，澳门各界及游客踊跃参与。"
+        ),
+    )
+}
+
+/// `regions = ["HK"]`, `["TW"]`, `["MO"]`: the ISO codes name 香港, 台湾 and 澳门.
+#[test]
+fn region_codes_hk_tw_and_mo_filter_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("gc.xml"), greater_china_feed()).expect("write");
+    let outputs: String = ["HK", "TW", "MO"]
+        .iter()
+        .map(|code| format!("[[output]]\nname = \"{code}\"\ntitle = \"{code}\"\nregions = [\"{code}\"]\n\n"))
+        .collect();
+    let path = write_config(
+        dir.path(),
+        &format!("{outputs}[[source]]\nname = \"gc\"\nurl = \"gc.xml\"\n"),
+    );
+    let out = feedfold().args(["fetch", "-c"]).arg(&path).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for (code, title, adcode) in [
+        ("HK", "香港特区政府公布新一轮消费券计划", "81"),
+        ("TW", "台湾台北多地出现强降雨", "71"),
+        ("MO", "澳门举办国际美食节", "82"),
+    ] {
+        let feed: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("public/{code}.json"))).expect("published"),
+        )
+        .expect("json");
+        let items = feed["items"].as_array().expect("items");
+        let titles: Vec<&str> = items.iter().filter_map(|i| i["title"].as_str()).collect();
+        assert_eq!(titles, [title], "{code}");
+        let region = items[0]["_feedfold"]["regions"][0]["code"].as_str().unwrap_or("");
+        assert!(region.starts_with(adcode), "{code}: {region}");
+    }
+}
