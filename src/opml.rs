@@ -8,24 +8,27 @@
 //! (`Name (2)`, `Name (3)` …). A subscription whose URL already is a source (compared after
 //! trimming, ignoring a trailing slash and the case of scheme and host), or that the document
 //! lists twice, is skipped; one whose `xmlUrl` is not an absolute `http(s)` URL is rejected. The
-//! original text is kept byte for byte, comments and layout included: the new tables are written
-//! by `toml_edit` and appended after it, each group under a comment naming its folder.
-//! [`import`] is pure; [`import_file`] reads both files, checks the result with
-//! [`Config::parse`] and replaces the config atomically, and only when something was added.
+//! config is edited by [`crate::config::edit`], as `feedfold sources add` edits it: the new
+//! tables go after the last `[[source]]`, each group under a comment naming its folder, and
+//! every other byte of the file, comments and layout included, is kept. [`import`] is pure;
+//! [`import_file`] reads both files, checks the result with [`Config::parse`] and replaces the
+//! config atomically, and only when something was added.
 //!
 //! **Export.** In: a [`Config`]. Out: an OPML 2.0 document with one
-//! `<outline type="rss" text=NAME title=NAME xmlUrl=URL/>` per `http(s)` source, for a feed reader
-//! to subscribe to (the daemon serves it at `/opml` as [`CONTENT_TYPE`]). Local-file sources are
-//! left out: a reader cannot fetch them. Importing an export into an empty config gives back the
-//! same names and URLs.
+//! `<outline type="rss" text=NAME title=NAME xmlUrl=URL/>` per source, in config order, for a
+//! feed reader to subscribe to (the daemon serves it at `/opml` as [`CONTENT_TYPE`];
+//! `feedfold sources export` prints it). An `http(s)` source's URL has its credentials masked
+//! ([`crate::redact`]); a local file is written as its absolute `file://` URL. Importing an
+//! export into an empty config gives back the same names and `http(s)` URLs; the import rejects
+//! `file://` URLs, as it does from any OPML file.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
-use crate::config::{Config, ConfigError, Location};
+use crate::config::edit::{self, EditError, NewSource, SourceEditor};
+use crate::config::{Config, Location};
 use crate::source::guard;
 
 /// The media type of an exported OPML document.
@@ -34,7 +37,8 @@ pub const CONTENT_TYPE: &str = "text/x-opml";
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
-    /// The new config text: the original, byte for byte, then one `[[source]]` per added entry.
+    /// The new config text: the original with one `[[source]]` per added entry after its last
+    /// source.
     pub text: String,
     /// Subscriptions appended as sources, in document order.
     pub added: Vec<Added>,
@@ -85,50 +89,17 @@ pub enum OpmlError {
         #[source]
         source: std::io::Error,
     },
-    /// The config could not be replaced.
-    #[error("opml import: cannot write {}", file.display())]
-    Write {
-        /// The config file.
-        file: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The document is not OPML the importer can read.
-    #[error("{}not an OPML document: {message}", located(file.as_deref(), None))]
+    #[error("{}not an OPML document: {message}", edit::located(file.as_deref(), None))]
     Opml {
         /// The OPML file, when read from one.
         file: Option<PathBuf>,
         /// What is wrong, with the parser's position where it gives one.
         message: String,
     },
-    /// The config is not TOML.
-    #[error("{}not TOML: {message}", located(file.as_deref(), *line))]
-    Toml {
-        /// The config file, when read from one.
-        file: Option<PathBuf>,
-        /// 1-based line of the syntax error.
-        line: Option<usize>,
-        /// The TOML parser's message.
-        message: String,
-    },
-    /// The config's `source` key is not a list of `[[source]]` tables, so none can be appended.
-    #[error("{}cannot append [[source]] tables: {message}", located(file.as_deref(), None))]
-    Sources {
-        /// The config file, when read from one.
-        file: Option<PathBuf>,
-        /// What is in the way.
-        message: String,
-    },
-    /// The config with the imported sources does not load; every problem is in the source error.
-    #[error("opml import: {} not written: the config would not be valid", file.display())]
-    Invalid {
-        /// The config file.
-        file: PathBuf,
-        /// Every problem [`Config::parse`] found.
-        #[source]
-        source: ConfigError,
-    },
+    /// The config could not be read, edited or written, or the result would not load.
+    #[error(transparent)]
+    Config(#[from] EditError),
 }
 
 impl OpmlError {
@@ -139,45 +110,17 @@ impl OpmlError {
                 file: Some(opml.to_path_buf()),
                 message,
             },
-            OpmlError::Toml {
-                file: None,
-                line,
-                message,
-            } => OpmlError::Toml {
-                file: Some(config.to_path_buf()),
-                line,
-                message,
-            },
-            OpmlError::Sources { file: None, message } => OpmlError::Sources {
-                file: Some(config.to_path_buf()),
-                message,
-            },
+            OpmlError::Config(e) => OpmlError::Config(e.in_file(config)),
             other => other,
         }
     }
 }
 
-/// `FILE:LINE: ` (or less) in front of a message.
-fn located(file: Option<&Path>, line: Option<usize>) -> String {
-    match (file, line) {
-        (Some(f), Some(l)) => format!("{}:{l}: ", f.display()),
-        (Some(f), None) => format!("{}: ", f.display()),
-        (None, Some(l)) => format!("line {l}: "),
-        (None, None) => String::new(),
-    }
-}
-
-/// Appends a `[[source]]` to `config_text` for every subscription in `opml_text` whose URL is
+/// Adds a `[[source]]` to `config_text` for every subscription in `opml_text` whose URL is
 /// new. Pure: see the module docs for names, duplicates and rejections.
 pub fn import(config_text: &str, opml_text: &str) -> Result<Import, OpmlError> {
-    let doc: DocumentMut = config_text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| OpmlError::Toml {
-            file: None,
-            line: e.span().map(|s| line_of(config_text, s.start)),
-            message: e.message().trim().to_string(),
-        })?;
-    let existing = existing_sources(&doc)?;
+    let mut editor = SourceEditor::parse(config_text)?;
+    let existing = editor.sources();
     let subscriptions = subscriptions(opml_text)?;
 
     let mut taken: HashSet<String> = existing.iter().map(|(name, _)| name.clone()).collect();
@@ -234,7 +177,22 @@ pub fn import(config_text: &str, opml_text: &str) -> Result<Import, OpmlError> {
             url: url.to_string(),
         });
     }
-    out.text = append_sources(config_text, tables)?;
+    if tables.is_empty() {
+        out.text = config_text.to_string();
+        return Ok(out);
+    }
+    let mut last_folder = None;
+    for (folder, name, url) in tables {
+        let heading = (!folder.is_empty() && last_folder.as_ref() != Some(&folder)).then(|| folder.clone());
+        last_folder = Some(folder);
+        editor.add(NewSource {
+            name,
+            url,
+            heading,
+            note: None,
+        });
+    }
+    out.text = editor.text();
     Ok(out)
 }
 
@@ -243,25 +201,21 @@ pub fn import(config_text: &str, opml_text: &str) -> Result<Import, OpmlError> {
 /// added, replaces the config atomically: a temporary file beside it, then a rename. On any error
 /// the config is left as it was.
 pub fn import_file(config_path: &Path, opml_path: &Path) -> Result<Import, OpmlError> {
-    let config_text = read_text(config_path)?;
+    let config_text = edit::read(config_path)?;
     let opml_text = read_text(opml_path)?;
     let result = import(&config_text, &opml_text).map_err(|e| e.in_files(config_path, opml_path))?;
-    Config::parse(&result.text, config_path).map_err(|source| OpmlError::Invalid {
-        file: config_path.to_path_buf(),
-        source,
-    })?;
-    if !result.added.is_empty() {
-        crate::atomic::replace(config_path, result.text.as_bytes(), crate::atomic::Mode::Keep).map_err(
-            |source| OpmlError::Write {
-                file: config_path.to_path_buf(),
-                source,
-            },
-        )?;
+    if result.added.is_empty() {
+        Config::parse(&result.text, config_path).map_err(|source| EditError::Invalid {
+            file: config_path.to_path_buf(),
+            source,
+        })?;
+    } else {
+        edit::save(config_path, &result.text)?;
     }
     Ok(result)
 }
 
-/// The configured `http(s)` sources as an OPML 2.0 document titled `title`.
+/// The configured sources as an OPML 2.0 document titled `title` (see the module docs).
 pub fn export(cfg: &Config, title: &str) -> String {
     let mut doc = opml::OPML {
         head: Some(opml::Head {
@@ -271,15 +225,20 @@ pub fn export(cfg: &Config, title: &str) -> String {
         ..opml::OPML::default()
     };
     for source in &cfg.sources {
-        if let Location::Http(url) = &source.location {
-            doc.body.outlines.push(opml::Outline {
-                text: source.name.clone(),
-                title: Some(source.name.clone()),
-                r#type: Some("rss".to_string()),
-                xml_url: Some(crate::redact::url(url).into_owned()),
-                ..opml::Outline::default()
-            });
-        }
+        let xml_url = match &source.location {
+            Location::Http(url) => crate::redact::url(url).into_owned(),
+            // The config made the path absolute; one `Url` cannot hold is shown as written.
+            Location::File(path) => {
+                Url::from_file_path(path).map_or_else(|()| path.display().to_string(), String::from)
+            }
+        };
+        doc.body.outlines.push(opml::Outline {
+            text: source.name.clone(),
+            title: Some(source.name.clone()),
+            r#type: Some("rss".to_string()),
+            xml_url: Some(xml_url),
+            ..opml::Outline::default()
+        });
     }
     let body = doc
         .to_string()
@@ -401,28 +360,6 @@ fn opml_message(error: &opml::Error) -> String {
     }
 }
 
-/// The names and URLs of the config's `[[source]]`s, or why none can be appended.
-fn existing_sources(doc: &DocumentMut) -> Result<Vec<(String, String)>, OpmlError> {
-    let field = |t: &Table, key: &str| {
-        t.get(key)
-            .and_then(Item::as_str)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    match doc.get("source") {
-        None => Ok(Vec::new()),
-        Some(Item::ArrayOfTables(list)) => {
-            Ok(list.iter().map(|t| (field(t, "name"), field(t, "url"))).collect())
-        }
-        Some(_) => Err(OpmlError::Sources {
-            file: None,
-            message: "`source` is not written as [[source]] tables; rewrite it that way to import"
-                .to_string(),
-        }),
-    }
-}
-
 /// `url` parsed, if it is an absolute `http(s)` URL whose host is not an address feedfold
 /// never fetches ([`guard::never`]): a source URL naming one is fetched, so an imported list
 /// must not be the one to name it.
@@ -470,67 +407,10 @@ fn fold_space(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `config_text` followed by one `[[source]]` per `(folder, name, url)`, rendered by `toml_edit`;
-/// a `# folder` comment heads each run of sources from one folder.
-fn append_sources(config_text: &str, sources: Vec<(String, String, String)>) -> Result<String, OpmlError> {
-    if sources.is_empty() {
-        return Ok(config_text.to_string());
-    }
-    let mut list = ArrayOfTables::new();
-    let mut last_folder = None;
-    for (folder, name, url) in sources {
-        let mut table = Table::new();
-        table.insert("name", value(name));
-        table.insert("url", value(url));
-        let comment = if folder.is_empty() || last_folder.as_ref() == Some(&folder) {
-            String::new()
-        } else {
-            format!("# {folder}\n")
-        };
-        table.decor_mut().set_prefix(format!("\n{comment}"));
-        last_folder = Some(folder);
-        list.push(table);
-    }
-    let mut appended = DocumentMut::new();
-    appended.insert("source", Item::ArrayOfTables(list));
-    let mut rendered = appended.to_string();
-
-    let mut text = config_text.to_string();
-    if text.trim().is_empty() {
-        text.clear();
-        rendered.remove(0);
-    } else if !text.ends_with('\n') {
-        text.push_str(if text.contains("\r\n") { "\r\n" } else { "\n" });
-    }
-    if config_text.contains("\r\n") {
-        rendered = rendered.replace('\n', "\r\n");
-    }
-    text.push_str(&rendered);
-    // Appending [[source]] to a document whose `source` is absent or [[source]] is always valid;
-    // check anyway rather than hand back a config that will not load.
-    if let Err(e) = text.parse::<DocumentMut>() {
-        return Err(OpmlError::Sources {
-            file: None,
-            message: e.message().trim().to_string(),
-        });
-    }
-    Ok(text)
-}
-
-/// 1-based line of byte `offset`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
 fn read_text(path: &Path) -> Result<String, OpmlError> {
-    let bytes = std::fs::read(path).map_err(|source| OpmlError::Read {
+    edit::read_utf8(path).map_err(|source| OpmlError::Read {
         file: path.to_path_buf(),
         source,
-    })?;
-    String::from_utf8(bytes).map_err(|e| OpmlError::Read {
-        file: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
     })
 }
 
@@ -565,10 +445,9 @@ mod tests {
     }
 
     #[test]
-    fn appends_after_the_original_text_byte_for_byte() {
+    fn adds_after_the_last_source_and_keeps_the_rest_of_the_text() {
         for config in [EXAMPLE, FIXTURE_CONFIG] {
             let import = import(config, FIXTURE_OPML).expect("import");
-            assert!(import.text.starts_with(config), "{}", import.text);
             assert!(!import.added.is_empty());
             let cfg = parse(&import.text);
             let before = parse(config);
@@ -581,6 +460,17 @@ mod tests {
                     Location::Http(Url::parse(&added.url).expect("url"))
                 );
             }
+            // Taking the added sources out again gives back the file as it was, save for the
+            // folder headings above them.
+            let mut editor = SourceEditor::parse(&import.text).expect("toml");
+            for added in &import.added {
+                editor.remove(&added.name).expect("remove");
+            }
+            let mut back = editor.text();
+            for heading in ["\n# China\n", "\n# China / Regions\n", "\n# Tech\n"] {
+                back = back.replacen(heading, "", 1);
+            }
+            assert_eq!(back, config);
         }
     }
 
@@ -622,7 +512,14 @@ mod tests {
             "{:?}",
             import.rejected
         );
-        let appended = &import.text[FIXTURE_CONFIG.len()..];
+        let (head, tail) =
+            FIXTURE_CONFIG.split_at(FIXTURE_CONFIG.find("\n\n# One merged feed").expect("fixture") + 1);
+        assert!(
+            import.text.starts_with(head) && import.text.ends_with(tail),
+            "{}",
+            import.text
+        );
+        let appended = &import.text[head.len()..import.text.len() - tail.len()];
         assert!(
             appended.starts_with(
                 "\n# China\n[[source]]\nname = \"SCMP China\"\nurl = \"https://www.scmp.com/rss/4/feed\"\n\n[[source]]\n"
@@ -779,8 +676,17 @@ mod tests {
         );
         assert!(xml.contains("<title>My feeds &amp; more</title>"), "{xml}");
         assert!(xml.contains("type=\"rss\""), "{xml}");
-        assert!(!xml.contains("local"), "local files are left out: {xml}");
+        assert!(
+            xml.contains("text=\"local\" type=\"rss\" xmlUrl=\"file:///etc/feedfold/feeds/local.xml\""),
+            "a local file is its absolute file URL: {xml}"
+        );
         let back = import("", &xml).expect("import");
+        assert_eq!(
+            back.rejected.len(),
+            1,
+            "the import takes no file URLs: {:?}",
+            back.rejected
+        );
         let expected: Vec<(String, String)> = cfg
             .sources
             .iter()
@@ -838,7 +744,10 @@ mod tests {
             &opml(&feed("a", "https://a.example/")),
         )
         .expect_err("toml");
-        assert!(matches!(err, OpmlError::Toml { line: Some(3), .. }), "{err:?}");
+        assert!(
+            matches!(err, OpmlError::Config(EditError::Toml { line: Some(3), .. })),
+            "{err:?}"
+        );
         let inline = "source = [{ name = \"a\", url = \"https://a.example/\" }]\n";
         let err = import(inline, &opml(&feed("b", "https://b.example/"))).expect_err("inline sources");
         assert!(err.to_string().contains("[[source]]"), "{err}");

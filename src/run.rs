@@ -123,6 +123,22 @@ pub async fn fetch_all(
     taking: Taking,
     on_done: &(dyn Fn(&SourceReport) + Sync),
 ) -> Result<Cycle, RunError> {
+    let every: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
+    fetch_only(cfg, &every, store, fetcher, now, taking, on_done).await
+}
+
+/// [`fetch_all`] for the sources named in `only` (`feedfold fetch --source`): only they are
+/// fetched and reported, in config order; names no source has are ignored (the binary refuses
+/// them first). The folding pass is the same as ever.
+pub async fn fetch_only(
+    cfg: &Config,
+    only: &[&str],
+    store: &Store,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+    taking: Taking,
+    on_done: &(dyn Fn(&SourceReport) + Sync),
+) -> Result<Cycle, RunError> {
     // Each source is a task of its own, so decoding, parsing and sanitising run on every core;
     // the tasks share one copy of the configuration, the store's pool and the HTTP client. Every
     // task starts at once and waits for its slot: `[fetch] concurrency` in all, `per_host` per
@@ -140,7 +156,11 @@ pub async fn fetch_all(
     };
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(cfg.sources.len());
     let mut names: Vec<&str> = Vec::with_capacity(cfg.sources.len());
-    for (i, source) in cfg.sources.iter().enumerate() {
+    let chosen: Vec<usize> = (0..cfg.sources.len())
+        .filter(|&i| only.contains(&cfg.sources[i].name.as_str()))
+        .collect();
+    for &i in &chosen {
+        let source = &cfg.sources[i];
         let state = state_of(source);
         if state.gone && taking == Taking::Due {
             let report = SourceReport::skipped(&source.name, Outcome::Gone, state);
@@ -154,7 +174,8 @@ pub async fn fetch_all(
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
     let ready = ReadyMap::default();
     let shared = Arc::new((cfg.clone(), store.clone(), ready.clone(), fetcher.clone()));
-    for (i, source) in cfg.sources.iter().enumerate() {
+    for &i in &chosen {
+        let source = &cfg.sources[i];
         let outcome = match taken.get(&source.name) {
             Some(Lease::Elsewhere {
                 holder: Some(holder), ..
@@ -173,7 +194,7 @@ pub async fn fetch_all(
         on_done(&report);
         reports.push((i, report));
     }
-    let mut done = futures_util::stream::iter(0..cfg.sources.len())
+    let mut done = futures_util::stream::iter(chosen.iter().copied())
         .filter(|i| std::future::ready(taken.is_taken(&cfg.sources[*i].name)))
         .map(|i| {
             let shared = Arc::clone(&shared);
@@ -188,7 +209,7 @@ pub async fn fetch_all(
                 )
             })
         })
-        .buffer_unordered(cfg.sources.len().max(1));
+        .buffer_unordered(chosen.len().max(1));
     while let Some(joined) = done.next().await {
         let (i, report) = match joined {
             Ok(done) => done,

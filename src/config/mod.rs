@@ -24,6 +24,7 @@ use crate::transform::fold::FoldConfig;
 use crate::transform::region::Gazetteer;
 
 mod check;
+pub mod edit;
 mod raw;
 
 /// A validated configuration.
@@ -53,6 +54,20 @@ pub struct StoreConfig {
     /// A database URL for sqlx: `sqlite://…` (relative paths already resolved against the config
     /// file's folder) or `postgres://…`.
     pub url: String,
+}
+
+impl StoreConfig {
+    /// The database file of a SQLite store (absolute), to tell whether it exists yet; None for
+    /// PostgreSQL and an in-memory database.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let rest = self.url.strip_prefix("sqlite:")?;
+        if rest.starts_with(":memory:") {
+            return None;
+        }
+        let rest = rest.trim_start_matches("//");
+        let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+        Some(PathBuf::from(path))
+    }
 }
 
 /// How sources are fetched.
@@ -475,6 +490,12 @@ mod tests {
     fn minimal_config_gets_defaults() {
         let cfg = parse("[[source]]\nname = \"a\"\nurl = \"feeds/a.xml\"\n").expect("valid");
         assert_eq!(cfg.store.url, "sqlite:///etc/feedfold/feedfold.db?mode=rwc");
+        assert_eq!(
+            cfg.store.sqlite_file().as_deref(),
+            Some(Path::new("/etc/feedfold/feedfold.db"))
+        );
+        let pg = parse("[store]\nurl = \"postgres://u@db.example/feeds\"\n").expect("valid");
+        assert_eq!(pg.store.sqlite_file(), None);
         assert_eq!(cfg.publish.dir, Path::new("/etc/feedfold/public"));
         assert_eq!(cfg.fetch.max_redirects, 5);
         assert_eq!(cfg.fetch.max_body, 10 << 20);

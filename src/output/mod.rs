@@ -289,7 +289,7 @@ pub fn view_name(regions: &[&str], query: Option<&str>) -> Option<String> {
 /// gave it then (see the module doc, "Entry ids").
 pub fn entry_id(dedup: Dedup, key: &str, output: &str, view: Option<&str>, legacy: bool) -> String {
     let tail = match dedup {
-        Dedup::Off => format!("item:{:016x}", xxh3_64(key.as_bytes())),
+        Dedup::Off => format!("item:{:016x}", item_hash(key)),
         Dedup::Story | Dedup::Exact => format!("story:{key}"),
     };
     match (legacy, view) {
@@ -297,6 +297,51 @@ pub fn entry_id(dedup: Dedup, key: &str, output: &str, view: Option<&str>, legac
         (false, None) => format!("urn:feedfold:out:{output}:{tail}"),
         (false, Some(view)) => format!("urn:feedfold:out:{output}:view:{view}:{tail}"),
     }
+}
+
+/// The group key of an item with `dedup = "off"`: its source and its key within the source.
+pub fn item_group_key(source: &str, key: &str) -> String {
+    format!("{source}\u{0}{key}")
+}
+
+/// What an entry id names ([`parse_entry_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryRef<'a> {
+    /// A story id or an exact group id (`…:story:KEY`).
+    Group(&'a str),
+    /// With `dedup = "off"`, the hash of an item's [`item_group_key`] (`…:item:HASH`).
+    Item(u64),
+}
+
+/// What the entry id `id` names, in any of the forms [`entry_id`] writes (an output's, an
+/// ad-hoc view's or a legacy id): the inverse of [`entry_id`], for `explain`. None for text that
+/// is no entry id.
+pub fn parse_entry_id(id: &str) -> Option<EntryRef<'_>> {
+    let rest = id.trim().strip_prefix("urn:feedfold:")?;
+    let tail = match rest.strip_prefix("out:") {
+        // Output names have no colon: the name ends at the first one.
+        Some(out) => {
+            let (_name, tail) = out.split_once(':')?;
+            match tail.strip_prefix("view:") {
+                Some(view) => view.split_once(':')?.1,
+                None => tail,
+            }
+        }
+        None => rest,
+    };
+    if let Some(key) = tail.strip_prefix("story:") {
+        return (!key.is_empty()).then_some(EntryRef::Group(key));
+    }
+    let hash = tail.strip_prefix("item:")?;
+    if hash.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hash, 16).ok().map(EntryRef::Item)
+}
+
+/// The hash an `…:item:HASH` entry id carries for the group key `key` ([`item_group_key`]).
+pub fn item_hash(key: &str) -> u64 {
+    xxh3_64(key.as_bytes())
 }
 
 /// A URL fit to republish: absolute `http(s)`; as stored when it holds nothing a serialiser
@@ -373,7 +418,7 @@ impl<'a> Selector<'a> {
             let key = match out.dedup {
                 Dedup::Story => item.story_id.clone(),
                 Dedup::Exact => item.exact_id.clone(),
-                Dedup::Off => format!("{}\u{0}{}", item.source, item.key),
+                Dedup::Off => item_group_key(&item.source, &item.key),
             };
             grouped.entry(key).or_default().push(item);
         }
@@ -1007,6 +1052,33 @@ pub(crate) mod tests {
         );
         let exact = output("all", Dedup::Exact);
         assert!(ids(&exact, None, 151).contains(&"urn:feedfold:story:e-1".to_string()));
+    }
+
+    #[test]
+    fn every_entry_id_form_parses_back_to_its_group() {
+        let view = view_name(&["610000"], Some("疫情")).expect("a view");
+        for dedup in [Dedup::Story, Dedup::Exact] {
+            for (view, legacy) in [(None, false), (Some(view.as_str()), false), (None, true)] {
+                let id = entry_id(dedup, "st-00ab", "all.v2", view, legacy);
+                assert_eq!(parse_entry_id(&id), Some(EntryRef::Group("st-00ab")), "{id}");
+            }
+        }
+        let key = item_group_key("sxdaily", "https://e.example/1");
+        for (view, legacy) in [(None, false), (Some(view.as_str()), false), (None, true)] {
+            let id = entry_id(Dedup::Off, &key, "all", view, legacy);
+            assert_eq!(parse_entry_id(&id), Some(EntryRef::Item(item_hash(&key))), "{id}");
+        }
+        for not_an_id in [
+            "st-00ab",
+            "https://e.example/1",
+            "urn:feedfold:out:all",
+            "urn:feedfold:out:all:story:",
+            "urn:feedfold:item:12",
+            "urn:feedfold:out:all:view:abc",
+            "urn:other:story:x",
+        ] {
+            assert_eq!(parse_entry_id(not_an_id), None, "{not_an_id}");
+        }
     }
 
     fn output(name: &str, dedup: Dedup) -> OutputConfig {

@@ -877,6 +877,54 @@ mod tests {
         q(expr).matches(&title(text))
     }
 
+    /// The README's "Keyword queries" table: each query matches the item in its second column
+    /// and not the one in its third. An item is its title, or `field: text` parts joined by `; `.
+    #[test]
+    fn the_readme_examples_hold() {
+        const README: &str = include_str!("../../README.md");
+        let section = README
+            .split("\n## Keyword queries\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("a Keyword queries section");
+        let mut rows = 0;
+        for line in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+            let [query, yes, no] = cells[..] else {
+                panic!("a row of three cells: {line}")
+            };
+            let query = query
+                .strip_prefix('`')
+                .and_then(|q| q.strip_suffix('`'))
+                .expect("`query`");
+            let parsed = q(query);
+            for (item, expected) in [(yes, true), (no, false)] {
+                let mut title = "";
+                let (mut content, mut source) = ("", "");
+                let (mut authors, mut categories) = (Vec::new(), Vec::new());
+                for part in item.split("; ") {
+                    match part.split_once(": ") {
+                        Some(("content", text)) => content = text,
+                        Some(("source", text)) => source = text,
+                        Some(("author", text)) => authors.push(text.to_string()),
+                        Some(("category", text)) => categories.push(text.to_string()),
+                        _ => title = part,
+                    }
+                }
+                let doc = Doc {
+                    title,
+                    content,
+                    authors: &authors,
+                    categories: &categories,
+                    source,
+                };
+                assert_eq!(parsed.matches(&doc), expected, "`{query}` on {item}");
+            }
+            rows += 1;
+        }
+        assert!(rows >= 10, "the table has {rows} rows");
+    }
+
     fn err(expr: &str) -> QueryError {
         match Query::parse(expr) {
             Ok(query) => panic!("{expr:?} should not parse, got {query:?}"),

@@ -1,7 +1,10 @@
 //! `explain`: why an item is in its story, or why it stands alone.
 //!
-//! In: the store, an item reference (its link, URL as written, or GUID) and the folding
-//! thresholds. Out: an [`Explanation`]: the item, how much of its text was page furniture, every
+//! In: the store, a reference and the folding thresholds. The reference is anything feedfold
+//! prints for an item: its link, URL as written or GUID; an entry id of any output or view
+//! (`urn:feedfold:out:all:story:st-…`, `…:item:HASH`, the legacy `urn:feedfold:story:…`); or a
+//! story id or exact group id (`export`'s `cluster`, `explain`'s own `story`), which names the
+//! story's first seen copy. Out: an [`Explanation`]: the item, how much of its text was page furniture, every
 //! other member of its story with the similarity and verdict between the two, and its nearest
 //! candidates outside the story (from the index, else the items published closest in time) with
 //! why each fell short; None when no item has that reference; or the store's error. The store
@@ -10,6 +13,7 @@
 use std::collections::HashSet;
 
 use super::fold::{Candidate, CandidateRow, MAX_CANDIDATES};
+use crate::output::{EntryRef, item_group_key, item_hash, parse_entry_id};
 use crate::store::{ExplainedRow, ShownRow, Store, StoreError};
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, compare};
 
@@ -60,13 +64,13 @@ fn story_of(c: &Candidate) -> String {
         .unwrap_or_else(|| format!("(waiting for folding; exact group {})", c.exact))
 }
 
-/// Explains the folding of the item whose link, URL as written or GUID is `reference`.
+/// Explains the folding of the item `reference` names (see the module docs).
 pub async fn explain(
     store: &Store,
     reference: &str,
     cfg: &FoldConfig,
 ) -> Result<Option<Explanation>, StoreError> {
-    let Some(ExplainedRow { item, lines, removed }) = store.explained_item(reference).await? else {
+    let Some(ExplainedRow { item, lines, removed }) = find(store, reference.trim()).await? else {
         return Ok(None);
     };
     let ShownRow {
@@ -133,6 +137,29 @@ pub async fn explain(
         members,
         nearest,
     }))
+}
+
+/// The item `reference` names: an item's link, URL or GUID first, then an entry id, then a story
+/// or exact group id.
+async fn find(store: &Store, reference: &str) -> Result<Option<ExplainedRow>, StoreError> {
+    if let Some(row) = store.explained_item(reference).await? {
+        return Ok(Some(row));
+    }
+    match parse_entry_id(reference) {
+        Some(EntryRef::Group(group)) => store.explained_item_in_group(group).await,
+        Some(EntryRef::Item(hash)) => {
+            let found = store
+                .item_sources_and_keys()
+                .await?
+                .into_iter()
+                .find(|(_, source, key)| item_hash(&item_group_key(source, key)) == hash);
+            match found {
+                Some((id, _, _)) => store.explained_item_by_id(id).await,
+                None => Ok(None),
+            }
+        }
+        None => store.explained_item_in_group(reference).await,
+    }
 }
 
 /// The stored items sharing any of `keys`, most shared first (then lowest id), at most

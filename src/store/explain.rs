@@ -1,7 +1,8 @@
 //! The rows `explain` reads: an item, the other members of its story, and the items it might
 //! have folded with.
 //!
-//! In: an item reference (its link, URL as written, or GUID), item ids, band keys. Out: plain
+//! In: an item reference (its link, URL as written, or GUID; a story or exact group id; an item
+//! id), item ids, band keys. Out: plain
 //! rows ([`ShownRow`]: the item's comparison text, source, title and link), the item's band
 //! keys, how many of given keys each stored item shares, stories by item id, and the items
 //! published closest in time. The comparison itself is [`crate::pipeline::explain`]'s. Every
@@ -64,13 +65,50 @@ impl Store {
     /// The item whose link, URL as written or GUID is `reference` (the first seen, then lowest
     /// id, of several).
     pub async fn explained_item(&self, reference: &str) -> Result<Option<ExplainedRow>, StoreError> {
+        self.explained_where("i.link = $1 OR i.url = $1 OR i.guid = $1", reference)
+            .await
+    }
+
+    /// The first seen (then lowest id) item of the story or exact group `group`.
+    pub async fn explained_item_in_group(&self, group: &str) -> Result<Option<ExplainedRow>, StoreError> {
+        self.explained_where("i.story_id = $1 OR i.exact_id = $1", group)
+            .await
+    }
+
+    /// Every stored item's id, source and key within its source (`dedup = "off"` entry ids
+    /// hash the last two).
+    pub async fn item_sources_and_keys(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, source, item_key FROM items ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err())?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("source")?, r.try_get("item_key")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(err())
+    }
+
+    /// The item `id`, as [`Store::explained_item`] gives it.
+    pub async fn explained_item_by_id(&self, id: i64) -> Result<Option<ExplainedRow>, StoreError> {
+        self.explained_where("i.id = $1", id).await
+    }
+
+    /// The first seen (then lowest id) item for which `condition` holds, `$1` bound to `value`.
+    async fn explained_where<'q, T>(
+        &self,
+        condition: &str,
+        value: T,
+    ) -> Result<Option<ExplainedRow>, StoreError>
+    where
+        T: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
         let sql = format!(
             "SELECT {}, i.cmp_lines AS cmp_lines, i.cmp_removed AS cmp_removed FROM {ITEMS_WITH_BODIES} \
-             WHERE i.link = $1 OR i.url = $1 OR i.guid = $1 ORDER BY i.first_seen, i.id LIMIT 1",
+             WHERE {condition} ORDER BY i.first_seen, i.id LIMIT 1",
             columns()
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(reference)
+            .bind(value)
             .fetch_optional(&self.pool)
             .await
             .map_err(err())?

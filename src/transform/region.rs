@@ -288,6 +288,17 @@ fn has_districts(code: &str) -> bool {
     is_municipality(code) || matches!(code, "810000" | "820000")
 }
 
+/// The adcode of the province-level unit an ISO 3166 alpha-2 code stands for in this gazetteer:
+/// `HK` 香港 (810000), `MO` 澳门 (820000), `TW` 台湾 (710000). Other codes are countries.
+fn province_of_iso(iso: &str) -> Option<&'static str> {
+    match iso {
+        "HK" => Some("810000"),
+        "MO" => Some("820000"),
+        "TW" => Some("710000"),
+        _ => None,
+    }
+}
+
 /// A county-level unit directly under a province (GB/T 2260 `xx90xx`: 济源 419001, 仙桃 429004,
 /// Hainan's 4690xx, the Xinjiang corps cities 6590xx, Taiwan's 7190xx) counts as a city.
 fn is_city_under_province(code: &str) -> bool {
@@ -353,6 +364,13 @@ impl Gazetteer {
             } else {
                 city
             };
+        }
+        // 香港, 澳门 and 台湾 are province-level units of the divisions, not countries: their
+        // ISO codes name those units.
+        for iso in ["HK", "MO", "TW"] {
+            if let Some(&unit) = province_of_iso(iso).and_then(|adcode| by_code.get(adcode)) {
+                by_code.insert(iso.to_string(), unit);
+            }
         }
         let mut country_names: Vec<(usize, Vec<String>)> = Vec::new();
         for line in countries.lines().skip(1) {
@@ -1741,5 +1759,28 @@ mod tests {
         assert_eq!(g.unit(g.lookup("Shanxi")[0]).code, "140000");
         assert_eq!(g.unit(g.lookup("吉林")[0]).level, Level::Province);
         assert!(g.lookup("Atlantis").is_empty());
+    }
+
+    #[test]
+    fn iso_codes_of_hong_kong_macao_and_taiwan_name_their_provinces() {
+        let g = Gazetteer::embedded();
+        for (iso, adcode, name) in [
+            ("HK", "810000", "香港特别行政区"),
+            ("hk", "810000", "香港特别行政区"),
+            ("MO", "820000", "澳门特别行政区"),
+            ("TW", "710000", "台湾省"),
+        ] {
+            let found = g.lookup(iso);
+            assert_eq!(found.len(), 1, "{iso}");
+            let unit = g.unit(found[0]);
+            assert_eq!((unit.code.as_str(), unit.name.as_str()), (adcode, name), "{iso}");
+            assert_eq!(unit.level, Level::Province, "{iso}");
+            assert_eq!(g.lookup(adcode), found, "{iso} and {adcode} are one unit");
+        }
+        assert_eq!(g.unit(g.lookup("JP")[0]).level, Level::Country);
+        assert!(
+            g.lookup("CN").is_empty(),
+            "China is no region: a national story has none"
+        );
     }
 }

@@ -75,7 +75,7 @@ fn check_reports_every_problem_with_line_and_key_and_exits_2() {
 #[test]
 fn check_accepts_the_shipped_configs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for name in ["config/example.toml", "config/demo.toml"] {
+    for name in ["config/example.toml", "config/demo.toml", "config/starter.toml"] {
         let out = feedfold()
             .args(["check", "--config"])
             .arg(root.join(name))
@@ -356,7 +356,11 @@ fn sources_import_adds_subscriptions_and_keeps_the_file() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("8 added, 2 skipped, 1 rejected"), "{err}");
     let after = std::fs::read_to_string(&config).expect("read");
-    assert!(after.starts_with(&before), "the file's own text is kept");
+    let (head, tail) = before.split_at(before.find("\n\n# One merged feed").expect("fixture") + 1);
+    assert!(
+        after.starts_with(head) && after.ends_with(tail),
+        "the file's own text is kept"
+    );
     let check = feedfold()
         .args(["check", "--config"])
         .arg(&config)
@@ -451,5 +455,591 @@ async fn fetch_keeps_token_protected_outputs_out_of_the_public_folder() {
                 "secret.{ext}"
             );
         }
+    }
+}
+
+/// Runs `feedfold ARGS…` and waits for it (on a blocking thread, beside the origin).
+async fn run_args(args: Vec<std::ffi::OsString>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        feedfold()
+            .env_remove("FEEDFOLD_CONFIG")
+            .args(args)
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join")
+}
+
+/// `feedfold ARGS…` as `OsString`s.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn init_writes_a_starter_config_that_passes_check_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Without --config: feedfold.toml in the current folder.
+    let out = feedfold()
+        .env_remove("FEEDFOLD_CONFIG")
+        .arg("init")
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let path = dir.path().join("feedfold.toml");
+    let written = std::fs::read_to_string(&path).expect("written");
+    for section in ["[store]", "[publish]", "[[source]]", "[[output]]", "# "] {
+        assert!(written.contains(section), "{section} in\n{written}");
+    }
+    let check = feedfold()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("ok (1 sources, 1 outputs)"));
+
+    std::fs::write(&path, "# mine\n").expect("write");
+    let again = feedfold()
+        .args(["init", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again.stderr).contains("already exists: not overwritten"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), "# mine\n");
+
+    let other = dir.path().join("other.toml");
+    let out = feedfold().args(["init", "-c"]).arg(&other).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&other).expect("read"), written);
+}
+
+#[tokio::test]
+async fn sources_add_list_remove_keep_the_file_and_show_how_fetches_went() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("feeds.toml");
+    std::fs::copy(crate::support::fixtures().join("opml/feeds.toml"), &config).expect("copy");
+    let original = std::fs::read_to_string(&config).expect("read");
+    let c = config.clone().into_os_string();
+
+    let good = origin.url("/feeds/rss2.xml");
+    let out = run_args(args![
+        "sources", "add", "wire", &good, "--title", "The Wire", "-c", &c
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let added = std::fs::read_to_string(&config).expect("read");
+    assert!(
+        added.contains(&format!("name = \"wire\"  # The Wire\nurl = \"{good}\"\n")),
+        "{added}"
+    );
+    for comment in [
+        "# Wire services first.",
+        "# region = \"310000\"",
+        "# aligned on purpose",
+        "# One merged feed",
+    ] {
+        assert!(added.contains(comment), "lost `{comment}`:\n{added}");
+    }
+    let check = run_args(args!["check", "-c", &c]).await;
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+
+    // A name already there, or a URL the config check refuses: exit 2, nothing written.
+    for (name, url, message) in [
+        (
+            "wire",
+            "https://other.example/rss",
+            "a source named `wire` is already in the config",
+        ),
+        ("new", "ftp://files.example/rss", "unsupported scheme `ftp`"),
+        ("new", " ", "source[3].url: must not be empty"),
+    ] {
+        let out = run_args(args!["sources", "add", name, url, "-c", &c]).await;
+        assert_eq!(out.status.code(), Some(2), "{name} {url}");
+        assert!(text(&out.stderr).contains(message), "{}", text(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&config).expect("read"), added);
+    }
+    let secret = format!(
+        "http://alice:hunter2@{}/feeds/atom.xml?apikey=s3cr3t",
+        origin.addr
+    );
+    let out = run_args(args!["sources", "add", "secret", &secret, "-c", &c]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let down = origin.url("/status/503");
+    let out = run_args(args!["sources", "add", "down", &down, "-c", &c]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Before any fetch there is no store: names and URLs only, and no store is created.
+    let list = run_args(args!["sources", "list", "-c", &c]).await;
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
+    let shown = text(&list.stdout);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 5, "{shown}");
+    assert!(
+        lines[2].starts_with("wire ") && lines[2].ends_with(&good),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
+    assert!(shown.contains("/feeds/atom.xml?apikey=***"), "{shown}");
+    assert!(!dir.path().join("feeds.db").exists());
+
+    // After a fetch: how each source's last fetch went.
+    let fetch = run_args(args!["fetch", "-c", &c, "--source", "wire", "--source", "down"]).await;
+    assert_eq!(fetch.status.code(), Some(1), "{}", text(&fetch.stderr));
+    let list = run_args(args!["sources", "list", "-c", &c]).await;
+    let shown = text(&list.stdout);
+    let line = |name: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {shown}"))
+            .to_string()
+    };
+    assert!(
+        line("wire").contains("  ok ") && line("wire").ends_with(", 3 items"),
+        "{shown}"
+    );
+    assert!(
+        line("down").contains("FAILED") && line("down").contains("HTTP 503"),
+        "{shown}"
+    );
+    assert!(line("sixth-tone").ends_with("never fetched"), "{shown}");
+
+    // Remove: an unknown name is exit 2 with the closest name; removing what was added gives
+    // back the file byte for byte, its comments and layout included.
+    let out = run_args(args!["sources", "remove", "wirre", "-c", &c]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no source is named `wirre`; did you mean `wire`?"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_args(args!["sources", "remove", "nothing-like-it", "-c", &c]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !text(&out.stderr).contains("did you mean"),
+        "{}",
+        text(&out.stderr)
+    );
+    for name in ["down", "secret", "wire"] {
+        let out = run_args(args!["sources", "remove", name, "-c", &c]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), original);
+    // A source an output still lists is not removed: the result would not load.
+    let out = run_args(args!["sources", "remove", "sixth-tone", "-c", &c]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no source is named `sixth-tone`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), original);
+}
+
+#[test]
+fn sources_export_prints_opml_with_file_sources_as_absolute_file_urls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        "[[source]]\nname = \"local\"\nurl = \"feeds/local news.xml\"\n\n\
+         [[source]]\nname = \"web\"\nurl = \"https://news.example/rss?token=abc\"\n",
+    );
+    let out = feedfold()
+        .args(["sources", "export", "-c"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let xml = text(&out.stdout);
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">"),
+        "{xml}"
+    );
+    let file = url::Url::from_file_path(dir.path().join("feeds/local news.xml")).expect("file url");
+    assert!(file.as_str().ends_with("/feeds/local%20news.xml"), "{file}");
+    assert!(
+        xml.contains(&format!("text=\"local\" type=\"rss\" xmlUrl=\"{file}\"")),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("xmlUrl=\"https://news.example/rss?token=***\""),
+        "{xml}"
+    );
+}
+
+#[tokio::test]
+async fn fetch_source_fetches_only_the_named_sources_then_publishes() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "[[output]]\nname = \"all\"\ntitle = \"All\"\n\n{}",
+            sources(&[
+                ("rss2", origin.url("/feeds/rss2.xml")),
+                ("atom", origin.url("/feeds/atom.xml")),
+                ("big5", origin.url("/feeds/big5.xml")),
+            ])
+        ),
+    );
+    let c = path.into_os_string();
+    let out = run_args(args!["fetch", "-c", &c, "--source", "atom", "--source", "rss2"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(origin.hits("/feeds/rss2.xml"), 1);
+    assert_eq!(origin.hits("/feeds/atom.xml"), 1);
+    assert_eq!(origin.hits("/feeds/big5.xml"), 0, "{err}");
+    assert!(err.contains("2 sources: 2 ok"), "{err}");
+    assert!(!err.contains("big5"), "{err}");
+    let feed = std::fs::read_to_string(dir.path().join("public/all.json")).expect("published");
+    assert!(feed.contains("Tom & Jerry"), "{feed}");
+
+    let out = run_args(args!["fetch", "-c", &c, "--source", "big-5"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no source named `big-5`; did you mean `big5`?"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(origin.hits("/feeds/big5.xml"), 0, "nothing ran");
+}
+
+#[tokio::test]
+async fn quiet_prints_only_failures_and_json_one_summary_object() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = sources(&[("rss2", origin.url("/nocache/rss2.xml"))]);
+    let down = sources(&[("down", origin.url("/status/503"))]);
+    let output = "[[output]]\nname = \"all\"\ntitle = \"All\"\n\n";
+
+    let path = write_config(dir.path(), &format!("{output}{good}"));
+    let c = path.clone().into_os_string();
+    let out = run_args(args!["fetch", "-c", &c, "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "", "quiet and all well: nothing");
+    assert_eq!(text(&out.stdout), "");
+    let out = run_args(args!["check", "-c", &c, "-q"]).await;
+    assert_eq!(
+        (out.status.code(), text(&out.stdout), text(&out.stderr)),
+        (Some(0), String::new(), String::new())
+    );
+
+    let out = run_args(args!["fetch", "-c", &c, "--json", "--force"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["sources"][0]["name"], "rss2");
+    assert_eq!(json["sources"][0]["status"], "ok");
+    assert_eq!(json["sources"][0]["new"], 0, "stored by the run before");
+    assert_eq!(json["sources"][0]["unchanged"], 3);
+
+    let path = write_config(dir.path(), &format!("{output}{good}{down}"));
+    let c = path.clone().into_os_string();
+    let out = run_args(args!["fetch", "-c", &c, "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("down") && lines[0].contains("FAILED") && lines[0].contains("HTTP 503"),
+        "{err}"
+    );
+
+    let out = run_args(args!["fetch", "-c", &c, "--json", "--force"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "", "--json: no lines for people");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["failed"], 1);
+    let sources = json["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 2);
+    for s in sources {
+        for key in ["name", "status", "new", "updated", "unchanged", "error"] {
+            assert!(s.get(key).is_some(), "{key} in {s}");
+        }
+    }
+    let down = sources.iter().find(|s| s["name"] == "down").expect("down");
+    assert_eq!(down["status"], "failed");
+    assert!(
+        down["error"].as_str().expect("error").contains("HTTP 503"),
+        "{down}"
+    );
+    assert_eq!(sources[0]["error"], serde_json::Value::Null);
+    // Nothing new came: the outputs are as written by the run before.
+    assert_eq!(json["written"], serde_json::json!([]), "{json}");
+
+    // A bad config: exit 2, and with --json its problems as JSON.
+    let bad = write_config(dir.path(), "[fetch]\ntimeout = \"soon\"\n");
+    let c = bad.into_os_string();
+    for command in ["check", "fetch"] {
+        let out = run_args(args![command, "-c", &c, "--json"]).await;
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["problems"][0]["line"], 5, "{json}");
+        assert_eq!(json["problems"][0]["key"], "fetch.timeout", "{json}");
+        let out = run_args(args![command, "-c", &c, "--quiet"]).await;
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(
+            text(&out.stderr).contains("fetch.timeout"),
+            "errors are printed with --quiet"
+        );
+    }
+    let out = run_args(args!["fetch", "-c", &c, "--quiet", "--json"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    for command in [&["--help"][..], &["fetch", "--help"], &["check", "--help"]] {
+        let out = feedfold().args(command).output().expect("run");
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Exit status:") && help.contains("2  a usage or config error"),
+            "{command:?}: {help}"
+        );
+    }
+}
+
+/// Each source's line is printed when that source is done, not after the slowest: a source
+/// that never answers is listed first in the config, and the other's line comes while it hangs.
+#[tokio::test]
+async fn fetch_prints_each_source_as_it_finishes() {
+    use std::io::BufRead;
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "[fetch]\ntimeout = \"10m\"\nlease = \"20m\"\n\n{}",
+            sources(&[
+                ("hanging", origin.url("/hang")),
+                ("quick", origin.url("/feeds/rss2.xml")),
+            ])
+        ),
+    );
+    let mut child = feedfold()
+        .args(["fetch", "--config"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = tokio::task::spawn_blocking(move || lines.recv_timeout(std::time::Duration::from_secs(60)))
+        .await
+        .expect("join");
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let first = first.expect("a line while a source still hangs");
+    assert!(first.contains("quick") && first.contains("3 new"), "{first}");
+}
+
+/// `serve --listen` takes a host name, resolved when the daemon starts.
+#[test]
+fn serve_listens_on_a_host_name() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(dir.path(), "[[output]]\nname = \"all\"\ntitle = \"All\"\n");
+    let mut child = feedfold()
+        .args(["serve", "--no-fetch", "--listen", "localhost:0", "--config"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        if stderr.read_line(&mut line).expect("read") == 0 {
+            panic!("the daemon ended without serving");
+        }
+        if let Some(url) = line.trim().strip_prefix("feedfold: serving on http://") {
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    let addr: std::net::SocketAddr = address.parse().expect("an address");
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+
+    for bad in ["localhost", "localhost:http", ":8080"] {
+        let out = feedfold()
+            .args(["serve", "--listen", bad, "--config"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(text(&out.stderr).contains("expected HOST:PORT"), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn explain_takes_entry_ids_and_story_ids_and_survives_a_closed_pipe() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "[[output]]\nname = \"all\"\ntitle = \"All\"\n\n\
+             [[output]]\nname = \"every\"\ntitle = \"Every item\"\ndedup = \"off\"\n\n{}",
+            sources(&[("rss2", origin.url("/feeds/rss2.xml"))])
+        ),
+    );
+    let c = path.into_os_string();
+    let out = run_args(args!["fetch", "-c", &c]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let explain = |reference: String| {
+        let c = c.clone();
+        async move {
+            let out = run_args(args!["explain", "-c", &c, reference.clone()]).await;
+            assert_eq!(out.status.code(), Some(0), "{reference}: {}", text(&out.stderr));
+            text(&out.stdout)
+        }
+    };
+    let items = |name: &str| -> Vec<serde_json::Value> {
+        let feed: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("public/{name}.json"))).expect("published"),
+        )
+        .expect("json");
+        feed["items"].as_array().expect("items").clone()
+    };
+    let story_of = |shown: &str| -> String {
+        shown
+            .lines()
+            .find_map(|l| l.strip_prefix("  story "))
+            .expect("a story line")
+            .to_string()
+    };
+    for item in items("all") {
+        let title = item["title"].as_str().expect("title").to_string();
+        let id = item["id"].as_str().expect("id").to_string();
+        assert!(id.starts_with("urn:feedfold:out:all:story:"), "{id}");
+        let by_entry = explain(id.clone()).await;
+        assert!(by_entry.starts_with(&format!("{title}\n")), "{id}: {by_entry}");
+        let story = story_of(&by_entry);
+        assert!(id.ends_with(&format!(":story:{story}")), "{id} / {story}");
+        assert_eq!(explain(story.clone()).await, by_entry, "by story id {story}");
+        let legacy = format!("urn:feedfold:story:{story}");
+        assert_eq!(explain(legacy).await, by_entry);
+    }
+    for item in items("every") {
+        let id = item["id"].as_str().expect("id").to_string();
+        assert!(id.starts_with("urn:feedfold:out:every:item:"), "{id}");
+        let shown = explain(id.clone()).await;
+        assert!(
+            shown.starts_with(item["title"].as_str().expect("title")),
+            "{id}: {shown}"
+        );
+    }
+    let out = run_args(args![
+        "explain",
+        "-c",
+        &c,
+        "urn:feedfold:out:all:story:st-0000000000000000"
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+
+    // Standard output a pipe whose reader is gone (`feedfold explain X | head -1` after head
+    // quit): no panic, exit 0.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let story = story_of(&explain(items("all")[0]["id"].as_str().expect("id").to_string()).await);
+    let out = feedfold()
+        .args(["explain", "-c"])
+        .arg(&c)
+        .arg(&story)
+        .stdout(writer)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+}
+
+/// An RSS feed with one story each about 香港, 台湾 and 澳门.
+pub fn greater_china_feed() -> String {
+    let item = |n: u32, title: &str, body: &str| {
+        format!(
+            "<item><title>{title}</title><link>http://gc.example/{n}</link><guid>http://gc.example/{n}</guid>\
+             <pubDate>Mon, 0{n} Jan 2024 08:00:00 +0800</pubDate><description>{body}</description></item>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>GC</title>\
+         <link>http://gc.example/</link>{}{}{}</channel></rss>",
+        item(
+            1,
+            "香港特区政府公布新一轮消费券计划",
+            "香港特别行政区政府今日宣布，新一轮电子消费券将于下月发放，香港市民可通过指定平台登记领取。"
+        ),
+        item(
+            2,
+            "台湾台北多地出现强降雨",
+            "台湾台北、新北等地今日出现强降雨，台湾气象部门发布豪雨特报，提醒民众注意山区安全。"
+        ),
+        item(
+            3,
+            "澳门举办国际美食节",
+            "澳门特别行政区第二十届国际美食节今日在澳门旅游塔开幕，澳门各界及游客踊跃参与。"
+        ),
+    )
+}
+
+/// `regions = ["HK"]`, `["TW"]`, `["MO"]`: the ISO codes name 香港, 台湾 and 澳门.
+#[test]
+fn region_codes_hk_tw_and_mo_filter_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("gc.xml"), greater_china_feed()).expect("write");
+    let outputs: String = ["HK", "TW", "MO"]
+        .iter()
+        .map(|code| format!("[[output]]\nname = \"{code}\"\ntitle = \"{code}\"\nregions = [\"{code}\"]\n\n"))
+        .collect();
+    let path = write_config(
+        dir.path(),
+        &format!("{outputs}[[source]]\nname = \"gc\"\nurl = \"gc.xml\"\n"),
+    );
+    let out = feedfold().args(["fetch", "-c"]).arg(&path).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for (code, title, adcode) in [
+        ("HK", "香港特区政府公布新一轮消费券计划", "81"),
+        ("TW", "台湾台北多地出现强降雨", "71"),
+        ("MO", "澳门举办国际美食节", "82"),
+    ] {
+        let feed: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("public/{code}.json"))).expect("published"),
+        )
+        .expect("json");
+        let items = feed["items"].as_array().expect("items");
+        let titles: Vec<&str> = items.iter().filter_map(|i| i["title"].as_str()).collect();
+        assert_eq!(titles, [title], "{code}");
+        let region = items[0]["_feedfold"]["regions"][0]["code"].as_str().unwrap_or("");
+        assert!(region.starts_with(adcode), "{code}: {region}");
     }
 }

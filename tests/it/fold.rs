@@ -155,7 +155,80 @@ async fn explain_answers_for_a_folded_and_a_lone_item() {
     );
 }
 
+/// `explain` takes the ids outputs and `explain` print: a story id, and entry ids of every
+/// form (an output's, a view's, the legacy one, and an item's with `dedup = "off"`).
+async fn explain_finds_items_by_story_and_entry_ids(backend: Backend) {
+    use feedfold::config::Dedup;
+    use feedfold::output::{entry_id, item_group_key};
+    let Some(env) = Env::on(
+        backend,
+        &file_sources(&["qutoutiao.xml", "sxdaily.xml", "tianning.xml"]),
+    )
+    .await
+    else {
+        return;
+    };
+    env.fetch().await;
+    let fold = &env.config.fold;
+    let by_link = explain(
+        &env.store,
+        "https://guancha.example/politics/2022_01_07_1.shtml",
+        fold,
+    )
+    .await
+    .expect("explain")
+    .expect("found");
+    let story = by_link.story.clone();
+    assert!(story.starts_with("st-"), "{story}");
+    let ids = [
+        story.clone(),
+        entry_id(Dedup::Story, &story, "all", None, false),
+        entry_id(Dedup::Story, &story, "all", Some("0123456789abcdef"), false),
+        entry_id(Dedup::Story, &story, "all", None, true),
+    ];
+    for id in ids {
+        let e = explain(&env.store, &id, fold)
+            .await
+            .expect("explain")
+            .unwrap_or_else(|| panic!("nothing for {id}"));
+        assert_eq!(e.story, story, "{id}");
+        assert_eq!(e.members.len(), 1, "{id}: the other copy");
+    }
+    for item in env.store.all_items().await.expect("items") {
+        let id = entry_id(
+            Dedup::Off,
+            &item_group_key(&item.source, &item.key),
+            "every",
+            None,
+            false,
+        );
+        let e = explain(&env.store, &id, fold)
+            .await
+            .expect("explain")
+            .unwrap_or_else(|| panic!("nothing for {id}"));
+        assert_eq!(
+            (e.source.as_str(), e.title.as_deref()),
+            (item.source.as_str(), item.title.as_deref()),
+            "{id}"
+        );
+    }
+    for nothing in [
+        "st-0000000000000000",
+        "urn:feedfold:out:all:story:st-0000000000000000",
+        "urn:feedfold:out:all:item:0000000000000000",
+    ] {
+        assert!(
+            explain(&env.store, nothing, fold)
+                .await
+                .expect("explain")
+                .is_none(),
+            "{nothing}"
+        );
+    }
+}
+
 on_both_backends!(
     seeds_fold_into_stories_and_look_alikes_stay_apart,
     a_story_keeps_its_id_when_a_longer_copy_arrives,
+    explain_finds_items_by_story_and_entry_ids,
 );

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use feedfold::config::Config;
+use feedfold::config::edit::EditError;
 use feedfold::opml::{OpmlError, import_file};
 
 use crate::support::fixtures;
@@ -21,7 +22,7 @@ fn config_copy(dir: &Path) -> (PathBuf, String) {
 }
 
 #[test]
-fn import_file_appends_sources_and_keeps_the_file_as_it_was() {
+fn import_file_adds_sources_and_keeps_the_file_as_it_was() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, original) = config_copy(dir.path());
 
@@ -32,9 +33,10 @@ fn import_file_appends_sources_and_keeps_the_file_as_it_was() {
 
     let written = std::fs::read_to_string(&config).expect("read back");
     assert_eq!(written, import.text);
+    let (head, tail) = original.split_at(original.find("\n\n# One merged feed").expect("fixture") + 1);
     assert!(
-        written.starts_with(&original),
-        "the original text is a prefix:\n{written}"
+        written.starts_with(head) && written.ends_with(tail),
+        "the sources go after the last source, the rest is kept:\n{written}"
     );
     for comment in [
         "# Wire services first.",
@@ -70,7 +72,10 @@ fn import_file_writes_nothing_when_the_result_would_not_load() {
     std::fs::write(&config, &broken).expect("write");
 
     let err = import_file(&config, &opml_fixture("feedreader.opml")).expect_err("invalid");
-    assert!(matches!(err, OpmlError::Invalid { .. }), "{err:?}");
+    assert!(
+        matches!(err, OpmlError::Config(EditError::Invalid { .. })),
+        "{err:?}"
+    );
     let report = feedfold::run::error_chain(&err);
     assert!(report.contains("no source is named `nobody`"), "{report}");
     assert_eq!(std::fs::read_to_string(&config).expect("read"), broken);

@@ -432,6 +432,45 @@ async fn private_feeds_link_to_themselves_as_the_reader_asked() {
     d.stop().await;
 }
 
+/// A local-file source: `/opml` lists it as its absolute `file://` URL, and `?region=` takes
+/// the ISO codes of 香港, 台湾 and 澳门 (HK, TW, MO) as it takes adcodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_sources_in_opml_and_hk_tw_mo_region_codes() {
+    let d = Daemon::launch_with(
+        "[store]\nurl = \"sqlite://daemon.db\"\n\n[fetch]\nstartup_spread = 0\n\n\
+         [[source]]\nname = \"gc\"\nurl = \"gc.xml\"\n\n[[output]]\nname = \"all\"\ntitle = \"All\"\n",
+        |dir| std::fs::write(dir.join("gc.xml"), crate::cli::greater_china_feed()).expect("write"),
+    )
+    .await;
+    d.wait_for("the first fetch", |d| async move {
+        d.text("/feeds/all.json").await.contains("澳门举办国际美食节")
+    })
+    .await;
+    let opml = d.text("/opml").await;
+    let file = url::Url::from_file_path(d.dir.path().join("gc.xml")).expect("file url");
+    assert!(
+        opml.contains(&format!("text=\"gc\" type=\"rss\" xmlUrl=\"{file}\"")),
+        "{opml}"
+    );
+    for (code, title) in [
+        ("HK", "香港特区政府公布新一轮消费券计划"),
+        ("TW", "台湾台北多地出现强降雨"),
+        ("MO", "澳门举办国际美食节"),
+    ] {
+        let r = d.get(&format!("/feeds/all.json?region={code}"), &[]).await;
+        assert_eq!(r.status(), StatusCode::OK, "{code}");
+        let feed: serde_json::Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+        let titles: Vec<&str> = feed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["title"].as_str())
+            .collect();
+        assert_eq!(titles, [title], "{code}");
+    }
+    d.stop().await;
+}
+
 /// The index page and `/opml` are public: they list the sources public outputs draw from, and
 /// neither a source only a private output uses nor the private output's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
