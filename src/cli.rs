@@ -133,6 +133,9 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { .. } => {
+            for warning in &config.warnings {
+                eprintln!("{}: warning: {warning}", config.file.display());
+            }
             println!(
                 "{}: ok ({} sources, {} outputs)",
                 config.file.display(),

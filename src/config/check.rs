@@ -19,6 +19,7 @@ use super::raw::{
     Collector, Element, RawDuration, RawFetch, RawFold, RawOutput, RawPublish, RawServer, RawSize, RawSource,
     RawStore, Section,
 };
+use super::suggest;
 use super::{
     DEFAULT_USER_AGENT, Dedup, FetchConfig, Location, OutputConfig, PublishConfig, ServerConfig,
     SourceConfig, StoreConfig, parse_offset, parse_size, resolve_region, within,
@@ -363,25 +364,34 @@ pub(super) fn sources(
     let mut sources = Vec::new();
     let mut names = HashSet::new();
     for element in elements {
-        let Some(raw) = &element.raw else { continue };
+        let raw = &element.raw;
         let path = &element.path;
-        let name = raw.name.trim().to_string();
-        if name.is_empty() {
-            c.push(element.span("name"), format!("{path}.name"), "must not be empty");
-        } else if !names.insert(name.clone()) {
-            c.push(
+        let name = required(c, element, "name", raw.name.as_deref()).map(str::trim);
+        match name {
+            Some("") => c.push(element.span("name"), format!("{path}.name"), "must not be empty"),
+            Some(name) if !names.insert(name.to_string()) => c.push(
                 element.span("name"),
                 format!("{path}.name"),
                 format!("duplicate source name `{name}`"),
-            );
+            ),
+            _ => {}
         }
-        let location = match resolve_location(&raw.url, base_dir) {
+        let url = required(c, element, "url", raw.url.as_deref());
+        let location = url.and_then(|url| match resolve_location(url, base_dir) {
             Ok(l) => Some(l),
             Err(m) => {
-                c.push(element.span("url"), format!("{path}.url"), m);
+                let whose = match name {
+                    Some(name) if !name.is_empty() => format!("source `{name}`"),
+                    _ => element.position.clone(),
+                };
+                c.push(
+                    element.span("url"),
+                    format!("{path}.url"),
+                    format!("{whose}: {m}"),
+                );
                 None
             }
-        };
+        });
         let timezone = match raw.timezone.as_deref().map(|t| (t, parse_offset(t))) {
             None => None,
             Some((_, Some(o))) => Some(o),
@@ -432,9 +442,9 @@ pub(super) fn sources(
                 Credentials::default()
             }
         };
-        if let Some(location) = location {
+        if let (Some(name), Some(location)) = (name, location) {
             sources.push(SourceConfig {
-                name,
+                name: name.to_string(),
                 location,
                 timezone,
                 region,
@@ -458,24 +468,27 @@ pub(super) fn outputs(
     let mut outputs = Vec::new();
     let mut output_names = HashSet::new();
     for element in elements {
-        let Some(raw) = &element.raw else { continue };
+        let raw = &element.raw;
         let path = &element.path;
-        if !is_output_name(&raw.name) {
-            c.push(
+        let name = required(c, element, "name", raw.name.as_deref());
+        let title = required(c, element, "title", raw.title.as_deref());
+        match name {
+            Some(name) if !is_output_name(name) => c.push(
                 element.span("name"),
                 format!("{path}.name"),
-                format!(
-                    "`{}` is not a valid output name: use letters, digits, `.`, `_`, `-`",
-                    raw.name
-                ),
-            );
-        } else if !output_names.insert(raw.name.clone()) {
-            c.push(
+                format!("`{name}` is not a valid output name: use letters, digits, `.`, `_`, `-`"),
+            ),
+            Some(name) if !output_names.insert(name.to_string()) => c.push(
                 element.span("name"),
                 format!("{path}.name"),
-                format!("duplicate output name `{}`", raw.name),
-            );
+                format!("duplicate output name `{name}`"),
+            ),
+            _ => {}
         }
+        let whose = match name {
+            Some(name) => format!("output `{name}`"),
+            None => element.position.clone(),
+        };
         if let Some(list) = &raw.sources {
             let spans = element.array_spans("sources");
             for (i, s) in list.iter().enumerate() {
@@ -522,7 +535,7 @@ pub(super) fn outputs(
                 c.push(
                     element.span("keywords"),
                     format!("{path}.keywords"),
-                    format!("output `{}`: bad query {e}", raw.name),
+                    format!("{whose}: bad query {e}"),
                 );
                 None
             }
@@ -546,15 +559,26 @@ pub(super) fn outputs(
             }
             None => None,
         };
+        let dedup = match raw.dedup.as_deref().map(Dedup::parse) {
+            None => Dedup::Story,
+            Some(Ok(dedup)) => dedup,
+            Some(Err(m)) => {
+                c.push(element.span("dedup"), format!("{path}.dedup"), m);
+                Dedup::Story
+            }
+        };
+        let (Some(name), Some(title)) = (name, title) else {
+            continue;
+        };
         let author = author
             .or_else(|| publish_author.map(str::to_string))
-            .unwrap_or_else(|| match raw.title.trim() {
+            .unwrap_or_else(|| match title.trim() {
                 "" => "feedfold".to_string(),
                 title => title.to_string(),
             });
         outputs.push(OutputConfig {
-            name: raw.name.clone(),
-            title: raw.title.clone(),
+            name: name.to_string(),
+            title: title.to_string(),
             description: raw.description.clone(),
             author,
             sources: raw
@@ -562,7 +586,7 @@ pub(super) fn outputs(
                 .as_ref()
                 .map(|s| s.iter().map(|n| n.trim().to_string()).collect()),
             limit,
-            dedup: raw.dedup.unwrap_or(Dedup::Story),
+            dedup,
             regions,
             exclude_regions,
             keywords,
@@ -570,6 +594,24 @@ pub(super) fn outputs(
         });
     }
     outputs
+}
+
+/// The value of a key an element must have; a missing one is reported with the element's
+/// position (`[[source]] #3 has no `url``) and the line of its table.
+fn required<'a, T>(
+    c: &mut Collector<'_>,
+    element: &Element<'_, T>,
+    key: &str,
+    value: Option<&'a str>,
+) -> Option<&'a str> {
+    if value.is_none() {
+        c.push(
+            Some(element.table_span()),
+            format!("{}.{key}", element.path),
+            format!("{} has no `{key}`: it is required", element.position),
+        );
+    }
+    value
 }
 
 /// A feed author's name as configured: one line of at most 200 characters, trimmed.
@@ -617,24 +659,87 @@ fn resolve_store_url(url: &str, base_dir: &Path) -> Result<String, String> {
     }
 }
 
+/// The schemes a source `url` may have.
+const SCHEMES: [&str; 3] = ["http", "https", "file"];
+
 /// Resolves a source `url`: http(s) URLs, `file://` URLs, or paths relative to the config file.
+/// What looks like a URL with a mistyped scheme or separator is an error offering the URL it
+/// most likely meant, not a path.
 fn resolve_location(url: &str, base_dir: &Path) -> Result<Location, String> {
     let url = url.trim();
     if url.is_empty() {
         return Err("must not be empty".to_string());
     }
-    if url.contains("://") {
-        let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let parsed =
+            Url::parse(url).map_err(|e| format!("`{}` is not a valid URL: {e}", crate::redact::text(url)))?;
         return match parsed.scheme() {
             "http" | "https" => Ok(Location::Http(parsed)),
             "file" => parsed
                 .to_file_path()
                 .map(Location::File)
                 .map_err(|()| format!("`{url}` is not an absolute file URL")),
-            other => Err(format!(
-                "unsupported scheme `{other}`: use http, https, file or a path"
-            )),
+            other => Err(match suggest::closest(scheme, &SCHEMES) {
+                Some(like) => format!(
+                    "unsupported scheme `{other}`: did you mean `{}`?",
+                    crate::redact::text(&format!("{like}://{rest}"))
+                ),
+                None => format!("unsupported scheme `{other}`: use http, https, file or a path"),
+            }),
         };
     }
+    if let Some(problem) = mistyped_url(url) {
+        return Err(problem);
+    }
     Ok(Location::File(base_dir.join(url)))
+}
+
+/// What is wrong with a source `url` without `://` that looks like a URL rather than a path,
+/// with the URL it most likely meant: a scheme followed by `:` but not `//`
+/// (`htp:/host/feed.xml`, `https:/host`, `http:host`), `http` or a word like it followed by
+/// `//` without the `:` (`http//host`, `htps//host`), `http/` or `https/`, or a host starting
+/// with `www.`. `None` for what reads as a path.
+fn mistyped_url(url: &str) -> Option<String> {
+    let meant = |scheme: &str, rest: &str| {
+        let rest = rest.trim_start_matches('/');
+        let meant = if scheme == "file" {
+            format!("file:///{rest}")
+        } else {
+            format!("{scheme}://{rest}")
+        };
+        format!(
+            "a mistyped URL, not a path: did you mean `{}`?",
+            crate::redact::text(&meant)
+        )
+    };
+    let head_end = url.find(['/', ':']).unwrap_or(url.len());
+    let (head, tail) = url.split_at(head_end);
+    let is_scheme = head.len() >= 2
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let lower = head.to_ascii_lowercase();
+    if let Some(rest) = tail.strip_prefix(':')
+        && is_scheme
+    {
+        // `scheme:` without `//` is a URL whatever its scheme, never a relative path.
+        return Some(match suggest::closest(&lower, &SCHEMES) {
+            Some(scheme) => meant(scheme, rest),
+            None => format!("unsupported scheme `{lower}`: use http, https, file or a path"),
+        });
+    }
+    if let Some(rest) = tail.strip_prefix('/')
+        && is_scheme
+    {
+        let scheme = if rest.starts_with('/') {
+            suggest::closest(&lower, &["http", "https"])
+        } else {
+            ["http", "https"].into_iter().find(|s| *s == lower)
+        };
+        if let Some(scheme) = scheme {
+            return Some(meant(scheme, rest));
+        }
+    }
+    lower.starts_with("www.").then(|| meant("https", url))
 }
