@@ -1,8 +1,8 @@
 //! The checks of each config section, one function per section.
 //!
 //! In: a [`Collector`], one section as [`super::raw`] read it (and whatever an earlier section
-//! decided that this one needs: the config file's folder, the source names, `[publish]
-//! author`). Out: that section's typed part of [`super::Config`], with paths made absolute,
+//! decided that this one needs: the config file's folder, `[fetch]`'s request defaults, the
+//! source names, `[publish] author`). Out: that section's typed part of [`super::Config`], with paths made absolute,
 //! URLs parsed, durations and sizes converted and defaults filled in. Every problem goes to the
 //! collector (key path, line, message) and checking goes on, so one run reports them all; a
 //! value with a problem is replaced by its default, and a source or output that cannot be used
@@ -13,11 +13,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::FixedOffset;
+use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::raw::{
-    Collector, Element, RawDuration, RawFetch, RawFold, RawOutput, RawPublish, RawServer, RawSize, RawSource,
-    RawStore, Section,
+    Collector, Element, Pairs, RawDuration, RawFetch, RawFold, RawOutput, RawProxy, RawPublish, RawServer,
+    RawSize, RawSource, RawStore, Section,
 };
 use super::suggest;
 use super::{
@@ -25,7 +26,7 @@ use super::{
     SourceConfig, StoreConfig, parse_offset, parse_size, resolve_region, within,
 };
 use crate::output::query::Query;
-use crate::source::auth::{self, Credentials};
+use crate::source::request::{self, Proxy, ProxyKey, RequestOptions};
 use crate::transform::fold::FoldConfig;
 
 /// `[store]`: the database URL, SQLite paths resolved against `base_dir`.
@@ -57,6 +58,8 @@ pub(super) fn fetch(c: &mut Collector<'_>, section: &Section<'_, RawFetch>) -> F
         allow_private: false,
         max_redirects: 5,
         user_agent: DEFAULT_USER_AGENT.to_string(),
+        headers: Vec::new(),
+        proxy: None,
         default_timezone: FixedOffset::east_opt(8 * 3600)
             .unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
         interval: Duration::from_secs(15 * 60),
@@ -152,16 +155,17 @@ pub(super) fn fetch(c: &mut Collector<'_>, section: &Section<'_, RawFetch>) -> F
         }
     }
     if let Some(ua) = &fetch.user_agent {
-        if ua.trim().is_empty() || ua.contains(['\r', '\n']) {
-            c.push(
-                fetch_span("user_agent"),
-                "fetch.user_agent",
-                "must be one non-empty line",
-            );
-        } else {
-            fetch_cfg.user_agent = ua.clone();
+        match request::user_agent(ua) {
+            Ok(_) => fetch_cfg.user_agent = ua.trim().to_string(),
+            Err(m) => c.push(fetch_span("user_agent"), "fetch.user_agent", m),
         }
     }
+    fetch_cfg.headers = headers(c, fetch.headers.as_ref(), "fetch.headers");
+    fetch_cfg.proxy = fetch.proxy.as_deref().and_then(|text| {
+        proxy(text)
+            .map_err(|m| c.push(fetch_span("proxy"), "fetch.proxy", m))
+            .ok()
+    });
     if let Some(tz) = &fetch.default_timezone {
         match parse_offset(tz) {
             Some(o) => fetch_cfg.default_timezone = o,
@@ -355,11 +359,13 @@ pub(super) fn fold(c: &mut Collector<'_>, section: &Section<'_, RawFold>) -> Fol
 }
 
 /// `[[source]]`: the usable sources, in file order, and every non-empty name given (a source
-/// whose URL is bad is left out, but outputs may still name it without a second problem).
+/// whose URL is bad is left out, but outputs may still name it without a second problem);
+/// `fetch` gives the request defaults (`[fetch] headers`, `proxy`).
 pub(super) fn sources(
     c: &mut Collector<'_>,
     elements: &[Element<'_, RawSource>],
     base_dir: &Path,
+    fetch: &FetchConfig,
 ) -> (Vec<SourceConfig>, HashSet<String>) {
     let mut sources = Vec::new();
     let mut names = HashSet::new();
@@ -420,28 +426,7 @@ pub(super) fn sources(
                 None
             }
         });
-        let keys = auth::Keys {
-            username: raw.username.as_deref(),
-            password_env: raw.password_env.as_deref(),
-            password_file: raw.password_file.as_deref(),
-            headers_file: raw.headers_file.as_deref(),
-        };
-        let http_url = match &location {
-            Some(Location::Http(url)) => Some(url),
-            _ => None,
-        };
-        let credentials = match Credentials::load(&keys, http_url, base_dir) {
-            Ok(credentials) => credentials,
-            Err(problems) => {
-                // A file source cannot have credentials; a bad URL is reported already.
-                for (key, message) in problems {
-                    if key != "url" || location.is_some() {
-                        c.push(element.span(key), format!("{path}.{key}"), message);
-                    }
-                }
-                Credentials::default()
-            }
-        };
+        let request = request_options(c, element, location.as_ref(), base_dir, fetch);
         if let (Some(name), Some(location)) = (name, location) {
             sources.push(SourceConfig {
                 name: name.to_string(),
@@ -450,7 +435,7 @@ pub(super) fn sources(
                 region,
                 interval,
                 allow_private: raw.allow_private,
-                credentials,
+                request,
             });
         }
     }
@@ -594,6 +579,130 @@ pub(super) fn outputs(
         });
     }
     outputs
+}
+
+/// The request settings of a source (`headers`, `cookies`, `user_agent`, `proxy`, basic auth,
+/// `headers_file`) over the `[fetch]` defaults. A file source may set none of them; an
+/// http(s) source's problems are reported per key (per header and cookie for those tables).
+fn request_options(
+    c: &mut Collector<'_>,
+    element: &Element<'_, RawSource>,
+    location: Option<&Location>,
+    base_dir: &Path,
+    fetch: &FetchConfig,
+) -> RequestOptions {
+    let raw = &element.raw;
+    let path = &element.path;
+    let set: Vec<&str> = [
+        ("username", raw.username.is_some()),
+        ("password_env", raw.password_env.is_some()),
+        ("password_file", raw.password_file.is_some()),
+        ("headers_file", raw.headers_file.is_some()),
+        ("headers", raw.headers.is_some()),
+        ("cookies", raw.cookies.is_some()),
+        ("user_agent", raw.user_agent.is_some()),
+        ("proxy", raw.proxy.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    let url = match location {
+        Some(Location::Http(url)) => url,
+        Some(Location::File(_)) if !set.is_empty() => {
+            let keys: Vec<String> = set.iter().map(|k| format!("`{k}`")).collect();
+            c.push(
+                element.span("url"),
+                format!("{path}.url"),
+                format!("{} need an http(s) URL: this source is a file", keys.join(", ")),
+            );
+            return RequestOptions::default();
+        }
+        // A file source without request settings, or a bad URL (reported already).
+        _ => return RequestOptions::default(),
+    };
+    let headers = headers(c, raw.headers.as_ref(), &format!("{path}.headers"));
+    let mut cookies = Vec::new();
+    for (name, value) in raw.cookies.iter().flat_map(|p| &p.0) {
+        match request::cookie(name.get_ref(), value.get_ref()) {
+            Ok(cookie) => cookies.push(cookie),
+            Err(m) => c.push(Some(name.span()), format!("{path}.cookies.{}", name.get_ref()), m),
+        }
+    }
+    let user_agent = raw.user_agent.as_deref().and_then(|ua| {
+        request::user_agent(ua)
+            .map_err(|m| c.push(element.span("user_agent"), format!("{path}.user_agent"), m))
+            .ok()
+    });
+    let proxy = match &raw.proxy {
+        None => ProxyKey::Unset,
+        Some(RawProxy::Flag(false)) => ProxyKey::Off,
+        Some(RawProxy::Flag(true)) => {
+            c.push(
+                element.span("proxy"),
+                format!("{path}.proxy"),
+                "`true` names no proxy: give its URL, or `false` to turn [fetch] proxy off for this source",
+            );
+            ProxyKey::Unset
+        }
+        Some(RawProxy::Url(text)) => match proxy(text) {
+            Ok(proxy) => ProxyKey::Via(proxy),
+            Err(m) => {
+                c.push(element.span("proxy"), format!("{path}.proxy"), m);
+                ProxyKey::Unset
+            }
+        },
+    };
+    let keys = request::Keys {
+        username: raw.username.as_deref(),
+        password_env: raw.password_env.as_deref(),
+        password_file: raw.password_file.as_deref(),
+        headers_file: raw.headers_file.as_deref(),
+        headers,
+        cookies,
+        user_agent,
+        proxy,
+    };
+    let defaults = request::Defaults {
+        headers: &fetch.headers,
+        proxy: fetch.proxy.as_ref(),
+    };
+    RequestOptions::load(&keys, url, base_dir, defaults).unwrap_or_else(|problems| {
+        for (key, message) in problems {
+            c.push(element.span(key), format!("{path}.{key}"), message);
+        }
+        RequestOptions::default()
+    })
+}
+
+/// The headers of a `headers` table (`path` is its key path), each checked; a bad one is
+/// reported under `path.NAME` and left out.
+fn headers(c: &mut Collector<'_>, pairs: Option<&Pairs>, path: &str) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = Vec::new();
+    for (name, value) in pairs.iter().flat_map(|p| &p.0) {
+        match request::header(name.get_ref(), value.get_ref()) {
+            Ok(header) => headers.push(header),
+            Err(m) => c.push(Some(name.span()), format!("{path}.{}", name.get_ref()), m),
+        }
+    }
+    headers
+}
+
+/// A proxy URL as written (`[fetch] proxy`, a source's `proxy`), or what is wrong with it; a
+/// scheme like `http` or `https` is offered for a mistyped one.
+fn proxy(text: &str) -> Result<Proxy, String> {
+    let text = text.trim();
+    // Not echoed: a URL that does not parse cannot have its password masked.
+    let url =
+        Url::parse(text).map_err(|e| format!("not a proxy URL like \"http://proxy.example:3128\": {e}"))?;
+    if let Some(like) = suggest::closest(url.scheme(), &["http", "https"])
+        && like != url.scheme()
+    {
+        return Err(format!(
+            "unsupported proxy scheme `{}`: did you mean `{like}`?",
+            url.scheme()
+        ));
+    }
+    Proxy::new(url)
 }
 
 /// The value of a key an element must have; a missing one is reported with the element's

@@ -20,7 +20,7 @@ use toml::de::DeTable;
 use url::Url;
 
 use crate::output::query::Query;
-use crate::source::auth::Credentials;
+use crate::source::request::{Proxy, RequestOptions};
 use crate::transform::fold::FoldConfig;
 use crate::transform::region::Gazetteer;
 
@@ -81,8 +81,14 @@ pub struct FetchConfig {
     pub allow_private: bool,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
-    /// `User-Agent` header sent with every request.
+    /// `User-Agent` header sent with every request (a source's `user_agent` replaces it on
+    /// that source's own origin).
     pub user_agent: String,
+    /// Headers every http(s) source sends to its own origin (its `headers` override them).
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// The proxy every http(s) source's requests go through, unless the source names its own
+    /// or sets `proxy = false`.
+    pub proxy: Option<Proxy>,
     /// Offset assumed for dates written without a time zone (`2023-11-20 10:00:00`).
     pub default_timezone: FixedOffset,
     /// How often the daemon fetches a source (a source's `interval` overrides it).
@@ -173,9 +179,10 @@ pub struct SourceConfig {
     pub interval: Option<Duration>,
     /// Overrides `[fetch] allow_private` for this source.
     pub allow_private: Option<bool>,
-    /// Basic-auth password and headers from the environment or files (`password_env`,
-    /// `password_file`, `headers_file`), sent only to the source's own origin.
-    pub credentials: Credentials,
+    /// What goes with its requests (headers, cookies, user agent, basic auth; `[fetch] headers`
+    /// included), sent only to the source's own origin, and the proxy they go through (`[fetch]
+    /// proxy` unless the source says otherwise).
+    pub request: RequestOptions,
 }
 
 /// How an output folds duplicates.
@@ -416,7 +423,7 @@ impl Config {
         let server = check::server(&mut c, &raw.server);
         let publish = check::publish(&mut c, &raw.publish, &base_dir);
         let fold = check::fold(&mut c, &raw.fold);
-        let (sources, source_names) = check::sources(&mut c, &raw.sources, &base_dir);
+        let (sources, source_names) = check::sources(&mut c, &raw.sources, &base_dir, &fetch);
         let outputs = check::outputs(&mut c, &raw.outputs, &source_names, publish.author.as_deref());
         let mut warnings = Vec::new();
         if raw.outputs.is_empty() {
@@ -807,7 +814,7 @@ mod tests {
     fn unknown_keys_sections_and_values_offer_the_one_most_like_them() {
         let problems = problems(
             "[fecth]\ntimeout = \"5s\"\n\n[[sources]]\nname = \"a\"\n\n\
-             [[source]]\nname = \"a\"\nurl = \"a.xml\"\nregions = \"陕西\"\ncolour = \"red\"\n\n\
+             [[source]]\nname = \"a\"\nurl = \"a.xml\"\nregions = \"陕西\"\ncolour = \"red\"\nuser-agent = \"x\"\n\n\
              [[output]]\nname = \"all\"\ntitle = \"All\"\nregion = [\"陕西\"]\ndedup = \"exat\"\ncolour = \"red\"\n",
         );
         for (key, line, message) in [
@@ -822,16 +829,22 @@ mod tests {
                 "source[0].colour",
                 11,
                 "unknown field `colour`, expected one of `name`, `url`, `timezone`, `region`, \
-                 `interval`, `allow_private`, `username`, `password_env`, `password_file`, `headers_file`",
+                 `interval`, `allow_private`, `username`, `password_env`, `password_file`, `headers_file`, \
+                 `headers`, `cookies`, `user_agent`, `proxy`",
+            ),
+            (
+                "source[0].user-agent",
+                12,
+                "unknown field `user-agent`: did you mean `user_agent`?",
             ),
             (
                 "output[0].region",
-                16,
+                17,
                 "unknown field `region`: did you mean `regions`?",
             ),
             (
                 "output[0].dedup",
-                17,
+                18,
                 "unknown value `exat`: did you mean `exact`?",
             ),
         ] {
@@ -904,6 +917,95 @@ mod tests {
             parse("[[source]]\nname = \"a\"\nurl = \"a.xml\"\n[[output]]\nname = \"o\"\ntitle = \"O\"\n")
                 .expect("valid");
         assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    }
+
+    #[test]
+    fn request_settings_are_read_with_fetch_defaults() {
+        let cfg = parse(
+            "[fetch]\nproxy = \"http://proxy.example:3128\"\nheaders = { \"Accept-Language\" = \"zh-CN\" }\n\
+             [[source]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\
+             headers = { \"X-Api-Key\" = \"k\" }\ncookies = { session = \"abc\" }\nuser_agent = \"Reader/2\"\n\
+             [[source]]\nname = \"b\"\nurl = \"https://b.example/rss\"\nproxy = false\n\
+             [[source]]\nname = \"c\"\nurl = \"https://c.example/rss\"\nproxy = \"https://user:pw@other.example:8443\"\n\
+             [[source]]\nname = \"d\"\nurl = \"d.xml\"\n",
+        )
+        .expect("valid");
+        let proxies: Vec<_> = cfg
+            .sources
+            .iter()
+            .map(|s| s.request.proxy().map(ToString::to_string))
+            .collect();
+        assert_eq!(
+            proxies,
+            [
+                Some("http://proxy.example:3128/".to_string()),
+                None,
+                Some("https://***@other.example:8443/".to_string()),
+                None
+            ]
+        );
+        let shown = format!("{:?}", cfg.sources[0].request);
+        assert!(
+            shown.contains("\"accept-language\", \"x-api-key\", \"cookie\", \"user-agent\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("abc") && !shown.contains("Reader/2"), "{shown}");
+        assert_eq!(cfg.fetch.headers.len(), 1);
+    }
+
+    #[test]
+    fn bad_headers_cookies_and_proxies_are_named_by_key_and_line() {
+        let problems = problems(
+            "[fetch]\nproxy = \"socks5://proxy.example:1080\"\n\
+             [fetch.headers]\n\"Bad Name\" = \"x\"\nHost = \"evil.example\"\n\
+             [[source]]\nname = \"a\"\nurl = \"https://a.example/rss\"\nproxy = true\nuser_agent = \"two\\nlines\"\n\
+             [source.headers]\n\"X-Key\" = \"line\\nbreak\"\nhost = \"a.example\"\n\"User-Agent\" = \"x\"\n\
+             [source.cookies]\n\"bad name\" = \"1\"\nok = \"a;b\"\n\
+             [[source]]\nname = \"b\"\nurl = \"https://b.example/rss\"\nproxy = \"htp://proxy.example:3128\"\n\
+             [[source]]\nname = \"c\"\nurl = \"c.xml\"\nheaders = { \"X-Key\" = \"k\" }\nproxy = false\n",
+        );
+        let found: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "fetch.proxy"),
+                (Some(4), "fetch.headers.Bad Name"),
+                (Some(5), "fetch.headers.Host"),
+                (Some(9), "source[0].proxy"),
+                (Some(10), "source[0].user_agent"),
+                (Some(12), "source[0].headers.X-Key"),
+                (Some(13), "source[0].headers.host"),
+                (Some(14), "source[0].headers.User-Agent"),
+                (Some(16), "source[0].cookies.bad name"),
+                (Some(17), "source[0].cookies.ok"),
+                (Some(21), "source[1].proxy"),
+                (Some(24), "source[2].url"),
+            ],
+            "{problems:#?}"
+        );
+        for (key, message) in [
+            ("fetch.proxy", "SOCKS proxies are not supported"),
+            (
+                "fetch.headers.Bad Name",
+                "`Bad Name` is not a valid HTTP header name",
+            ),
+            ("fetch.headers.Host", "a `Host` header is not allowed"),
+            ("source[0].proxy", "`true` names no proxy"),
+            ("source[0].headers.X-Key", "not a valid HTTP header value"),
+            (
+                "source[1].proxy",
+                "unsupported proxy scheme `htp`: did you mean `http`?",
+            ),
+            (
+                "source[2].url",
+                "`headers`, `proxy` need an http(s) URL: this source is a file",
+            ),
+        ] {
+            assert!(
+                problem(&problems, key).message.contains(message),
+                "{key}: {problems:#?}"
+            );
+        }
     }
 
     #[test]

@@ -62,6 +62,8 @@ table!(RawFetch {
     allow_private: bool,
     max_redirects: i64,
     user_agent: String,
+    headers: Pairs,
+    proxy: String,
     default_timezone: String,
     interval: RawDuration,
     per_host: i64,
@@ -102,6 +104,10 @@ table!(RawSource {
     password_env: String,
     password_file: String,
     headers_file: String,
+    headers: Pairs,
+    cookies: Pairs,
+    user_agent: String,
+    proxy: RawProxy,
 });
 
 table!(RawOutput {
@@ -117,6 +123,54 @@ table!(RawOutput {
     keywords: String,
     token: String,
 });
+
+/// A table of strings (`headers`, `cookies`): each key and value with its place in the file.
+pub(super) struct Pairs(pub(super) Vec<(Spanned<String>, Spanned<String>)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pairs, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of strings, like { \"X-Api-Key\" = \"…\" }")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// A source's `proxy` as written: a proxy URL, or a boolean (only `false`, no proxy, is valid).
+pub(super) enum RawProxy {
+    Url(String),
+    Flag(bool),
+}
+
+impl<'de> Deserialize<'de> for RawProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawProxy, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = RawProxy;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a proxy URL like \"http://proxy.example:3128\", or false")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawProxy, E> {
+                Ok(RawProxy::Url(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawProxy, E> {
+                Ok(RawProxy::Flag(v))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
 
 /// A duration: seconds as an integer, or a string such as `"500ms"`, `"30s"`, `"15m"`, `"2h"`.
 #[derive(Deserialize)]
