@@ -2,11 +2,11 @@
 //!
 //! In: a [`Collector`], one section as [`super::raw`] read it (and whatever an earlier section
 //! decided that this one needs: the config file's folder, `[fetch]`'s request defaults, the
-//! source names, `[publish] author`). Out: that section's typed part of [`super::Config`], with paths made absolute,
-//! URLs parsed, durations and sizes converted and defaults filled in. Every problem goes to the
-//! collector (key path, line, message) and checking goes on, so one run reports them all; a
-//! value with a problem is replaced by its default, and a source or output that cannot be used
-//! is left out.
+//! source names, `[publish] author`). Out: that section's typed part of [`super::Config`], with
+//! paths made absolute, URLs parsed, durations and sizes converted and defaults filled in.
+//! Every problem goes to the collector (key path, line, message) and checking goes on, so one
+//! run reports them all; a value with a problem is replaced by its default, and a source or
+//! output that cannot be used is left out.
 
 use std::collections::HashSet;
 use std::path::Path;
