@@ -259,6 +259,7 @@ pub(crate) fn main() -> ExitCode {
             } else {
                 Taking::Due
             };
+            print_warnings(&config, mode);
             return fetch_command(&config, out, &sources, taking, mode);
         }
         Command::Export { .. } => runtime().and_then(|rt| rt.block_on(export(&config))),
@@ -322,6 +323,8 @@ struct CheckJson<'a> {
     outputs: usize,
     error: Option<String>,
     problems: Vec<ProblemJson<'a>>,
+    /// What loads but may not be meant (a config without outputs …).
+    warnings: Vec<String>,
 }
 
 /// A config that cannot be used: every problem on standard error (or as JSON), exit 2.
@@ -345,6 +348,7 @@ fn config_error(e: &ConfigError, mode: Mode) -> ExitCode {
                     message: &p.message,
                 })
                 .collect(),
+            warnings: Vec::new(),
         });
     } else {
         eprintln!("{}", run::error_chain(e));
@@ -364,6 +368,7 @@ fn usage_error(message: &str, mode: Mode) -> ExitCode {
 
 /// `check` on a config that loaded.
 fn check(config: &Config, mode: Mode) -> ExitCode {
+    print_warnings(config, mode);
     match mode {
         Mode::Lines => println!(
             "{}: ok ({} sources, {} outputs)",
@@ -379,9 +384,19 @@ fn check(config: &Config, mode: Mode) -> ExitCode {
             outputs: config.outputs.len(),
             error: None,
             problems: Vec::new(),
+            warnings: config.warnings.clone(),
         }),
     }
     ExitCode::SUCCESS
+}
+
+/// The config's warnings on standard error (not with `--quiet` or `--json`).
+fn print_warnings(config: &Config, mode: Mode) {
+    if mode == Mode::Lines {
+        for warning in &config.warnings {
+            eprintln!("{}: warning: {warning}", config.file.display());
+        }
+    }
 }
 
 /// `init`: exit 0 when the starter config is written, 2 when the file exists, 1 when it cannot

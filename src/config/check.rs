@@ -1,30 +1,32 @@
 //! The checks of each config section, one function per section.
 //!
 //! In: a [`Collector`], one section as [`super::raw`] read it (and whatever an earlier section
-//! decided that this one needs: the config file's folder, the source names, `[publish]
-//! author`). Out: that section's typed part of [`super::Config`], with paths made absolute,
-//! URLs parsed, durations and sizes converted and defaults filled in. Every problem goes to the
-//! collector (key path, line, message) and checking goes on, so one run reports them all; a
-//! value with a problem is replaced by its default, and a source or output that cannot be used
-//! is left out.
+//! decided that this one needs: the config file's folder, `[fetch]`'s request defaults, the
+//! source names, `[publish] author`). Out: that section's typed part of [`super::Config`], with
+//! paths made absolute, URLs parsed, durations and sizes converted and defaults filled in.
+//! Every problem goes to the collector (key path, line, message) and checking goes on, so one
+//! run reports them all; a value with a problem is replaced by its default, and a source or
+//! output that cannot be used is left out.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::FixedOffset;
+use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::raw::{
-    Collector, Element, RawDuration, RawFetch, RawFold, RawOutput, RawPublish, RawServer, RawSize, RawSource,
-    RawStore, Section,
+    Collector, Element, Pairs, RawDuration, RawFetch, RawFold, RawOutput, RawProxy, RawPublish, RawServer,
+    RawSize, RawSource, RawStore, Section,
 };
+use super::suggest;
 use super::{
     DEFAULT_USER_AGENT, Dedup, FetchConfig, Location, OutputConfig, PublishConfig, ServerConfig,
     SourceConfig, StoreConfig, parse_offset, parse_size, resolve_region, within,
 };
 use crate::output::query::Query;
-use crate::source::auth::{self, Credentials};
+use crate::source::request::{self, Proxy, ProxyKey, RequestOptions};
 use crate::transform::fold::FoldConfig;
 
 /// `[store]`: the database URL, SQLite paths resolved against `base_dir`.
@@ -56,6 +58,8 @@ pub(super) fn fetch(c: &mut Collector<'_>, section: &Section<'_, RawFetch>) -> F
         allow_private: false,
         max_redirects: 5,
         user_agent: DEFAULT_USER_AGENT.to_string(),
+        headers: Vec::new(),
+        proxy: None,
         default_timezone: FixedOffset::east_opt(8 * 3600)
             .unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
         interval: Duration::from_secs(15 * 60),
@@ -151,16 +155,17 @@ pub(super) fn fetch(c: &mut Collector<'_>, section: &Section<'_, RawFetch>) -> F
         }
     }
     if let Some(ua) = &fetch.user_agent {
-        if ua.trim().is_empty() || ua.contains(['\r', '\n']) {
-            c.push(
-                fetch_span("user_agent"),
-                "fetch.user_agent",
-                "must be one non-empty line",
-            );
-        } else {
-            fetch_cfg.user_agent = ua.clone();
+        match request::user_agent(ua) {
+            Ok(_) => fetch_cfg.user_agent = ua.trim().to_string(),
+            Err(m) => c.push(fetch_span("user_agent"), "fetch.user_agent", m),
         }
     }
+    fetch_cfg.headers = headers(c, fetch.headers.as_ref(), "fetch.headers");
+    fetch_cfg.proxy = fetch.proxy.as_deref().and_then(|text| {
+        proxy(text)
+            .map_err(|m| c.push(fetch_span("proxy"), "fetch.proxy", m))
+            .ok()
+    });
     if let Some(tz) = &fetch.default_timezone {
         match parse_offset(tz) {
             Some(o) => fetch_cfg.default_timezone = o,
@@ -354,34 +359,45 @@ pub(super) fn fold(c: &mut Collector<'_>, section: &Section<'_, RawFold>) -> Fol
 }
 
 /// `[[source]]`: the usable sources, in file order, and every non-empty name given (a source
-/// whose URL is bad is left out, but outputs may still name it without a second problem).
+/// whose URL is bad is left out, but outputs may still name it without a second problem);
+/// `fetch` gives the request defaults (`[fetch] headers`, `proxy`).
 pub(super) fn sources(
     c: &mut Collector<'_>,
     elements: &[Element<'_, RawSource>],
     base_dir: &Path,
+    fetch: &FetchConfig,
 ) -> (Vec<SourceConfig>, HashSet<String>) {
     let mut sources = Vec::new();
     let mut names = HashSet::new();
     for element in elements {
-        let Some(raw) = &element.raw else { continue };
+        let raw = &element.raw;
         let path = &element.path;
-        let name = raw.name.trim().to_string();
-        if name.is_empty() {
-            c.push(element.span("name"), format!("{path}.name"), "must not be empty");
-        } else if !names.insert(name.clone()) {
-            c.push(
+        let name = required(c, element, "name", raw.name.as_deref()).map(str::trim);
+        match name {
+            Some("") => c.push(element.span("name"), format!("{path}.name"), "must not be empty"),
+            Some(name) if !names.insert(name.to_string()) => c.push(
                 element.span("name"),
                 format!("{path}.name"),
                 format!("duplicate source name `{name}`"),
-            );
+            ),
+            _ => {}
         }
-        let location = match resolve_location(&raw.url, base_dir) {
+        let url = required(c, element, "url", raw.url.as_deref());
+        let location = url.and_then(|url| match resolve_location(url, base_dir) {
             Ok(l) => Some(l),
             Err(m) => {
-                c.push(element.span("url"), format!("{path}.url"), m);
+                let whose = match name {
+                    Some(name) if !name.is_empty() => format!("source `{name}`"),
+                    _ => element.position.clone(),
+                };
+                c.push(
+                    element.span("url"),
+                    format!("{path}.url"),
+                    format!("{whose}: {m}"),
+                );
                 None
             }
-        };
+        });
         let timezone = match raw.timezone.as_deref().map(|t| (t, parse_offset(t))) {
             None => None,
             Some((_, Some(o))) => Some(o),
@@ -410,37 +426,16 @@ pub(super) fn sources(
                 None
             }
         });
-        let keys = auth::Keys {
-            username: raw.username.as_deref(),
-            password_env: raw.password_env.as_deref(),
-            password_file: raw.password_file.as_deref(),
-            headers_file: raw.headers_file.as_deref(),
-        };
-        let http_url = match &location {
-            Some(Location::Http(url)) => Some(url),
-            _ => None,
-        };
-        let credentials = match Credentials::load(&keys, http_url, base_dir) {
-            Ok(credentials) => credentials,
-            Err(problems) => {
-                // A file source cannot have credentials; a bad URL is reported already.
-                for (key, message) in problems {
-                    if key != "url" || location.is_some() {
-                        c.push(element.span(key), format!("{path}.{key}"), message);
-                    }
-                }
-                Credentials::default()
-            }
-        };
-        if let Some(location) = location {
+        let request = request_options(c, element, location.as_ref(), base_dir, fetch);
+        if let (Some(name), Some(location)) = (name, location) {
             sources.push(SourceConfig {
-                name,
+                name: name.to_string(),
                 location,
                 timezone,
                 region,
                 interval,
                 allow_private: raw.allow_private,
-                credentials,
+                request,
             });
         }
     }
@@ -458,24 +453,27 @@ pub(super) fn outputs(
     let mut outputs = Vec::new();
     let mut output_names = HashSet::new();
     for element in elements {
-        let Some(raw) = &element.raw else { continue };
+        let raw = &element.raw;
         let path = &element.path;
-        if !is_output_name(&raw.name) {
-            c.push(
+        let name = required(c, element, "name", raw.name.as_deref());
+        let title = required(c, element, "title", raw.title.as_deref());
+        match name {
+            Some(name) if !is_output_name(name) => c.push(
                 element.span("name"),
                 format!("{path}.name"),
-                format!(
-                    "`{}` is not a valid output name: use letters, digits, `.`, `_`, `-`",
-                    raw.name
-                ),
-            );
-        } else if !output_names.insert(raw.name.clone()) {
-            c.push(
+                format!("`{name}` is not a valid output name: use letters, digits, `.`, `_`, `-`"),
+            ),
+            Some(name) if !output_names.insert(name.to_string()) => c.push(
                 element.span("name"),
                 format!("{path}.name"),
-                format!("duplicate output name `{}`", raw.name),
-            );
+                format!("duplicate output name `{name}`"),
+            ),
+            _ => {}
         }
+        let whose = match name {
+            Some(name) => format!("output `{name}`"),
+            None => element.position.clone(),
+        };
         if let Some(list) = &raw.sources {
             let spans = element.array_spans("sources");
             for (i, s) in list.iter().enumerate() {
@@ -522,7 +520,7 @@ pub(super) fn outputs(
                 c.push(
                     element.span("keywords"),
                     format!("{path}.keywords"),
-                    format!("output `{}`: bad query {e}", raw.name),
+                    format!("{whose}: bad query {e}"),
                 );
                 None
             }
@@ -546,15 +544,26 @@ pub(super) fn outputs(
             }
             None => None,
         };
+        let dedup = match raw.dedup.as_deref().map(Dedup::parse) {
+            None => Dedup::Story,
+            Some(Ok(dedup)) => dedup,
+            Some(Err(m)) => {
+                c.push(element.span("dedup"), format!("{path}.dedup"), m);
+                Dedup::Story
+            }
+        };
+        let (Some(name), Some(title)) = (name, title) else {
+            continue;
+        };
         let author = author
             .or_else(|| publish_author.map(str::to_string))
-            .unwrap_or_else(|| match raw.title.trim() {
+            .unwrap_or_else(|| match title.trim() {
                 "" => "feedfold".to_string(),
                 title => title.to_string(),
             });
         outputs.push(OutputConfig {
-            name: raw.name.clone(),
-            title: raw.title.clone(),
+            name: name.to_string(),
+            title: title.to_string(),
             description: raw.description.clone(),
             author,
             sources: raw
@@ -562,7 +571,7 @@ pub(super) fn outputs(
                 .as_ref()
                 .map(|s| s.iter().map(|n| n.trim().to_string()).collect()),
             limit,
-            dedup: raw.dedup.unwrap_or(Dedup::Story),
+            dedup,
             regions,
             exclude_regions,
             keywords,
@@ -570,6 +579,148 @@ pub(super) fn outputs(
         });
     }
     outputs
+}
+
+/// The request settings of a source (`headers`, `cookies`, `user_agent`, `proxy`, basic auth,
+/// `headers_file`) over the `[fetch]` defaults. A file source may set none of them; an
+/// http(s) source's problems are reported per key (per header and cookie for those tables).
+fn request_options(
+    c: &mut Collector<'_>,
+    element: &Element<'_, RawSource>,
+    location: Option<&Location>,
+    base_dir: &Path,
+    fetch: &FetchConfig,
+) -> RequestOptions {
+    let raw = &element.raw;
+    let path = &element.path;
+    let set: Vec<&str> = [
+        ("username", raw.username.is_some()),
+        ("password_env", raw.password_env.is_some()),
+        ("password_file", raw.password_file.is_some()),
+        ("headers_file", raw.headers_file.is_some()),
+        ("headers", raw.headers.is_some()),
+        ("cookies", raw.cookies.is_some()),
+        ("user_agent", raw.user_agent.is_some()),
+        ("proxy", raw.proxy.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    let url = match location {
+        Some(Location::Http(url)) => url,
+        Some(Location::File(_)) if !set.is_empty() => {
+            let keys: Vec<String> = set.iter().map(|k| format!("`{k}`")).collect();
+            c.push(
+                element.span("url"),
+                format!("{path}.url"),
+                format!("{} need an http(s) URL: this source is a file", keys.join(", ")),
+            );
+            return RequestOptions::default();
+        }
+        // A file source without request settings, or a bad URL (reported already).
+        _ => return RequestOptions::default(),
+    };
+    let headers = headers(c, raw.headers.as_ref(), &format!("{path}.headers"));
+    let mut cookies = Vec::new();
+    for (name, value) in raw.cookies.iter().flat_map(|p| &p.0) {
+        match request::cookie(name.get_ref(), value.get_ref()) {
+            Ok(cookie) => cookies.push(cookie),
+            Err(m) => c.push(Some(name.span()), format!("{path}.cookies.{}", name.get_ref()), m),
+        }
+    }
+    let user_agent = raw.user_agent.as_deref().and_then(|ua| {
+        request::user_agent(ua)
+            .map_err(|m| c.push(element.span("user_agent"), format!("{path}.user_agent"), m))
+            .ok()
+    });
+    let proxy = match &raw.proxy {
+        None => ProxyKey::Unset,
+        Some(RawProxy::Flag(false)) => ProxyKey::Off,
+        Some(RawProxy::Flag(true)) => {
+            c.push(
+                element.span("proxy"),
+                format!("{path}.proxy"),
+                "`true` names no proxy: give its URL, or `false` to turn [fetch] proxy off for this source",
+            );
+            ProxyKey::Unset
+        }
+        Some(RawProxy::Url(text)) => match proxy(text) {
+            Ok(proxy) => ProxyKey::Via(proxy),
+            Err(m) => {
+                c.push(element.span("proxy"), format!("{path}.proxy"), m);
+                ProxyKey::Unset
+            }
+        },
+    };
+    let keys = request::Keys {
+        username: raw.username.as_deref(),
+        password_env: raw.password_env.as_deref(),
+        password_file: raw.password_file.as_deref(),
+        headers_file: raw.headers_file.as_deref(),
+        headers,
+        cookies,
+        user_agent,
+        proxy,
+    };
+    let defaults = request::Defaults {
+        headers: &fetch.headers,
+        proxy: fetch.proxy.as_ref(),
+    };
+    RequestOptions::load(&keys, url, base_dir, defaults).unwrap_or_else(|problems| {
+        for (key, message) in problems {
+            c.push(element.span(key), format!("{path}.{key}"), message);
+        }
+        RequestOptions::default()
+    })
+}
+
+/// The headers of a `headers` table (`path` is its key path), each checked; a bad one is
+/// reported under `path.NAME` and left out.
+fn headers(c: &mut Collector<'_>, pairs: Option<&Pairs>, path: &str) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = Vec::new();
+    for (name, value) in pairs.iter().flat_map(|p| &p.0) {
+        match request::header(name.get_ref(), value.get_ref()) {
+            Ok(header) => headers.push(header),
+            Err(m) => c.push(Some(name.span()), format!("{path}.{}", name.get_ref()), m),
+        }
+    }
+    headers
+}
+
+/// A proxy URL as written (`[fetch] proxy`, a source's `proxy`), or what is wrong with it; a
+/// scheme like `http` or `https` is offered for a mistyped one.
+fn proxy(text: &str) -> Result<Proxy, String> {
+    let text = text.trim();
+    // Not echoed: a URL that does not parse cannot have its password masked.
+    let url =
+        Url::parse(text).map_err(|e| format!("not a proxy URL like \"http://proxy.example:3128\": {e}"))?;
+    if let Some(like) = suggest::closest(url.scheme(), &["http", "https"])
+        && like != url.scheme()
+    {
+        return Err(format!(
+            "unsupported proxy scheme `{}`: did you mean `{like}`?",
+            url.scheme()
+        ));
+    }
+    Proxy::new(url)
+}
+
+/// The value of a key an element must have; a missing one is reported with the element's
+/// position (`[[source]] #3 has no `url``) and the line of its table.
+fn required<'a, T>(
+    c: &mut Collector<'_>,
+    element: &Element<'_, T>,
+    key: &str,
+    value: Option<&'a str>,
+) -> Option<&'a str> {
+    if value.is_none() {
+        c.push(
+            Some(element.table_span()),
+            format!("{}.{key}", element.path),
+            format!("{} has no `{key}`: it is required", element.position),
+        );
+    }
+    value
 }
 
 /// A feed author's name as configured: one line of at most 200 characters, trimmed.
@@ -617,24 +768,87 @@ fn resolve_store_url(url: &str, base_dir: &Path) -> Result<String, String> {
     }
 }
 
+/// The schemes a source `url` may have.
+const SCHEMES: [&str; 3] = ["http", "https", "file"];
+
 /// Resolves a source `url`: http(s) URLs, `file://` URLs, or paths relative to the config file.
+/// What looks like a URL with a mistyped scheme or separator is an error offering the URL it
+/// most likely meant, not a path.
 fn resolve_location(url: &str, base_dir: &Path) -> Result<Location, String> {
     let url = url.trim();
     if url.is_empty() {
         return Err("must not be empty".to_string());
     }
-    if url.contains("://") {
-        let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let parsed =
+            Url::parse(url).map_err(|e| format!("`{}` is not a valid URL: {e}", crate::redact::text(url)))?;
         return match parsed.scheme() {
             "http" | "https" => Ok(Location::Http(parsed)),
             "file" => parsed
                 .to_file_path()
                 .map(Location::File)
                 .map_err(|()| format!("`{url}` is not an absolute file URL")),
-            other => Err(format!(
-                "unsupported scheme `{other}`: use http, https, file or a path"
-            )),
+            other => Err(match suggest::closest(scheme, &SCHEMES) {
+                Some(like) => format!(
+                    "unsupported scheme `{other}`: did you mean `{}`?",
+                    crate::redact::text(&format!("{like}://{rest}"))
+                ),
+                None => format!("unsupported scheme `{other}`: use http, https, file or a path"),
+            }),
         };
     }
+    if let Some(problem) = mistyped_url(url) {
+        return Err(problem);
+    }
     Ok(Location::File(base_dir.join(url)))
+}
+
+/// What is wrong with a source `url` without `://` that looks like a URL rather than a path,
+/// with the URL it most likely meant: a scheme followed by `:` but not `//`
+/// (`htp:/host/feed.xml`, `https:/host`, `http:host`), `http` or a word like it followed by
+/// `//` without the `:` (`http//host`, `htps//host`), `http/` or `https/`, or a host starting
+/// with `www.`. `None` for what reads as a path.
+fn mistyped_url(url: &str) -> Option<String> {
+    let meant = |scheme: &str, rest: &str| {
+        let rest = rest.trim_start_matches('/');
+        let meant = if scheme == "file" {
+            format!("file:///{rest}")
+        } else {
+            format!("{scheme}://{rest}")
+        };
+        format!(
+            "a mistyped URL, not a path: did you mean `{}`?",
+            crate::redact::text(&meant)
+        )
+    };
+    let head_end = url.find(['/', ':']).unwrap_or(url.len());
+    let (head, tail) = url.split_at(head_end);
+    let is_scheme = head.len() >= 2
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let lower = head.to_ascii_lowercase();
+    if let Some(rest) = tail.strip_prefix(':')
+        && is_scheme
+    {
+        // `scheme:` without `//` is a URL whatever its scheme, never a relative path.
+        return Some(match suggest::closest(&lower, &SCHEMES) {
+            Some(scheme) => meant(scheme, rest),
+            None => format!("unsupported scheme `{lower}`: use http, https, file or a path"),
+        });
+    }
+    if let Some(rest) = tail.strip_prefix('/')
+        && is_scheme
+    {
+        let scheme = if rest.starts_with('/') {
+            suggest::closest(&lower, &["http", "https"])
+        } else {
+            ["http", "https"].into_iter().find(|s| *s == lower)
+        };
+        if let Some(scheme) = scheme {
+            return Some(meant(scheme, rest));
+        }
+    }
+    lower.starts_with("www.").then(|| meant("https", url))
 }

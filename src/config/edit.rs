@@ -492,13 +492,7 @@ pub fn init(path: &Path) -> Result<(), EditError> {
 /// none is that close.
 pub fn closest<'a>(name: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let folded = |text: &str| crate::transform::normalize::fold_light(text.trim()).to_lowercase();
-    let wanted = folded(name);
-    names
-        .into_iter()
-        .map(|n| (strsim::jaro_winkler(&wanted, &folded(n)), n))
-        .filter(|(score, _)| *score >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n)
+    super::suggest::most_alike(name, names, folded, 0.85)
 }
 
 #[cfg(test)]

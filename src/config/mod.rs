@@ -6,26 +6,28 @@
 //! keys are errors. Nothing runs until the whole file is valid.
 //!
 //! [`Config::parse`] checks the syntax, has `raw` read the document into its sections as
-//! written, then has `check` check each section in turn (one function per section), all
-//! reporting into one collector, and assembles the result.
+//! written (key by key, so one bad key hides nothing else), then has `check` check each section
+//! in turn (one function per section), all reporting into one collector, and assembles the
+//! result. Unknown keys, sections and values come with the allowed one most like them
+//! (`suggest`); what is valid but likely a mistake is a warning ([`Config::warnings`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::FixedOffset;
-use serde::Deserialize;
 use toml::de::DeTable;
 use url::Url;
 
 use crate::output::query::Query;
-use crate::source::auth::Credentials;
+use crate::source::request::{Proxy, RequestOptions};
 use crate::transform::fold::FoldConfig;
 use crate::transform::region::Gazetteer;
 
 mod check;
 pub mod edit;
 mod raw;
+mod suggest;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -46,6 +48,9 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `[[output]]`, in file order.
     pub outputs: Vec<OutputConfig>,
+    /// What is allowed but likely not meant, each with its consequence (`no [[output]]: …`);
+    /// `feedfold check` prints them.
+    pub warnings: Vec<String>,
 }
 
 /// Where items are stored.
@@ -91,8 +96,14 @@ pub struct FetchConfig {
     pub allow_private: bool,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
-    /// `User-Agent` header sent with every request.
+    /// `User-Agent` header sent with every request (a source's `user_agent` replaces it on
+    /// that source's own origin).
     pub user_agent: String,
+    /// Headers every http(s) source sends to its own origin (its `headers` override them).
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// The proxy every http(s) source's requests go through, unless the source names its own
+    /// or sets `proxy = false`.
+    pub proxy: Option<Proxy>,
     /// Offset assumed for dates written without a time zone (`2023-11-20 10:00:00`).
     pub default_timezone: FixedOffset,
     /// How often the daemon fetches a source (a source's `interval` overrides it).
@@ -183,14 +194,14 @@ pub struct SourceConfig {
     pub interval: Option<Duration>,
     /// Overrides `[fetch] allow_private` for this source.
     pub allow_private: Option<bool>,
-    /// Basic-auth password and headers from the environment or files (`password_env`,
-    /// `password_file`, `headers_file`), sent only to the source's own origin.
-    pub credentials: Credentials,
+    /// What goes with its requests (headers, cookies, user agent, basic auth; `[fetch] headers`
+    /// included), sent only to the source's own origin, and the proxy they go through (`[fetch]
+    /// proxy` unless the source says otherwise).
+    pub request: RequestOptions,
 }
 
 /// How an output folds duplicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dedup {
     /// One entry per story (the default).
     Story,
@@ -198,6 +209,24 @@ pub enum Dedup {
     Exact,
     /// Every stored item is its own entry.
     Off,
+}
+
+impl Dedup {
+    /// The values `dedup` takes, as written in a config.
+    const NAMES: [&str; 3] = ["story", "exact", "off"];
+
+    /// Reads `dedup` as written; an unknown value's problem offers the one most like it.
+    fn parse(text: &str) -> Result<Dedup, String> {
+        match text {
+            "story" => Ok(Dedup::Story),
+            "exact" => Ok(Dedup::Exact),
+            "off" => Ok(Dedup::Off),
+            other => Err(format!(
+                "unknown value `{other}`{}",
+                suggest::hint(other, &Dedup::NAMES)
+            )),
+        }
+    }
 }
 
 /// One `[[output]]`: a merged feed written in every format.
@@ -409,8 +438,12 @@ impl Config {
         let server = check::server(&mut c, &raw.server);
         let publish = check::publish(&mut c, &raw.publish, &base_dir);
         let fold = check::fold(&mut c, &raw.fold);
-        let (sources, source_names) = check::sources(&mut c, &raw.sources, &base_dir);
+        let (sources, source_names) = check::sources(&mut c, &raw.sources, &base_dir, &fetch);
         let outputs = check::outputs(&mut c, &raw.outputs, &source_names, publish.author.as_deref());
+        let mut warnings = Vec::new();
+        if raw.outputs.is_empty() {
+            warnings.push("no [[output]]: fetch stores items but writes no feed files".to_string());
+        }
 
         if !c.problems.is_empty() {
             c.problems.sort_by_key(|p| p.line.unwrap_or(0));
@@ -428,6 +461,7 @@ impl Config {
             server,
             sources,
             outputs,
+            warnings,
         })
     }
 
@@ -699,6 +733,300 @@ mod tests {
         assert!(problems[0].message.contains("at least 2s"), "{problems:?}");
         let cfg = parse("[fetch]\ntimeout = \"2s\"\nlease = \"3s\"\n").expect("valid");
         assert_eq!(cfg.fetch.lease, Duration::from_secs(3));
+    }
+
+    /// The problems of a config that must not load.
+    fn problems(text: &str) -> Vec<Problem> {
+        match parse(text) {
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            other => panic!("expected problems, got {other:?}\n{text}"),
+        }
+    }
+
+    /// The problem reported under `key`.
+    fn problem<'a>(problems: &'a [Problem], key: &str) -> &'a Problem {
+        problems
+            .iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("no problem for `{key}` in {problems:#?}"))
+    }
+
+    #[test]
+    fn one_bad_key_hides_no_other_problem_of_its_table() {
+        let problems = problems(
+            "[fetch]\nconcurrency = \"many\"\nmax_items = 0\ntimeout = \"soon\"\n\
+             [[source]]\nname = \"a\"\nurl = \"a.xml\"\ntimezone = 8\ninterval = \"1s\"\n\
+             [[output]]\nname = \"all\"\ntitle = \"All\"\ndedup = \"fuzzy\"\nlimit = 0\n\
+             regions = [\"陕西\", 3]\ncolour = \"red\"\n",
+        );
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                (Some(2), "fetch.concurrency"),
+                (Some(3), "fetch.max_items"),
+                (Some(4), "fetch.timeout"),
+                (Some(8), "source[0].timezone"),
+                (Some(9), "source[0].interval"),
+                (Some(13), "output[0].dedup"),
+                (Some(14), "output[0].limit"),
+                (Some(15), "output[0].regions"),
+                (Some(16), "output[0].colour"),
+            ],
+            "{problems:#?}"
+        );
+        assert_eq!(
+            problem(&problems, "output[0].dedup").message,
+            "unknown value `fuzzy`, expected one of `story`, `exact`, `off`"
+        );
+    }
+
+    #[test]
+    fn mistyped_schemes_are_errors_offering_the_url_meant() {
+        for (url, meant) in [
+            ("htp:/host/feed.xml", "http://host/feed.xml"),
+            ("http//host/feed.xml", "http://host/feed.xml"),
+            ("https:/host", "https://host"),
+            ("http:host/feed.xml", "http://host/feed.xml"),
+            ("htps//host/feed.xml", "https://host/feed.xml"),
+            ("http/host/feed.xml", "http://host/feed.xml"),
+            ("htps://host/feed.xml", "https://host/feed.xml"),
+            ("HTTP:/host/feed.xml", "http://host/feed.xml"),
+            ("www.example.org/feed.xml", "https://www.example.org/feed.xml"),
+            ("file:/srv/feed.xml", "file:///srv/feed.xml"),
+            ("htp:/alice:s3cret@host/feed.xml", "http://***@host/feed.xml"),
+        ] {
+            let text = format!("[[source]]\nname = \"xian\"\nurl = \"{url}\"\n");
+            let problems = problems(&text);
+            assert_eq!(problems.len(), 1, "{url}: {problems:#?}");
+            let p = &problems[0];
+            assert_eq!((p.line, p.key.as_str()), (Some(3), "source[0].url"), "{url}");
+            assert!(p.message.starts_with("source `xian`: "), "{url}: {}", p.message);
+            assert!(
+                p.message.ends_with(&format!("did you mean `{meant}`?")),
+                "{url}: {}",
+                p.message
+            );
+            assert!(!p.message.contains("s3cret"), "{}", p.message);
+        }
+        for url in ["ftp:/host/feed.xml", "gopher://host/feed"] {
+            let text = format!("[[source]]\nname = \"xian\"\nurl = \"{url}\"\n");
+            let message = &problems(&text)[0].message;
+            assert!(
+                message.contains("unsupported scheme") && message.contains("use http, https, file or a path"),
+                "{url}: {message}"
+            );
+        }
+        // Paths stay paths.
+        for path in [
+            "feeds/a.xml",
+            "http-feeds/a.xml",
+            "./http/a.xml",
+            "www/a.xml",
+            "/srv/a.xml",
+        ] {
+            let text = format!("[[source]]\nname = \"a\"\nurl = \"{path}\"\n");
+            let cfg = parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(matches!(cfg.sources[0].location, Location::File(_)), "{path}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_sections_and_values_offer_the_one_most_like_them() {
+        let problems = problems(
+            "[fecth]\ntimeout = \"5s\"\n\n[[sources]]\nname = \"a\"\n\n\
+             [[source]]\nname = \"a\"\nurl = \"a.xml\"\nregions = \"陕西\"\ncolour = \"red\"\nuser-agent = \"x\"\n\n\
+             [[output]]\nname = \"all\"\ntitle = \"All\"\nregion = [\"陕西\"]\ndedup = \"exat\"\ncolour = \"red\"\n",
+        );
+        for (key, line, message) in [
+            ("fecth", 1, "unknown section `fecth`: did you mean `fetch`?"),
+            ("sources", 4, "unknown section `sources`: did you mean `source`?"),
+            (
+                "source[0].regions",
+                10,
+                "unknown field `regions`: did you mean `region`?",
+            ),
+            (
+                "source[0].colour",
+                11,
+                "unknown field `colour`, expected one of `name`, `url`, `timezone`, `region`, \
+                 `interval`, `allow_private`, `username`, `password_env`, `password_file`, `headers_file`, \
+                 `headers`, `cookies`, `user_agent`, `proxy`",
+            ),
+            (
+                "source[0].user-agent",
+                12,
+                "unknown field `user-agent`: did you mean `user_agent`?",
+            ),
+            (
+                "output[0].region",
+                17,
+                "unknown field `region`: did you mean `regions`?",
+            ),
+            (
+                "output[0].dedup",
+                18,
+                "unknown value `exat`: did you mean `exact`?",
+            ),
+        ] {
+            let p = problem(&problems, key);
+            assert_eq!((p.line, p.message.as_str()), (Some(line), message), "{key}");
+        }
+        assert!(
+            problem(&problems, "output[0].colour")
+                .message
+                .starts_with("unknown field `colour`, expected one of `name`, `title`"),
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn missing_names_urls_and_titles_are_reported_with_the_tables_position() {
+        let problems = problems(
+            "[[source]]\nname = \"a\"\nurl = \"a.xml\"\n\n\
+             [[source]]\nname = \"b\"\n\n\
+             [[source]]\nurl = \"c.xml\"\ntimezone = \"soon\"\n\n\
+             [[output]]\nname = \"all\"\n\n\
+             [[output]]\ntitle = \"Other\"\nsources = [\"nope\"]\n",
+        );
+        let found: Vec<_> = problems
+            .iter()
+            .map(|p| (p.line, p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some(5),
+                    "source[1].url",
+                    "[[source]] #2 has no `url`: it is required"
+                ),
+                (
+                    Some(8),
+                    "source[2].name",
+                    "[[source]] #3 has no `name`: it is required"
+                ),
+                (
+                    Some(10),
+                    "source[2].timezone",
+                    "`soon` is not a UTC offset like \"+08:00\""
+                ),
+                (
+                    Some(12),
+                    "output[0].title",
+                    "[[output]] #1 has no `title`: it is required"
+                ),
+                (
+                    Some(15),
+                    "output[1].name",
+                    "[[output]] #2 has no `name`: it is required"
+                ),
+                (Some(17), "output[1].sources[0]", "no source is named `nope`"),
+            ],
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn a_config_without_outputs_warns_what_that_means() {
+        let cfg = parse("[[source]]\nname = \"a\"\nurl = \"a.xml\"\n").expect("valid");
+        assert_eq!(
+            cfg.warnings,
+            ["no [[output]]: fetch stores items but writes no feed files"]
+        );
+        let cfg =
+            parse("[[source]]\nname = \"a\"\nurl = \"a.xml\"\n[[output]]\nname = \"o\"\ntitle = \"O\"\n")
+                .expect("valid");
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    }
+
+    #[test]
+    fn request_settings_are_read_with_fetch_defaults() {
+        let cfg = parse(
+            "[fetch]\nproxy = \"http://proxy.example:3128\"\nheaders = { \"Accept-Language\" = \"zh-CN\" }\n\
+             [[source]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\
+             headers = { \"X-Api-Key\" = \"k\" }\ncookies = { session = \"abc\" }\nuser_agent = \"Reader/2\"\n\
+             [[source]]\nname = \"b\"\nurl = \"https://b.example/rss\"\nproxy = false\n\
+             [[source]]\nname = \"c\"\nurl = \"https://c.example/rss\"\nproxy = \"https://user:pw@other.example:8443\"\n\
+             [[source]]\nname = \"d\"\nurl = \"d.xml\"\n",
+        )
+        .expect("valid");
+        let proxies: Vec<_> = cfg
+            .sources
+            .iter()
+            .map(|s| s.request.proxy().map(ToString::to_string))
+            .collect();
+        assert_eq!(
+            proxies,
+            [
+                Some("http://proxy.example:3128/".to_string()),
+                None,
+                Some("https://***@other.example:8443/".to_string()),
+                None
+            ]
+        );
+        let shown = format!("{:?}", cfg.sources[0].request);
+        assert!(
+            shown.contains("\"accept-language\", \"x-api-key\", \"cookie\", \"user-agent\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("abc") && !shown.contains("Reader/2"), "{shown}");
+        assert_eq!(cfg.fetch.headers.len(), 1);
+    }
+
+    #[test]
+    fn bad_headers_cookies_and_proxies_are_named_by_key_and_line() {
+        let problems = problems(
+            "[fetch]\nproxy = \"socks5://proxy.example:1080\"\n\
+             [fetch.headers]\n\"Bad Name\" = \"x\"\nHost = \"evil.example\"\n\
+             [[source]]\nname = \"a\"\nurl = \"https://a.example/rss\"\nproxy = true\nuser_agent = \"two\\nlines\"\n\
+             [source.headers]\n\"X-Key\" = \"line\\nbreak\"\nhost = \"a.example\"\n\"User-Agent\" = \"x\"\n\
+             [source.cookies]\n\"bad name\" = \"1\"\nok = \"a;b\"\n\
+             [[source]]\nname = \"b\"\nurl = \"https://b.example/rss\"\nproxy = \"htp://proxy.example:3128\"\n\
+             [[source]]\nname = \"c\"\nurl = \"c.xml\"\nheaders = { \"X-Key\" = \"k\" }\nproxy = false\n",
+        );
+        let found: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "fetch.proxy"),
+                (Some(4), "fetch.headers.Bad Name"),
+                (Some(5), "fetch.headers.Host"),
+                (Some(9), "source[0].proxy"),
+                (Some(10), "source[0].user_agent"),
+                (Some(12), "source[0].headers.X-Key"),
+                (Some(13), "source[0].headers.host"),
+                (Some(14), "source[0].headers.User-Agent"),
+                (Some(16), "source[0].cookies.bad name"),
+                (Some(17), "source[0].cookies.ok"),
+                (Some(21), "source[1].proxy"),
+                (Some(24), "source[2].url"),
+            ],
+            "{problems:#?}"
+        );
+        for (key, message) in [
+            ("fetch.proxy", "SOCKS proxies are not supported"),
+            (
+                "fetch.headers.Bad Name",
+                "`Bad Name` is not a valid HTTP header name",
+            ),
+            ("fetch.headers.Host", "a `Host` header is not allowed"),
+            ("source[0].proxy", "`true` names no proxy"),
+            ("source[0].headers.X-Key", "not a valid HTTP header value"),
+            (
+                "source[1].proxy",
+                "unsupported proxy scheme `htp`: did you mean `http`?",
+            ),
+            (
+                "source[2].url",
+                "`headers`, `proxy` need an http(s) URL: this source is a file",
+            ),
+        ] {
+            assert!(
+                problem(&problems, key).message.contains(message),
+                "{key}: {problems:#?}"
+            );
+        }
     }
 
     #[test]

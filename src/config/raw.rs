@@ -1,104 +1,175 @@
 //! Reading a config document into raw sections, and collecting the problems found on the way.
 //!
 //! In: the parsed TOML document (already free of syntax errors) and a [`Collector`] holding the
-//! file's text. Out: [`Sections`], every top-level section deserialised into its `Raw*` struct
-//! (as written: nothing converted or checked beyond types and unknown keys) with its place in
-//! the file, so the checks in [`super::check`] can point at a key's line. Problems (wrong types,
-//! unknown keys, a `source` or `output` that is not an array of tables) go to the collector;
-//! a section that does not deserialise reads as its defaults, an array element as `None`.
+//! file's text. Out: [`Sections`], every top-level section read into its `Raw*` struct (as
+//! written: nothing converted or checked beyond types and unknown keys) with its place in the
+//! file, so the checks in [`super::check`] can point at a key's line. Each table is read key by
+//! key, so every problem of every table is found in one pass: wrong types, unknown keys and
+//! sections (each with the allowed name most like it, [`super::suggest`]), a `source` or
+//! `output` that is not an array of tables. A key that does not read is left unset.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::{Dedup, Problem, parse_duration};
+use super::{Problem, parse_duration, suggest};
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStore {
-    pub(super) url: Option<String>,
+/// A config table whose keys are read one at a time, so that a bad value of one key hides no
+/// problem of another.
+pub(super) trait Table: Default {
+    /// The keys the table allows.
+    const KEYS: &'static [&'static str];
+    /// Reads `value` into the field of `key`; `Ok(false)` when the table has no such key.
+    fn set(&mut self, key: &str, value: Spanned<DeValue<'_>>) -> Result<bool, toml::de::Error>;
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawFetch {
-    pub(super) concurrency: Option<i64>,
-    pub(super) timeout: Option<RawDuration>,
-    pub(super) connect_timeout: Option<RawDuration>,
-    pub(super) max_body: Option<RawSize>,
-    pub(super) max_compressed_body: Option<RawSize>,
-    pub(super) max_items: Option<i64>,
-    pub(super) allow_private: Option<bool>,
-    pub(super) max_redirects: Option<i64>,
-    pub(super) user_agent: Option<String>,
-    pub(super) default_timezone: Option<String>,
-    pub(super) interval: Option<RawDuration>,
-    pub(super) per_host: Option<i64>,
-    pub(super) max_backoff: Option<RawDuration>,
-    pub(super) max_interval: Option<RawDuration>,
-    pub(super) startup_spread: Option<RawDuration>,
-    pub(super) lease: Option<RawDuration>,
+/// A table struct of `Option` fields, one per key, and its [`Table`] impl.
+macro_rules! table {
+    ($name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        #[derive(Default)]
+        pub(super) struct $name {
+            $(pub(super) $field: Option<$ty>,)*
+        }
+
+        impl Table for $name {
+            const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            fn set(&mut self, key: &str, value: Spanned<DeValue<'_>>) -> Result<bool, toml::de::Error> {
+                match key {
+                    $(stringify!($field) => {
+                        self.$field = Some(<$ty>::deserialize(ValueDeserializer::from(value))?);
+                    })*
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+        }
+    };
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawServer {
-    pub(super) listen: Option<String>,
-    pub(super) cache_entries: Option<i64>,
-    pub(super) refresh: Option<RawDuration>,
+table!(RawStore { url: String });
+
+table!(RawFetch {
+    concurrency: i64,
+    timeout: RawDuration,
+    connect_timeout: RawDuration,
+    max_body: RawSize,
+    max_compressed_body: RawSize,
+    max_items: i64,
+    allow_private: bool,
+    max_redirects: i64,
+    user_agent: String,
+    headers: Pairs,
+    proxy: String,
+    default_timezone: String,
+    interval: RawDuration,
+    per_host: i64,
+    max_backoff: RawDuration,
+    max_interval: RawDuration,
+    startup_spread: RawDuration,
+    lease: RawDuration,
+});
+
+table!(RawServer {
+    listen: String,
+    cache_entries: i64,
+    refresh: RawDuration,
+});
+
+table!(RawPublish {
+    dir: String,
+    base_url: String,
+    author: String,
+    private_dir: String,
+});
+
+table!(RawFold {
+    window: RawDuration,
+    min_jaccard: f64,
+    min_containment: f64,
+    title_only_window: RawDuration,
+});
+
+table!(RawSource {
+    name: String,
+    url: String,
+    timezone: String,
+    region: String,
+    interval: RawDuration,
+    allow_private: bool,
+    username: String,
+    password_env: String,
+    password_file: String,
+    headers_file: String,
+    headers: Pairs,
+    cookies: Pairs,
+    user_agent: String,
+    proxy: RawProxy,
+});
+
+table!(RawOutput {
+    name: String,
+    title: String,
+    description: String,
+    author: String,
+    sources: Vec<String>,
+    limit: i64,
+    dedup: String,
+    regions: Vec<String>,
+    exclude_regions: Vec<String>,
+    keywords: String,
+    token: String,
+});
+
+/// A table of strings (`headers`, `cookies`): each key and value with its place in the file.
+pub(super) struct Pairs(pub(super) Vec<(Spanned<String>, Spanned<String>)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pairs, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of strings, like { \"X-Api-Key\" = \"…\" }")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawPublish {
-    pub(super) dir: Option<String>,
-    pub(super) base_url: Option<String>,
-    pub(super) author: Option<String>,
-    pub(super) private_dir: Option<String>,
+/// A source's `proxy` as written: a proxy URL, or a boolean (only `false`, no proxy, is valid).
+pub(super) enum RawProxy {
+    Url(String),
+    Flag(bool),
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawFold {
-    pub(super) window: Option<RawDuration>,
-    pub(super) min_jaccard: Option<f64>,
-    pub(super) min_containment: Option<f64>,
-    pub(super) title_only_window: Option<RawDuration>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSource {
-    pub(super) name: String,
-    pub(super) url: String,
-    pub(super) timezone: Option<String>,
-    pub(super) region: Option<String>,
-    pub(super) interval: Option<RawDuration>,
-    pub(super) allow_private: Option<bool>,
-    pub(super) username: Option<String>,
-    pub(super) password_env: Option<String>,
-    pub(super) password_file: Option<String>,
-    pub(super) headers_file: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawOutput {
-    pub(super) name: String,
-    pub(super) title: String,
-    pub(super) description: Option<String>,
-    pub(super) author: Option<String>,
-    pub(super) sources: Option<Vec<String>>,
-    pub(super) limit: Option<i64>,
-    pub(super) dedup: Option<Dedup>,
-    pub(super) regions: Option<Vec<String>>,
-    pub(super) exclude_regions: Option<Vec<String>>,
-    pub(super) keywords: Option<String>,
-    pub(super) token: Option<String>,
+impl<'de> Deserialize<'de> for RawProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawProxy, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = RawProxy;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a proxy URL like \"http://proxy.example:3128\", or false")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawProxy, E> {
+                Ok(RawProxy::Url(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawProxy, E> {
+                Ok(RawProxy::Flag(v))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
 /// A duration: seconds as an integer, or a string such as `"500ms"`, `"30s"`, `"15m"`, `"2h"`.
@@ -164,32 +235,33 @@ impl<'a> Collector<'a> {
         });
     }
 
-    /// Deserialises one section, recording its error (with the innermost key it names) on failure.
-    fn section<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>, path: &str) -> Option<T> {
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let span = e.span().unwrap_or_else(|| value.span());
-                let key = match value.get_ref().as_table() {
-                    Some(table) => {
-                        key_at(table, &span).map_or_else(|| path.to_string(), |k| format!("{path}.{k}"))
-                    }
-                    None => path.to_string(),
-                };
-                let message = e.message().trim().to_string();
-                self.push(Some(span), key, message);
-                None
+    /// Reads a table key by key into `T`: an unknown key (with the allowed key most like it)
+    /// and every value that does not deserialise are reported, each under `path.key`, and
+    /// leave their field unset; the other keys are read all the same.
+    fn fields<T: Table>(&mut self, value: &Spanned<DeValue<'_>>, path: &str) -> T {
+        let mut raw = T::default();
+        let Some(table) = value.get_ref().as_table() else {
+            self.push(Some(value.span()), path, "expected a table");
+            return raw;
+        };
+        for (key, value) in table.iter() {
+            let name = key.get_ref().as_ref();
+            match raw.set(name, value.clone()) {
+                Ok(true) => {}
+                Ok(false) => self.push(
+                    Some(key.span()),
+                    format!("{path}.{name}"),
+                    format!("unknown field `{name}`{}", suggest::hint(name, T::KEYS)),
+                ),
+                Err(e) => self.push(
+                    Some(e.span().unwrap_or_else(|| value.span())),
+                    format!("{path}.{name}"),
+                    e.message().trim().to_string(),
+                ),
             }
         }
+        raw
     }
-}
-
-/// The key of `table` whose key or value covers `span`.
-fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
-    table.iter().find_map(|(k, v)| {
-        let covers = |s: Range<usize>| s.start <= span.start && span.start < s.end.max(s.start + 1);
-        (covers(k.span()) || covers(v.span())).then(|| k.get_ref().to_string())
-    })
 }
 
 /// The span of the value of `key` in `table`.
@@ -240,18 +312,25 @@ impl<T> Section<'_, T> {
 
 /// One element of an array of tables (`[[source]]`, `[[output]]`) as written.
 pub(super) struct Element<'a, T> {
-    /// Its keys; `None` when it did not deserialise (the problem is reported already).
-    pub(super) raw: Option<T>,
+    /// Its keys.
+    pub(super) raw: T,
     /// The element's table in the file.
     value: Spanned<DeValue<'a>>,
     /// Its key path, such as `source[2]`.
     pub(super) path: String,
+    /// Where it is, for a person: `[[source]] #3`.
+    pub(super) position: String,
 }
 
 impl<T> Element<'_, T> {
     /// The span of the value of `key` in the element's table.
     pub(super) fn span(&self, key: &str) -> Option<Range<usize>> {
         value_span(self.value.get_ref().as_table(), key)
+    }
+
+    /// The span of the element's table.
+    pub(super) fn table_span(&self) -> Range<usize> {
+        self.value.span()
     }
 
     /// The spans of the elements of the array value of `key`.
@@ -272,8 +351,11 @@ pub(super) struct Sections<'a> {
     pub(super) outputs: Vec<Element<'a, RawOutput>>,
 }
 
-/// Reads the top-level keys of `doc` into their sections, reporting unknown keys and every
-/// section that does not deserialise.
+/// The top-level sections a config may have.
+const SECTIONS: [&str; 7] = ["store", "fetch", "publish", "fold", "server", "source", "output"];
+
+/// Reads the top-level keys of `doc` into their sections, reporting unknown sections (with the
+/// one most like each) and every key of every section that does not read.
 pub(super) fn read<'a>(c: &mut Collector<'_>, doc: &DeTable<'a>) -> Sections<'a> {
     let mut sections = Sections::default();
     for (key, value) in doc.iter() {
@@ -293,18 +375,17 @@ pub(super) fn read<'a>(c: &mut Collector<'_>, doc: &DeTable<'a>) -> Sections<'a>
                     continue;
                 };
                 for (i, element) in array.iter().enumerate() {
-                    let path = format!("{section}[{i}]");
                     if section == "source" {
-                        sections.sources.push(c.element(element, path));
+                        sections.sources.push(c.element(element, section, i));
                     } else {
-                        sections.outputs.push(c.element(element, path));
+                        sections.outputs.push(c.element(element, section, i));
                     }
                 }
             }
             other => c.push(
                 Some(key.span()),
                 other,
-                "unknown key, expected one of `store`, `fetch`, `publish`, `fold`, `server`, `source`, `output`",
+                format!("unknown section `{other}`{}", suggest::hint(other, &SECTIONS)),
             ),
         }
     }
@@ -312,28 +393,27 @@ pub(super) fn read<'a>(c: &mut Collector<'_>, doc: &DeTable<'a>) -> Sections<'a>
 }
 
 impl Collector<'_> {
-    /// Reads a table section, its defaults when it does not deserialise.
-    fn table<'a, T: DeserializeOwned + Default>(
-        &mut self,
-        value: &Spanned<DeValue<'a>>,
-        path: &str,
-    ) -> Section<'a, T> {
+    /// Reads a table section; keys that do not read keep their defaults.
+    fn table<'a, T: Table>(&mut self, value: &Spanned<DeValue<'a>>, path: &str) -> Section<'a, T> {
         Section {
-            raw: self.section(value, path).unwrap_or_default(),
+            raw: self.fields(value, path),
             value: Some(value.clone()),
         }
     }
 
-    /// Reads one element of an array of tables.
-    fn element<'a, T: DeserializeOwned>(
+    /// Reads element `index` of the array of tables `section`.
+    fn element<'a, T: Table>(
         &mut self,
         value: &Spanned<DeValue<'a>>,
-        path: String,
+        section: &str,
+        index: usize,
     ) -> Element<'a, T> {
+        let path = format!("{section}[{index}]");
         Element {
-            raw: self.section(value, &path),
+            raw: self.fields(value, &path),
             value: value.clone(),
             path,
+            position: format!("[[{section}]] #{}", index + 1),
         }
     }
 }

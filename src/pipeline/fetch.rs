@@ -347,7 +347,7 @@ async fn fetch_and_store(
             &location,
             &state.validators,
             cfg.allow_private_of(source),
-            &source.credentials,
+            &source.request,
         )
         .await?;
     let (bytes, charset, final_url, moved_to, validators) = match fetched {

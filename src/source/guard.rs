@@ -267,6 +267,17 @@ impl Resolve for Guarded {
     }
 }
 
+/// The loopback address a URL's host name stands for when it is `localhost` or a name under
+/// it (RFC 6761: such names are always loopback), for a hop whose name no resolver of ours
+/// sees (through a proxy).
+pub fn localhost(url: &url::Url) -> Option<IpAddr> {
+    let url::Host::Domain(name) = url.host()? else {
+        return None;
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    (name == "localhost" || name.ends_with(".localhost")).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
 /// The address of a URL host written as an IP literal (`127.0.0.1`, `[::1]`, and every spelling
 /// the URL parser reads as one: `2130706433`, `0x7f.1`).
 pub fn literal_ip(url: &url::Url) -> Option<IpAddr> {

@@ -13,14 +13,18 @@
 //! when the redirect comes from one (see [`guard`](super::guard)), and so that a chain made only
 //! of permanent redirects (301 / 308) can be reported and remembered. An HTML page instead of a
 //! feed is read for its `<link rel="alternate">` feed, which is fetched once in its place.
+//! A source's request settings ([`RequestOptions`]) go with each request to its own origin, and
+//! every request through its proxy, if it has one; through a proxy, which resolves host names,
+//! only address literals (and `localhost`) can be checked before a hop.
 //!
 //! The server's hints on when to ask again travel with the result: how long the answer stays
 //! fresh (`Cache-Control: max-age`, `Expires`) and, on 429 / 503, `Retry-After`.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder};
@@ -32,10 +36,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 use url::Url;
 
-use super::auth::Credentials;
 use super::decode::decode;
 use super::discover;
 use super::guard::{self, Guarded, Policy, Refused, Rule};
+use super::request::{Proxy, RequestOptions};
 use crate::config::{FetchConfig, Location};
 
 /// Cache validators from a previous fetch.
@@ -146,6 +150,17 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    /// The source's proxy could not be used: no connection to it, or it refused the tunnel.
+    #[error("fetch {shown}: through proxy {proxy}: connection failed", shown = crate::redact::Shown(url))]
+    Proxy {
+        /// The URL.
+        url: Url,
+        /// The proxy (shown masked).
+        proxy: Proxy,
+        /// The client's error.
+        #[source]
+        source: reqwest::Error,
+    },
     /// Connection or protocol failure before the response.
     #[error("fetch {shown}: request failed", shown = crate::redact::Shown(url))]
     Request {
@@ -221,6 +236,7 @@ impl FetchError {
             FetchError::BadRedirect { .. } => "bad_redirect",
             FetchError::Refused { .. } => "private_address",
             FetchError::Tls { .. } => "tls",
+            FetchError::Proxy { .. } => "proxy",
             FetchError::Request { .. } => "connection",
             FetchError::Body { .. } => "body",
             FetchError::Encoding { .. } => "encoding",
@@ -306,11 +322,35 @@ pub struct Fetcher {
     open: Client,
     /// For redirects that must stay on public addresses: its resolver gives no other.
     guarded: Client,
+    /// A client per proxy sources use, made when first needed.
+    proxied: Arc<Mutex<HashMap<Proxy, Client>>>,
+    /// What every client is built with.
+    settings: Settings,
     policy: Policy,
     timeout: Duration,
     max_body: u64,
     max_compressed_body: u64,
     max_redirects: usize,
+}
+
+/// The `[fetch]` settings every client is built with.
+#[derive(Debug, Clone)]
+struct Settings {
+    user_agent: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl Settings {
+    /// A client builder: no redirects followed (the fetcher follows them), no proxy.
+    fn builder(&self) -> reqwest::ClientBuilder {
+        Client::builder()
+            .user_agent(self.user_agent.clone())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+    }
 }
 
 impl Fetcher {
@@ -322,16 +362,14 @@ impl Fetcher {
 
     /// Builds the client with an address policy of its own (see [`Policy::with_stand_ins`]).
     ///
-    /// Proxies from the environment (`HTTP_PROXY`, …) are not used: through a proxy, the
-    /// addresses connected to could not be checked.
+    /// Proxies from the environment (`HTTP_PROXY`, …) are never used; a source's configured
+    /// proxy ([`RequestOptions::proxy`]) is, through a client of its own made when first
+    /// needed.
     pub fn with_policy(cfg: &FetchConfig, policy: Policy) -> Result<Fetcher, reqwest::Error> {
-        let builder = || {
-            Client::builder()
-                .user_agent(cfg.user_agent.clone())
-                .connect_timeout(cfg.connect_timeout)
-                .timeout(cfg.timeout)
-                .redirect(redirect::Policy::none())
-                .no_proxy()
+        let settings = Settings {
+            user_agent: cfg.user_agent.clone(),
+            connect_timeout: cfg.connect_timeout,
+            timeout: cfg.timeout,
         };
         let resolver = |private| {
             Arc::new(Guarded {
@@ -339,11 +377,13 @@ impl Fetcher {
                 private,
             })
         };
-        let open = builder().dns_resolver(resolver(true)).build()?;
-        let guarded = builder().dns_resolver(resolver(false)).build()?;
+        let open = settings.builder().dns_resolver(resolver(true)).build()?;
+        let guarded = settings.builder().dns_resolver(resolver(false)).build()?;
         Ok(Fetcher {
             open,
             guarded,
+            proxied: Arc::default(),
+            settings,
             policy,
             timeout: cfg.timeout,
             max_body: cfg.max_body,
@@ -352,20 +392,46 @@ impl Fetcher {
         })
     }
 
+    /// The client for requests through `proxy`. The proxy resolves each hop's host name, so
+    /// the client's resolver only ever resolves the proxy's own name, which the operator named
+    /// like a source's URL (so it may not be a never-fetched address).
+    fn proxied(&self, proxy: &Proxy) -> Result<Client, reqwest::Error> {
+        let mut proxied = self
+            .proxied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = proxied.get(proxy) {
+            return Ok(client.clone());
+        }
+        let resolver = Guarded {
+            policy: self.policy.clone(),
+            private: true,
+        };
+        let client = self
+            .settings
+            .builder()
+            .proxy(reqwest::Proxy::all(proxy.url().as_str())?)
+            .dns_resolver(Arc::new(resolver))
+            .build()?;
+        proxied.insert(proxy.clone(), client.clone());
+        Ok(client)
+    }
+
     /// Fetches a location, sending the validators so an unchanged source costs no body.
     /// `allow_private` lets redirects (and a page's feed link) lead to non-public addresses;
-    /// `credentials` go with every request to the location's own origin.
+    /// `request`'s headers go with every request to the location's own origin, and every
+    /// request goes through its proxy, if any.
     pub async fn fetch(
         &self,
         location: &Location,
         validators: &Validators,
         allow_private: bool,
-        credentials: &Credentials,
+        request: &RequestOptions,
     ) -> Result<Fetched, FetchError> {
         match location {
             Location::File(path) => self.read_file(path, validators).await,
             Location::Http(url) => {
-                let get = self.get(url, validators, allow_private, credentials);
+                let get = self.get(url, validators, allow_private, request);
                 match tokio::time::timeout(self.timeout, get).await {
                     Ok(result) => result,
                     Err(_) => Err(FetchError::Timeout {
@@ -382,11 +448,11 @@ impl Fetcher {
         start: &Url,
         validators: &Validators,
         allow_private: bool,
-        credentials: &Credentials,
+        request: &RequestOptions,
     ) -> Result<Fetched, FetchError> {
         let redirect = Rule::redirect(start, allow_private);
         let own = (start.clone(), Rule::own(start));
-        let send = (validators, credentials, start);
+        let send = (validators, request, start);
         let arrived = self.follow(start, own, redirect, send).await?;
         let page = arrived.url.clone();
         let fetched = self.finish(arrived).await?;
@@ -437,15 +503,17 @@ impl Fetcher {
     /// Requests `start` and follows its redirects. `first` is the URL that led to `start` (the
     /// source's own URL, or the page that linked to it) and the rule for `start`'s hop; every
     /// redirect after it is held to `redirect_rule`. `send` is what goes with each request: the
-    /// validators, and the credentials for hops on the origin of the source's URL.
+    /// validators, and the request options (headers for hops on the origin of the source's
+    /// URL, the proxy for every hop).
     async fn follow(
         &self,
         start: &Url,
         first: (Url, Rule),
         redirect_rule: Rule,
-        send: (&Validators, &Credentials, &Url),
+        send: (&Validators, &RequestOptions, &Url),
     ) -> Result<Arrived, FetchError> {
-        let (validators, credentials, own) = send;
+        let (validators, options, own) = send;
+        let proxy = options.proxy();
         let (mut from, mut rule) = first;
         let mut url = start.clone();
         let mut all_permanent = true;
@@ -459,23 +527,30 @@ impl Fetcher {
                 refused,
             };
             // A literal is connected to without resolving: it is checked here, before any
-            // connection; a name is checked by the client's resolver.
-            if let Some(ip) = guard::literal_ip(&url) {
+            // connection. A name is checked by the client's resolver; through a proxy, which
+            // resolves it, only a `localhost` name can be checked here.
+            let at = guard::literal_ip(&url).or_else(|| proxy.and_then(|_| guard::localhost(&url)));
+            if let Some(ip) = at {
                 self.policy
                     .check(url.host_str().unwrap_or(""), ip, rule)
                     .map_err(|r| refused(r, &from, &url))?;
             }
-            let client = if rule.private { &self.open } else { &self.guarded };
+            let client = match proxy {
+                None if rule.private => self.open.clone(),
+                None => self.guarded.clone(),
+                Some(proxy) => self.proxied(proxy).map_err(|source| FetchError::Proxy {
+                    url: url.clone(),
+                    proxy: proxy.clone(),
+                    source: source.without_url(),
+                })?,
+            };
             let request = client.get(url.clone()).headers(request_headers(validators));
-            let response =
-                credentials
-                    .apply(request, &url, own)
-                    .send()
-                    .await
-                    .map_err(|source| match cause::<Refused>(&source) {
-                        Some(r) => refused(r.clone(), &from, &url),
-                        None => request_error(&url, source, self.timeout),
-                    })?;
+            let response = options.apply(request, &url, own).send().await.map_err(|source| {
+                match cause::<Refused>(&source) {
+                    Some(r) => refused(r.clone(), &from, &url),
+                    None => request_error(&url, source, self.timeout, proxy),
+                }
+            })?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 return Ok(Arrived {
@@ -718,13 +793,19 @@ fn request_headers(validators: &Validators) -> HeaderMap {
     headers
 }
 
-fn request_error(url: &Url, source: reqwest::Error, timeout: Duration) -> FetchError {
+fn request_error(url: &Url, source: reqwest::Error, timeout: Duration, proxy: Option<&Proxy>) -> FetchError {
     // The error names the URL itself, credentials and all; ours names it redacted.
     let source = source.without_url();
     if source.is_timeout() {
         FetchError::Timeout {
             url: url.clone(),
             timeout,
+        }
+    } else if let Some(proxy) = proxy.filter(|_| source.is_connect()) {
+        FetchError::Proxy {
+            url: url.clone(),
+            proxy: proxy.clone(),
+            source,
         }
     } else if url.scheme() == "https" && source.is_connect() && is_tls_failure(&source) {
         FetchError::Tls {

@@ -5,7 +5,8 @@
 //!
 //! - [`http`]: fetching over HTTP(S) with conditional GET, timeouts, caps on the compressed and
 //!   decompressed body and on redirects, or reading a local file;
-//! - [`auth`]: credentials from the environment or files, sent only to a source's own origin;
+//! - [`request`]: per-source headers, cookies, user agent, credentials from the environment or
+//!   files (sent only to a source's own origin) and proxy;
 //! - [`guard`]: which addresses a fetch may connect to (no redirects to private addresses, never
 //!   metadata or link-local ones);
 //! - [`discover`]: the feed an HTML page links to, when a source gives a page;
@@ -15,7 +16,6 @@
 //! - `legacy`: legacy and irregular forms (Atom 0.3, RSS without a version, XHTML bodies, CDF,
 //!   HTML entities) rewritten into documents feed-rs reads, before [`parse`] hands them to it.
 
-pub mod auth;
 pub mod decode;
 pub mod discover;
 mod extras;
@@ -23,3 +23,4 @@ pub mod guard;
 pub mod http;
 mod legacy;
 pub mod parse;
+pub mod request;

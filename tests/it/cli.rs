@@ -30,26 +30,31 @@ pub fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn check_reports_every_problem_with_line_and_key_and_exits_2() {
+/// Runs `feedfold check` on a config of `body` in a new folder: the folder, the exit code, what
+/// it printed on stderr, and the config file's path as printed.
+fn check(body: &str) -> (tempfile::TempDir, Option<i32>, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write_config(
-        dir.path(),
-        "[fetch]\ntimeout = \"soon\"\n\n[[source]]\nname = \"a\"\nurl = \"gopher://x\"\n\n\
-         [[source]]\nname = \"a\"\nurl = \"b.xml\"\nextra = 1\n\n[[output]]\nname = \"bad name\"\ntitle = \"t\"\nsources = [\"zzz\"]\n\
-         regions = [\"陕西\", \"Atlantis\", \"鼓楼区\"]\nkeywords = 'title:(a OR'\n",
-    );
+    let path = write_config(dir.path(), body);
     let out = feedfold()
         .args(["check", "--config"])
         .arg(&path)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let file = path.display().to_string();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (dir, out.status.code(), err, path.display().to_string())
+}
+
+#[test]
+fn check_reports_every_problem_with_line_and_key_and_exits_2() {
+    let (dir, code, err, file) = check(
+        "[fetch]\ntimeout = \"soon\"\n\n[[source]]\nname = \"a\"\nurl = \"gopher://x\"\n\n\
+         [[source]]\nname = \"a\"\nurl = \"b.xml\"\nextra = 1\n\n[[output]]\nname = \"bad name\"\ntitle = \"t\"\nsources = [\"zzz\"]\n\
+         regions = [\"陕西\", \"Atlantis\", \"鼓楼区\"]\nkeywords = 'title:(a OR'\n",
+    );
+    assert_eq!(code, Some(2));
     for expected in [
         format!("{file}:5: fetch.timeout"),
-        format!("{file}:9: source[0].url: unsupported scheme `gopher`"),
+        format!("{file}:9: source[0].url: source `a`: unsupported scheme `gopher`"),
         format!("{file}:14: source[1].extra: unknown field `extra`"),
         format!("{file}:17: output[0].name"),
         format!("{file}:19: output[0].sources[0]: no source is named `zzz`"),
@@ -66,10 +71,63 @@ fn check_reports_every_problem_with_line_and_key_and_exits_2() {
 
     let fetch = feedfold()
         .args(["fetch", "--config"])
-        .arg(&path)
+        .arg(&file)
         .output()
         .expect("run");
     assert_eq!(fetch.status.code(), Some(2));
+}
+
+#[test]
+fn check_prints_every_problem_of_every_table_at_once() {
+    let (dir, code, err, file) = check(
+        "[fetch]\ntimout = \"5s\"\nmax_items = 0\n\n\
+         [pubish]\ndir = \"out\"\n\n\
+         [[source]]\nname = \"xian\"\nurl = \"htp:/feeds.example/rss.xml\"\nregoin = \"陕西\"\n\n\
+         [[source]]\nname = \"no-url\"\n\n\
+         [[source]]\nurl = \"http//feeds.example/other.xml\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All\"\ndedup = \"fuzzy\"\nlimit = 0\nregion = [\"陕西\"]\n\n\
+         [[output]]\nname = \"other\"\n",
+    );
+    assert_eq!(code, Some(2));
+    for expected in [
+        format!("{file} has 12 problems"),
+        format!("{file}:5: fetch.timout: unknown field `timout`: did you mean `timeout`?"),
+        format!("{file}:6: fetch.max_items: must be between 1 and 100000"),
+        format!("{file}:8: pubish: unknown section `pubish`: did you mean `publish`?"),
+        format!(
+            "{file}:13: source[0].url: source `xian`: a mistyped URL, not a path: \
+             did you mean `http://feeds.example/rss.xml`?"
+        ),
+        format!("{file}:14: source[0].regoin: unknown field `regoin`: did you mean `region`?"),
+        format!("{file}:16: source[1].url: [[source]] #2 has no `url`: it is required"),
+        format!("{file}:19: source[2].name: [[source]] #3 has no `name`: it is required"),
+        format!(
+            "{file}:20: source[2].url: [[source]] #3: a mistyped URL, not a path: \
+             did you mean `http://feeds.example/other.xml`?"
+        ),
+        format!("{file}:25: output[0].dedup: unknown value `fuzzy`, expected one of `story`, `exact`, `off`"),
+        format!("{file}:26: output[0].limit: must be between 1 and 100000"),
+        format!("{file}:27: output[0].region: unknown field `region`: did you mean `regions`?"),
+        format!("{file}:29: output[1].title: [[output]] #2 has no `title`: it is required"),
+    ] {
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+    assert!(
+        !dir.path().join("cli.db").exists(),
+        "nothing runs on a bad config"
+    );
+}
+
+#[test]
+fn check_warns_of_a_config_without_outputs() {
+    let (_dir, code, err, file) = check("[[source]]\nname = \"a\"\nurl = \"a.xml\"\n");
+    assert_eq!(code, Some(0));
+    assert!(
+        err.contains(&format!(
+            "{file}: warning: no [[output]]: fetch stores items but writes no feed files"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -563,7 +621,7 @@ async fn sources_add_list_remove_keep_the_file_and_show_how_fetches_went() {
             "a source named `wire` is already in the config",
         ),
         ("new", "ftp://files.example/rss", "unsupported scheme `ftp`"),
-        ("new", " ", "source[3].url: must not be empty"),
+        ("new", " ", "must not be empty"),
     ] {
         let out = run_args(args!["sources", "add", name, url, "-c", &c]).await;
         assert_eq!(out.status.code(), Some(2), "{name} {url}");
@@ -845,9 +903,17 @@ async fn fetch_prints_each_source_as_it_finishes() {
             }
         }
     });
-    let first = tokio::task::spawn_blocking(move || lines.recv_timeout(std::time::Duration::from_secs(60)))
-        .await
-        .expect("join");
+    // The first line about a source (the config's warnings come before).
+    let first = tokio::task::spawn_blocking(move || {
+        loop {
+            match lines.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(line) if line.contains(": warning: ") => continue,
+                other => break other,
+            }
+        }
+    })
+    .await
+    .expect("join");
     child.kill().expect("kill");
     child.wait().expect("wait");
     let first = first.expect("a line while a source still hangs");

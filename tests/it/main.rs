@@ -9,6 +9,8 @@
 //! - `serve`: the daemon over HTTP: feeds, validators, compression, tokens, filters, index,
 //!   metrics, reload and shutdown;
 //! - `opml`: OPML import into a config file on disk;
+//! - `requests`: per-source headers, cookies and user agent sent to the source's own origin
+//!   only; proxies used, bypassed, and never sent a hop the address guard refuses;
 //! - `scale`: several daemons and `fetch` runs sharing one store: leases, one story, outputs;
 //! - `secrets`: credentials masked on every surface, and sent only to a source's own origin;
 //! - `store`: opening a store: many processes creating one at once (SQLite, PostgreSQL), and
@@ -32,6 +34,7 @@ mod fuzz_seeds;
 mod hostile;
 mod opml;
 mod output;
+mod requests;
 mod scale;
 mod secrets;
 mod select;

@@ -64,6 +64,30 @@ pub struct OriginState {
     /// Every request to `/auth/…` and `/redirect`: (path, the `Authorization` and `X-Api-Key`
     /// headers it carried, joined by a space; empty when none).
     pub credentials: Mutex<Vec<(String, String)>>,
+    /// Every request to `/headers/…` and `/redirect`: its path and query, and its headers.
+    pub requests: Mutex<Vec<Seen>>,
+}
+
+/// A request as the origin or the [`LoopbackProxy`] saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The request target: the path and query at the origin, the absolute URL at the proxy.
+    pub target: String,
+    /// Its headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    /// The values of header `name` (lower case), joined by `, `; None when it was not sent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
 }
 
 /// The `Authorization` header `/auth/…` accepts: user `alice`, password `pw-in-a-file`.
@@ -93,6 +117,8 @@ pub const AUTH_KEY: &str = "k3y-in-a-headers-file";
 /// - `/auth/{name}`: a fixture for a request with [`AUTH_BASIC`] or [`AUTH_KEY`], else 401;
 ///   the credentials of each request to it and to `/redirect` are logged
 ///   ([`Origin::credentials`]).
+/// - `/headers/{name}`: a fixture, with each request's headers logged ([`Origin::requests`],
+///   which logs `/redirect`'s too);
 /// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
 ///   many times the path was served before (so every fetch can bring something new), after
 ///   [`Origin::set_delay`]; each answer is logged with its time and User-Agent
@@ -121,6 +147,7 @@ impl Origin {
             .route("/hang", get(std::future::pending::<Response>))
             .route("/redirect", get(redirect_to))
             .route("/auth/{name}", get(authenticated))
+            .route("/headers/{name}", get(echo_headers))
             .route("/mutable/{name}", get(mutable))
             .route("/status/{code}", get(status))
             .route("/gone/{name}", get(gone))
@@ -149,6 +176,12 @@ impl Origin {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A URL of this origin that redirects (302) to `to`.
+    pub fn redirect_to(&self, to: &str) -> String {
+        let to: String = url::form_urlencoded::byte_serialize(to.as_bytes()).collect();
+        self.url(&format!("/redirect?to={to}"))
     }
 
     pub fn hits(&self, path: &str) -> usize {
@@ -201,6 +234,11 @@ impl Origin {
     /// The requests to `/generated/…` left unanswered so far: (path, User-Agent).
     pub fn stalls(&self) -> Vec<(String, String)> {
         self.state.stalls.lock().expect("lock").clone()
+    }
+
+    /// Each request to `/headers/…` and `/redirect`, in order.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.state.requests.lock().expect("lock").clone()
     }
 
     /// The credentials each request to `/auth/…` and `/redirect` carried, in order.
@@ -363,10 +401,40 @@ async fn empty_members() -> Response {
 async fn redirect_to(
     State(s): State<Arc<OriginState>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     log_credentials(&s, "/redirect".into(), &headers);
+    log_request(&s, &uri, &headers);
     redirect(StatusCode::FOUND, q.get("to").map_or("/", String::as_str))
+}
+
+/// Logs a request's target and headers ([`Origin::requests`]).
+fn log_request(state: &OriginState, uri: &axum::http::Uri, headers: &HeaderMap) {
+    state.requests.lock().expect("lock").push(Seen {
+        target: uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_string(), ToString::to_string),
+        headers: headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    });
+}
+
+async fn echo_headers(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    log_request(&s, &uri, &headers);
+    ([(header::CONTENT_TYPE, content_type(&name))], fixture(&name)).into_response()
 }
 
 /// Logs the credentials a request carried; returns whether they are the ones `/auth/…` takes.
@@ -812,6 +880,106 @@ pub async fn raw_server(reply: &'static [u8], end: End) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A loopback HTTP forward proxy: it logs every request it gets (its target as sent, the
+/// absolute URL, and its headers) and forwards plain-HTTP requests to loopback addresses only,
+/// with `Connection: close` and without `Proxy-Authorization`; any other target (another
+/// address, a `CONNECT` tunnel) gets a 502 and is never connected to.
+pub struct LoopbackProxy {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl LoopbackProxy {
+    pub async fn start() -> LoopbackProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = log.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(forward(stream, shared.clone()));
+            }
+        });
+        LoopbackProxy { addr, log }
+    }
+
+    /// `http://127.0.0.1:PORT`, with `userinfo` (`user:password@`) before the address.
+    pub fn url(&self, userinfo: &str) -> String {
+        format!("http://{userinfo}{}", self.addr)
+    }
+
+    /// Every request the proxy got, in order.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.log.lock().expect("lock").clone()
+    }
+}
+
+/// Serves one connection of a [`LoopbackProxy`]: one request, then the connection closes.
+async fn forward(mut client: tokio::net::TcpStream, log: Arc<Mutex<Vec<Seen>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let end = loop {
+        let mut chunk = [0u8; 4096];
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("").to_string();
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    log.lock().expect("lock").push(Seen {
+        target: target.to_string(),
+        headers: headers.clone(),
+    });
+    let refuse = b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let url = url::Url::parse(target).ok();
+    let loopback = url.as_ref().and_then(|u| match u.host()? {
+        url::Host::Ipv4(ip) if ip.is_loopback() => {
+            Some((std::net::IpAddr::V4(ip), u.port_or_known_default()?))
+        }
+        _ => None,
+    });
+    let (Some(url), Some(to), "GET") = (url, loopback, method) else {
+        let _ = client.write_all(refuse).await;
+        return;
+    };
+    let Ok(mut upstream) = tokio::net::TcpStream::connect(to).await else {
+        let _ = client.write_all(refuse).await;
+        return;
+    };
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let mut out = format!("GET {path} HTTP/1.1\r\n");
+    for (name, value) in &headers {
+        if !matches!(
+            name.as_str(),
+            "proxy-authorization" | "proxy-connection" | "connection"
+        ) {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    out.push_str("connection: close\r\n\r\n");
+    if upstream.write_all(out.as_bytes()).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy(&mut upstream, &mut client).await;
+    let _ = client.shutdown().await;
 }
 
 /// Runs the test named `path` (`module::test`) again in a network namespace of its own, where
