@@ -256,9 +256,25 @@ async fn fetch(config: &Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode
             private.display()
         );
     }
+    // Retention, once the outputs are written: it never prunes what they show.
+    let pruned = match feedfold::pipeline::prune::prune(&store, config, now).await {
+        Ok(report) => {
+            if report.items > 0 {
+                eprintln!(
+                    "pruned {} items older than their keep ({} stories gone)",
+                    report.items, report.stories
+                );
+            }
+            true
+        }
+        Err(e) => {
+            eprintln!("pruning failed: {}", run::error_chain(&e));
+            false
+        }
+    };
     store.close().await;
     let failed = reports.iter().filter(|r| r.failed()).count();
-    Ok(if failed > 0 {
+    Ok(if failed > 0 || !pruned {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

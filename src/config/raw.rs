@@ -21,6 +21,7 @@ use super::{Dedup, Problem, parse_duration};
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) url: Option<String>,
+    pub(super) keep: Option<RawDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +100,7 @@ pub(super) struct RawOutput {
     pub(super) exclude_regions: Option<Vec<String>>,
     pub(super) keywords: Option<String>,
     pub(super) token: Option<String>,
+    pub(super) keep: Option<RawDuration>,
 }
 
 /// A duration: seconds as an integer, or a string such as `"500ms"`, `"30s"`, `"15m"`, `"2h"`.
