@@ -674,6 +674,8 @@ struct FetchJson {
     written_private: Vec<String>,
     /// Token-protected outputs not written for want of `[publish] private_dir`.
     skipped_outputs: Vec<String>,
+    /// Items pruned as older than their `keep`.
+    pruned: usize,
     /// A runtime error that stopped the run (the sources reported before it are above).
     error: Option<String>,
 }
@@ -816,7 +818,17 @@ async fn fetch(
             );
         }
     }
+    // Retention, once the outputs are written: it never prunes what they show.
+    let pruned = feedfold::pipeline::prune::prune(&store, config, now).await;
     store.close().await;
+    let report = pruned.context("pruning failed")?;
+    summary.pruned = report.items;
+    if lines && report.items > 0 {
+        eprintln!(
+            "pruned {} items older than their keep ({} stories gone)",
+            report.items, report.stories
+        );
+    }
     Ok(())
 }
 

@@ -26,8 +26,12 @@
 //!         │           transaction (store::FoldTx)
 //!         ▼
 //!  pipeline::publish  per output, side by side: rows ─► output::Selector   output
-//!                     (dedup, regions, keywords, limit) ─► RSS / Atom /
-//!                     JSON Feed ─► files (atomic) or the daemon's memory
+//!         │           (dedup, regions, keywords, limit) ─► RSS / Atom /
+//!         │           JSON Feed ─► files (atomic) or the daemon's memory
+//!         ▼
+//!  pipeline::prune    retention: items older than their `keep` that no     store
+//!                     output shows ─► deleted in bounded batches, with
+//!                     their rows (tombstones keep them from coming back)
 //! ```
 //!
 //! [`run::fetch_all`] runs one fetch cycle over every source and one folding pass;

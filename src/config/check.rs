@@ -22,14 +22,15 @@ use super::raw::{
 };
 use super::suggest;
 use super::{
-    DEFAULT_USER_AGENT, Dedup, FetchConfig, Location, OutputConfig, PublishConfig, ServerConfig,
+    DEFAULT_USER_AGENT, Dedup, FetchConfig, Location, MIN_KEEP, OutputConfig, PublishConfig, ServerConfig,
     SourceConfig, StoreConfig, parse_offset, parse_size, resolve_region, within,
 };
 use crate::output::query::Query;
 use crate::source::request::{self, Proxy, ProxyKey, RequestOptions};
 use crate::transform::fold::FoldConfig;
 
-/// `[store]`: the database URL, SQLite paths resolved against `base_dir`.
+/// `[store]`: the database URL, SQLite paths resolved against `base_dir`, and how long items are
+/// kept.
 pub(super) fn store(c: &mut Collector<'_>, store: &Section<'_, RawStore>, base_dir: &Path) -> StoreConfig {
     let url = match store.raw.url.as_deref() {
         None => sqlite_url(&base_dir.join("feedfold.db")),
@@ -41,7 +42,25 @@ pub(super) fn store(c: &mut Collector<'_>, store: &Section<'_, RawStore>, base_d
             }
         },
     };
-    StoreConfig { url }
+    let keep = keep(c, store.raw.keep.as_ref(), store.span("keep"), "store.keep");
+    StoreConfig { url, keep }
+}
+
+/// A `keep` duration (`[store] keep`, `[[output]] keep`) of at least [`MIN_KEEP`], or None
+/// (with a problem reported at `key` when it is written but not valid).
+fn keep(
+    c: &mut Collector<'_>,
+    raw: Option<&RawDuration>,
+    span: Option<std::ops::Range<usize>>,
+    key: &str,
+) -> Option<Duration> {
+    match raw?.get() {
+        Some(d) if d >= MIN_KEEP => Some(d),
+        _ => {
+            c.push(span, key, "must be a duration of at least 1d, like \"30d\"");
+            None
+        }
+    }
 }
 
 /// `[fetch]`: limits, timeouts and the daemon's pacing; the lease must outlast the timeout.
@@ -544,6 +563,12 @@ pub(super) fn outputs(
             }
             None => None,
         };
+        let keep = keep(
+            c,
+            raw.keep.as_ref(),
+            element.span("keep"),
+            &format!("{path}.keep"),
+        );
         let dedup = match raw.dedup.as_deref().map(Dedup::parse) {
             None => Dedup::Story,
             Some(Ok(dedup)) => dedup,
@@ -576,6 +601,7 @@ pub(super) fn outputs(
             exclude_regions,
             keywords,
             token,
+            keep,
         });
     }
     outputs

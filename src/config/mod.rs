@@ -59,6 +59,9 @@ pub struct StoreConfig {
     /// A database URL for sqlx: `sqlite://…` (relative paths already resolved against the config
     /// file's folder) or `postgres://…`.
     pub url: String,
+    /// How long an item is kept after it was first stored, for outputs that set no `keep` of
+    /// their own (`[store] keep`); None: forever. See [`crate::pipeline::prune`].
+    pub keep: Option<Duration>,
 }
 
 impl StoreConfig {
@@ -257,6 +260,9 @@ pub struct OutputConfig {
     /// When set, the daemon serves this output only to requests that carry the token
     /// (`?token=…` or `Authorization: Bearer …`); to others it does not exist.
     pub token: Option<String>,
+    /// How long the items of its sources are kept for it, instead of `[store] keep` (None:
+    /// `[store] keep` decides). See [`crate::pipeline::prune`].
+    pub keep: Option<Duration>,
 }
 
 /// One problem found in a config file.
@@ -336,6 +342,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     };
     Some(Duration::from_millis(n.checked_mul(unit_ms)?))
 }
+
+/// The shortest `keep` accepted (`[store] keep`, `[[output]] keep`): one day.
+pub const MIN_KEEP: Duration = Duration::from_secs(24 * 3600);
 
 /// Parses a size written as `"10MiB"`, `"512KiB"`, `"1GB"`, `"100kB"` or `"2048"` (bytes).
 pub fn parse_size(text: &str) -> Option<u64> {
@@ -1027,6 +1036,32 @@ mod tests {
                 "{key}: {problems:#?}"
             );
         }
+    }
+
+    #[test]
+    fn keep_is_read_per_store_and_per_output_and_checked() {
+        let cfg = parse(
+            "[store]\nkeep = \"30d\"\n[[source]]\nname = \"a\"\nurl = \"a.xml\"\n\
+             [[output]]\nname = \"long\"\ntitle = \"L\"\nkeep = \"90d\"\n\
+             [[output]]\nname = \"plain\"\ntitle = \"P\"\n",
+        )
+        .expect("valid");
+        assert_eq!(cfg.store.keep, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(cfg.outputs[0].keep, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(cfg.outputs[1].keep, None, "[store] keep applies to it");
+        assert_eq!(
+            parse("").expect("valid").store.keep,
+            None,
+            "default: keep everything"
+        );
+
+        let text = "[store]\nkeep = \"1h\"\n[[output]]\nname = \"o\"\ntitle = \"O\"\nkeep = \"soon\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(keys, [(Some(2), "store.keep"), (Some(6), "output[0].keep")]);
+        assert!(problems[0].message.contains("at least 1d"), "{problems:?}");
     }
 
     #[test]

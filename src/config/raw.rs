@@ -50,7 +50,10 @@ macro_rules! table {
     };
 }
 
-table!(RawStore { url: String });
+table!(RawStore {
+    url: String,
+    keep: RawDuration
+});
 
 table!(RawFetch {
     concurrency: i64,
@@ -122,6 +125,7 @@ table!(RawOutput {
     exclude_regions: Vec<String>,
     keywords: String,
     token: String,
+    keep: RawDuration,
 });
 
 /// A table of strings (`headers`, `cookies`): each key and value with its place in the file.

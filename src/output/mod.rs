@@ -405,6 +405,8 @@ pub struct Selector<'a> {
     groups: std::vec::IntoIter<Group>,
     batch: Vec<Group>,
     entries: Vec<Entry>,
+    /// The ids of every copy of the entries selected so far (see [`Selector::shown`]).
+    shown: Vec<i64>,
 }
 
 impl<'a> Selector<'a> {
@@ -459,6 +461,7 @@ impl<'a> Selector<'a> {
             groups: groups.into_iter(),
             batch: Vec::new(),
             entries: Vec::new(),
+            shown: Vec::new(),
         }
     }
 
@@ -515,11 +518,19 @@ impl<'a> Selector<'a> {
             let Some(shown) = items.remove(&group.members[0].id) else {
                 continue;
             };
+            let copies: Vec<i64> = group.members.iter().map(|m| m.id).collect();
             let entry = entry(group, shown);
             if query.is_none_or(|q| entry_matches(q, &entry)) {
                 self.entries.push(entry);
+                self.shown.extend(copies);
             }
         }
+    }
+
+    /// The ids of every copy (the one shown and the "also reported by" ones) of every entry
+    /// selected so far: what retention keeps of an output ([`crate::pipeline::prune`]).
+    pub fn shown(&self) -> &[i64] {
+        &self.shown
     }
 
     /// The entries selected.
@@ -1094,6 +1105,7 @@ pub(crate) mod tests {
             exclude_regions: Vec::new(),
             keywords: None,
             token: None,
+            keep: None,
         }
     }
 

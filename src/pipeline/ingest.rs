@@ -234,7 +234,7 @@ pub fn prepare(
 ) -> Prepared {
     let items = latest_copies(items);
     let hashes: Vec<i64> = items.iter().map(item_hash).collect();
-    let sorted = Sorted::of(&items, &hashes, &snapshot.stored);
+    let sorted = Sorted::of(&items, &hashes, &snapshot.stored, &snapshot.pruned);
     let mut rows: HashMap<usize, ItemRow> = sorted
         .new
         .iter()

@@ -17,6 +17,9 @@
 //!   (`feedfold explain`);
 //! - [`publish`]: an output's entries selected from the store and rendered, the one render path
 //!   of output files, the daemon's rendered outputs and its ad-hoc views.
+//! - [`prune`]: retention: the items older than their `keep` that no output shows, deleted
+//!   from the store in bounded batches (`fetch` after writing the outputs, the daemon after a
+//!   folding pass, at most hourly).
 //!
 //! [`crate::run`] (the `fetch` job) and [`crate::serve`] (the daemon) only schedule these.
 
@@ -24,4 +27,5 @@ pub mod explain;
 pub mod fetch;
 pub mod fold;
 pub mod ingest;
+pub mod prune;
 pub mod publish;

@@ -67,11 +67,31 @@ pub async fn entries(
     sources: &[&str],
     selection: Selection<'_>,
 ) -> Result<Vec<Entry>, StoreError> {
+    Ok(selected(store, sources, selection).await?.finish())
+}
+
+/// The ids of every copy of every entry [`entries`] selects (the copy shown and those it lists
+/// as "also reported by"): what an output shows, which retention keeps
+/// ([`crate::pipeline::prune`]).
+pub async fn shown(
+    store: &Store,
+    sources: &[&str],
+    selection: Selection<'_>,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(selected(store, sources, selection).await?.shown().to_vec())
+}
+
+/// A [`Selector`] run to its end over the items of `sources`.
+async fn selected<'a>(
+    store: &Store,
+    sources: &[&str],
+    selection: Selection<'a>,
+) -> Result<Selector<'a>, StoreError> {
     let mut reads = store.selecting().await?;
     let items = reads.light(sources).await?;
     let mut selector = Selector::new(items, selection, store.legacy_ids_before());
     while let Some(ids) = selector.wanted() {
         selector.give(reads.full(&ids).await?);
     }
-    Ok(selector.finish())
+    Ok(selector)
 }

@@ -12,6 +12,7 @@
 //!  Signal::Reload ─► Config::load ─► Control::Sync                                  ▼
 //!                     folder task: fold_pending, render the outputs whose sources changed
 //!                     (and every `[server] refresh`: changes other daemons made) │
+//!                     and, at most hourly, prune what is older than its keep
 //!  http (axum) ◄── Shared { config, outputs (rendered, compressed), ad-hoc cache, metrics }
 //! ```
 //!
@@ -42,7 +43,7 @@ use crate::config::{Config, OutputConfig, SourceConfig};
 use crate::output::{FeedMeta, Format, Selection, SelfLink};
 use crate::pipeline::fetch::{Lease, Leases};
 use crate::pipeline::ingest::ReadyMap;
-use crate::pipeline::{fold, publish};
+use crate::pipeline::{fold, prune, publish};
 use crate::run::{self, Outcome};
 use crate::schedule::{self, Control, Done, Limits, Planned, Policy, Remembered, Scheduler, Timer};
 use crate::source::http::Fetcher;
@@ -327,26 +328,29 @@ enum Change {
 
 /// Folds (when fetching) and renders (when serving) after changes, batching changes that arrive
 /// close together; when serving, also renders every `[server] refresh` the outputs whose sources
-/// others changed.
+/// others changed. When fetching, prunes what is older than its keep after a folding pass or a
+/// quiet spell, at most once per [`prune::EVERY`].
 async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change>) {
     const QUIET: Duration = Duration::from_millis(300);
     const MOST: Duration = Duration::from_secs(5);
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
-        let first = if shared.serving {
-            match tokio::time::timeout(shared.config().server.refresh, changes.recv()).await {
-                Ok(Some(change)) => change,
-                Ok(None) => break,
-                Err(_) => {
-                    if let Err(e) = render_outputs(&shared, false).await {
-                        tracing::error!(error = %run::error_chain(&e), "rendering failed");
-                    }
-                    continue;
-                }
-            }
+        let wait = if shared.serving {
+            shared.config().server.refresh
         } else {
-            match changes.recv().await {
-                Some(change) => change,
-                None => break,
+            prune::EVERY
+        };
+        let first = match tokio::time::timeout(wait, changes.recv()).await {
+            Ok(Some(change)) => change,
+            Ok(None) => break,
+            Err(_) => {
+                if shared.serving
+                    && let Err(e) = render_outputs(&shared, false).await
+                {
+                    tracing::error!(error = %run::error_chain(&e), "rendering failed");
+                }
+                prune_when_due(&shared, &mut pruned_at).await;
+                continue;
             }
         };
         let mut all = matches!(first, Change::All);
@@ -361,14 +365,25 @@ async fn folder(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<Change
         if shared.fetching {
             fold::fold_logged(&shared.store, &shared.config(), &shared.features, "new items").await;
         }
-        if !shared.serving {
-            continue;
+        if shared.serving {
+            match render_outputs(&shared, all).await {
+                Ok(n) => tracing::debug!(outputs = n, "rendered"),
+                Err(e) => tracing::error!(error = %run::error_chain(&e), "rendering failed"),
+            }
         }
-        match render_outputs(&shared, all).await {
-            Ok(n) => tracing::debug!(outputs = n, "rendered"),
-            Err(e) => tracing::error!(error = %run::error_chain(&e), "rendering failed"),
-        }
+        prune_when_due(&shared, &mut pruned_at).await;
     }
+}
+
+/// Prunes (see [`prune`]) when this daemon fetches and has not pruned within [`prune::EVERY`]
+/// (`pruned_at`: when it last did). Only fetching daemons prune: a `--no-fetch` one leaves the
+/// store to them.
+async fn prune_when_due(shared: &Shared, pruned_at: &mut Option<tokio::time::Instant>) {
+    if !shared.fetching || pruned_at.is_some_and(|t| t.elapsed() < prune::EVERY) {
+        return;
+    }
+    *pruned_at = Some(tokio::time::Instant::now());
+    prune::prune_logged(&shared.store, &shared.config(), Utc::now()).await;
 }
 
 /// What the store remembers of each source's schedule (nothing, if it cannot be read).

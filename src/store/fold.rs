@@ -227,19 +227,27 @@ impl Store {
     /// Starts a folding pass: takes the write lock, begins the transaction and, on PostgreSQL,
     /// waits for [`FOLD_LOCK`].
     pub async fn begin_fold(&self) -> Result<FoldTx<'_>, StoreError> {
+        let (guard, tx) = self.begin_folding().await.map_err(err())?;
+        Ok(FoldTx { tx, _guard: guard })
+    }
+
+    /// The write lock and a transaction that holds, on PostgreSQL, [`FOLD_LOCK`]: one pass at a
+    /// time across every process sharing the database, since a pass reads the stories the
+    /// previous one committed, so copies of one story folded by two daemons at once still make
+    /// one story. (SQLite writes one transaction at a time anyway.) Pruning takes it too, so it
+    /// never deletes an item a pass is working on.
+    pub(super) async fn begin_folding(
+        &self,
+    ) -> Result<(Option<tokio::sync::MutexGuard<'_, ()>>, Transaction<'static, Any>), sqlx::Error> {
         let guard = self.write_guard().await;
-        let mut tx = self.writes.begin().await.map_err(err())?;
-        // One pass at a time across every process sharing the database: a pass reads the
-        // stories the previous one committed, so copies of one story folded by two daemons at
-        // once still make one story. (SQLite writes one transaction at a time anyway.)
+        let mut tx = self.writes.begin().await?;
         if self.backend == super::Backend::Postgres {
             sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS fold_lock")
                 .bind(FOLD_LOCK)
                 .execute(&mut *tx)
-                .await
-                .map_err(err())?;
+                .await?;
         }
-        Ok(FoldTx { tx, _guard: guard })
+        Ok((guard, tx))
     }
 }
 

@@ -12,6 +12,11 @@
 //! which indexes its band keys and gives it its story. A changed item is updated in place and
 //! keeps its story (and, if it has one, its band keys are replaced).
 //!
+//! An item retention pruned ([`crate::pipeline::prune`]) left a tombstone: while the feed still
+//! carries it, it is neither new nor changed (it counts as unchanged) and is not stored again.
+//! Each write drops the tombstones of the source's items its feed no longer carries, so a
+//! source has no more tombstones than its feed has items.
+//!
 //! Under the write lock the store reads again what the rows depend on: the stored hashes of the
 //! fetch's keys and, after counting the new items' lines, the source's furniture. Where either
 //! differs from the snapshot (another writer stored some of the source's items meanwhile), the
@@ -93,6 +98,8 @@ where
 pub struct Snapshot {
     /// Content hash of each stored key, and whether the item still waits for the folding pass.
     pub stored: HashMap<String, (i64, bool)>,
+    /// The keys among them that retention pruned (their tombstones): not stored again.
+    pub pruned: HashSet<String>,
     /// The source's furniture: `(line hash, items)` of the lines stored in at least the number
     /// of items asked for.
     pub furniture: Vec<(i64, i64)>,
@@ -106,18 +113,25 @@ pub struct Sorted {
     pub new: Vec<usize>,
     /// Items whose key is stored with another content hash.
     pub changed: Vec<usize>,
-    /// How many items are stored with the same content hash.
+    /// How many items are stored with the same content hash, or were pruned (not stored again).
     pub unchanged: usize,
 }
 
 impl Sorted {
-    /// `items` (with their content hashes `hashes`) sorted against `stored`.
-    pub fn of(items: &[Item], hashes: &[i64], stored: &HashMap<String, (i64, bool)>) -> Sorted {
+    /// `items` (with their content hashes `hashes`) sorted against `stored`, with the keys in
+    /// `pruned` (retention's tombstones) left out as unchanged.
+    pub fn of(
+        items: &[Item],
+        hashes: &[i64],
+        stored: &HashMap<String, (i64, bool)>,
+        pruned: &HashSet<String>,
+    ) -> Sorted {
         let mut sorted = Sorted::default();
         for (i, (item, hash)) in items.iter().zip(hashes).enumerate() {
             match stored.get(item.key.as_str()).map(|(h, _)| *h) {
                 Some(h) if h == *hash => sorted.unchanged += 1,
                 Some(_) => sorted.changed.push(i),
+                None if pruned.contains(item.key.as_str()) => sorted.unchanged += 1,
                 None => sorted.new.push(i),
             }
         }
@@ -289,6 +303,39 @@ async fn stored_hashes(
     Ok(stored)
 }
 
+/// Which of `keys` of `source` retention pruned: those with a tombstone.
+async fn stored_tombstones(
+    conn: &mut AnyConnection,
+    source: &str,
+    keys: &[&str],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let by_id: HashMap<i64, &str> = keys.iter().map(|k| (super::item_id(source, k), *k)).collect();
+    let ids: Vec<i64> = by_id.keys().copied().collect();
+    let mut pruned = HashSet::new();
+    for row in rows_in(conn, "SELECT id FROM item_tombstones WHERE id IN", &ids, "").await? {
+        if let Some(key) = by_id.get(&row.try_get::<i64, _>("id")?) {
+            pruned.insert(key.to_string());
+        }
+    }
+    Ok(pruned)
+}
+
+/// Drops the tombstones of `source`'s pruned items that are not among `keys` (the feed no
+/// longer carries them), so a source never has more tombstones than its feed has items.
+async fn forget_tombstones(conn: &mut AnyConnection, source: &str, keys: &[&str]) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM item_tombstones WHERE source = $1")
+        .bind(source)
+        .fetch_all(&mut *conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let carried: HashSet<i64> = keys.iter().map(|k| super::item_id(source, k)).collect();
+    let gone: Vec<i64> = ids.into_iter().filter(|id| !carried.contains(id)).collect();
+    rows_in(conn, "DELETE FROM item_tombstones WHERE id IN", &gone, "").await?;
+    Ok(())
+}
+
 /// `(line hash, items)` of the lines stored for `source` in at least `min` items.
 async fn stored_furniture(
     conn: &mut AnyConnection,
@@ -362,9 +409,15 @@ impl Store {
     ) -> Result<Snapshot, StoreError> {
         let read = async {
             let mut conn = self.pool.acquire().await?;
-            let stored = stored_hashes(&mut conn, source, &distinct_keys(items)).await?;
+            let keys = distinct_keys(items);
+            let stored = stored_hashes(&mut conn, source, &keys).await?;
+            let pruned = stored_tombstones(&mut conn, source, &keys).await?;
             let furniture = stored_furniture(&mut conn, source, furniture_min).await?;
-            Ok::<_, sqlx::Error>(Snapshot { stored, furniture })
+            Ok::<_, sqlx::Error>(Snapshot {
+                stored,
+                pruned,
+                furniture,
+            })
         };
         read.await.map_err(query_error("storing items"))
     }
@@ -410,10 +463,12 @@ pub(super) async fn write_one(
     let (seen, source) = (*seen, source.as_str());
     let keys = distinct_keys(items);
     let stored_now = stored_hashes(tx, source, &keys).await?;
-    let sorted = if stored_now == snapshot.stored {
+    let pruned_now = stored_tombstones(tx, source, &keys).await?;
+    forget_tombstones(tx, source, &keys).await?;
+    let sorted = if stored_now == snapshot.stored && pruned_now == snapshot.pruned {
         sorted.clone()
     } else {
-        let again = Sorted::of(items, hashes, &stored_now);
+        let again = Sorted::of(items, hashes, &stored_now, &pruned_now);
         for &i in again.new.iter().chain(&again.changed) {
             rows.entry(i).or_insert_with(|| rework.row(&items[i], hashes[i]));
         }

@@ -35,6 +35,7 @@ mod fold;
 mod ingest;
 mod lease;
 mod migrate;
+mod prune;
 mod queue;
 mod select;
 mod status;
@@ -44,6 +45,7 @@ pub use fold::{CopyRow, FOLD_LOCK, FoldTx, MemberRow, Pair, PairKind, TextRow, W
 pub use ingest::{Batch, Compared, ItemRow, Rework, Snapshot, Sorted, Written};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use migrate::MIGRATE_LOCK;
+pub use prune::{Expired, Pruned};
 pub use select::Selecting;
 pub use status::{SourceStatus, Totals};
 
@@ -364,16 +366,54 @@ async fn prepare(conn: &mut AnyConnection, backend: Backend) -> Result<(), Store
             .await
             .map_err(query_error("setting up the SQLite connection"))?;
     }
-    if migrate::current(conn, migrate::MIGRATIONS).await {
-        return Ok(());
+    if !migrate::current(conn, migrate::MIGRATIONS).await {
+        let mut tx = migrate::begin(conn, backend).await?;
+        let applied = migrate::apply(&mut tx, backend, migrate::MIGRATIONS).await?;
+        tx.commit().await.map_err(StoreError::Migrations)?;
+        if applied > 0 {
+            tracing::info!(migrations = applied, "store migrated");
+        }
     }
-    let mut tx = migrate::begin(conn, backend).await?;
-    let applied = migrate::apply(&mut tx, backend, migrate::MIGRATIONS).await?;
-    tx.commit().await.map_err(StoreError::Migrations)?;
-    if applied > 0 {
-        tracing::info!(migrations = applied, "store migrated");
+    if backend == Backend::Sqlite {
+        incremental_vacuum(conn).await;
     }
     Ok(())
+}
+
+/// Converts a SQLite store created before retention to `auto_vacuum = INCREMENTAL`, once, so
+/// the pages pruning frees can go back to the file system ([`Store::reclaim`]); a store created
+/// since has it from its first table on ([`SQLITE_PRAGMAS`]). The mode of an existing file
+/// changes only through a `VACUUM`, which rewrites the file and cannot run inside a
+/// transaction, so it cannot share the migrating one: it takes SQLite's write lock itself, the
+/// lock the migrations take, for as long as it runs (other processes wait for it up to the busy
+/// timeout, as for the migrations). Its temporary copy is kept on disk, not in memory. Two
+/// processes opening one old store at the same moment may both run it; the second finds the
+/// file converted and only rewrites it. A failure (another process kept the lock too long) is
+/// logged and the next open tries again: meanwhile the store works as before, only its file
+/// does not shrink.
+async fn incremental_vacuum(conn: &mut AnyConnection) {
+    /// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
+    const INCREMENTAL: i64 = 2;
+    let mode = sqlx::query_scalar::<_, i64>("PRAGMA auto_vacuum")
+        .fetch_one(&mut *conn)
+        .await;
+    if matches!(mode, Ok(INCREMENTAL)) {
+        return;
+    }
+    let started = Instant::now();
+    let converted = sqlx::raw_sql("PRAGMA temp_store = FILE; PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+        .execute(&mut *conn)
+        .await;
+    match converted {
+        Ok(_) => tracing::info!(
+            elapsed = ?started.elapsed(),
+            "store converted to incremental vacuum (once), so pruned items give their space back"
+        ),
+        Err(e) => tracing::warn!(
+            error = %crate::run::error_chain(&e),
+            "cannot convert the store to incremental vacuum; the next start tries again"
+        ),
+    }
 }
 
 /// Applies [`SQLITE_PRAGMAS`] to `conn`. Switching a new store to WAL takes a lock SQLite's
@@ -471,6 +511,12 @@ impl Store {
             queue: sqlite.then(|| Arc::new(std::sync::Mutex::new(Vec::new()))),
             legacy_ids_before: legacy_ids_before.unwrap_or(0),
         })
+    }
+
+    /// The read pool, for tests that look at rows no store function reads.
+    #[cfg(test)]
+    pub(crate) fn pool_for_tests(&self) -> AnyPool {
+        self.pool.clone()
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -798,12 +844,17 @@ mod tests {
 
     /// Eight stores opened at once on one store from an earlier version (migrated to 4 by
     /// sqlx's migrator, with band keys to rebuild) all open; the store is upgraded once: every
-    /// migration recorded once, the item's body moved once; the first folding pass then
-    /// rebuilds its keys.
+    /// migration recorded once, the item's body moved once, the file converted to incremental
+    /// vacuum; the first folding pass then rebuilds its keys.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn opens_at_once_upgrade_an_old_store_once() {
         let dir = tempfile::tempdir().expect("dir");
         let (url, pool) = version_4_store(dir.path()).await;
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&pool)
+            .await
+            .expect("auto_vacuum");
+        assert_eq!(mode, 0, "an earlier version's store has no auto vacuum");
         sqlx::query(
             "INSERT INTO items (id, source, item_key, guid, title, summary_html, content_html, authors, categories, \
              enclosures, published, first_seen, last_seen, content_hash, exact_id, story_id, regions, cmp_title, \
@@ -834,8 +885,13 @@ mod tests {
             .fetch_all(&store.pool)
             .await
             .expect("versions");
-        let latest = migrate::MIGRATIONS.len() as i64;
-        assert_eq!(versions, (1..=latest).collect::<Vec<i64>>());
+        let all: Vec<i64> = migrate::MIGRATIONS.iter().map(|m| m.0).collect();
+        assert_eq!(versions, all);
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&store.pool)
+            .await
+            .expect("auto_vacuum");
+        assert_eq!(mode, 2, "the old store was converted to incremental vacuum");
         let bodies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM item_bodies")
             .fetch_one(&store.pool)
             .await
@@ -1002,6 +1058,7 @@ mod tests {
             exclude_regions: Vec::new(),
             keywords: None,
             token: None,
+            keep: None,
         };
         for name in ["all", "local"] {
             let out = output(name);
@@ -1195,6 +1252,7 @@ mod tests {
             exclude_regions: Vec::new(),
             keywords: None,
             token: None,
+            keep: None,
         };
         let entries = crate::pipeline::publish::entries(&store, &["a"], Selection::of(&out))
             .await

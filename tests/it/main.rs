@@ -15,6 +15,9 @@
 //! - `secrets`: credentials masked on every surface, and sent only to a source's own origin;
 //! - `store`: opening a store: many processes creating one at once (SQLite, PostgreSQL), and
 //!   a database that cannot be reached failing fast with its cause;
+//! - `retention`: `keep`: old items pruned with their rows on a simulated clock, what outputs
+//!   show kept, pruned items not stored again, the SQLite file shrinking; by `fetch` and the
+//!   daemon (SQLite, PostgreSQL);
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
 //! - `templated`: templated look-alikes kept apart, their copies folded, in any arrival order
@@ -35,6 +38,7 @@ mod hostile;
 mod opml;
 mod output;
 mod requests;
+mod retention;
 mod scale;
 mod secrets;
 mod select;
