@@ -9,6 +9,8 @@
 //!
 //! `fetch` writes the bytes to files ([`crate::run::publish`]), the daemon keeps them in memory
 //! for its feeds and renders its ad-hoc views (`?region=`, `?q=`) through the same function.
+//! The daemon selects its outputs' entries with [`entries`] and renders them with
+//! [`render_entries`], so its index page lists the stories the feeds carry.
 
 use std::sync::Arc;
 
@@ -39,11 +41,23 @@ pub async fn render(
     now: DateTime<Utc>,
 ) -> Result<Vec<Vec<u8>>, RenderError> {
     let entries = Arc::new(entries(store, sources, selection).await?);
+    render_entries(name, &entries, jobs, now).await
+}
+
+/// Entries [`entries`] selected, rendered once per `(meta, format)` of `jobs` (at `now`); the
+/// bytes in the order of `jobs`. For a caller that shows the entries too (the daemon's index
+/// page lists each output's latest stories from the same selection).
+pub async fn render_entries(
+    name: &str,
+    entries: &Arc<Vec<Entry>>,
+    jobs: Vec<(FeedMeta, Format)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Vec<u8>>, RenderError> {
     // Each format on a blocking thread of its own: the formats of an output render side by side.
     let tasks: Vec<_> = jobs
         .into_iter()
         .map(|(meta, format)| {
-            let entries = Arc::clone(&entries);
+            let entries = Arc::clone(entries);
             tokio::task::spawn_blocking(move || output::render(format, &meta, &entries, now))
         })
         .collect();

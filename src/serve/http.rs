@@ -7,7 +7,7 @@
 //!   a bounded cache). An output with a `token` needs `?token=…` or `Authorization: Bearer …`;
 //!   without it the output does not exist (404). Its self link is the address the reader used:
 //!   with `?token=…` when the token came in the query, plain when it came in the header.
-//! - `/` the index page, `/opml` the sources public outputs draw from, `/healthz`, `/readyz`,
+//! - `/` the index page (with its `Content-Security-Policy`), `/opml` the sources public outputs draw from, `/healthz`, `/readyz`,
 //!   `/metrics`.
 
 use std::collections::HashMap;
@@ -120,7 +120,16 @@ async fn opml(State(shared): State<Arc<Shared>>) -> Response {
 async fn index_page(State(shared): State<Arc<Shared>>) -> Response {
     let cfg = shared.config();
     let statuses = shared.store().source_statuses().await.unwrap_or_default();
-    Html(index::page(&cfg, &statuses, &shared.schedules())).into_response()
+    let page = index::page(&cfg, &shared.digests(), &statuses, &shared.schedules());
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, index::CSP.as_str()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(page),
+    )
+        .into_response()
 }
 
 /// Whether two secrets are equal, taking the same time wherever they differ.

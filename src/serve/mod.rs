@@ -109,6 +109,8 @@ pub struct Schedule {
 pub struct Rendered {
     plain: [Variant; 3],
     with_token: Option<[Variant; 3]>,
+    /// What the index page shows of the entries these were rendered from.
+    digest: Arc<index::Digest>,
 }
 
 impl Rendered {
@@ -188,6 +190,14 @@ impl Shared {
         outputs.get(name)?.get(format, link).cloned()
     }
 
+    /// Per rendered output, what the index page shows of it.
+    pub fn digests(&self) -> HashMap<String, Arc<index::Digest>> {
+        read(&self.outputs)
+            .iter()
+            .map(|(name, r)| (name.clone(), r.digest.clone()))
+            .collect()
+    }
+
     /// Every source's schedule.
     pub fn schedules(&self) -> HashMap<String, Schedule> {
         lock(&self.schedules).clone()
@@ -257,7 +267,7 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
         let Some(done) = running.next().await else {
             break;
         };
-        let (out, from, bytes) = done?;
+        let (out, from, bytes, digest) = done?;
         let mut variants = bytes
             .into_iter()
             .zip(Format::ALL.into_iter().cycle())
@@ -267,6 +277,7 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
         let rendered = Rendered {
             plain: set().expect("three formats rendered with the plain link"),
             with_token: set(),
+            digest: Arc::new(digest),
         };
         write(&shared.outputs).insert(out.name.clone(), Arc::new(rendered));
         lock(&shared.rendered_from).insert(out.name.clone(), from);
@@ -291,7 +302,8 @@ async fn render_outputs(shared: &Arc<Shared>, all: bool) -> Result<usize, run::R
 }
 
 /// One output's bytes for [`render_outputs`]: every format with the plain self link, then, for a
-/// private output, with the token; with the change counters it was rendered from.
+/// private output, with the token; with the change counters it was rendered from and the index
+/// page's digest of the same entries.
 async fn render_output<'c>(
     shared: &Shared,
     cfg: &Config,
@@ -299,7 +311,7 @@ async fn render_output<'c>(
     sources: Vec<&str>,
     from: Vec<i64>,
     now: DateTime<Utc>,
-) -> Result<(&'c OutputConfig, Vec<i64>, Vec<Vec<u8>>), run::RunError> {
+) -> Result<(&'c OutputConfig, Vec<i64>, Vec<Vec<u8>>, index::Digest), run::RunError> {
     let links: &[SelfLink] = if out.token.is_some() {
         &[SelfLink::Plain, SelfLink::WithToken]
     } else {
@@ -312,9 +324,9 @@ async fn render_output<'c>(
             Format::ALL.map(|format| (meta.clone(), format))
         })
         .collect();
-    let selection = Selection::of(out);
-    let bytes = publish::render(&shared.store, &out.name, &sources, selection, jobs, now).await?;
-    Ok((out, from, bytes))
+    let entries = Arc::new(publish::entries(&shared.store, &sources, Selection::of(out)).await?);
+    let bytes = publish::render_entries(&out.name, &entries, jobs, now).await?;
+    Ok((out, from, bytes, index::Digest::of(&entries)))
 }
 
 /// A change the folder acts on.

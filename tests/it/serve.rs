@@ -554,6 +554,199 @@ async fn index_opml_health_and_metrics() {
     d.stop().await;
 }
 
+/// The index page for subscribers: every public output with its story count, its latest
+/// stories and their sources (from the same selection as its feeds), the three addresses to
+/// copy and filter examples; failing sources summarised and first; a hostile title escaped;
+/// a policy that lets only the page's own script and style run, by hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_page_shows_each_output_with_its_latest_stories_for_subscribers() {
+    let origin = Origin::start().await;
+    let rss = |items: &[(&str, &str, &str)]| -> Vec<u8> {
+        let items: String = items
+            .iter()
+            .map(|(n, title, body)| {
+                format!(
+                    "<item><title>{title}</title><link>http://news.example/{n}</link>\
+                     <guid>http://news.example/{n}</guid><pubDate>0{n} Jan 2024 08:00:00 +0800</pubDate>\
+                     <description>{body}</description></item>"
+                )
+            })
+            .collect();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>T</title>\
+             <link>http://news.example/</link>{items}</channel></rss>"
+        )
+        .into_bytes()
+    };
+    let metro = (
+        "1",
+        "西安市地铁三号线延长运营时间",
+        "西安市地铁运营公司宣布，三号线自下周起每晚延长运营一小时，方便市民出行。",
+    );
+    // Escaped once in the XML: the title is the text `<script>…` (no end tag, so not HTML).
+    let hostile = ("2", "&lt;script&gt;alert(&quot;pwned&quot;) &amp; more", "正文。");
+    let fair = (
+        "3",
+        "广州市举办迎春花市",
+        "广州市各区迎春花市将于春节前开幕，市民可乘地铁前往。",
+    );
+    origin.set_mutable("wire.xml", &rss(&[metro, hostile]));
+    origin.set_mutable("paper.xml", &rss(&[metro, fair]));
+    let d = Daemon::launch(&format!(
+        "[store]\nurl = \"sqlite://daemon.db\"\n\n[fetch]\nstartup_spread = 0\ninterval = \"10m\"\n\n\
+         [[source]]\nname = \"wire\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"paper\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"broken\"\nurl = \"{}\"\n\n\
+         [[source]]\nname = \"gone\"\nurl = \"{}\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All news\"\n\n\
+         [[output]]\nname = \"paper-only\"\ntitle = \"The paper\"\nsources = [\"paper\"]\n\n\
+         [[output]]\nname = \"private\"\ntitle = \"Private\"\ntoken = \"{TOKEN}\"\n",
+        origin.url("/mutable/wire.xml"),
+        origin.url("/mutable/paper.xml"),
+        origin.url("/status/500"),
+        origin.url("/status/410"),
+    ))
+    .await;
+    d.wait_for("the fetches, the fold and the rendering", |d| async move {
+        let metrics = d.text("/metrics").await;
+        let page = d.text("/").await;
+        // Outputs are rendered side by side, each shown as soon as it is done.
+        metrics.contains("feedfold_fetches_total{result=\"failed\"} 2")
+            && page.contains("Also reported by")
+            && page.contains("<p class=\"count\">2 stories</p>")
+    })
+    .await;
+
+    let r = d.get("/", &[]).await;
+    let csp = header(r.headers(), header::CONTENT_SECURITY_POLICY).to_string();
+    assert_eq!(header(r.headers(), header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    let page = r.text().await.expect("page");
+    let section = |name: &str| -> &str {
+        let start = page
+            .find(&format!("<section class=\"output\" id=\"output-{name}\">"))
+            .unwrap_or_else(|| panic!("output {name} in\n{page}"));
+        let len = page[start..].find("</section>").expect("section end");
+        &page[start..start + len]
+    };
+
+    // Each public output, its story count and latest stories with their sources.
+    let all = section("all");
+    assert!(all.contains("<p class=\"count\">3 stories</p>"), "{all}");
+    let metro_line = all
+        .lines()
+        .find(|l| l.contains("西安市地铁三号线延长运营时间"))
+        .expect("the shared story");
+    assert!(metro_line.contains("· 2 sources"), "{metro_line}");
+    assert!(
+        metro_line.contains("Also reported by: <a href=\"http://news.example/1\"")
+            && (metro_line.contains(">wire</a>") || metro_line.contains(">paper</a>")),
+        "{metro_line}"
+    );
+    assert!(all.contains("广州市举办迎春花市"), "{all}");
+    let paper = section("paper-only");
+    assert!(paper.contains("<p class=\"count\">2 stories</p>"), "{paper}");
+    assert!(paper.contains("西安市地铁三号线延长运营时间") && paper.contains("广州市举办迎春花市"));
+    assert!(
+        !paper.contains("Also reported by") && !paper.contains("pwned"),
+        "only the paper's own copies: {paper}"
+    );
+    assert!(!page.contains("output-private") && !page.contains("/feeds/private."));
+    // Stories newest first, as the feeds list them.
+    let json: serde_json::Value = serde_json::from_str(&d.text("/feeds/all.json").await).expect("json");
+    let titles: Vec<&str> = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["title"].as_str().expect("title"))
+        .collect();
+    let order: Vec<usize> = ["广州市举办迎春花市", "pwned", "西安市地铁三号线延长运营时间"]
+        .iter()
+        .map(|t| all.find(t).expect("listed"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert_eq!(titles.len(), 3);
+    assert!(
+        titles[0].contains("花市") && titles[2].contains("地铁"),
+        "{titles:?}"
+    );
+
+    // The three addresses to copy, each with its button, and filter examples that work.
+    for ext in ["rss", "atom", "json"] {
+        assert!(
+            all.contains(&format!("value=\"http://localhost:8080/feeds/all.{ext}\"")),
+            "{all}"
+        );
+    }
+    assert_eq!(
+        all.matches("<button type=\"button\" class=\"copy\" hidden>Copy</button>")
+            .count(),
+        3
+    );
+    let filters: Vec<&str> = all
+        .match_indices("href=\"/feeds/all.rss?")
+        .map(|(i, _)| {
+            let from = i + "href=\"".len();
+            &all[from..from + all[from..].find('"').expect("end")]
+        })
+        .collect();
+    assert!(filters.iter().any(|f| f.contains("?region=")), "{filters:?}");
+    assert!(filters.iter().any(|f| f.contains("?q=")), "{filters:?}");
+    for f in filters {
+        assert_eq!(
+            d.get(&f.replace("&amp;", "&"), &[]).await.status(),
+            StatusCode::OK,
+            "{f}"
+        );
+    }
+
+    // Failing sources summarised, and first in the table.
+    assert!(page.contains("2 of 4 sources failing"), "{page}");
+    let row = |name: &str| page.find(&format!("<tr id=\"source-{name}\">")).expect(name);
+    assert!(row("broken") < row("wire") && row("gone") < row("wire") && row("broken") < row("paper"));
+    assert!(
+        page.contains("<time datetime=\"2024-01-03T00:00:00Z\">2024-01-03 00:00 UTC</time>"),
+        "{page}"
+    );
+
+    // The hostile title is text; the one script is the page's own, allowed by its hash.
+    assert!(
+        page.contains("&lt;script&gt;alert(&quot;pwned&quot;) &amp; more"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert"));
+    assert_eq!(page.matches("<script").count(), 1, "{page}");
+    let script = page
+        .split_once("<script>")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(script, _)| script)
+        .expect("the script");
+    let style = page
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map(|(style, _)| style)
+        .expect("the style");
+    let hash = |text: &str| {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+    };
+    assert!(csp.starts_with("default-src 'none'; "), "{csp}");
+    assert!(
+        csp.contains(&format!("script-src 'sha256-{}';", hash(script))),
+        "{csp}"
+    );
+    assert!(
+        csp.contains(&format!("style-src 'sha256-{}';", hash(style))),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert!(
+        !page.contains(" src=") && !page.contains("stylesheet"),
+        "no external resources"
+    );
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_adds_and_removes_sources_and_refuses_a_bad_config() {
     let origin = Origin::start().await;

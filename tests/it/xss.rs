@@ -12,10 +12,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use feedfold::model::{Enclosure, Regions};
-use feedfold::output::{Entry, FeedMeta, Format};
+use feedfold::output::{Entry, FeedMeta, Format, Selection};
+use feedfold::serve::index::Digest;
 use serde_json::json;
 use url::Url;
 
@@ -778,14 +780,31 @@ async fn no_vector_survives_into_any_output() {
             .any(|s| s.title.as_deref() == Some("<script>alert(1)</script>")),
         "feed titles are stored as plain text"
     );
-    let page = feedfold::serve::index::page(&env.config, &statuses, &HashMap::new());
+    // The index page lists each output's latest stories, selected as its feeds are.
+    let mut digests = HashMap::new();
+    for out in &env.config.outputs {
+        let sources = env.config.output_sources(out);
+        let entries = feedfold::pipeline::publish::entries(&env.store, &sources, Selection::of(out))
+            .await
+            .expect("entries");
+        digests.insert(out.name.clone(), Arc::new(Digest::of(&entries)));
+    }
+    let page = feedfold::serve::index::page(&env.config, &digests, &statuses, &HashMap::new());
+    assert!(
+        page.matches("<ol class=\"stories\">").count() == env.config.outputs.len(),
+        "every output lists stories"
+    );
     let body = page
         .split_once("<body>")
         .and_then(|(_, rest)| rest.split_once("</body>"))
         .map(|(body, _)| body)
         .expect("a body");
+    // The page's own controls and script are not from the feeds: what the feeds gave is checked.
+    let script = format!("<script>{}</script>", feedfold::serve::index::SCRIPT);
+    let body = body.replace(&script, "");
+    let body = strip_between(&body, "<ul class=\"subscribe\">", "</ul>");
     let base = Url::parse("https://feeds.example/").expect("url");
-    found.extend(html_findings("index page", body, Some(&base)));
+    found.extend(html_findings("index page", &body, Some(&base)));
 
     let shown = found.len().min(40);
     assert!(
@@ -794,4 +813,16 @@ async fn no_vector_survives_into_any_output() {
         found.len(),
         found[..shown].join("\n")
     );
+}
+
+/// `text` without every run from `start` to the next `end` (both included).
+fn strip_between(text: &str, start: &str, end: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(start) {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].find(end).map_or("", |j| &rest[i + j + end.len()..]);
+    }
+    out.push_str(rest);
+    out
 }

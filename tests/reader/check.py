@@ -2,7 +2,8 @@
 """Real clients against a running `feedfold serve`: newsboat reads the RSS and Atom formats of a
 served output, then several outputs that share stories subscribed together in one cache (every
 story must stay in each: entry ids are unique per output), and headless Chromium loads the
-index page, whose subscribe links are then checked. newsboat cannot read JSON Feed at all (newsboat issue #426, open), so every format is
+index page, whose script, copy buttons, localised times, failing-first source list and subscribe
+links are then checked. newsboat cannot read JSON Feed at all (newsboat issue #426, open), so every format is
 also read by @extractus/feed-extractor (Node), which reads JSON Feed too, and must give the same
 entries.
 
@@ -23,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 
+# A source of the demo config that cannot be read.
+FAILING = "missing-desk"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -44,6 +47,8 @@ def start_daemon(binary, work):
     demo = demo.replace('url = "sqlite://demo.db"', f'url = "sqlite://{work}/reader.db"')
     demo = re.sub(r'url = "demo/', f'url = "{ROOT}/config/demo/', demo)
     demo = demo.replace("[publish]", "[fetch]\nstartup_spread = 0\n\n[publish]", 1)
+    # One source that fails, for the index page's failing-first list.
+    demo += f'\n[[source]]\nname = "{FAILING}"\nurl = "{work}/no-such-feed.xml"\n'
     config = os.path.join(work, "reader.toml")
     with open(config, "w", encoding="utf-8") as f:
         f.write(demo)
@@ -145,20 +150,67 @@ def check_feed_extractor(base, node_dir):
     return readable
 
 
-class Links(html.parser.HTMLParser):
+class Page(html.parser.HTMLParser):
+    """What the checks need of the index page's DOM: subscribe links, alternates, copy buttons,
+    times, scripts and the order of the source rows."""
+
     def __init__(self):
         super().__init__()
         self.alternate, self.anchors = [], []
+        self.buttons, self.hidden_buttons, self.scripts = 0, 0, 0
+        self.times, self.rows = [], []
+        self._time = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        classes = (a.get("class") or "").split()
         if tag == "link" and a.get("rel") == "alternate":
             self.alternate.append((a.get("href"), a.get("type")))
-        if tag == "a" and "sub" in (a.get("class") or "").split():
+        if tag == "a" and "sub" in classes:
             self.anchors.append((a.get("href"), a.get("type")))
+        if tag == "button" and "copy" in classes:
+            if "hidden" in a:
+                self.hidden_buttons += 1
+            else:
+                self.buttons += 1
+        if tag == "script":
+            self.scripts += 1
+        if tag == "time":
+            self._time = [a.get("datetime"), a.get("title"), ""]
+        if tag == "tr" and (a.get("id") or "").startswith("source-"):
+            self.rows.append(a["id"][len("source-"):])
+
+    def handle_data(self, data):
+        if self._time is not None:
+            self._time[2] += data
+
+    def handle_endtag(self, tag):
+        if tag == "time" and self._time is not None:
+            self.times.append(tuple(self._time))
+            self._time = None
 
 
-def check_chromium(base, work, out_dir):
+# Chromium runs in this zone and language, so a time the page localised differs from its UTC
+# text in a way the check can predict.
+BROWSER_TZ, BROWSER_OFFSET, BROWSER_LANG = "Asia/Shanghai", 8, "zh-CN"
+
+
+def chromium_run(chromium, profile, work, args):
+    """Runs headless Chromium with its log on stderr; returns (stdout, console lines)."""
+    run = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--accept-lang={BROWSER_LANG}",
+                          "--enable-logging=stderr", "--v=0", *args],
+                         capture_output=True, text=True, timeout=120, cwd=work,
+                         env={**os.environ, "TZ": BROWSER_TZ})
+    # Every console message (console.*, an uncaught exception, a CSP violation) is logged as
+    # `INFO:CONSOLE:LINE] "message", source: URL (LINE)`.
+    return run.stdout, [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def check_chromium(base, work, out_dir, failing_source):
+    """Headless Chromium loads the index page: it renders (a screenshot, for a person to look
+    at), its script runs under the page's Content-Security-Policy without a console message,
+    shows a copy button per format of every output and rewrites every time in the browser's
+    zone; failing sources come first; every subscribe link answers with its type."""
     chromium = next((c for c in ("chromium", "chromium-browser") if subprocess.run(
         ["sh", "-c", f"command -v {c}"], capture_output=True).returncode == 0), None)
     if not chromium:
@@ -167,27 +219,44 @@ def check_chromium(base, work, out_dir):
     shot = os.path.join(out_dir, "index.png")
     if os.path.exists(shot):
         os.remove(shot)
-    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1000",
-                    f"--screenshot={shot}", base + "/"], capture_output=True, timeout=120, cwd=work)
+    _, console = chromium_run(chromium, profile, work, ["--window-size=1280,3300", f"--screenshot={shot}", base + "/"])
     if not os.path.exists(shot) or os.path.getsize(shot) < 1000:
         fail("no screenshot of the index page")
-    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", base + "/"],
-                         capture_output=True, text=True, timeout=120, cwd=work).stdout
+    dom, more = chromium_run(chromium, profile, work, ["--dump-dom", base + "/"])
+    console += more
     with open(os.path.join(out_dir, "index.html"), "w", encoding="utf-8") as f:
         f.write(dom)
-    links = Links()
-    links.feed(dom)
-    if not links.anchors or not links.alternate:
-        fail(f"the rendered page has no subscribe links ({len(links.anchors)}) or alternates ({len(links.alternate)})")
-    if "<script" in dom:
-        fail("the index page uses JavaScript")
-    for href, mime in sorted(set(links.anchors + links.alternate)):
+    if console:
+        fail("the index page wrote to the browser console:\n" + "\n".join(console))
+    page = Page()
+    page.feed(dom)
+    if not page.anchors or not page.alternate:
+        fail(f"the rendered page has no subscribe links ({len(page.anchors)}) or alternates ({len(page.alternate)})")
+    outputs = len(page.anchors) // 3
+    if page.buttons != 3 * outputs or page.hidden_buttons:
+        fail(f"{page.buttons} copy buttons shown and {page.hidden_buttons} hidden, want one per format of "
+             f"{outputs} outputs: the page's script did not run")
+    if page.scripts != 1:
+        fail(f"{page.scripts} scripts in the page, want its own only")
+    if not page.times:
+        fail("no times on the index page")
+    for datetime, utc_text, text in page.times:
+        # The script keeps the UTC text as the title and writes the time in the browser's zone.
+        t = time.strptime(datetime, "%Y-%m-%dT%H:%M:%SZ")
+        hour, minute = (t.tm_hour + BROWSER_OFFSET) % 24, t.tm_min
+        if "UTC" in text or utc_text is None or "UTC" not in utc_text or \
+                not re.search(rf"(?<!\d)0?{hour}:{minute:02d}(?!\d)", text):
+            fail(f"time {datetime} not localised to {BROWSER_TZ}: {text!r} (title {utc_text!r})")
+    if page.rows[:1] != [failing_source]:
+        fail(f"the failing source {failing_source} is not listed first: {page.rows}")
+    for href, mime in sorted(set(page.anchors + page.alternate)):
         status, headers, body = get(base + href)
         ctype = headers.get("Content-Type", "").split(";")[0]
         if status != 200 or ctype != mime or not body:
             fail(f"subscribe link {href}: HTTP {status}, {ctype} (want {mime})")
-    print(f"  chromium: index page rendered ({os.path.getsize(shot)} byte screenshot), "
-          f"{len(links.anchors)} subscribe links and {len(links.alternate)} alternates all answer with their type")
+    print(f"  chromium: index page rendered ({os.path.getsize(shot)} byte screenshot), no console message, "
+          f"{page.buttons} copy buttons, {len(page.times)} times in {BROWSER_TZ}, failing source first, "
+          f"{len(page.anchors)} subscribe links and {len(page.alternate)} alternates all answer with their type")
 
 
 def main():
@@ -201,7 +270,7 @@ def main():
         try:
             titles, checks = check_newsboat(base, work)
             readable = check_feed_extractor(base, node_dir)
-            check_chromium(base, work, out_dir)
+            check_chromium(base, work, out_dir, FAILING)
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=30)
