@@ -303,37 +303,33 @@ async fn stored_hashes(
     Ok(stored)
 }
 
-/// Which of `keys` of `source` retention pruned: those with a tombstone.
+/// The tombstones of `source` (see the module documentation), read in one indexed query
+/// (a source has no more of them than its feed has items): which of `keys` retention pruned,
+/// and the ids of the tombstones of items not among `keys`.
 async fn stored_tombstones(
     conn: &mut AnyConnection,
     source: &str,
     keys: &[&str],
-) -> Result<HashSet<String>, sqlx::Error> {
-    let by_id: HashMap<i64, &str> = keys.iter().map(|k| (super::item_id(source, k), *k)).collect();
-    let ids: Vec<i64> = by_id.keys().copied().collect();
-    let mut pruned = HashSet::new();
-    for row in rows_in(conn, "SELECT id FROM item_tombstones WHERE id IN", &ids, "").await? {
-        if let Some(key) = by_id.get(&row.try_get::<i64, _>("id")?) {
-            pruned.insert(key.to_string());
-        }
-    }
-    Ok(pruned)
-}
-
-/// Drops the tombstones of `source`'s pruned items that are not among `keys` (the feed no
-/// longer carries them), so a source never has more tombstones than its feed has items.
-async fn forget_tombstones(conn: &mut AnyConnection, source: &str, keys: &[&str]) -> Result<(), sqlx::Error> {
+) -> Result<(HashSet<String>, Vec<i64>), sqlx::Error> {
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM item_tombstones WHERE source = $1")
         .bind(source)
         .fetch_all(&mut *conn)
         .await?;
     if ids.is_empty() {
-        return Ok(());
+        return Ok((HashSet::new(), Vec::new()));
     }
-    let carried: HashSet<i64> = keys.iter().map(|k| super::item_id(source, k)).collect();
-    let gone: Vec<i64> = ids.into_iter().filter(|id| !carried.contains(id)).collect();
-    rows_in(conn, "DELETE FROM item_tombstones WHERE id IN", &gone, "").await?;
-    Ok(())
+    let by_id: HashMap<i64, &str> = keys.iter().map(|k| (super::item_id(source, k), *k)).collect();
+    let mut pruned = HashSet::new();
+    let mut gone = Vec::new();
+    for id in ids {
+        match by_id.get(&id) {
+            Some(key) => {
+                pruned.insert(key.to_string());
+            }
+            None => gone.push(id),
+        }
+    }
+    Ok((pruned, gone))
 }
 
 /// `(line hash, items)` of the lines stored for `source` in at least `min` items.
@@ -411,7 +407,7 @@ impl Store {
             let mut conn = self.pool.acquire().await?;
             let keys = distinct_keys(items);
             let stored = stored_hashes(&mut conn, source, &keys).await?;
-            let pruned = stored_tombstones(&mut conn, source, &keys).await?;
+            let (pruned, _) = stored_tombstones(&mut conn, source, &keys).await?;
             let furniture = stored_furniture(&mut conn, source, furniture_min).await?;
             Ok::<_, sqlx::Error>(Snapshot {
                 stored,
@@ -463,8 +459,10 @@ pub(super) async fn write_one(
     let (seen, source) = (*seen, source.as_str());
     let keys = distinct_keys(items);
     let stored_now = stored_hashes(tx, source, &keys).await?;
-    let pruned_now = stored_tombstones(tx, source, &keys).await?;
-    forget_tombstones(tx, source, &keys).await?;
+    // Tombstones of items the feed no longer carries go: a source never has more tombstones
+    // than its feed has items.
+    let (pruned_now, gone) = stored_tombstones(tx, source, &keys).await?;
+    rows_in(tx, "DELETE FROM item_tombstones WHERE id IN", &gone, "").await?;
     let sorted = if stored_now == snapshot.stored && pruned_now == snapshot.pruned {
         sorted.clone()
     } else {
