@@ -60,7 +60,7 @@ impl Selector {
                 text: text.to_string(),
                 matcher,
             })
-            .map_err(|e| format!("`{text}` is not a CSS selector feedfold can use ({:?})", e.kind))
+            .map_err(|_| format!("`{text}` is not a valid CSS selector"))
     }
 
     /// The selector as written.
