@@ -3,7 +3,8 @@
 //! In: the config, each source's stored status and its schedule. Out: one HTML page listing
 //! every public output with subscribe links per format (and `<link rel="alternate">` tags so
 //! readers and browsers discover them), and a health table of the sources those outputs draw
-//! from (a source only private outputs use is not listed: [`public_sources`]).
+//! from (a source only private outputs use is not listed: [`public_sources`]), with the pages
+//! its items' full text was read from and those that failed.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -139,6 +140,13 @@ pub fn page(
             status.map_or(0, |st| st.items),
             next
         );
+        if let Some(pages) = status.map(|st| st.pages).filter(|p| p.read + p.failed > 0) {
+            let _ = writeln!(
+                h,
+                "<tr class=\"pages\"><td></td><td colspan=\"5\">full text: {} pages read, {} failed (tried again later)</td></tr>",
+                pages.read, pages.failed
+            );
+        }
     }
     h.push_str("</tbody>\n</table>\n</body>\n</html>\n");
     h
@@ -170,6 +178,7 @@ mod tests {
                 last_success: None,
                 title: None,
                 items: 12,
+                pages: crate::store::PageTally { read: 3, failed: 1 },
             },
         );
         let mut schedules = HashMap::new();
@@ -188,6 +197,7 @@ mod tests {
         assert!(!page.contains("hidden"), "nor sources only they use");
         assert!(page.contains("a&lt;b&gt;") && !page.contains("a<b>"));
         assert!(page.contains("HTTP 500") && page.contains("<td>12</td>"));
+        assert!(page.contains("full text: 3 pages read, 1 failed"), "{page}");
         assert!(page.contains("gone (HTTP 410)"));
         assert!(!page.contains("<script"));
     }
