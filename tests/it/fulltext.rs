@@ -370,3 +370,86 @@ async fn a_failed_page_is_read_on_a_later_try() {
     assert!(content.contains("能源保供工作推进会"), "{content}");
     assert_eq!(items["late"].summary_html.as_deref(), Some("摘要"));
 }
+
+/// A site without a feed: its list pages' links become items, each with its article; dates in
+/// Chinese forms (`2023年11月20日`, year-less `11-20 10:00`) are read.
+#[tokio::test]
+async fn list_pages_become_items_with_their_articles() {
+    let origin = Origin::start().await;
+    let env = Env::new(&format!(
+        "[[source]]\nname = \"sw\"\nurl = \"{}\"\nkind = \"page\"\n\
+         item_selector = \"ul.news-list > li\"\ndate_selector = \".date\"\n\n\
+         [[source]]\nname = \"gundong\"\nurl = \"{}\"\nkind = \"page\"\n\
+         item_selector = \"div.list-box > div.item\"\ntitle_selector = \"h3\"\ndate_selector = \"span.time\"\n\n\
+         [[source]]\nname = \"empty\"\nurl = \"{}\"\nkind = \"page\"\nitem_selector = \"ul.nothing > li\"\n",
+        origin.url("/news/list-1-sw.html"),
+        origin.url("/news/list-2-gundong.html"),
+        origin.url("/news/list-1-sw.html"),
+    ))
+    .await;
+    let now = chrono::Utc::now();
+    let reports = env.fetch_at(now, feedfold::store::Taking::Any).await;
+    assert_eq!(stored(&reports, "sw").new, 4);
+    assert_eq!(
+        stored(&reports, "gundong").new,
+        5,
+        "the advert, without a title, is no item"
+    );
+    assert!(
+        crate::support::failure(&reports, "empty").contains("no item `ul.nothing > li` finds"),
+        "{reports:?}"
+    );
+    let items = env.store.all_items().await.expect("items");
+    let of = |source: &str| -> Vec<&StoredItem> { items.iter().filter(|i| i.source == source).collect() };
+    for item in of("sw").into_iter().chain(of("gundong")) {
+        let link = item.link.as_deref().expect("link");
+        let page = link
+            .rsplit('/')
+            .next()
+            .and_then(|p| p.strip_suffix(".html"))
+            .expect("page");
+        assert!(link.starts_with(&origin.url("/news/")), "{link}");
+        let text = feedfold::html::to_text(item.content_html.as_deref().expect("article"));
+        let scores = feedfold::source::page::token_scores(&text, &body(page));
+        assert!(
+            scores.precision >= 0.95 && scores.recall >= 0.95,
+            "{page}: {scores:?}"
+        );
+        assert!(item.published.is_some(), "{page}");
+    }
+    // Each article page was fetched once, though both lists link to some of them.
+    assert_eq!(
+        origin.hits("/news/zh-hans-1-shaanxi-energy.html"),
+        2,
+        "once per source"
+    );
+    let shaanxi = of("sw")
+        .into_iter()
+        .find(|i| i.title.as_deref() == Some("陕西部署今冬明春能源保供工作"))
+        .expect("item");
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
+    assert_eq!(
+        shaanxi
+            .published
+            .map(|d| d.with_timezone(&cst).format("%Y-%m-%d").to_string()),
+        Some("2023-11-20".to_string())
+    );
+    let hualien = of("gundong")
+        .into_iter()
+        .find(|i| i.link.as_deref().is_some_and(|l| l.contains("hualien")))
+        .expect("item");
+    let local = hualien.published.expect("date").with_timezone(&cst);
+    assert_eq!(local.format("%m-%d %H:%M").to_string(), "11-20 10:00");
+    assert!(
+        hualien.published.expect("date") <= now + chrono::Duration::days(1),
+        "a year-less date is not in the future"
+    );
+    // Both lists link to the same page: one story across the sources.
+    let story = |source: &str| {
+        of(source)
+            .into_iter()
+            .find(|i| i.title.as_deref() == Some("成自高铁全线完成联调联试"))
+            .map(|i| i.story_id.clone())
+    };
+    assert_eq!(story("sw"), story("gundong"));
+}
