@@ -453,3 +453,40 @@ async fn list_pages_become_items_with_their_articles() {
     };
     assert_eq!(story("sw"), story("gundong"));
 }
+
+/// The daemon counts page fetches by result in `/metrics` and shows each source's pages read
+/// and failed on its index page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_counts_page_fetches_by_result() {
+    let origin = Origin::start().await;
+    let good = origin.url(&format!("/news/{}.html", STORIES[0].0));
+    let missing = origin.url("/news/no-such-page.html");
+    let items = [
+        item("good", "陕西部署今冬明春能源保供工作", &good, "摘要"),
+        item("missing", "不在了", &missing, "摘要"),
+    ];
+    origin.set_mutable("daemon.xml", rss(&items.concat()).as_bytes());
+    let d = crate::serve::Daemon::launch(&format!(
+        "[store]\nurl = \"sqlite://daemon.db\"\n\n[fetch]\nstartup_spread = 0\n\n\
+         [[source]]\nname = \"summaries\"\nurl = \"{}\"\nfull_text = \"always\"\n\n\
+         [[output]]\nname = \"all\"\ntitle = \"All\"\n",
+        origin.url("/mutable/daemon.xml")
+    ))
+    .await;
+    d.wait_for("the pages", |d| async move {
+        let metrics = d.text("/metrics").await;
+        metrics.contains("feedfold_full_text_fetches_total{result=\"ok\"} 1")
+            && metrics.contains("feedfold_full_text_fetches_total{result=\"http_status\"} 1")
+            // The article is republished.
+            && d.text("/feeds/all.json").await.contains("能源保供工作推进会")
+    })
+    .await;
+    let index = d.text("/").await;
+    assert!(index.contains("full text: 1 pages read, 1 failed"), "{index}");
+    let feed = d.text("/feeds/all.json").await;
+    assert!(
+        feed.contains("能源保供工作推进会"),
+        "the article is republished: {feed}"
+    );
+    d.stop().await;
+}
