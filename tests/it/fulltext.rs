@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use feedfold::model::StoredItem;
+use feedfold::pipeline::explain::{Compared, explain};
 use feedfold::source::guard::Policy;
 use feedfold::source::http::Fetcher;
 use feedfold::store::PageStatus;
@@ -154,6 +155,24 @@ async fn summary_only_items_get_their_articles_fold_and_are_tagged_by_them(backe
             );
         }
     }
+    // `explain` says which text was compared.
+    let (page, _, _, _) = STORIES[0];
+    let mine = explain(&env.store, &format!("s-{page}"), &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("item");
+    assert_eq!(
+        mine.compared,
+        Compared::Page {
+            url: origin.url(&format!("/news/{page}.html"))
+        }
+    );
+    assert_eq!(mine.members.len(), 1, "{mine:?}");
+    let theirs = explain(&env.store, &format!("f-{page}"), &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("item");
+    assert_eq!(theirs.compared, Compared::Feed);
     // Three stories, each carried by both sources.
     let stories: std::collections::BTreeSet<_> = items.values().map(|i| i.story_id.clone()).collect();
     assert_eq!(stories.len(), 3, "{items:#?}");
@@ -355,6 +374,16 @@ async fn a_failed_page_is_read_on_a_later_try() {
         env.report(&reports, "late").pages,
         [("http_status", 1)].into_iter().collect()
     );
+    let explained = explain(&env.store, "late", &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("the item");
+    assert!(
+        matches!(&explained.compared, Compared::PageFailed { url, error, next_try: Some(_) }
+            if *url == page && error.contains("HTTP 404")),
+        "{:?}",
+        explained.compared
+    );
     let html = std::fs::read(fixtures().join("pages/zh-hans-1-shaanxi-energy.html")).expect("page");
     origin.set_mutable("late.html", &html);
     let reports = env
@@ -369,6 +398,12 @@ async fn a_failed_page_is_read_on_a_later_try() {
     let content = items["late"].content_html.as_deref().unwrap_or("");
     assert!(content.contains("能源保供工作推进会"), "{content}");
     assert_eq!(items["late"].summary_html.as_deref(), Some("摘要"));
+    let explained = explain(&env.store, "late", &env.config.fold)
+        .await
+        .expect("explain")
+        .expect("the item");
+    assert_eq!(explained.compared, Compared::Page { url: page });
+    assert!(explained.lines >= 5, "the article's lines: {explained:?}");
 }
 
 /// A site without a feed: its list pages' links become items, each with its article; dates in
