@@ -975,6 +975,23 @@ async fn export(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Which text `explain` says was compared.
+fn compared(c: &feedfold::pipeline::explain::Compared) -> String {
+    use feedfold::pipeline::explain::Compared;
+    match c {
+        Compared::Feed => "the feed's text".to_string(),
+        Compared::Page { url } => format!("the article of its page, {} (full text)", redact::text(url)),
+        Compared::PageFailed { url, error, next_try } => format!(
+            "the feed's text: its page {} failed ({error}){}",
+            redact::text(url),
+            next_try.map_or(String::new(), |t| format!(
+                "; tried again after {}",
+                t.format("%Y-%m-%d %H:%M UTC")
+            ))
+        ),
+    }
+}
+
 async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.url).await?;
     let found = feedfold::pipeline::explain::explain(&store, item, &config.fold).await;
@@ -993,6 +1010,7 @@ async fn explain(config: &Config, item: &str) -> anyhow::Result<ExitCode> {
         e.title.as_deref().unwrap_or("(untitled)").to_string(),
         format!("  source {}, {}", e.source, link(&e.url)),
         format!("  story {}", e.story),
+        format!("  compared: {}", compared(&e.compared)),
         format!(
             "  furniture: {} of {} body lines removed before comparing",
             e.removed, e.lines

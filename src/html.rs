@@ -41,7 +41,7 @@ use regex::Regex;
 use url::Url;
 
 /// Tags whose start or end separates blocks of text.
-const BLOCK_TAGS: &[&str] = &[
+pub(crate) const BLOCK_TAGS: &[&str] = &[
     "p",
     "br",
     "div",

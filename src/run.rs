@@ -172,8 +172,11 @@ pub async fn fetch_only(
     }
     let taken = leases.take(&names, taking, now, cfg.fetch.lease).await?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
+    // Pages (full text) have slots of their own: a source holds its feed's slot while its
+    // items' pages are fetched, so sharing the feeds' slots could leave every one waiting.
+    let pages = Limits::new(cfg.fetch.full_text_concurrency, cfg.fetch.per_host);
     let ready = ReadyMap::default();
-    let shared = Arc::new((cfg.clone(), store.clone(), ready.clone(), fetcher.clone()));
+    let shared = Arc::new((cfg.clone(), store.clone(), ready.clone(), fetcher.clone(), pages));
     for &i in &chosen {
         let source = &cfg.sources[i];
         let outcome = match taken.get(&source.name) {
@@ -200,12 +203,12 @@ pub async fn fetch_only(
             let shared = Arc::clone(&shared);
             let limits = Arc::clone(&limits);
             tokio::spawn(async move {
-                let (cfg, store, ready, fetcher) = &*shared;
+                let (cfg, store, ready, fetcher, pages) = &*shared;
                 let source = &cfg.sources[i];
                 let _permit = limits.acquire(&host_of(&source.location)).await;
                 (
                     i,
-                    crate::pipeline::fetch::source(cfg, source, store, ready, fetcher, now).await,
+                    crate::pipeline::fetch::source(cfg, source, store, ready, fetcher, pages, now).await,
                 )
             })
         })

@@ -22,10 +22,11 @@ use super::raw::{
 };
 use super::suggest;
 use super::{
-    DEFAULT_USER_AGENT, Dedup, FetchConfig, Location, MIN_KEEP, OutputConfig, PublishConfig, ServerConfig,
-    SourceConfig, StoreConfig, parse_offset, parse_size, resolve_region, within,
+    DEFAULT_USER_AGENT, Dedup, FetchConfig, FullText, Location, MIN_KEEP, OutputConfig, PublishConfig,
+    ServerConfig, SourceConfig, SourceKind, StoreConfig, parse_offset, parse_size, resolve_region, within,
 };
 use crate::output::query::Query;
+use crate::source::page::{ListRules, Rules, Selector};
 use crate::source::request::{self, Proxy, ProxyKey, RequestOptions};
 use crate::transform::fold::FoldConfig;
 
@@ -87,11 +88,25 @@ pub(super) fn fetch(c: &mut Collector<'_>, section: &Section<'_, RawFetch>) -> F
         max_interval: Duration::from_secs(24 * 3600),
         startup_spread: Duration::from_secs(60),
         lease: Duration::from_secs(5 * 60),
+        full_text_concurrency: 4,
+        full_text_min_chars: 500,
     };
     for (raw, key, slot, most) in [
         (fetch.concurrency, "concurrency", &mut fetch_cfg.concurrency, 1024),
         (fetch.per_host, "per_host", &mut fetch_cfg.per_host, 1024),
         (fetch.max_items, "max_items", &mut fetch_cfg.max_items, 100_000),
+        (
+            fetch.full_text_concurrency,
+            "full_text_concurrency",
+            &mut fetch_cfg.full_text_concurrency,
+            1024,
+        ),
+        (
+            fetch.full_text_min_chars,
+            "full_text_min_chars",
+            &mut fetch_cfg.full_text_min_chars,
+            1_000_000,
+        ),
     ] {
         let Some(n) = raw else { continue };
         match usize::try_from(n) {
@@ -379,12 +394,14 @@ pub(super) fn fold(c: &mut Collector<'_>, section: &Section<'_, RawFold>) -> Fol
 
 /// `[[source]]`: the usable sources, in file order, and every non-empty name given (a source
 /// whose URL is bad is left out, but outputs may still name it without a second problem);
-/// `fetch` gives the request defaults (`[fetch] headers`, `proxy`).
+/// `fetch` gives the request defaults (`[fetch] headers`, `proxy`); what is valid but has no
+/// effect goes to `warnings`.
 pub(super) fn sources(
     c: &mut Collector<'_>,
     elements: &[Element<'_, RawSource>],
     base_dir: &Path,
     fetch: &FetchConfig,
+    warnings: &mut Vec<String>,
 ) -> (Vec<SourceConfig>, HashSet<String>) {
     let mut sources = Vec::new();
     let mut names = HashSet::new();
@@ -446,6 +463,7 @@ pub(super) fn sources(
             }
         });
         let request = request_options(c, element, location.as_ref(), base_dir, fetch);
+        let (kind, full_text, page_rules) = full_text(c, element, location.as_ref(), warnings);
         if let (Some(name), Some(location)) = (name, location) {
             sources.push(SourceConfig {
                 name: name.to_string(),
@@ -455,6 +473,9 @@ pub(super) fn sources(
                 interval,
                 allow_private: raw.allow_private,
                 request,
+                kind,
+                full_text,
+                page_rules,
             });
         }
     }
@@ -698,6 +719,114 @@ fn request_options(
         }
         RequestOptions::default()
     })
+}
+
+/// A source's `kind`, `full_text` and page selectors. A list page (`kind = "page"`) needs
+/// `item_selector` and an http(s) URL, and fetches every item's page unless `full_text` says
+/// otherwise; the list selectors need `kind = "page"`. Every selector is parsed, and a bad one
+/// reported under its key (`remove_selectors[i]` for one of those). Selectors that can have no
+/// effect (`full_text = "never"`) are a warning.
+fn full_text(
+    c: &mut Collector<'_>,
+    element: &Element<'_, RawSource>,
+    location: Option<&Location>,
+    warnings: &mut Vec<String>,
+) -> (SourceKind, FullText, Rules) {
+    let raw = &element.raw;
+    let path = &element.path;
+    let selector = |key: &str, text: Option<&str>, c: &mut Collector<'_>| {
+        let text = text?;
+        Selector::parse(text)
+            .map_err(|m| c.push(element.span(key), format!("{path}.{key}"), m))
+            .ok()
+    };
+    let list = [
+        ("item_selector", raw.item_selector.as_deref()),
+        ("title_selector", raw.title_selector.as_deref()),
+        ("link_selector", raw.link_selector.as_deref()),
+        ("date_selector", raw.date_selector.as_deref()),
+    ];
+    let page = match raw.kind.as_deref() {
+        None | Some("feed") => false,
+        Some("page") => true,
+        Some(other) => {
+            c.push(
+                element.span("kind"),
+                format!("{path}.kind"),
+                format!(
+                    "unknown value `{other}`{}",
+                    suggest::hint(other, &["feed", "page"])
+                ),
+            );
+            false
+        }
+    };
+    let kind = if page {
+        if matches!(location, Some(Location::File(_))) {
+            c.push(
+                element.span("url"),
+                format!("{path}.url"),
+                "a list page (kind = \"page\") needs an http(s) URL: its links are fetched",
+            );
+        }
+        let [item, title, link, date] = list.map(|(key, text)| selector(key, text, c));
+        match item {
+            Some(item) => SourceKind::Page(Box::new(ListRules {
+                item,
+                title,
+                link,
+                date,
+            })),
+            None => {
+                if raw.item_selector.is_none() {
+                    c.push(
+                        Some(element.table_span()),
+                        format!("{path}.item_selector"),
+                        format!(
+                            "{} has kind = \"page\" but no `item_selector`: it is required",
+                            element.position
+                        ),
+                    );
+                }
+                SourceKind::Feed
+            }
+        }
+    } else {
+        for (key, text) in list {
+            if text.is_some() {
+                c.push(
+                    element.span(key),
+                    format!("{path}.{key}"),
+                    format!("`{key}` is for list pages: it needs kind = \"page\""),
+                );
+            }
+        }
+        SourceKind::Feed
+    };
+    let full_text = match raw.full_text.as_deref().map(FullText::parse) {
+        None if page => FullText::Always,
+        None => FullText::Never,
+        Some(Ok(f)) => f,
+        Some(Err(m)) => {
+            c.push(element.span("full_text"), format!("{path}.full_text"), m);
+            FullText::Never
+        }
+    };
+    let content = selector("content_selector", raw.content_selector.as_deref(), c);
+    let spans = element.array_spans("remove_selectors");
+    let mut remove = Vec::new();
+    for (i, text) in raw.remove_selectors.iter().flatten().enumerate() {
+        match Selector::parse(text) {
+            Ok(s) => remove.push(s),
+            Err(m) => c.push(spans.get(i).cloned(), format!("{path}.remove_selectors[{i}]"), m),
+        }
+    }
+    if full_text == FullText::Never && (raw.content_selector.is_some() || raw.remove_selectors.is_some()) {
+        warnings.push(format!(
+            "{path}: content_selector and remove_selectors have no effect with full_text = \"never\""
+        ));
+    }
+    (kind, full_text, Rules { content, remove })
 }
 
 /// The headers of a `headers` table (`path` is its key path), each checked; a bad one is

@@ -20,6 +20,7 @@ use toml::de::DeTable;
 use url::Url;
 
 use crate::output::query::Query;
+use crate::source::page::{ListRules, Rules};
 use crate::source::request::{Proxy, RequestOptions};
 use crate::transform::fold::FoldConfig;
 use crate::transform::region::Gazetteer;
@@ -123,6 +124,12 @@ pub struct FetchConfig {
     /// How long a daemon or `fetch` run holds a source it fetches: if it dies, other daemons
     /// sharing the store take the source over when this runs out.
     pub lease: Duration,
+    /// Article pages fetched at once for full text, in all (each host's pages also count
+    /// against `per_host`).
+    pub full_text_concurrency: usize,
+    /// With `full_text = "auto"`, an item whose text is shorter than this many characters gets
+    /// its page's article.
+    pub full_text_min_chars: usize,
 }
 
 /// How the daemon serves outputs.
@@ -201,6 +208,57 @@ pub struct SourceConfig {
     /// included), sent only to the source's own origin, and the proxy they go through (`[fetch]
     /// proxy` unless the source says otherwise).
     pub request: RequestOptions,
+    /// A feed, or a list page whose links are its items.
+    pub kind: SourceKind,
+    /// When its items' pages are fetched for their article.
+    pub full_text: FullText,
+    /// How its article pages are read (`content_selector`, `remove_selectors`).
+    pub page_rules: Rules,
+}
+
+/// What a source's URL gives.
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    /// A feed (RSS, Atom, JSON Feed), or an HTML page linking to one.
+    Feed,
+    /// A list page: one item per element `item_selector` matches (`kind = "page"`).
+    Page(Box<ListRules>),
+}
+
+/// When an item's page is fetched for its article (`full_text`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullText {
+    /// For every new item.
+    Always,
+    /// For a new item whose text is shorter than `[fetch] full_text_min_chars`.
+    Auto,
+    /// Never: the feed's text is all there is.
+    Never,
+}
+
+impl FullText {
+    /// The values `full_text` takes, as written in a config.
+    const VALUES: [(&str, FullText); 3] = [
+        ("always", FullText::Always),
+        ("auto", FullText::Auto),
+        ("never", FullText::Never),
+    ];
+
+    /// Reads `full_text` as written; an unknown value's problem offers the one most like it.
+    fn parse(text: &str) -> Result<FullText, String> {
+        one_of(text, &FullText::VALUES)
+    }
+}
+
+/// The value of `values` written `text`; an unknown one's problem offers the one most like it.
+fn one_of<T: Copy>(text: &str, values: &[(&str, T)]) -> Result<T, String> {
+    match values.iter().find(|(name, _)| *name == text) {
+        Some(&(_, value)) => Ok(value),
+        None => {
+            let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
+            Err(format!("unknown value `{text}`{}", suggest::hint(text, &names)))
+        }
+    }
 }
 
 /// How an output folds duplicates.
@@ -216,19 +274,15 @@ pub enum Dedup {
 
 impl Dedup {
     /// The values `dedup` takes, as written in a config.
-    const NAMES: [&str; 3] = ["story", "exact", "off"];
+    const VALUES: [(&str, Dedup); 3] = [
+        ("story", Dedup::Story),
+        ("exact", Dedup::Exact),
+        ("off", Dedup::Off),
+    ];
 
     /// Reads `dedup` as written; an unknown value's problem offers the one most like it.
     fn parse(text: &str) -> Result<Dedup, String> {
-        match text {
-            "story" => Ok(Dedup::Story),
-            "exact" => Ok(Dedup::Exact),
-            "off" => Ok(Dedup::Off),
-            other => Err(format!(
-                "unknown value `{other}`{}",
-                suggest::hint(other, &Dedup::NAMES)
-            )),
-        }
+        one_of(text, &Dedup::VALUES)
     }
 }
 
@@ -447,9 +501,9 @@ impl Config {
         let server = check::server(&mut c, &raw.server);
         let publish = check::publish(&mut c, &raw.publish, &base_dir);
         let fold = check::fold(&mut c, &raw.fold);
-        let (sources, source_names) = check::sources(&mut c, &raw.sources, &base_dir, &fetch);
-        let outputs = check::outputs(&mut c, &raw.outputs, &source_names, publish.author.as_deref());
         let mut warnings = Vec::new();
+        let (sources, source_names) = check::sources(&mut c, &raw.sources, &base_dir, &fetch, &mut warnings);
+        let outputs = check::outputs(&mut c, &raw.outputs, &source_names, publish.author.as_deref());
         if raw.outputs.is_empty() {
             warnings.push("no [[output]]: fetch stores items but writes no feed files".to_string());
         }
@@ -860,7 +914,8 @@ mod tests {
                 11,
                 "unknown field `colour`, expected one of `name`, `url`, `timezone`, `region`, \
                  `interval`, `allow_private`, `username`, `password_env`, `password_file`, `headers_file`, \
-                 `headers`, `cookies`, `user_agent`, `proxy`",
+                 `headers`, `cookies`, `user_agent`, `proxy`, `kind`, `full_text`, `content_selector`, \
+                 `remove_selectors`, `item_selector`, `title_selector`, `link_selector`, `date_selector`",
             ),
             (
                 "source[0].user-agent",
@@ -1062,6 +1117,110 @@ mod tests {
         let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
         assert_eq!(keys, [(Some(2), "store.keep"), (Some(6), "output[0].keep")]);
         assert!(problems[0].message.contains("at least 1d"), "{problems:?}");
+    }
+
+    #[test]
+    fn full_text_keys_are_read_with_their_defaults() {
+        let cfg = parse(
+            "[fetch]\nfull_text_concurrency = 2\nfull_text_min_chars = 300\n\
+             [[source]]\nname = \"feed\"\nurl = \"https://a.example/rss\"\n\
+             [[source]]\nname = \"summaries\"\nurl = \"https://b.example/rss\"\nfull_text = \"auto\"\n\
+             content_selector = \"div.article\"\nremove_selectors = [\".share\", \"aside\"]\n\
+             [[source]]\nname = \"list\"\nurl = \"https://c.example/news/\"\nkind = \"page\"\n\
+             item_selector = \"ul.news > li\"\ndate_selector = \"span.date\"\n\
+             [[output]]\nname = \"o\"\ntitle = \"O\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            (cfg.fetch.full_text_concurrency, cfg.fetch.full_text_min_chars),
+            (2, 300)
+        );
+        let [feed, summaries, list] = &cfg.sources[..] else {
+            panic!("three sources")
+        };
+        assert_eq!(feed.full_text, FullText::Never);
+        assert!(matches!(feed.kind, SourceKind::Feed));
+        assert_eq!(summaries.full_text, FullText::Auto);
+        assert_eq!(
+            summaries.page_rules.content.as_ref().map(|s| s.as_str()),
+            Some("div.article")
+        );
+        assert_eq!(summaries.page_rules.remove.len(), 2);
+        assert_eq!(
+            list.full_text,
+            FullText::Always,
+            "a list page fetches its items' pages"
+        );
+        let SourceKind::Page(rules) = &list.kind else {
+            panic!("a list page")
+        };
+        assert_eq!(rules.item.as_str(), "ul.news > li");
+        assert!(rules.title.is_none() && rules.date.is_some());
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        let defaults = parse("").expect("valid");
+        assert_eq!(
+            (
+                defaults.fetch.full_text_concurrency,
+                defaults.fetch.full_text_min_chars
+            ),
+            (4, 500)
+        );
+    }
+
+    #[test]
+    fn bad_full_text_keys_and_selectors_are_named_by_key_and_line() {
+        let problems = problems(
+            "[fetch]\nfull_text_concurrency = 0\n\
+             [[source]]\nname = \"a\"\nurl = \"https://a.example/rss\"\nfull_text = \"alway\"\n\
+             content_selector = \"div[\"\nremove_selectors = [\"p\", \"..x\"]\nitem_selector = \"li\"\n\
+             [[source]]\nname = \"b\"\nurl = \"https://b.example/\"\nkind = \"pages\"\n\
+             [[source]]\nname = \"c\"\nurl = \"c.html\"\nkind = \"page\"\n\
+             [[source]]\nname = \"d\"\nurl = \"https://d.example/\"\nkind = \"page\"\nitem_selector = \"li >\"\n",
+        );
+        let found: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "fetch.full_text_concurrency"),
+                (Some(6), "source[0].full_text"),
+                (Some(7), "source[0].content_selector"),
+                (Some(8), "source[0].remove_selectors[1]"),
+                (Some(9), "source[0].item_selector"),
+                (Some(13), "source[1].kind"),
+                (Some(14), "source[2].item_selector"),
+                (Some(16), "source[2].url"),
+                (Some(22), "source[3].item_selector"),
+            ],
+            "{problems:#?}"
+        );
+        for (key, message) in [
+            (
+                "source[0].full_text",
+                "unknown value `alway`: did you mean `always`?",
+            ),
+            ("source[0].content_selector", "`div[` is not a valid CSS selector"),
+            ("source[0].item_selector", "it needs kind = \"page\""),
+            ("source[1].kind", "did you mean `page`?"),
+            ("source[2].url", "needs an http(s) URL"),
+            (
+                "source[2].item_selector",
+                "[[source]] #3 has kind = \"page\" but no `item_selector`",
+            ),
+        ] {
+            assert!(
+                problem(&problems, key).message.contains(message),
+                "{key}: {problems:#?}"
+            );
+        }
+        let cfg = parse(
+            "[[source]]\nname = \"a\"\nurl = \"https://a.example/rss\"\ncontent_selector = \"div\"\n\
+             [[output]]\nname = \"o\"\ntitle = \"O\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            cfg.warnings,
+            ["source[0]: content_selector and remove_selectors have no effect with full_text = \"never\""]
+        );
     }
 
     #[test]

@@ -74,6 +74,8 @@ table!(RawFetch {
     max_interval: RawDuration,
     startup_spread: RawDuration,
     lease: RawDuration,
+    full_text_concurrency: i64,
+    full_text_min_chars: i64,
 });
 
 table!(RawServer {
@@ -111,6 +113,14 @@ table!(RawSource {
     cookies: Pairs,
     user_agent: String,
     proxy: RawProxy,
+    kind: String,
+    full_text: String,
+    content_selector: String,
+    remove_selectors: Vec<String>,
+    item_selector: String,
+    title_selector: String,
+    link_selector: String,
+    date_selector: String,
 });
 
 table!(RawOutput {

@@ -4,7 +4,8 @@
 //! prints for an item: its link, URL as written or GUID; an entry id of any output or view
 //! (`urn:feedfold:out:all:story:st-…`, `…:item:HASH`, the legacy `urn:feedfold:story:…`); or a
 //! story id or exact group id (`export`'s `cluster`, `explain`'s own `story`), which names the
-//! story's first seen copy. Out: an [`Explanation`]: the item, how much of its text was page furniture, every
+//! story's first seen copy. Out: an [`Explanation`]: the item, which of its texts was compared
+//! (the feed's, or the article of its page: [`Compared`]), how much of it was page furniture, every
 //! other member of its story with the similarity and verdict between the two, and its nearest
 //! candidates outside the story (from the index, else the items published closest in time) with
 //! why each fell short; None when no item has that reference; or the store's error. The store
@@ -12,9 +13,11 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
+
 use super::fold::{Candidate, CandidateRow, MAX_CANDIDATES};
 use crate::output::{EntryRef, item_group_key, item_hash, parse_entry_id};
-use crate::store::{ExplainedRow, ShownRow, Store, StoreError};
+use crate::store::{ExplainedRow, PageStatus, ShownRow, Store, StoreError};
 use crate::transform::fold::{FoldConfig, Similarity, Verdict, compare};
 
 /// Another item, compared with the one explained.
@@ -36,6 +39,28 @@ pub struct Neighbour {
     pub verdict: Verdict,
 }
 
+/// Which text of an item its comparison text was made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compared {
+    /// The feed's own text: its content, else its summary (no full text for its source, or
+    /// none asked for this item).
+    Feed,
+    /// The article extracted from the item's page (full text).
+    Page {
+        /// The page.
+        url: String,
+    },
+    /// The feed's own text, because the item's page failed.
+    PageFailed {
+        /// The page.
+        url: String,
+        /// Why it failed last.
+        error: String,
+        /// When it is tried again.
+        next_try: Option<DateTime<Utc>>,
+    },
+}
+
 /// The answer of `explain`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
@@ -51,6 +76,8 @@ pub struct Explanation {
     pub lines: i64,
     /// Lines removed as furniture.
     pub removed: i64,
+    /// Which of its texts was compared: the feed's, or its page's article.
+    pub compared: Compared,
     /// The other members of its story.
     pub members: Vec<Neighbour>,
     /// Its nearest candidates outside its story (at most 5), best first.
@@ -80,6 +107,15 @@ pub async fn explain(
         link,
     } = item;
     let me = CandidateRow::new(text).candidate();
+    let compared = match store.page(me.id).await? {
+        None => Compared::Feed,
+        Some(p) if p.status == PageStatus::Read => Compared::Page { url: p.url },
+        Some(p) => Compared::PageFailed {
+            url: p.url,
+            error: p.error.unwrap_or_default(),
+            next_try: p.next_try,
+        },
+    };
     let neighbour = |row: ShownRow| -> Neighbour {
         let c = CandidateRow::new(row.text).candidate();
         let (similarity, verdict) = compare(&me.features, &c.features, cfg);
@@ -134,6 +170,7 @@ pub async fn explain(
         story: story_of(&me),
         lines,
         removed,
+        compared,
         members,
         nearest,
     }))

@@ -23,14 +23,16 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{Config, Location, SourceConfig};
+use crate::config::{Config, FullText, Location, SourceConfig, SourceKind};
 use crate::html;
 use crate::model::Item;
+use crate::pipeline::fulltext::{self, PageCounts};
 use crate::pipeline::ingest::{self, ReadyMap, Render};
-use crate::schedule::{FeedHints, Hints, State};
+use crate::schedule::{FeedHints, Hints, Limits, State};
 use crate::source::decode::decode;
-use crate::source::http::{FetchError, Fetched, Fetcher};
-use crate::source::parse::{ParseError, parse_feed_with};
+use crate::source::http::{FetchError, Fetched, Fetcher, Validators};
+use crate::source::page;
+use crate::source::parse::{ParseError, ParsedFeed, parse_feed_with};
 use crate::store::{
     Busy, FetchRecord, FetchStatus, Holder, IngestCounts, SourceState, Store, StoreError, Taking,
 };
@@ -152,6 +154,16 @@ pub enum SourceError {
         #[source]
         error: ParseError,
     },
+    /// A list page (`kind = "page"`) on which `item_selector` found no item with a link.
+    #[error(
+        "source {name}: the list page has no item `{selector}` finds (item_selector) with a title and a link"
+    )]
+    EmptyList {
+        /// The source's name.
+        name: String,
+        /// Its `item_selector`.
+        selector: String,
+    },
     /// Storing its items or its fetch failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -162,7 +174,7 @@ impl SourceError {
     pub fn reason(&self) -> &'static str {
         match self {
             SourceError::Fetch(e) => e.reason(),
-            SourceError::Parse { .. } => "parse",
+            SourceError::Parse { .. } | SourceError::EmptyList { .. } => "parse",
             SourceError::Store(_) => "store",
         }
     }
@@ -223,6 +235,8 @@ pub struct SourceReport {
     pub hints: Hints,
     /// The source's schedule state after the fetch (as the store keeps it).
     pub state: State,
+    /// Its items' pages fetched for full text, by result.
+    pub pages: PageCounts,
 }
 
 impl SourceReport {
@@ -247,12 +261,14 @@ impl SourceReport {
             elapsed: Duration::ZERO,
             hints: Hints::default(),
             state,
+            pages: PageCounts::new(),
         }
     }
 }
 
 /// Fetches, decodes, parses and stores one source, recording the result in the store; what the
-/// folding pass needs of the items stored is kept in `ready`.
+/// folding pass needs of the items stored is kept in `ready`. Its items' pages (full text) are
+/// fetched within `pages`, the process's page limits.
 #[tracing::instrument(name = "fetch_source", skip_all, fields(source = %source.name))]
 pub async fn source(
     cfg: &Config,
@@ -260,11 +276,13 @@ pub async fn source(
     store: &Store,
     ready: &ReadyMap,
     fetcher: &Fetcher,
+    pages: &Limits,
     now: DateTime<Utc>,
 ) -> SourceReport {
     let started = Instant::now();
     let configured = source.location.key();
     let mut hints = Hints::default();
+    let mut page_counts = PageCounts::new();
     let mut before = State::default();
     let result = match store.source_state(&source.name, &configured).await {
         Ok(state) => {
@@ -273,12 +291,12 @@ pub async fn source(
                 cfg,
                 source,
                 state,
-                store,
-                ready,
-                fetcher,
+                (store, ready),
+                (fetcher, pages),
                 now,
                 &configured,
                 &mut hints,
+                &mut page_counts,
             )
             .await
         }
@@ -315,21 +333,23 @@ pub async fn source(
         elapsed: started.elapsed(),
         hints,
         state,
+        pages: page_counts,
     }
 }
 
-/// [`source`], but for recording a failure: the outcome and the source's schedule state after it.
+/// [`source`], but for recording a failure: the outcome and the source's schedule state after
+/// it; `page_counts` gets the page fetches (full text) by result.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_and_store(
     cfg: &Config,
     source: &SourceConfig,
     state: SourceState,
-    store: &Store,
-    ready: &ReadyMap,
-    fetcher: &Fetcher,
+    (store, ready): (&Store, &ReadyMap),
+    (fetcher, pages): (&Fetcher, &Limits),
     now: DateTime<Utc>,
     configured: &str,
     hints: &mut Hints,
+    page_counts: &mut PageCounts,
 ) -> Result<(Outcome, State), SourceError> {
     let location = match (state.fetch_url.as_deref().map(Url::parse), &source.location) {
         (Some(Ok(mut moved)), Location::Http(own)) => {
@@ -342,14 +362,36 @@ async fn fetch_and_store(
         }
         _ => source.location.clone(),
     };
-    let fetched = fetcher
-        .fetch(
-            &location,
-            &state.validators,
-            cfg.allow_private_of(source),
-            &source.request,
-        )
-        .await?;
+    // Pages that failed and are due again are tried with the items the feed lists: the feed is
+    // asked for without its validators, so a 304 does not put the retry off.
+    let validators = if source.full_text != FullText::Never && store.pages_due(&source.name, now).await? {
+        Validators::default()
+    } else {
+        state.validators.clone()
+    };
+    let fetched = match (&source.kind, &location) {
+        (SourceKind::Page(_), Location::Http(url)) => {
+            fetcher
+                .fetch_page(
+                    url,
+                    Some(url),
+                    &validators,
+                    cfg.allow_private_of(source),
+                    &source.request,
+                )
+                .await?
+        }
+        _ => {
+            fetcher
+                .fetch(
+                    &location,
+                    &validators,
+                    cfg.allow_private_of(source),
+                    &source.request,
+                )
+                .await?
+        }
+    };
     let (bytes, charset, final_url, moved_to, validators) = match fetched {
         Fetched::NotModified { fresh_for } => {
             hints.fresh_for = fresh_for;
@@ -390,16 +432,31 @@ async fn fetch_and_store(
             )
         }
     };
-    let decoded = decode(&bytes, charset.as_deref());
     let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
-    let feed =
-        parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items).map_err(|error| {
-            SourceError::Parse {
-                name: source.name.clone(),
-                error,
-            }
-        })?;
-    drop(decoded);
+    let feed = match &source.kind {
+        SourceKind::Feed => {
+            let decoded = decode(&bytes, charset.as_deref());
+            parse_feed_with(&decoded.text, final_url.as_ref(), tz, cfg.fetch.max_items).map_err(|error| {
+                SourceError::Parse {
+                    name: source.name.clone(),
+                    error,
+                }
+            })?
+        }
+        SourceKind::Page(rules) => {
+            let page_url = final_url.clone().or_else(|| match &location {
+                Location::Http(url) => Some(crate::redact::without_userinfo(url).into_owned()),
+                Location::File(_) => None,
+            });
+            list_page(source, rules, &bytes, charset.as_deref(), page_url, cfg, now).ok_or_else(|| {
+                SourceError::EmptyList {
+                    name: source.name.clone(),
+                    selector: rules.item.as_str().to_string(),
+                }
+            })?
+        }
+    };
+    drop(bytes);
     if feed.dropped > 0 {
         tracing::warn!(
             dropped = feed.dropped,
@@ -414,15 +471,25 @@ async fn fetch_and_store(
     let http_base = final_url.filter(html::is_web_url);
     let render: Render = Arc::new(move |item: &Item| ingest::render(item, http_base.as_ref()));
     let snapshot = ingest::snapshot(store, &source.name, &feed.items).await?;
-    let crate::source::parse::ParsedFeed {
+    let ParsedFeed {
         title,
         link,
-        items,
+        mut items,
         repaired,
         dropped,
         ..
     } = feed;
-    let prepared = ingest::prepare(&source.name, items, snapshot, now, source.region, render);
+    let own = match &source.location {
+        Location::Http(url) => Some(url),
+        Location::File(_) => None,
+    };
+    let dressed = fulltext::dress(
+        cfg, source, store, fetcher, pages, own, &mut items, &snapshot, now,
+    )
+    .await?;
+    *page_counts = dressed.counts;
+    let prepared =
+        ingest::prepare(&source.name, items, snapshot, now, source.region, render).with_pages(dressed.pages);
     let counts = ingest::write(store, ready, prepared).await?;
     let moved = moved_to.map(|u| crate::redact::without_userinfo(&u).to_string());
     let schedule = state.schedule.after(true, hints);
@@ -443,6 +510,36 @@ async fn fetch_and_store(
         dropped,
     };
     Ok((outcome, schedule))
+}
+
+/// The items of a list page (`kind = "page"`, read with `rules`), as a feed's are; at most
+/// `[fetch] max_items`. None when it has none.
+fn list_page(
+    source: &SourceConfig,
+    rules: &page::ListRules,
+    bytes: &[u8],
+    charset: Option<&str>,
+    page_url: Option<Url>,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Option<ParsedFeed> {
+    let page_url = page_url?;
+    let tz = source.timezone.unwrap_or(cfg.fetch.default_timezone);
+    let mut items = page::list_items(bytes, charset, &page_url, rules, tz, now);
+    if items.is_empty() {
+        return None;
+    }
+    let dropped = items.len().saturating_sub(cfg.fetch.max_items);
+    items.truncate(cfg.fetch.max_items);
+    Some(ParsedFeed {
+        title: None,
+        link: Some(page_url.to_string()),
+        items,
+        repaired: false,
+        dropped,
+        update_interval: None,
+        skip: Default::default(),
+    })
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use url::Url;
 use crate::html;
 use crate::model::{Item, Regions};
 use crate::store::{
-    Batch, Compared, IngestCounts, ItemRow, Rendered, Rework, Snapshot, Sorted, Store, StoreError, item_hash,
-    item_id, ts,
+    Batch, Compared, IngestCounts, ItemRow, PageRow, Rendered, Rework, Snapshot, Sorted, Store, StoreError,
+    item_hash, item_id, ts,
 };
 use crate::transform::exact_keys;
 use crate::transform::fold::Features;
@@ -216,6 +216,15 @@ pub struct Prepared {
     redo: Arc<Redo>,
 }
 
+impl Prepared {
+    /// Records `pages` (what became of the pages of the fetch's items, full text) with the
+    /// items, in their transaction.
+    pub fn with_pages(mut self, pages: Vec<PageRow>) -> Prepared {
+        self.batch.pages = pages;
+        self
+    }
+}
+
 /// What the store holds of `items` of `source` now, as [`prepare`] needs it (read without the
 /// write lock).
 pub async fn snapshot(store: &Store, source: &str, items: &[Item]) -> Result<Snapshot, StoreError> {
@@ -292,6 +301,7 @@ pub fn prepare(
             rows,
             furniture: guess.lines().collect(),
             furniture_min: Furniture::MIN_ITEMS,
+            pages: Vec::new(),
         },
         ready,
     }

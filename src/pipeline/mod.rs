@@ -5,6 +5,8 @@
 //! - [`fetch`]: the leases of the sources a process fetches, taken and given back (the one lease
 //!   path of `fetch` and the daemon's schedule); then one source fetched, decoded and parsed,
 //!   handed to [`ingest`], and its outcome recorded in the store ([`fetch::source`]);
+//! - [`fulltext`]: for sources that want full text, each new item's page fetched and its
+//!   article made the item's content, before [`ingest`];
 //! - [`ingest`]: a fetch's items worked out into the rows the store writes (sanitised HTML,
 //!   text lines, comparison text, exact keys, fold features, band keys, one-copy regions), the
 //!   rows written, and what the folding pass needs of them kept in a [`ingest::ReadyMap`].
@@ -26,6 +28,7 @@
 pub mod explain;
 pub mod fetch;
 pub mod fold;
+pub mod fulltext;
 pub mod ingest;
 pub mod prune;
 pub mod publish;

@@ -396,12 +396,21 @@ mod tests {
             "exactly 30 days is not older than 30 days"
         );
 
+        // Each item's page, as full text keeps it.
+        sqlx::query(
+            "INSERT INTO item_pages (item_id, source, url, status, fetched_at) \
+             SELECT id, source, 'http://pages.example/', 'ok', 0 FROM items",
+        )
+        .execute(&store.pool_for_tests())
+        .await
+        .expect("pages");
         let report = prune(&store, &cfg, day(31)).await.expect("prune");
         assert_eq!(report, PruneReport { items: 3, stories: 2 });
         assert_eq!(keys(&store).await, ["a3"]);
         for (table, left) in [
             ("items", 1),
             ("item_bodies", 1),
+            ("item_pages", 1),
             ("item_keys", 1),
             ("item_pairs", 0),
             ("exact_keys", 1),

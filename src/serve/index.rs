@@ -6,7 +6,8 @@
 //! its feeds carry, its latest stories with their sources ("also reported by", as the feeds
 //! write it), each format's address with a copy button, and filter examples; then the health of
 //! the sources those outputs draw from (a source only private outputs use is not listed:
-//! [`public_sources`]), failing ones summarised and first. [`CSP`] is the page's
+//! [`public_sources`]), failing ones summarised and first, with the pages its items' full text
+//! was read from and those that failed. [`CSP`] is the page's
 //! `Content-Security-Policy`: no external resource, and no script or style but the page's own,
 //! by hash.
 //!
@@ -340,6 +341,13 @@ pub fn page(
             status.map_or(0, |st| st.items),
             next
         );
+        if let Some(pages) = status.map(|st| st.pages).filter(|p| p.read + p.failed > 0) {
+            let _ = writeln!(
+                h,
+                "<tr class=\"pages\"><td></td><td colspan=\"5\">full text: {} pages read, {} failed (tried again later)</td></tr>",
+                pages.read, pages.failed
+            );
+        }
     }
     let _ = write!(
         h,
@@ -496,6 +504,7 @@ mod tests {
                 last_success: None,
                 title: None,
                 items: 12,
+                pages: crate::store::PageTally { read: 3, failed: 1 },
             },
         );
         statuses.insert(
@@ -507,6 +516,7 @@ mod tests {
                 last_success: DateTime::from_timestamp(1_704_700_800, 0),
                 title: None,
                 items: 3,
+                pages: crate::store::PageTally::default(),
             },
         );
         let mut schedules = HashMap::new();
@@ -528,6 +538,7 @@ mod tests {
         );
         assert!(page.contains("a&lt;b&gt;") && !page.contains("a<b>"));
         assert!(page.contains("HTTP 500") && page.contains("<td>12</td>"));
+        assert!(page.contains("full text: 3 pages read, 1 failed"), "{page}");
         assert!(page.contains("gone (HTTP 410)"));
         assert!(page.contains("2 of 3 sources failing"), "{page}");
         assert!(page.contains("<time datetime=\"2024-01-08T08:00:00Z\">2024-01-08 08:00 UTC</time>"));

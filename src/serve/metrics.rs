@@ -56,6 +56,7 @@ pub struct Metrics {
     sources_dead: Gauge,
     requests: Family<RequestLabels, Counter>,
     renders: Counter,
+    pages: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -114,8 +115,15 @@ impl Metrics {
             "Outputs rendered after their stories changed",
             renders.clone(),
         );
+        let pages = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "full_text_fetches",
+            "Item pages fetched for full text, by result (ok, not_modified, timeout, too_large, private_address, http_status, no_article, …)",
+            pages.clone(),
+        );
         Metrics {
             registry,
+            pages,
             fetches,
             fetch_seconds,
             items,
@@ -133,6 +141,15 @@ impl Metrics {
     pub fn fetched(&self, result: &'static str, elapsed: Duration) {
         self.fetches.get_or_create(&ResultLabel { result }).inc();
         self.fetch_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a source's page fetches (full text), by result.
+    pub fn pages_fetched(&self, counts: &crate::pipeline::fulltext::PageCounts) {
+        for (&result, &n) in counts {
+            self.pages
+                .get_or_create(&ResultLabel { result })
+                .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+        }
     }
 
     /// Sets a source's failures in a row.

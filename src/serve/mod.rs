@@ -132,6 +132,9 @@ pub struct Shared {
     /// What the folding pass needs of the items this daemon stored and has not folded yet.
     features: ReadyMap,
     fetcher: RwLock<Fetcher>,
+    /// Page fetches (full text) under way: `[fetch] full_text_concurrency` in all, `per_host`
+    /// per host.
+    pages: Limits,
     outputs: RwLock<HashMap<String, Arc<Rendered>>>,
     /// Per output, the change counters of its sources it was rendered from.
     rendered_from: Mutex<HashMap<String, Vec<i64>>>,
@@ -457,6 +460,7 @@ pub async fn run(
     let store = Arc::new(Store::open(&cfg.store.url).await?);
     let fetcher = Fetcher::new(&cfg.fetch).map_err(ServeError::Client)?;
     let limits = Arc::new(Limits::new(cfg.fetch.concurrency, cfg.fetch.per_host));
+    let pages = Limits::new(cfg.fetch.full_text_concurrency, cfg.fetch.per_host);
     let leases = Arc::new(Leases::new((*store).clone(), Holder::new()));
     let shared = Arc::new(Shared {
         adhoc: Mutex::new(LruCache::new(cache_size(cfg.server.cache_entries))),
@@ -465,6 +469,7 @@ pub async fn run(
         store: store.clone(),
         features: ReadyMap::default(),
         fetcher: RwLock::new(fetcher),
+        pages,
         outputs: RwLock::new(HashMap::new()),
         rendered_from: Mutex::new(HashMap::new()),
         serving: listener.is_some(),
@@ -625,9 +630,16 @@ async fn fetch_job(
             };
         }
     }
-    let report =
-        crate::pipeline::fetch::source(&cfg, source, &shared.store, &shared.features, fetcher, Utc::now())
-            .await;
+    let report = crate::pipeline::fetch::source(
+        &cfg,
+        source,
+        &shared.store,
+        &shared.features,
+        fetcher,
+        &shared.pages,
+        Utc::now(),
+    )
+    .await;
     let result = match &report.outcome {
         Outcome::Stored { counts, .. } => {
             // Logged once the items are committed: an operator (and the crash
@@ -657,6 +669,7 @@ async fn fetch_job(
         }
     };
     shared.metrics.fetched(result, report.elapsed);
+    shared.metrics.pages_fetched(&report.pages);
     Done::Fetched {
         ok: !report.failed(),
         hints: report.hints,

@@ -443,6 +443,41 @@ impl Fetcher {
         }
     }
 
+    /// Fetches a web page as it is (an item's page for its article, or a list page), never
+    /// looking in it for a feed. `source` is the URL of the source that led to it (None for a
+    /// file): a page on that URL's host is the operator's choice, like the source's own URL; a
+    /// page elsewhere comes from what the source wrote, so it is held to the rule of a
+    /// redirect (no private address without `allow_private`), and so is every redirect. The
+    /// same timeout and caps as a feed; `request`'s headers go to the source's own origin only.
+    pub async fn fetch_page(
+        &self,
+        page: &Url,
+        source: Option<&Url>,
+        validators: &Validators,
+        allow_private: bool,
+        request: &RequestOptions,
+    ) -> Result<Fetched, FetchError> {
+        let own = source.unwrap_or(page);
+        let redirect = Rule::redirect(own, allow_private);
+        let first = match (source, page.host_str()) {
+            (Some(source), Some(host)) if source.host_str() == Some(host) => Rule::own(source),
+            _ => redirect,
+        };
+        let get = async {
+            let arrived = self
+                .follow(page, (page.clone(), first), redirect, (validators, request, own))
+                .await?;
+            self.finish(arrived).await
+        };
+        match tokio::time::timeout(self.timeout, get).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                url: page.clone(),
+                timeout: self.timeout,
+            }),
+        }
+    }
+
     async fn get(
         &self,
         start: &Url,

@@ -11,6 +11,8 @@
 //!   metadata or link-local ones);
 //! - [`discover`]: the feed an HTML page links to, when a source gives a page;
 //! - [`decode`]: bytes to UTF-8 text (BOM, XML prolog, HTTP charset, then detection);
+//! - [`page`]: an article page's body (readability, or the source's CSS selectors, then the
+//!   generic furniture rules), and the items a list page links to;
 //! - [`parse`]: text to items through feed-rs, with repair-and-retry, lenient dates and caps on
 //!   items and field lengths;
 //! - `legacy`: legacy and irregular forms (Atom 0.3, RSS without a version, XHTML bodies, CDF,
@@ -22,5 +24,6 @@ mod extras;
 pub mod guard;
 pub mod http;
 mod legacy;
+pub mod page;
 pub mod parse;
 pub mod request;

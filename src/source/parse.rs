@@ -921,6 +921,39 @@ pub fn parse_date(text: &str, tz: FixedOffset) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// [`parse_date`], and the year-less forms of news lists (`11-20 10:00`, `11月20日 10:00`,
+/// `11/20`), read in `tz` in the year of `now`, or the year before when that would put them
+/// more than a day after `now`.
+pub fn parse_date_near(text: &str, tz: FixedOffset, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if let Some(d) = parse_date(text, tz) {
+        return Some(d);
+    }
+    let t = text.trim().replace(['月', '/'], "-").replace('日', " ");
+    let t = t.trim();
+    let (date, time) = t.split_once(' ').unwrap_or((t, ""));
+    let (month, day) = date.split_once('-')?;
+    let (month, day): (u32, u32) = (month.trim().parse().ok()?, day.trim().parse().ok()?);
+    let time = time.trim();
+    let time = if time.is_empty() {
+        chrono::NaiveTime::MIN
+    } else {
+        ["%H:%M:%S", "%H:%M"]
+            .iter()
+            .find_map(|f| chrono::NaiveTime::parse_from_str(time, f).ok())?
+    };
+    let year = chrono::Datelike::year(&now.with_timezone(&tz));
+    let at = |year| {
+        NaiveDate::from_ymd_opt(year, month, day)
+            .map(|d| d.and_time(time))
+            .and_then(|naive| tz.from_local_datetime(&naive).single())
+            .map(|d| d.with_timezone(&Utc))
+    };
+    match at(year)? {
+        d if d > now + chrono::Duration::days(1) => at(year - 1),
+        d => Some(d),
+    }
+}
+
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
@@ -1072,6 +1105,33 @@ mod tests {
             Utc.with_ymd_and_hms(2023, 11, 19, 16, 0, 0).single()
         );
         assert_eq!(parse_date("yesterday", cst()), None);
+    }
+
+    #[test]
+    fn year_less_dates_take_the_year_of_the_fetch() {
+        let now = Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).single().expect("now");
+        let want = Utc.with_ymd_and_hms(2023, 11, 20, 2, 0, 0).single();
+        for s in [
+            "11-20 10:00",
+            "11月20日 10:00",
+            "11/20 10:00:00",
+            "2023年11月20日 10:00",
+        ] {
+            assert_eq!(parse_date_near(s, cst(), now), want, "{s}");
+        }
+        assert_eq!(
+            parse_date_near("11-20", cst(), now),
+            Utc.with_ymd_and_hms(2023, 11, 19, 16, 0, 0).single()
+        );
+        // Late December seen in January is last year's.
+        let january = Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).single().expect("now");
+        assert_eq!(
+            parse_date_near("12-31 10:00", cst(), january),
+            Utc.with_ymd_and_hms(2023, 12, 31, 2, 0, 0).single()
+        );
+        for s in ["13-40 10:00", "阅读 100", "11-20 25:00", ""] {
+            assert_eq!(parse_date_near(s, cst(), now), None, "{s}");
+        }
     }
 
     #[test]

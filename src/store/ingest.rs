@@ -197,6 +197,8 @@ pub struct Batch {
     pub furniture: HashSet<i64>,
     /// A line in this many of a source's items is furniture.
     pub furniture_min: i64,
+    /// What became of the pages of its items fetched for full text, recorded with them.
+    pub pages: Vec<super::PageRow>,
 }
 
 impl Batch {
@@ -455,6 +457,7 @@ pub(super) async fn write_one(
         rows,
         furniture: guess,
         furniture_min,
+        pages,
     } = batch;
     let (seen, source) = (*seen, source.as_str());
     let keys = distinct_keys(items);
@@ -515,6 +518,7 @@ pub(super) async fn write_one(
     update_changed(tx, source, &changed, seen).await?;
     replace_keys(tx, &keyed).await?;
     insert_new(tx, source, &new, seen).await?;
+    super::pages::write_pages(tx, source, pages).await?;
     if !changed.is_empty() || !new.is_empty() {
         super::bump_generations(tx, &[source]).await?;
     }

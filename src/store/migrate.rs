@@ -40,6 +40,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "item extras", include_str!("migrations/0007_item_extras.sql")),
     (8, "fetch state", include_str!("migrations/0008_fetch_state.sql")),
     (9, "retention", include_str!("migrations/0009_retention.sql")),
+    (10, "full text", include_str!("migrations/0010_full_text.sql")),
 ];
 
 /// The PostgreSQL advisory lock a migrating transaction holds ("migr" in ASCII): processes

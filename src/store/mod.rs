@@ -35,6 +35,7 @@ mod fold;
 mod ingest;
 mod lease;
 mod migrate;
+mod pages;
 mod prune;
 mod queue;
 mod select;
@@ -45,6 +46,7 @@ pub use fold::{CopyRow, FOLD_LOCK, FoldTx, MemberRow, Pair, PairKind, TextRow, W
 pub use ingest::{Batch, Compared, ItemRow, Rework, Snapshot, Sorted, Written};
 pub use lease::{Busy, DUE_TOLERANCE, Holder, Taking, process_alive};
 pub use migrate::MIGRATE_LOCK;
+pub use pages::{PageRow, PageStatus, PageTally};
 pub use prune::{Expired, Pruned};
 pub use select::Selecting;
 pub use status::{SourceStatus, Totals};

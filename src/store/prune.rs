@@ -192,6 +192,7 @@ async fn delete(tx: &mut AnyConnection, items: &[Expired]) -> Result<Pruned, sql
     }
     rows_in(tx, "DELETE FROM item_keys WHERE item_id IN", &ids, "").await?;
     rows_in(tx, "DELETE FROM item_bodies WHERE id IN", &ids, "").await?;
+    rows_in(tx, "DELETE FROM item_pages WHERE item_id IN", &ids, "").await?;
     rows_in(tx, "DELETE FROM items WHERE id IN", &ids, "").await?;
 
     // Exact groups with no item left: their keys go, so a new item with one of them starts a

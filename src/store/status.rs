@@ -2,14 +2,15 @@
 //! `/readyz` and `/metrics`.
 //!
 //! In: nothing but the store. Out: a [`SourceStatus`] per source that has been fetched (last
-//! fetch, result, error, items stored), and the item and story totals.
+//! fetch, result, error, items stored, its items' pages read and failed), and the item and
+//! story totals.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{FetchStatus, Store, StoreError, from_ts, query_error};
+use super::{FetchStatus, PageTally, Store, StoreError, from_ts, query_error};
 
 /// The last fetch of a source, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct SourceStatus {
     pub title: Option<String>,
     /// Items stored from it.
     pub items: i64,
+    /// Its items' pages read and failed (full text).
+    pub pages: PageTally,
 }
 
 /// Item and story totals.
@@ -50,6 +53,7 @@ impl Store {
                 .map(|r| Ok((r.try_get("source")?, r.try_get("n")?)))
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(query_error(what))?;
+        let pages = self.page_tallies().await?;
         let rows =
             sqlx::query("SELECT name, title, last_fetch, last_status, last_error, last_success FROM sources")
                 .fetch_all(&self.pool)
@@ -68,6 +72,7 @@ impl Store {
                     last_success: r.try_get::<Option<i64>, _>("last_success")?.map(from_ts),
                     title: r.try_get("title")?,
                     items: counts.get(&name).copied().unwrap_or(0),
+                    pages: pages.get(&name).copied().unwrap_or_default(),
                 };
                 Ok((name, status))
             })

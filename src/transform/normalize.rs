@@ -274,7 +274,15 @@ const RELATED_HEADERS: &[&str] = &[
     "you may also like",
     "most read",
     "trending",
+    // Readers' comments below an article.
+    "网友评论",
+    "网友留言",
+    "发表评论",
+    "comments",
 ];
+
+/// Lines that end an article's text by themselves: a press release's `完`, `- END -`.
+const END_MARKERS: &[&str] = &["完", "全文完", "end"];
 
 /// Phrases that mark a legal, copyright or contact line.
 const LEGAL_MARKERS: &[&str] = &[
@@ -330,6 +338,13 @@ const META_PREFIXES: &[&str] = &[
     "联系电话",
     "联系我们",
     "editor:",
+    "source:",
+    "read more:",
+    "标签:",
+    "标签：",
+    "关键词:",
+    "关键词：",
+    "tags:",
     "share this",
     "follow us",
 ];
@@ -376,9 +391,34 @@ pub fn is_related_header(line: &str) -> bool {
 
 fn related_header_rule(text: &str) -> bool {
     let bare = bare(text);
-    RELATED_HEADERS
-        .iter()
-        .any(|h| bare == *h || (bare.starts_with(h) && bare.chars().count() <= h.chars().count() + 4))
+    END_MARKERS.contains(&bare.as_str())
+        || RELATED_HEADERS
+            .iter()
+            .any(|h| bare == *h || (bare.starts_with(h) && bare.chars().count() <= h.chars().count() + 4))
+}
+
+/// What the generic rules make of one line of an article's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRule {
+    /// Body text.
+    Body,
+    /// Page furniture: the line goes ([`is_generic_furniture`]).
+    Furniture,
+    /// The article ends before this line: a "related news" header, a comments header or an end
+    /// marker such as a press release's `完` ([`is_related_header`]).
+    End,
+}
+
+/// What the generic rules make of `line` (the same rules the comparison text is built under).
+pub fn line_rule(line: &str) -> LineRule {
+    let text = normalize_rule_text(line);
+    if related_header_rule(&text) {
+        LineRule::End
+    } else if generic_furniture_rule(&text) {
+        LineRule::Furniture
+    } else {
+        LineRule::Body
+    }
 }
 
 /// Whether a line is page furniture by a generic rule (not learnt from the source).
@@ -415,6 +455,10 @@ fn generic_furniture_rule(text: &str) -> bool {
     if chars <= 80 && (text.contains("地址:") || text.contains("地址：")) {
         return true;
     }
+    // A reporter's byline: `記者陳怡君／臺中報導 2023/11/20 14:05`.
+    if chars <= 40 && stripped.starts_with("记者") && (text.contains("报导") || text.contains("报道")) {
+        return true;
+    }
     // Page meta lines: a date with "source / views / published" and little else.
     if chars <= 60
         && ["来源", "阅读", "点击", "浏览", "发布时间", "发布日期", "日期"]
@@ -441,7 +485,7 @@ fn starts_with_timestamp(line: &str) -> bool {
 /// Where a headline list without a header starts: a run of short lines holding at least three
 /// timestamped lines (`headline` / `2022-01-07 09:34 section`), as sidebars of other stories are
 /// laid out. Returns the index of the run's first line.
-fn headline_list_start(lines: &[String]) -> Option<usize> {
+pub fn headline_list_start(lines: &[String]) -> Option<usize> {
     let mut start = None;
     let mut stamps = 0;
     for (i, line) in lines.iter().enumerate() {

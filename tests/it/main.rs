@@ -19,6 +19,9 @@
 //!   show kept, pruned items not stored again, the SQLite file shrinking; by `fetch` and the
 //!   daemon (SQLite, PostgreSQL);
 //! - `select`: selection on light columns gives the entries of the full one (SQLite, PostgreSQL);
+//! - `fulltext`: full text on a loopback site: summary-only feeds and list pages given their
+//!   articles, folded and tagged by them, unchanged pages never fetched again, hostile pages
+//!   failing alone;
 //! - `fuzz_seeds`: the fuzz targets' seed corpora through the fuzzers' own harness;
 //! - `templated`: templated look-alikes kept apart, their copies folded, in any arrival order
 //!   and by runs at once on PostgreSQL;
@@ -33,6 +36,7 @@ mod support;
 mod cli;
 mod fetch;
 mod fold;
+mod fulltext;
 mod fuzz_seeds;
 mod hostile;
 mod opml;

@@ -119,6 +119,9 @@ pub const AUTH_KEY: &str = "k3y-in-a-headers-file";
 ///   ([`Origin::credentials`]).
 /// - `/headers/{name}`: a fixture, with each request's headers logged ([`Origin::requests`],
 ///   which logs `/redirect`'s too);
+/// - `/news/{name}`: a web page of `tests/fixtures/pages/` (article pages wrapped in navigation,
+///   sidebars of other places' headlines and footers; list pages), as `text/html` without a
+///   charset (the GBK page says its own), with an ETag (304 on a match), counted;
 /// - `/generated/{name}`: what [`Origin::set_generator`]'s function makes of the name and of how
 ///   many times the path was served before (so every fetch can bring something new), after
 ///   [`Origin::set_delay`]; each answer is logged with its time and User-Agent
@@ -163,6 +166,7 @@ impl Origin {
             .route("/huge", get(huge))
             .route("/held/{name}", get(held))
             .route("/generated/{name}", get(generated))
+            .route("/news/{name}", get(news_page))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
@@ -290,13 +294,18 @@ fn content_type(name: &str) -> &'static str {
 }
 
 fn with_etag(body: Vec<u8>, name: &str, headers: &HeaderMap) -> Response {
+    typed_with_etag(body, content_type(name), headers)
+}
+
+/// `body` as `content_type`, with an ETag of its content (304 on a match) and a Last-Modified.
+fn typed_with_etag(body: Vec<u8>, content_type: &str, headers: &HeaderMap) -> Response {
     let etag = format!("\"{:016x}\"", xxhash(&body));
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return StatusCode::NOT_MODIFIED.into_response();
     }
     (
         [
-            (header::CONTENT_TYPE, content_type(name).to_string()),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (header::ETAG, etag),
             (header::LAST_MODIFIED, "Thu, 06 Jan 2022 12:00:00 GMT".to_string()),
         ],
@@ -326,6 +335,18 @@ async fn feed(
 async fn located(UrlPath(name): UrlPath<String>) -> Response {
     let location = format!("https://located.example/news/{name}");
     ([(axum::http::header::CONTENT_LOCATION, location)], fixture(&name)).into_response()
+}
+
+async fn news_page(
+    State(s): State<Arc<OriginState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&s, format!("/news/{name}"), &headers);
+    match std::fs::read(fixtures().join("pages").join(&name)) {
+        Ok(body) => typed_with_etag(body, "text/html", &headers),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn nocache(
