@@ -91,7 +91,7 @@ async fn first_starts(backend: Backend) {
         };
         assert_eq!(
             versions(&url).await,
-            (1..=8).collect::<Vec<i64>>(),
+            [1, 2, 3, 4, 5, 6, 7, 8, 10],
             "every migration recorded once"
         );
         let store = Store::open(&url).await.expect("open the store they made");
