@@ -13,6 +13,10 @@
 //!         │
 //!  pipeline::fetch    leases; per source: conditional GET with caps,       source
 //!         │           decode (BOM > prolog > HTTP charset > sniff), parse ─► Item
+//!         │           (or a list page's links ─► Item)
+//!         ▼
+//!  pipeline::fulltext for sources that want it: new items' pages fetched   source::page
+//!         │           (same client, guard, caps), article extracted ─► content
 //!         ▼
 //!  pipeline::ingest   on the fetching task, per item, once: sanitised      html, transform
 //!         │           HTML, text lines, comparison text, exact keys, fold
